@@ -1,0 +1,54 @@
+# prep — see README.md. Two commands set up a fresh machine:
+#   make demo   the whole job, offline, on the built-in sandbox
+#   make test   everything the tests need, then the tests
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/prep
+TOOLS := $(HOME)/.cache/prep-tools/bin
+export PATH := $(TOOLS):$(PATH)
+
+.PHONY: all build deps test test-fast vet bench bench-inspect fuzz demo samples clean chromium
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/prep
+
+# deps installs what the tests and the demo need when it is missing:
+# ffmpeg (with libopus) from Debian, versitygw for a real S3 server.
+deps:
+	@bash scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd pkg internal)" || { echo "gofmt needed:"; gofmt -l cmd pkg internal; exit 1; }
+
+# test: install what is missing, start a loopback S3 (versitygw), run vet and
+# every test (fuzz targets run their seed corpus only).
+test: deps vet
+	@bash scripts/test.sh
+
+# test-fast: no installs, no S3 server (the S3 tests skip).
+test-fast:
+	$(GO) test ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+bench-inspect: deps build
+	@bash scripts/bench-inspect.sh
+
+# fuzz runs every fuzz target for FUZZTIME each (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZTIME)
+
+# samples regenerates testdata/ with ffmpeg (see testdata/gen/*.sh).
+samples: deps
+	@bash testdata/make-samples.sh
+
+demo: deps build
+	./$(BIN) demo
+
+clean:
+	rm -rf bin

@@ -1,0 +1,135 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/gabriel-vasile/mimetype"
+)
+
+// format is one container parser, registered by the file that implements it.
+type format struct {
+	container string
+	// order: lower runs first. Strong magic (OggS, EBML, RIFF, fLaC, caff,
+	// ftyp, #!AMR) uses 10; frame-sync formats (ADTS 50, MPEG audio 60) come last.
+	order int
+	// match reports whether b, the first bytes of the payload after any
+	// ID3v2 tags, look like this format.
+	match func(b []byte) bool
+	// parse reads the whole structure. The payload starts at offset start
+	// (after ID3v2 tags; 0 for most formats).
+	parse func(s *source, start int64) (*Info, error)
+}
+
+var formats []format
+
+func register(f format) {
+	formats = append(formats, f)
+	sort.SliceStable(formats, func(i, j int) bool { return formats[i].order < formats[j].order })
+}
+
+// detect sniffs the content and runs the matching parser. It returns the
+// parser's Info, the sniffed MIME type, and a typed *Error when the bytes are
+// not audio prep can read.
+func detect(s *source) (*Info, string, error) {
+	head, err := s.header()
+	if err != nil {
+		return nil, "", readErr(err)
+	}
+	sniffed := mimetype.Detect(head).String()
+	if i := strings.IndexByte(sniffed, ';'); i >= 0 {
+		sniffed = sniffed[:i]
+	}
+	start, err := skipID3v2(s)
+	if err != nil {
+		return nil, sniffed, readErr(err)
+	}
+	payload, err := s.upTo(start, 4096)
+	if err != nil {
+		return nil, sniffed, readErr(err)
+	}
+	if start > 0 && len(payload) == 0 {
+		return nil, sniffed, errTruncated("an ID3v2 tag of %d bytes and no audio after it", start)
+	}
+	for _, f := range formats {
+		if !f.match(payload) {
+			continue
+		}
+		info, err := f.parse(s, start)
+		if err != nil {
+			return nil, sniffed, readErr(err)
+		}
+		if info.Container == "" {
+			info.Container = f.container
+		}
+		return info, sniffed, nil
+	}
+	if strings.HasPrefix(sniffed, "audio/") {
+		return nil, sniffed, errUnsupported("%s audio is not a container prep reads or WhatsApp accepts", sniffed)
+	}
+	return nil, sniffed, &Error{Code: CodeNotAudio, Err: fmt.Errorf("the content is %s, not audio", sniffed)}
+}
+
+// readErr types a parser's error: short reads are truncation.
+func readErr(err error) error {
+	var ie *Error
+	if errors.As(err, &ie) {
+		return err
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &Error{Code: CodeTruncated, Err: errors.New("the file ends in the middle of its headers")}
+	}
+	if ctxErr(err) {
+		return err
+	}
+	return &Error{Code: CodeUnreadable, Err: err}
+}
+
+func ctxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// skipID3v2 returns the offset just past any ID3v2 tags at the start
+// (ID3v2.4 §3.1: "ID3" ver rev flags size[4 syncsafe], +10 with a footer).
+// Several tags may follow one another; multi-megabyte cover art is common.
+func skipID3v2(s *source) (int64, error) {
+	var off int64
+	for i := 0; i < 16; i++ {
+		var h [10]byte
+		if off+10 > s.size {
+			return off, nil
+		}
+		if err := s.readAt(h[:], off); err != nil {
+			return 0, err
+		}
+		n, ok := id3v2Size(h[:])
+		if !ok {
+			return off, nil
+		}
+		if off+n > s.size {
+			return 0, errTruncated("an ID3v2 tag of %d bytes in a %d-byte file", n, s.size)
+		}
+		off += n
+	}
+	return off, nil
+}
+
+// id3v2Size returns the total size of the ID3v2 tag whose 10-byte header is h.
+func id3v2Size(h []byte) (int64, bool) {
+	if len(h) < 10 || h[0] != 'I' || h[1] != 'D' || h[2] != '3' || h[3] == 0xFF || h[4] == 0xFF {
+		return 0, false
+	}
+	if h[6]|h[7]|h[8]|h[9] >= 0x80 {
+		return 0, false
+	}
+	n := int64(h[6])<<21 | int64(h[7])<<14 | int64(h[8])<<7 | int64(h[9])
+	n += 10
+	if h[5]&0x10 != 0 { // footer present
+		n += 10
+	}
+	return n, true
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what prep's tests and demo need, when it is missing.
+set -euo pipefail
+tools="${HOME}/.cache/prep-tools/bin"
+mkdir -p "$tools"
+
+apt_install() {
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "deps: $* missing; install it (sudo apt-get install -y $*) and run again" >&2
+    exit 1
+  fi
+  if [[ ! -f /tmp/.prep-apt-updated ]]; then
+    apt-get update -qq && touch /tmp/.prep-apt-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! command -v ffmpeg >/dev/null || ! ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libopus; then
+  echo "deps: installing ffmpeg (with libopus)"
+  apt_install ffmpeg
+fi
+
+if [[ ! -x "$tools/versitygw" ]]; then
+  echo "deps: building versitygw v1.8.0 into $tools"
+  GOBIN="$tools" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+
+# Extra installs needed only by some tests (chromium for the sandbox page).
+if [[ -n "${PREP_DEPS_EXTRA:-}" ]]; then
+  for p in $PREP_DEPS_EXTRA; do
+    command -v "$p" >/dev/null || apt_install "$p"
+  done
+fi
