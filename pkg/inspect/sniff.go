@@ -40,10 +40,7 @@ func detect(s *source) (*Info, string, error) {
 	if err != nil {
 		return nil, "", readErr(err)
 	}
-	sniffed := mimetype.Detect(head).String()
-	if i := strings.IndexByte(sniffed, ';'); i >= 0 {
-		sniffed = sniffed[:i]
-	}
+	sniffed := mimeOf(head)
 	start, err := skipID3v2(s)
 	if err != nil {
 		return nil, sniffed, readErr(err)
@@ -68,10 +65,37 @@ func detect(s *source) (*Info, string, error) {
 		}
 		return info, sniffed, nil
 	}
-	if strings.HasPrefix(sniffed, "audio/") {
-		return nil, sniffed, errUnsupported("%s audio is not a container prep reads or WhatsApp accepts", sniffed)
+	// No parser took it. Judge what follows any ID3 tag, not the tag.
+	what := sniffed
+	if start > 0 {
+		what = mimeOf(payload)
 	}
-	return nil, sniffed, &Error{Code: CodeNotAudio, Err: fmt.Errorf("the content is %s, not audio", sniffed)}
+	if strings.HasPrefix(what, "audio/") || strings.HasPrefix(what, "video/") {
+		if parsedMIME[what] {
+			return nil, what, &Error{Code: CodeCorrupt, Err: fmt.Errorf("the content starts like %s but holds no valid structure of it", what)}
+		}
+		if strings.HasPrefix(what, "audio/") {
+			return nil, what, errUnsupported("%s is not a container prep reads or WhatsApp accepts", what)
+		}
+	}
+	return nil, what, &Error{Code: CodeNotAudio, Err: fmt.Errorf("the content is %s, not audio", what)}
+}
+
+// parsedMIME are sniffed types that one of the parsers handles; content
+// sniffed as one of them that no parser accepts is corrupt, not foreign.
+var parsedMIME = map[string]bool{
+	"audio/mpeg": true, "audio/aac": true, "audio/mp4": true, "audio/x-m4a": true, "video/mp4": true,
+	"audio/amr": true, "audio/ogg": true, "audio/opus": true, "application/ogg": true, "audio/flac": true,
+	"audio/wav": true, "audio/x-wav": true, "audio/webm": true, "video/webm": true, "audio/x-caf": true,
+	"video/3gpp": true, "audio/3gpp": true, "video/x-matroska": true, "audio/x-matroska": true,
+}
+
+func mimeOf(b []byte) string {
+	m := mimetype.Detect(b).String()
+	if i := strings.IndexByte(m, ';'); i >= 0 {
+		m = m[:i]
+	}
+	return m
 }
 
 // readErr types a parser's error: short reads are truncation.

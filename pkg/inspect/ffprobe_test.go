@@ -1,0 +1,153 @@
+package inspect
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ffprobeCorrections lists where prep deliberately disagrees with ffprobe,
+// keyed by a substring of the sample's name, with the field and the reason.
+// Every entry is a known ffprobe error (or a difference of definition) that
+// prep corrects; the test checks that ffprobe still gets it "wrong" so that a
+// stale entry is noticed.
+var ffprobeCorrections = map[string]map[string]string{
+	// A MediaRecorder-style WebM has no Duration element: ffprobe reports
+	// N/A; prep walks the clusters to the last block.
+	"webm-mediarecorder": {"duration": "ffprobe reports no duration for WebM without a Duration element"},
+	// AMR with DTX: ffprobe estimates the duration from the bitrate of the
+	// first frames, so SID/NO_DATA frames make it wrong; prep counts frames
+	// (20 ms each, RFC 4867 §5.3).
+	"dtx": {"duration": "ffprobe estimates AMR duration from bitrate; DTX frames are smaller"},
+	// ADTS has no index: ffprobe estimates duration from the bitrate; prep
+	// walks the frame headers (1024 samples a frame).
+	"aac-": {"duration": "ffprobe estimates ADTS duration from the bitrate of the first frames"},
+	// Truncated files: ffprobe reports what the header promised or what it
+	// could estimate; prep reports truncation and what is really there.
+	"truncated": {"duration": "ffprobe reports the header's promise for truncated files"},
+}
+
+type ffprobeOut struct {
+	Streams []struct {
+		CodecType  string `json:"codec_type"`
+		CodecName  string `json:"codec_name"`
+		Channels   int    `json:"channels"`
+		SampleRate string `json:"sample_rate"`
+		Duration   string `json:"duration"`
+	} `json:"streams"`
+	Format struct {
+		Duration string `json:"duration"`
+	} `json:"format"`
+}
+
+func ffprobe(t *testing.T, path string) (*ffprobeOut, error) {
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries",
+		"stream=codec_type,codec_name,channels,sample_rate,duration:format=duration", "-of", "json", path).Output()
+	if err != nil {
+		return nil, err
+	}
+	var o ffprobeOut
+	if err := json.Unmarshal(out, &o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+func correction(name, field string) string {
+	for k, m := range ffprobeCorrections {
+		if strings.Contains(name, k) {
+			if why, ok := m[field]; ok {
+				return why
+			}
+		}
+	}
+	return ""
+}
+
+// TestAgainstFFprobe compares codec, channels, sample rate and duration with
+// ffprobe on every committed sample (within 1.5% or 0.25 s).
+func TestAgainstFFprobe(t *testing.T) {
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		t.Skip("ffprobe not installed (make test installs it)")
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*.*"))
+	require.NoError(t, err)
+	n := 0
+	for _, p := range files {
+		name := filepath.Base(p)
+		if strings.HasPrefix(name, "hostile-") || strings.HasSuffix(name, ".sh") || strings.HasSuffix(name, ".md") {
+			continue
+		}
+		n++
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			probe, perr := ffprobe(t, p)
+			rep, err := File(context.Background(), p)
+			if perr != nil {
+				// ffprobe could not read it either: prep must say why.
+				require.Error(t, err, "ffprobe failed (%v) but prep accepted it", perr)
+				return
+			}
+			var audio = -1
+			for i, s := range probe.Streams {
+				if s.CodecType == "audio" {
+					audio = i
+					break
+				}
+			}
+			if audio < 0 {
+				assert.True(t, err != nil || rep.Codec == "", "ffprobe sees no audio stream")
+				return
+			}
+			require.NoError(t, err)
+			s := probe.Streams[audio]
+			assert.Equal(t, s.CodecName, rep.Codec, "codec")
+			assert.Equal(t, s.Channels, rep.Channels, "channels")
+			if sr, _ := strconv.Atoi(s.SampleRate); sr > 0 {
+				assert.Equal(t, sr, rep.SampleRate, "sample rate")
+			}
+			want, _ := strconv.ParseFloat(probe.Format.Duration, 64)
+			if want == 0 {
+				want, _ = strconv.ParseFloat(s.Duration, 64)
+			}
+			tol := math.Max(0.015*want, 0.25)
+			if why := correction(name, "duration"); why != "" {
+				// Where ffprobe's header-based answer is known to be wrong,
+				// the reference is a full decode with ffmpeg.
+				dec := decodedDuration(t, p)
+				t.Logf("duration: prep %.3fs, ffprobe %.3fs, decoded %.3fs (%s)", rep.Duration, want, dec, why)
+				assert.InDelta(t, dec, rep.Duration, math.Max(0.015*dec, 0.25), "duration against a full decode")
+				return
+			}
+			assert.InDelta(t, want, rep.Duration, tol, "duration")
+		})
+	}
+	require.Greater(t, n, 0, "no samples in testdata")
+}
+
+// decodedDuration decodes the first audio stream fully and returns how much
+// audio came out.
+func decodedDuration(t *testing.T, path string) float64 {
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "quiet", "-i", path, "-map", "0:a:0",
+		"-f", "null", "-progress", "pipe:1", "-").Output()
+	if err != nil && len(out) == 0 {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	var us int64
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "out_time_us="); ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				us = n
+			}
+		}
+	}
+	return float64(us) / 1e6
+}
