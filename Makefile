@@ -7,17 +7,21 @@ BIN := bin/prep
 TOOLS := $(HOME)/.cache/prep-tools/bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build deps test test-fast vet bench bench-inspect fuzz demo samples clean chromium
+.PHONY: all build deps test-deps test test-fast vet bench bench-inspect fuzz demo samples clean chromium
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/prep
 
-# deps installs what the tests and the demo need when it is missing:
-# ffmpeg (with libopus) from Debian, versitygw for a real S3 server.
+# deps installs what prep needs when it is missing: ffmpeg (with libopus).
 deps:
 	@bash scripts/deps.sh
+
+# test-deps adds what the tests need: versitygw (a real S3 server on
+# loopback) and Debian's chromium (the sandbox page test).
+test-deps:
+	@bash scripts/deps.sh test
 
 vet:
 	$(GO) vet ./...
@@ -25,7 +29,7 @@ vet:
 
 # test: install what is missing, start a loopback S3 (versitygw), run vet and
 # every test (fuzz targets run their seed corpus only).
-test: deps vet
+test: test-deps vet
 	@bash scripts/test.sh
 
 # test-fast: no installs, no S3 server (the S3 tests skip).

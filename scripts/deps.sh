@@ -20,14 +20,17 @@ if ! command -v ffmpeg >/dev/null || ! ffmpeg -hide_banner -encoders 2>/dev/null
   apt_install ffmpeg
 fi
 
+# The rest is for the tests only: `scripts/deps.sh test`.
+[[ ${1:-} == test ]] || exit 0
+
 if [[ ! -x "$tools/versitygw" ]]; then
   echo "deps: building versitygw v1.8.0 into $tools"
   GOBIN="$tools" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 
-# Extra installs needed only by some tests (chromium for the sandbox page).
-if [[ -n "${PREP_DEPS_EXTRA:-}" ]]; then
-  for p in $PREP_DEPS_EXTRA; do
-    command -v "$p" >/dev/null || apt_install "$p"
-  done
+# Headless Chromium checks the sandbox's page (pkg/sandbox). Skip with
+# PREP_NO_CHROMIUM=1 (that test then skips itself).
+if [[ -z "${PREP_NO_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null; then
+  echo "deps: installing chromium (sandbox page test)"
+  apt_install chromium
 fi

@@ -22,7 +22,7 @@ s3_start() {
   S3_PID=$!
   local i
   for i in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+    if _s3_healthy "$port"; then
       export S3_ENDPOINT="http://127.0.0.1:$port" S3_BUCKET="prep-test" S3_REGION="us-east-1"
       export AWS_ACCESS_KEY_ID="$ROOT_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$ROOT_SECRET_KEY" AWS_REGION="us-east-1"
       echo "versitygw listening on $S3_ENDPOINT (bucket $S3_BUCKET)"
@@ -34,6 +34,16 @@ s3_start() {
   echo "versitygw did not start:" >&2
   cat "$S3_ROOT/versitygw.log" >&2
   return 1
+}
+
+# _s3_healthy asks GET /healthz with bash alone (no curl on minimal images).
+_s3_healthy() {
+  local line
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  IFS= read -r -t 2 line <&3 || line=""
+  exec 3<&- 3>&-
+  [[ $line == *" 200"* ]]
 }
 
 s3_stop() {
