@@ -1,0 +1,297 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// MaxPresignTTL is the longest a SigV4 presigned URL can live (7 days).
+const MaxPresignTTL = 7 * 24 * time.Hour
+
+// S3Config configures the S3 destination. Only Bucket is required.
+type S3Config struct {
+	Bucket string
+	Prefix string // key prefix, e.g. "voice/"; keys are {Prefix}{sha256}{ext}
+	// Endpoint is a custom S3 endpoint (MinIO, R2, Ceph, versitygw, …);
+	// path-style addressing is used with it. "" = AWS.
+	Endpoint string
+	Region   string // "" = from the AWS config chain, else us-east-1
+	// PublicURL, when set, makes references {PublicURL}/{key} instead of
+	// presigned URLs (a public bucket or a CDN in front of it).
+	PublicURL string
+	// PresignTTL is how long presigned URLs live: default and maximum
+	// MaxPresignTTL.
+	PresignTTL time.Duration
+	// Static credentials; when AccessKeyID is empty the standard AWS chain
+	// (environment, shared config/profile, SSO, IMDS, …) is used.
+	AccessKeyID, SecretAccessKey, SessionToken string
+	HTTPClient                                 *http.Client // optional
+	MaxAttempts                                int          // SDK attempts per operation; 0 = SDK default
+}
+
+// S3 uploads to a bucket under content-addressed keys. It is safe for
+// concurrent use; concurrent uploads of the same bytes make one PUT.
+type S3 struct {
+	cfg     S3Config
+	client  *s3.Client
+	presign *s3.PresignClient
+	flight  flight
+}
+
+var _ Uploader = (*S3)(nil)
+
+// NewS3 builds an S3 uploader. It makes no request.
+func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
+	if cfg.Bucket == "" {
+		return nil, &ConfigError{Setting: "S3_BUCKET", Msg: "no bucket given"}
+	}
+	if cfg.PresignTTL == 0 {
+		cfg.PresignTTL = MaxPresignTTL
+	}
+	if cfg.PresignTTL < 0 || cfg.PresignTTL > MaxPresignTTL {
+		return nil, &ConfigError{Setting: "presign TTL", Msg: "must be between 1s and 7 days (the SigV4 maximum)"}
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, &ConfigError{Setting: "S3_PUBLIC_URL", Msg: "must be an http(s) URL"}
+		}
+		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	}
+	if cfg.Endpoint != "" {
+		u, err := url.Parse(cfg.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, &ConfigError{Setting: "S3_ENDPOINT", Msg: "must be an http(s) URL"}
+		}
+	}
+	var opts []func(*config.LoadOptions) error
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.AccessKeyID != "" {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
+	}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
+	}
+	if cfg.MaxAttempts > 0 {
+		opts = append(opts, config.WithRetryMaxAttempts(cfg.MaxAttempts))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, &ConfigError{Setting: "AWS configuration", Msg: err.Error()}
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+			o.UsePathStyle = true
+			// Third-party servers vary in their support of the newer
+			// default integrity checksums; send them only when required.
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		}
+	})
+	return &S3{cfg: cfg, client: client, presign: s3.NewPresignClient(client)}, nil
+}
+
+// Key is the object key for content with that SHA-256 and canonical
+// extension.
+func (u *S3) Key(sha256hex, ext string) string { return u.cfg.Prefix + sha256hex + ext }
+
+// Upload checks f, then writes it to {Prefix}{sha256}{ext} with the
+// Content-Type of its real type, unless an object with that key, size and
+// type already exists (Ref.Reused). The reference is a presigned GET URL or
+// the public URL.
+func (u *S3) Upload(ctx context.Context, f File) (*Ref, error) {
+	p, err := prepare(ctx, f, true)
+	if err != nil {
+		return nil, err
+	}
+	defer p.close()
+	ref := p.ref()
+	ref.Key = u.Key(p.sha256, p.typ.Ext)
+	reused, err := u.flight.do(ctx, ref.Key, func() (bool, error) { return u.put(ctx, p, ref.Key) })
+	if err != nil {
+		return nil, err
+	}
+	ref.Reused = reused
+	ref.URL, err = u.URL(ctx, ref.Key)
+	if err != nil {
+		return nil, err
+	}
+	return ref, nil
+}
+
+// URL is the reference for an object key: {PublicURL}/{key} or a presigned
+// GET URL valid for PresignTTL.
+func (u *S3) URL(ctx context.Context, key string) (string, error) {
+	if u.cfg.PublicURL != "" {
+		return u.cfg.PublicURL + "/" + escapeKey(key), nil
+	}
+	req, err := u.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(u.cfg.Bucket), Key: aws.String(key)},
+		s3.WithPresignExpires(u.cfg.PresignTTL))
+	if err != nil {
+		return "", u.classify("PresignGetObject", key, err)
+	}
+	return req.URL, nil
+}
+
+// put writes the object unless it is already there; it reports whether it
+// was.
+func (u *S3) put(ctx context.Context, p *prepared, key string) (bool, error) {
+	head, err := u.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.cfg.Bucket), Key: aws.String(key)})
+	if err == nil {
+		// Content-addressed: same key means same bytes. Size and type are
+		// checked anyway so an object written by something else with a wrong
+		// Content-Type is rewritten rather than served wrong.
+		if aws.ToInt64(head.ContentLength) == p.size && sameMIME(aws.ToString(head.ContentType), p.typ.MIME) {
+			return true, nil
+		}
+	} else if !isNotFound(err) {
+		return false, u.classify("HeadObject", key, err)
+	}
+	_, err = u.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(u.cfg.Bucket),
+		Key:           aws.String(key),
+		Body:          io.NewSectionReader(p.r, 0, p.size),
+		ContentLength: aws.Int64(p.size),
+		ContentType:   aws.String(p.typ.MIME),
+		Metadata:      map[string]string{"sha256": p.sha256},
+	})
+	if err != nil {
+		return false, u.classify("PutObject", key, err)
+	}
+	return false, nil
+}
+
+// classify turns an SDK error into an *S3Error (context errors pass).
+func (u *S3) classify(op, key string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	e := &S3Error{Kind: S3Other, Op: op, Bucket: u.cfg.Bucket, Key: key, Err: err}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		e.Status = re.HTTPStatusCode()
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		e.Code = ae.ErrorCode()
+		e.Err = errors.New(ae.ErrorMessage())
+		if e.Err.Error() == "" {
+			e.Err = errors.New(e.Code)
+		}
+	}
+	var ne net.Error
+	var se *smithyhttp.RequestSendError
+	switch {
+	case e.Code == "NoSuchBucket":
+		e.Kind = S3NoBucket
+	case e.Status == http.StatusForbidden || e.Status == http.StatusUnauthorized || isAuthCode(e.Code):
+		e.Kind = S3Auth
+	case strings.Contains(err.Error(), "failed to retrieve credentials") || strings.Contains(err.Error(), "failed to refresh cached credentials"):
+		e.Kind = S3Auth
+		e.Err = errors.New("no AWS credentials found")
+	case e.Status == 0 && (errors.As(err, &se) || errors.As(err, &ne)):
+		e.Kind = S3Network
+	}
+	return e
+}
+
+func isAuthCode(code string) bool {
+	switch code {
+	case "SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "InvalidToken", "ExpiredToken",
+		"InvalidClientTokenId", "AuthorizationHeaderMalformed", "MissingSecurityHeader":
+		return true
+	}
+	return false
+}
+
+func isNotFound(err error) bool {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
+		var ae smithy.APIError
+		// A HEAD has no body, so a missing bucket and a missing key both
+		// read as 404 NotFound; the PUT that follows tells them apart.
+		return !errors.As(err, &ae) || ae.ErrorCode() != "NoSuchBucket"
+	}
+	return false
+}
+
+func sameMIME(a, b string) bool {
+	if i := strings.IndexByte(a, ';'); i >= 0 {
+		a = a[:i]
+	}
+	return strings.EqualFold(strings.TrimSpace(a), b)
+}
+
+// escapeKey escapes each path segment of an object key for a URL.
+func escapeKey(key string) string {
+	parts := strings.Split(key, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
+}
+
+// flight makes concurrent calls for the same key share one execution. The
+// first caller runs fn; the others wait for it and see reused=true.
+type flight struct {
+	mu sync.Mutex
+	m  map[string]*flightCall
+}
+
+type flightCall struct {
+	done   chan struct{}
+	reused bool
+	err    error
+}
+
+func (f *flight) do(ctx context.Context, key string, fn func() (bool, error)) (bool, error) {
+	for {
+		f.mu.Lock()
+		if f.m == nil {
+			f.m = map[string]*flightCall{}
+		}
+		if c, ok := f.m[key]; ok {
+			f.mu.Unlock()
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+			if c.err != nil && (errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) {
+				continue // the leader gave up; try ourselves
+			}
+			return true, c.err
+		}
+		c := &flightCall{done: make(chan struct{})}
+		f.m[key] = c
+		f.mu.Unlock()
+		c.reused, c.err = fn()
+		f.mu.Lock()
+		delete(f.m, key)
+		f.mu.Unlock()
+		close(c.done)
+		return c.reused, c.err
+	}
+}

@@ -1,0 +1,300 @@
+// Package upload puts audio where a WhatsApp provider can fetch it: an S3
+// bucket (a presigned or public URL, for Infobip and for Meta/360dialog
+// "link" messages) or the media endpoint of Meta's Cloud API or 360dialog
+// (a media id).
+//
+// Every destination follows the same rules:
+//
+//   - The bytes are inspected (package inspect) before anything leaves the
+//     machine. What a provider would reject — not audio, a container or codec
+//     WhatsApp does not take, stereo Ogg Opus, a video track, over the size
+//     limit — is refused with a *RefusedError that says to transcode first.
+//   - The MIME type and the file extension always come from package rules for
+//     the real type of the bytes, never from the file name: Ogg Opus bytes
+//     named "voice.mp4" are uploaded as audio/ogg under a ".ogg" name
+//     (Meta classifies uploads by file name and fails with 131053 otherwise).
+//   - Uploads are content-addressed by SHA-256 so repeats are free: S3 objects
+//     are keyed {prefix}{sha256}{ext} and not written twice; media ids are
+//     kept in a local cache (see Cache) for less than Meta's 30 days.
+//
+// The destinations implement the small Uploader interface; consumers (the
+// pipeline, the CLI) depend on that interface only.
+package upload
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/rules"
+)
+
+// Uploader puts one file somewhere a provider can fetch it.
+type Uploader interface {
+	Upload(ctx context.Context, f File) (*Ref, error)
+}
+
+// File is one input to upload: a path, or a reader and its size. Report and
+// SHA256 may carry what the caller already computed so the bytes are not
+// read twice; they are trusted when their size matches.
+type File struct {
+	Path string      // read from disk when R is nil
+	R    io.ReaderAt // the bytes, when not reading Path
+	Size int64       // size of R (ignored for Path)
+	// Name is used for messages and as the stem of the uploaded file name
+	// (its extension is always replaced by the canonical one). Default: the
+	// base name of Path.
+	Name   string
+	Report *inspect.Report // optional, precomputed inspection of these bytes
+	SHA256 string          // optional, precomputed lowercase hex SHA-256
+}
+
+// Ref is where an upload landed.
+type Ref struct {
+	URL     string `json:"url,omitempty"`      // S3: presigned or public URL
+	MediaID string `json:"media_id,omitempty"` // Meta / 360dialog media id
+	SHA256  string `json:"sha256"`
+	MIME    string `json:"mime"` // from rules, for the real type
+	Ext     string `json:"ext"`  // canonical extension, with the dot
+	Bytes   int64  `json:"bytes"`
+	Reused  bool   `json:"reused"`        // the object or media id already existed (nothing uploaded)
+	Key     string `json:"key,omitempty"` // S3 object key
+}
+
+// prepared is a file that passed the checks, ready to upload.
+type prepared struct {
+	name   string // for messages
+	stem   string // uploaded file name without extension
+	r      io.ReaderAt
+	size   int64
+	typ    rules.MediaType
+	sha256 string
+	report *inspect.Report
+	close  func() error
+}
+
+func (p *prepared) ref() *Ref {
+	return &Ref{SHA256: p.sha256, MIME: p.typ.MIME, Ext: p.typ.Ext, Bytes: p.size}
+}
+
+// body returns a fresh reader over the whole content.
+func (p *prepared) body() io.Reader { return io.NewSectionReader(p.r, 0, p.size) }
+
+// Check inspects f (unless a matching Report is given) and reports the
+// WhatsApp type it would be uploaded as, or a *RefusedError saying why no
+// provider would take it. It does not hash or upload anything.
+func Check(ctx context.Context, f File) (rules.MediaType, *inspect.Report, error) {
+	p, err := prepare(ctx, f, false)
+	if err != nil {
+		return rules.MediaType{}, nil, err
+	}
+	defer p.close()
+	return p.typ, p.report, nil
+}
+
+// prepare opens, inspects, checks and (if hash) hashes f. On success the
+// caller must call p.close.
+func prepare(ctx context.Context, f File, hash bool) (*prepared, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := &prepared{name: f.Name, r: f.R, size: f.Size, close: func() error { return nil }}
+	if p.name == "" {
+		p.name = f.Path
+	}
+	if f.R == nil {
+		if f.Path == "" {
+			return nil, &InputError{Name: p.name, Err: errors.New("no path and no reader given")}
+		}
+		fh, err := os.Open(f.Path)
+		if err != nil {
+			return nil, &InputError{Name: p.name, Err: err}
+		}
+		st, err := fh.Stat()
+		if err != nil {
+			fh.Close()
+			return nil, &InputError{Name: p.name, Err: err}
+		}
+		if st.IsDir() {
+			fh.Close()
+			return nil, &InputError{Name: p.name, Err: errors.New("is a directory")}
+		}
+		p.r, p.size, p.close = fh, st.Size(), fh.Close
+	} else if f.Size < 0 {
+		return nil, &InputError{Name: p.name, Err: fmt.Errorf("negative size %d", f.Size)}
+	}
+	p.stem = fileStem(firstNonEmpty(f.Name, f.Path))
+	ok := false
+	defer func() {
+		if !ok {
+			p.close()
+		}
+	}()
+
+	rep := f.Report
+	if rep == nil || rep.Size != p.size {
+		var err error
+		rep, err = inspect.Reader(ctx, p.r, p.size, p.name)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var ie *inspect.Error
+		if err != nil && !errors.As(err, &ie) {
+			return nil, &InputError{Name: p.name, Err: err}
+		}
+	}
+	p.report = rep
+	typ, err := accept(p.name, rep)
+	if err != nil {
+		return nil, err
+	}
+	p.typ = typ
+	if hash {
+		if f.SHA256 != "" && isHexSHA256(f.SHA256) {
+			p.sha256 = strings.ToLower(f.SHA256)
+		} else {
+			sum, err := hashReader(ctx, p.body())
+			if err != nil {
+				return nil, &InputError{Name: p.name, Err: err}
+			}
+			p.sha256 = sum
+		}
+	}
+	ok = true
+	return p, nil
+}
+
+// accept decides from an inspection whether providers take the bytes, and
+// as which type. The type (and so MIME and extension) comes from the rules
+// table for the real container and codec.
+func accept(name string, rep *inspect.Report) (rules.MediaType, error) {
+	typ, known := rules.Lookup(rep.Container, rep.Codec)
+	var blocking []inspect.Problem
+	for _, pr := range rep.Problems {
+		if isBlocking(pr.Code, typ, known) {
+			blocking = append(blocking, pr)
+		}
+	}
+	// The inspection's own verdict, then the rules this package is
+	// responsible for, checked again so a hand-made Report cannot slip by.
+	switch {
+	case !known && len(blocking) == 0:
+		blocking = append(blocking, inspect.Problem{Code: inspect.CodeUnsupportedContainer,
+			Message: fmt.Sprintf("%s is not a type WhatsApp accepts", orDefault(rep.MIME, "the content"))})
+	case known && rep.HasVideo && !hasCode(blocking, inspect.CodeHasVideo):
+		blocking = append(blocking, inspect.Problem{Code: inspect.CodeHasVideo, Message: "the file has a video track"})
+	case known && typ.MonoOnly && rep.Channels != 1 && !hasCode(blocking, inspect.CodeNotMono):
+		blocking = append(blocking, inspect.Problem{Code: inspect.CodeNotMono,
+			Message: fmt.Sprintf("%d channels; %s must be mono", rep.Channels, typ.Name)})
+	case known && rep.Size > typ.MaxBytes && !hasCode(blocking, inspect.CodeTooLarge):
+		blocking = append(blocking, inspect.Problem{Code: inspect.CodeTooLarge,
+			Message: fmt.Sprintf("%d bytes is over the %d-byte limit", rep.Size, typ.MaxBytes)})
+	case known && !rep.AudioReady && len(blocking) == 0:
+		blocking = append(blocking, inspect.Problem{Code: inspect.CodeCorrupt, Message: "inspection judged the file not ready for WhatsApp"})
+	}
+	if len(blocking) > 0 {
+		return rules.MediaType{}, &RefusedError{Name: name, MIME: rep.MIME, Problems: blocking}
+	}
+	return typ, nil
+}
+
+// isBlocking reports whether a problem makes providers reject the file.
+// A wrong extension is not blocking (the upload is named by content), nor is
+// being over the voice budget (it is still basic audio), nor stereo in a
+// type that allows it.
+func isBlocking(c inspect.Code, typ rules.MediaType, known bool) bool {
+	switch c {
+	case inspect.CodeExtMismatch, inspect.CodeTooLargeForVoice:
+		return false
+	case inspect.CodeNotMono:
+		return !known || typ.MonoOnly
+	}
+	return true
+}
+
+func hasCode(ps []inspect.Problem, c inspect.Code) bool {
+	for _, p := range ps {
+		if p.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// hashReader returns the lowercase hex SHA-256 of r, checking ctx between
+// chunks.
+func hashReader(ctx context.Context, r io.Reader) (string, error) {
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n, err := r.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			return hex.EncodeToString(h.Sum(nil)), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// fileStem is a safe upload name without extension: the base name's stem
+// reduced to [A-Za-z0-9._-], at most 64 characters, "audio" when empty.
+func fileStem(name string) string {
+	base := filepath.Base(name)
+	if base == "." || base == string(filepath.Separator) {
+		base = ""
+	}
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	var b strings.Builder
+	for _, r := range base {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteByte('_')
+		}
+		if b.Len() >= 64 {
+			break
+		}
+	}
+	s := strings.Trim(b.String(), "._")
+	if s == "" {
+		return "audio"
+	}
+	return s
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
