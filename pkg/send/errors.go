@@ -1,0 +1,194 @@
+package send
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Class is the kind of a provider refusal; it decides the advice and
+// whether a retry is safe.
+type Class string
+
+// The classes of provider errors.
+const (
+	ClassWindow           Class = "window"            // outside the 24-hour customer service window
+	ClassMedia            Class = "media"             // the media could not be downloaded or is of the wrong type
+	ClassAuth             Class = "auth"              // credentials invalid, expired or lacking permission
+	ClassInvalidParameter Class = "invalid_parameter" // the request itself is wrong
+	ClassRateLimit        Class = "rate_limit"        // too many messages; retried after a wait
+	ClassTransient        Class = "transient"         // a temporary failure at the provider; retried
+	ClassUnknown          Class = "unknown"
+)
+
+// APIError is a provider's refusal of a message, whatever the provider.
+// Find it with errors.As. It never carries credentials.
+type APIError struct {
+	Provider   Provider
+	HTTPStatus int
+	// Code and Subcode are the Graph API error code and error_subcode
+	// (Meta, 360dialog); 0 for Infobip.
+	Code    int
+	Subcode int
+	// Type is the Graph error type (e.g. OAuthException) or Infobip's
+	// serviceException messageId (e.g. BAD_REQUEST, UNAUTHORIZED).
+	Type    string
+	Message string
+	// Details is Graph's error_data.details or error_user_msg.
+	Details string
+	// TraceID is Graph's fbtrace_id; for Infobip, the messageId of the
+	// message the request carried (what Infobip support asks for).
+	TraceID string
+	// ValidationErrors is Infobip's serviceException.validationErrors:
+	// field → problems.
+	ValidationErrors map[string][]string
+	// RetryAfter is the provider's Retry-After header, if any.
+	RetryAfter time.Duration
+	// Transient is Graph's is_transient flag.
+	Transient bool
+
+	Class     Class
+	Advice    string
+	Retryable bool
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: HTTP %d", e.Provider, e.HTTPStatus)
+	if e.Code != 0 {
+		fmt.Fprintf(&b, " code %d", e.Code)
+		if e.Subcode != 0 {
+			fmt.Fprintf(&b, "/%d", e.Subcode)
+		}
+	}
+	if e.Type != "" && e.Code == 0 {
+		fmt.Fprintf(&b, " %s", e.Type)
+	}
+	fmt.Fprintf(&b, " (%s)", e.Class)
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.Details != "" && e.Details != e.Message {
+		fmt.Fprintf(&b, " — %s", e.Details)
+	}
+	if len(e.ValidationErrors) > 0 {
+		fmt.Fprintf(&b, " %v", e.ValidationErrors)
+	}
+	if e.TraceID != "" {
+		fmt.Fprintf(&b, " [trace %s]", e.TraceID)
+	}
+	return b.String()
+}
+
+// InDoubtError reports a request that may have reached the provider but got
+// no (readable) answer: the body was written, then the connection dropped or
+// the attempt timed out. The message may or may not have been sent; Meta and
+// 360dialog have no idempotency key, so it is not retried by default (see
+// RetryPolicy.RetryInDoubt). Find it with errors.As.
+type InDoubtError struct {
+	Provider Provider
+	To       string
+	// MessageID is the Infobip messageId the request carried ("" for Meta
+	// and 360dialog): look it up in the delivery reports.
+	MessageID string
+	Attempts  int
+	Err       error
+}
+
+func (e *InDoubtError) Error() string {
+	s := fmt.Sprintf("%s: in doubt: the request to %s may have reached the provider but no answer came (%v)", e.Provider, e.To, e.Err)
+	if e.MessageID != "" {
+		s += "; messageId " + e.MessageID
+	}
+	return s + "; check delivery status before sending again"
+}
+
+func (e *InDoubtError) Unwrap() error { return e.Err }
+
+// ValidationError is a mistake in a message or a client's configuration
+// (bad number, missing media id or link, non-http(s) link, field too long,
+// missing credentials), found before any request was made. Its exit code is
+// 2, a usage error.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("send: invalid %s: %s", e.Field, e.Reason)
+}
+
+// ExitCode makes the CLI exit with 2: nothing was sent.
+func (e *ValidationError) ExitCode() int { return 2 }
+
+func invalid(field, format string, a ...any) *ValidationError {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, a...)}
+}
+
+// Graph API error codes that prep treats specially. Sources: issue 5, the
+// Meta OpenAPI v23.0 (../shared/specs: code 4 "Application request limit
+// reached" with is_transient, code 2 "unexpected error ... retry", 190
+// "Invalid OAuth access token", 100 invalid parameter) and Meta's Cloud API
+// error-code reference.
+const (
+	codeUnknownTransient = 1      // API Unknown
+	codeService          = 2      // API Service: "An unexpected error occurred. Please retry"
+	codeTooManyCalls     = 4      // Application request limit reached
+	codePermission       = 10     // permission denied
+	codeInvalidParam     = 100    // Invalid parameter
+	codeAccessToken      = 190    // access token expired or invalid
+	codeRateLimitHit     = 80007  // WABA rate limit
+	codeCloudThroughput  = 130429 // Cloud API throughput reached
+	codeGeneric          = 131000 // Something went wrong
+	codeServiceUnavail   = 131016 // Service unavailable
+	codeReEngagement     = 131047 // more than 24 hours since the customer last replied
+	codeMediaDownload    = 131052 // media download error
+	codeMediaUpload      = 131053 // media upload error (unsupported / mismatched type)
+	codePairRate         = 131056 // (business, consumer) pair rate limit
+)
+
+// classify fills Class, Advice and Retryable from the provider's answer.
+func classify(e *APIError) {
+	e.Class, e.Advice = ClassUnknown, "see the provider's message; not retried"
+	switch e.Provider {
+	case Meta, D360:
+		switch {
+		case e.Code == codeReEngagement:
+			e.Class, e.Advice = ClassWindow, "the recipient has not written in the last 24 hours: send an approved template message first"
+		case e.Code == codeMediaUpload || e.Code == codeMediaDownload:
+			e.Class, e.Advice = ClassMedia, "the media could not be fetched or is not a supported audio type: check the file's real type, MIME type and size (prep inspect) and that the link or media id is reachable"
+		case e.Code == codeAccessToken || e.HTTPStatus == 401:
+			e.Class, e.Advice = ClassAuth, "the access token or API key is invalid or expired: issue a new one"
+		case e.Code == codePermission || (e.Code >= 200 && e.Code <= 299) || e.HTTPStatus == 403:
+			e.Class, e.Advice = ClassAuth, "the credentials lack permission for this phone number: check the token's scopes and the phone number id"
+		case e.Code == codeTooManyCalls || e.Code == codeRateLimitHit || e.Code == codeCloudThroughput || e.HTTPStatus == 429:
+			e.Class, e.Advice, e.Retryable = ClassRateLimit, "the provider's rate limit was reached: slow down (retried after a backoff)", true
+		case e.Code == codePairRate:
+			e.Class, e.Advice, e.Retryable = ClassRateLimit, "too many messages to this recipient in a short time: wait before sending to them again (retried for this recipient only)", true
+		case e.Code == codeInvalidParam:
+			e.Class, e.Advice = ClassInvalidParameter, "a request parameter is wrong: check the recipient, media id or link and the phone number id"
+		case e.Code == codeGeneric || e.Code == codeServiceUnavail || e.Code == codeUnknownTransient || e.Code == codeService || e.HTTPStatus >= 500 || e.Transient:
+			e.Class, e.Advice, e.Retryable = ClassTransient, "a temporary failure at the provider (retried with backoff)", true
+		}
+	case Infobip:
+		// Status codes from the Infobip OpenAPI excerpt: 400, 401, 403,
+		// 429, 500 (../shared/specs/infobip-whatsapp-audio-openapi.json).
+		switch {
+		case e.HTTPStatus == 401:
+			e.Class, e.Advice = ClassAuth, "the API key is invalid or revoked: check INFOBIP_API_KEY"
+		case e.HTTPStatus == 403:
+			e.Class, e.Advice = ClassAuth, "the API key lacks the whatsapp:message:send scope or the sender is not yours"
+		case e.HTTPStatus == 429:
+			e.Class, e.Advice, e.Retryable = ClassRateLimit, "Infobip's rate limit was reached: slow down (retried after a backoff)", true
+		case e.HTTPStatus >= 500:
+			e.Class, e.Advice, e.Retryable = ClassTransient, "a temporary failure at Infobip (retried with backoff; the messageId is kept)", true
+		case e.HTTPStatus == 400:
+			e.Class, e.Advice = ClassInvalidParameter, "Infobip rejected a field: see the validation errors"
+			for f := range e.ValidationErrors {
+				if strings.Contains(f, "mediaUrl") {
+					e.Class, e.Advice = ClassMedia, "Infobip rejected the media URL: it must be a reachable http(s) URL of at most 2048 characters"
+				}
+			}
+		}
+	}
+}
