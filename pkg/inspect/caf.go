@@ -1,0 +1,242 @@
+package inspect
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/prep-audio/prep/pkg/rules"
+)
+
+// CAF (Apple "Core Audio Format Specification"): a file header
+// "caff" version(2)=1 flags(2), then chunks of type(4) size(int64 BE) body.
+// The 'desc' chunk comes first (CAFAudioDescription: sample rate float64,
+// format id, format flags, bytes per packet, frames per packet, channels per
+// frame, bits per channel). Packetized (VBR) formats carry a 'pakt' chunk
+// (packets int64, valid frames int64, priming int32, remainder int32, table).
+// The 'data' chunk (edit count(4) + audio) may have size −1: "to the end of
+// the file", used by writers that cannot seek back.
+
+func init() {
+	register(format{container: rules.ContainerCAF, order: 10, match: matchCAF, parse: parseCAF})
+}
+
+const cafMaxChunks = 4096
+
+func matchCAF(b []byte) bool {
+	return len(b) >= 8 && string(b[:4]) == "caff" && binary.BigEndian.Uint16(b[4:]) == 1
+}
+
+// cafDesc is the CAFAudioDescription of the 'desc' chunk.
+type cafDesc struct {
+	rate            float64
+	formatID        string
+	flags           uint32
+	bytesPerPacket  int64
+	framesPerPacket int64
+	channels        int
+	bits            int
+}
+
+// cafCodec maps the format id (and LPCM flags) to ffprobe's codec_name, as
+// libavformat's caf.c ff_codec_caf_tags and cafdec.c do. LPCM flags (CAF
+// spec, "Format Flags for Linear PCM"): bit 0 float, bit 1 little-endian.
+func cafCodec(d cafDesc) string {
+	switch d.formatID {
+	case "lpcm":
+		le := d.flags&2 != 0
+		if d.flags&1 != 0 {
+			switch {
+			case d.bits == 64 && le:
+				return "pcm_f64le"
+			case d.bits == 64:
+				return "pcm_f64be"
+			case le:
+				return "pcm_f32le"
+			default:
+				return "pcm_f32be"
+			}
+		}
+		if d.bits == 8 {
+			return "pcm_s8"
+		}
+		end := "be"
+		if le {
+			end = "le"
+		}
+		switch d.bits {
+		case 16, 24, 32, 64:
+			return fmt.Sprintf("pcm_s%d%s", d.bits, end)
+		}
+		return "pcm_s16" + end
+	case "ulaw":
+		return "pcm_mulaw"
+	case "alaw":
+		return "pcm_alaw"
+	case "aac ":
+		return "aac"
+	case "alac":
+		return "alac"
+	case "opus":
+		return "opus"
+	case "flac":
+		return "flac"
+	case ".mp3":
+		return "mp3"
+	case ".mp2":
+		return "mp2"
+	case ".mp1":
+		return "mp1"
+	case "ima4":
+		return "adpcm_ima_qt"
+	case "samr":
+		return "amr_nb"
+	case "sawb":
+		return "amr_wb"
+	case "ilbc":
+		return "ilbc"
+	case "MAC3":
+		return "mace3"
+	case "MAC6":
+		return "mace6"
+	case "QDM2":
+		return "qdm2"
+	case "QDMC":
+		return "qdmc"
+	case "Qclp":
+		return "qcelp"
+	case "gsm ", "agsm":
+		return "gsm"
+	case "ac-3":
+		return "ac3"
+	}
+	return "caf_" + printable(d.formatID)
+}
+
+// printable keeps a four-character code safe to print.
+func printable(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7E {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+func parseCAF(s *source, start int64) (*Info, error) {
+	var (
+		desc       *cafDesc
+		info       *Info
+		validFr    int64 = -1
+		packets    int64 = -1
+		dataOff    int64 = -1
+		dataLen    int64 = -1
+		dataCut    bool
+		dataFollow bool // data chunk of size -1: it is the last chunk
+	)
+	off := start + 8
+	for i := 0; off < s.size && !dataFollow; i++ {
+		if i >= cafMaxChunks {
+			return nil, errCorrupt("CAF: more than %d chunks", cafMaxChunks)
+		}
+		if off+12 > s.size {
+			if dataOff >= 0 {
+				break // trailing bytes after the data chunk
+			}
+			return nil, errTruncated("CAF: the file ends inside a chunk header")
+		}
+		var ch [12]byte
+		if err := s.readAt(ch[:], off); err != nil {
+			return nil, err
+		}
+		typ := string(ch[:4])
+		size := int64(binary.BigEndian.Uint64(ch[4:]))
+		body := off + 12
+		if i == 0 && typ != "desc" {
+			return nil, errCorrupt("CAF: the first chunk is %q, not desc", printable(typ))
+		}
+		if size < 0 && !(typ == "data" && size == -1) {
+			return nil, errCorrupt("CAF: chunk %q has a negative size", printable(typ))
+		}
+		switch typ {
+		case "desc":
+			if size < 32 {
+				return nil, errCorrupt("CAF: desc chunk of %d bytes (32 expected)", size)
+			}
+			b, err := s.bytes(body, 32)
+			if err != nil {
+				return nil, err
+			}
+			d := cafDesc{
+				rate:            math.Float64frombits(binary.BigEndian.Uint64(b[0:])),
+				formatID:        string(b[8:12]),
+				flags:           binary.BigEndian.Uint32(b[12:]),
+				bytesPerPacket:  int64(binary.BigEndian.Uint32(b[16:])),
+				framesPerPacket: int64(binary.BigEndian.Uint32(b[20:])),
+				channels:        int(binary.BigEndian.Uint32(b[24:])),
+				bits:            int(binary.BigEndian.Uint32(b[28:])),
+			}
+			if !(d.rate > 0 && d.rate < 1e7) || d.channels <= 0 || d.channels > 1024 {
+				return nil, errCorrupt("CAF: desc says %d channels at %g Hz", d.channels, d.rate)
+			}
+			desc = &d
+		case "pakt":
+			if size >= 24 {
+				b, err := s.bytes(body, 24)
+				if err != nil {
+					return nil, err
+				}
+				packets = int64(binary.BigEndian.Uint64(b[0:]))
+				validFr = int64(binary.BigEndian.Uint64(b[8:]))
+			}
+		case "data":
+			dataOff = body + 4 // after mEditCount
+			if size == -1 {
+				dataFollow = true
+				dataLen = s.size - dataOff
+			} else {
+				dataLen = size - 4
+				if body+size > s.size {
+					dataCut = true
+					dataLen = s.size - dataOff
+				}
+			}
+			if dataLen < 0 {
+				dataLen = 0
+			}
+		}
+		if size == -1 {
+			break
+		}
+		if size > s.size-body {
+			if typ == "data" {
+				break // truncated data: the chunks after it (pakt…) are gone
+			}
+			return nil, errTruncated("CAF: the %q chunk runs past the end of the file", printable(typ))
+		}
+		off = body + size
+	}
+	if desc == nil {
+		return nil, errTruncated("CAF: no desc chunk")
+	}
+	if dataOff < 0 {
+		return nil, errTruncated("CAF: no data chunk")
+	}
+	info = &Info{Container: rules.ContainerCAF, Codec: cafCodec(*desc), Channels: desc.channels, SampleRate: int(math.Round(desc.rate)), Truncated: dataCut}
+	switch {
+	case desc.bytesPerPacket > 0 && desc.framesPerPacket > 0:
+		// Constant packet size (LPCM, µ-law, IMA4…): whole packets in the data.
+		info.Duration = float64(dataLen/desc.bytesPerPacket*desc.framesPerPacket) / desc.rate
+	case validFr > 0 && !dataCut:
+		// Packetized: the pakt chunk's count of valid frames (without
+		// priming and remainder frames).
+		info.Duration = float64(validFr) / desc.rate
+	case packets > 0 && desc.framesPerPacket > 0 && !dataCut:
+		info.Duration = float64(packets*desc.framesPerPacket) / desc.rate
+	}
+	if math.IsInf(info.Duration, 0) || math.IsNaN(info.Duration) || info.Duration < 0 {
+		info.Duration = 0
+	}
+	return info, nil
+}

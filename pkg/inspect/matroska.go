@@ -1,0 +1,671 @@
+package inspect
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"strings"
+
+	"github.com/prep-audio/prep/pkg/rules"
+)
+
+// Matroska and WebM (RFC 8794 EBML, RFC 9559 Matroska, WebM container
+// guidelines). An EBML header (DocType "webm" or "matroska") is followed
+// by a Segment whose children are SeekHead, Info (TimestampScale,
+// Duration), Tracks (TrackEntry: number, type, CodecID, Audio: sampling
+// frequency, channels) and Clusters (Timestamp + SimpleBlock/BlockGroup).
+//
+// Element IDs and sizes are variable-length integers (vints). A size whose
+// value bits are all ones is "unknown": live writers such as browsers'
+// MediaRecorder write an unknown-size Segment and unknown-size Clusters,
+// and no Info/Duration, because they cannot seek back. ffprobe then reports
+// duration N/A; this parser takes it from the last Cluster instead: the
+// cluster's timestamp + the last audio block's relative timestamp + that
+// block's duration (BlockDuration, DefaultDuration, the Opus TOC, or the
+// gap between the last two blocks).
+
+func init() {
+	register(format{container: rules.ContainerWebM, order: 10, match: matchMatroska, parse: parseMatroska})
+}
+
+// EBML and Matroska element IDs (RFC 8794 §11, RFC 9559 §5).
+const (
+	mkvEBML            = 0x1A45DFA3
+	mkvDocType         = 0x4282
+	mkvSegment         = 0x18538067
+	mkvSeekHead        = 0x114D9B74
+	mkvInfo            = 0x1549A966
+	mkvTimestampScale  = 0x2AD7B1
+	mkvDuration        = 0x4489
+	mkvTracks          = 0x1654AE6B
+	mkvTrackEntry      = 0xAE
+	mkvTrackNumber     = 0xD7
+	mkvTrackType       = 0x83
+	mkvCodecID         = 0x86
+	mkvCodecPrivate    = 0x63A2
+	mkvDefaultDuration = 0x23E383
+	mkvAudio           = 0xE1
+	mkvSamplingFreq    = 0xB5
+	mkvOutSamplingFreq = 0x78B5
+	mkvChannels        = 0x9F
+	mkvBitDepth        = 0x6264
+	mkvCluster         = 0x1F43B675
+	mkvTimestamp       = 0xE7
+	mkvSimpleBlock     = 0xA3
+	mkvBlockGroup      = 0xA0
+	mkvBlock           = 0xA1
+	mkvBlockDuration   = 0x9B
+	mkvCues            = 0x1C53BB6B
+	mkvAttachments     = 0x1941A469
+	mkvChapters        = 0x1043A770
+	mkvTags            = 0x1254C367
+
+	mkvUnknown       = -1
+	mkvTailWindow    = 64 << 10
+	mkvTailWindows   = 16 // look for the last Cluster in the last 1 MiB at most
+	mkvMaxTracks     = 128
+	mkvTrackTypeVid  = 1
+	mkvTrackTypeAud  = 2
+	mkvMaxClusterEls = 1 << 16 // elements walked in one cluster
+)
+
+func matchMatroska(b []byte) bool {
+	return len(b) >= 4 && binary.BigEndian.Uint32(b) == mkvEBML
+}
+
+// mkvVint decodes an EBML variable-length integer at b. keepMarker keeps
+// the length marker bit (element IDs); otherwise it is removed (sizes) and
+// an all-ones value is reported as mkvUnknown. n is 0 when b is not a
+// valid vint.
+func mkvVint(b []byte, keepMarker bool) (v int64, n int) {
+	if len(b) == 0 || b[0] == 0 {
+		return 0, 0
+	}
+	l := 1
+	for m := byte(0x80); b[0]&m == 0; m >>= 1 {
+		l++
+	}
+	if l > 8 || len(b) < l || keepMarker && l > 4 {
+		return 0, 0
+	}
+	var u uint64
+	if keepMarker {
+		u = uint64(b[0])
+	} else {
+		u = uint64(b[0]) & (0xFF >> l)
+	}
+	allOnes := u == uint64(0xFF>>l)
+	for i := 1; i < l; i++ {
+		u = u<<8 | uint64(b[i])
+		allOnes = allOnes && b[i] == 0xFF
+	}
+	if !keepMarker && allOnes {
+		return mkvUnknown, l
+	}
+	return int64(u), l
+}
+
+// mkvElem is one element header read from the file.
+type mkvElem struct {
+	id   int64
+	off  int64 // where the header starts
+	body int64 // where the body starts
+	size int64 // body size, or mkvUnknown
+}
+
+func (e mkvElem) end(limit int64) int64 {
+	if e.size == mkvUnknown || e.size > limit-e.body {
+		return limit
+	}
+	return e.body + e.size
+}
+
+// mkvHeader reads the element header at off.
+func mkvHeader(s *source, off int64) (mkvElem, error) {
+	var buf [12]byte
+	n := min(int64(len(buf)), s.size-off)
+	if n <= 0 {
+		return mkvElem{}, errTruncated("Matroska: the file ends where an element should start")
+	}
+	if err := s.readAt(buf[:n], off); err != nil {
+		return mkvElem{}, err
+	}
+	id, il := mkvVint(buf[:n], true)
+	if il == 0 {
+		return mkvElem{}, errCorrupt("Matroska: invalid element ID at offset %d", off)
+	}
+	size, sl := mkvVint(buf[il:n], false)
+	if sl == 0 {
+		if int64(il) >= n || n < int64(len(buf)) {
+			return mkvElem{}, errTruncated("Matroska: the file ends inside an element header")
+		}
+		return mkvElem{}, errCorrupt("Matroska: invalid element size at offset %d", off)
+	}
+	return mkvElem{id: id, off: off, body: off + int64(il+sl), size: size}, nil
+}
+
+// mkvChildren iterates over the elements of an in-memory body. An unknown
+// or oversized child size runs to the end of the body.
+func mkvChildren(b []byte, f func(id int64, data []byte)) {
+	for len(b) > 0 {
+		id, il := mkvVint(b, true)
+		if il == 0 {
+			return
+		}
+		size, sl := mkvVint(b[il:], false)
+		if sl == 0 {
+			return
+		}
+		b = b[il+sl:]
+		if size == mkvUnknown || size > int64(len(b)) {
+			size = int64(len(b))
+		}
+		f(id, b[:size])
+		b = b[size:]
+	}
+}
+
+func mkvUint(b []byte) uint64 {
+	var u uint64
+	for i, c := range b {
+		if i == 8 {
+			break
+		}
+		u = u<<8 | uint64(c)
+	}
+	return u
+}
+
+func mkvFloat(b []byte) float64 {
+	switch len(b) {
+	case 4:
+		return float64(math.Float32frombits(binary.BigEndian.Uint32(b)))
+	case 8:
+		return math.Float64frombits(binary.BigEndian.Uint64(b))
+	}
+	return 0
+}
+
+// mkvTrack is one TrackEntry.
+type mkvTrack struct {
+	number   uint64
+	typ      uint64
+	codecID  string
+	private  []byte
+	defDur   uint64 // ns per frame
+	rate     float64
+	outRate  float64
+	channels uint64
+	bits     uint64
+}
+
+// mkvCodec maps a Matroska CodecID to ffprobe's codec_name (libavformat
+// matroska.c ff_mkv_codec_tags).
+func mkvCodec(t *mkvTrack) string {
+	id := t.codecID
+	switch {
+	case id == "A_OPUS":
+		return "opus"
+	case id == "A_VORBIS":
+		return "vorbis"
+	case strings.HasPrefix(id, "A_AAC"):
+		return "aac"
+	case id == "A_FLAC":
+		return "flac"
+	case id == "A_MPEG/L3":
+		return "mp3"
+	case id == "A_MPEG/L2":
+		return "mp2"
+	case id == "A_MPEG/L1":
+		return "mp1"
+	case id == "A_ALAC":
+		return "alac"
+	case id == "A_AC3":
+		return "ac3"
+	case id == "A_EAC3":
+		return "eac3"
+	case id == "A_DTS":
+		return "dts"
+	case id == "A_TRUEHD":
+		return "truehd"
+	case id == "A_TTA1":
+		return "tta"
+	case id == "A_WAVPACK4":
+		return "wavpack"
+	case id == "A_PCM/INT/LIT":
+		switch t.bits {
+		case 8:
+			return "pcm_u8"
+		case 24:
+			return "pcm_s24le"
+		case 32:
+			return "pcm_s32le"
+		}
+		return "pcm_s16le"
+	case id == "A_PCM/INT/BIG":
+		switch t.bits {
+		case 8:
+			return "pcm_s8"
+		case 24:
+			return "pcm_s24be"
+		case 32:
+			return "pcm_s32be"
+		}
+		return "pcm_s16be"
+	case id == "A_PCM/FLOAT/IEEE":
+		if t.bits == 64 {
+			return "pcm_f64le"
+		}
+		return "pcm_f32le"
+	case id == "A_MS/ACM" && len(t.private) >= 16:
+		// CodecPrivate is a WAVEFORMATEX.
+		if f, err := parseWAVFormat(t.private); err == nil {
+			return wavCodec(f.tag, f.bits)
+		}
+	}
+	return strings.ToLower(strings.TrimPrefix(id, "A_"))
+}
+
+func parseMkvTracks(b []byte) []*mkvTrack {
+	var tracks []*mkvTrack
+	mkvChildren(b, func(id int64, data []byte) {
+		if id != mkvTrackEntry || len(tracks) >= mkvMaxTracks {
+			return
+		}
+		t := &mkvTrack{}
+		mkvChildren(data, func(id int64, d []byte) {
+			switch id {
+			case mkvTrackNumber:
+				t.number = mkvUint(d)
+			case mkvTrackType:
+				t.typ = mkvUint(d)
+			case mkvCodecID:
+				t.codecID = strings.TrimRight(string(d), "\x00")
+			case mkvCodecPrivate:
+				t.private = d
+			case mkvDefaultDuration:
+				t.defDur = mkvUint(d)
+			case mkvAudio:
+				mkvChildren(d, func(id int64, a []byte) {
+					switch id {
+					case mkvSamplingFreq:
+						t.rate = mkvFloat(a)
+					case mkvOutSamplingFreq:
+						t.outRate = mkvFloat(a)
+					case mkvChannels:
+						t.channels = mkvUint(a)
+					case mkvBitDepth:
+						t.bits = mkvUint(a)
+					}
+				})
+			}
+		})
+		tracks = append(tracks, t)
+	})
+	return tracks
+}
+
+// mkvState is what the walk has found so far.
+type mkvState struct {
+	scale     uint64 // ns per timestamp tick
+	duration  float64
+	hasDur    bool
+	tracks    []*mkvTrack
+	audio     *mkvTrack
+	truncated bool
+}
+
+func parseMatroska(s *source, start int64) (*Info, error) {
+	ebml, err := mkvHeader(s, start)
+	if err != nil {
+		return nil, err
+	}
+	if ebml.size == mkvUnknown || ebml.size > 4096 {
+		return nil, errCorrupt("Matroska: EBML header of impossible size")
+	}
+	hb, err := s.bytes(ebml.body, ebml.size)
+	if err != nil {
+		return nil, err
+	}
+	docType := "matroska" // RFC 8794 §11.2.6 default
+	mkvChildren(hb, func(id int64, d []byte) {
+		if id == mkvDocType {
+			docType = strings.TrimRight(string(d), "\x00")
+		}
+	})
+	info := &Info{}
+	switch docType {
+	case "webm":
+		info.Container = rules.ContainerWebM
+	case "matroska":
+		info.Container = rules.ContainerMatroska
+	default:
+		return nil, errUnsupported("EBML document type %q is not Matroska or WebM", printable(docType))
+	}
+
+	// The Segment (skip any Void or other element before it).
+	off := ebml.body + ebml.size
+	var seg mkvElem
+	for i := 0; ; i++ {
+		if i > 64 {
+			return nil, errCorrupt("Matroska: no Segment element")
+		}
+		e, err := mkvHeader(s, off)
+		if err != nil {
+			return nil, err
+		}
+		if e.id == mkvSegment {
+			seg = e
+			break
+		}
+		if e.size == mkvUnknown {
+			return nil, errCorrupt("Matroska: unknown-size element before the Segment")
+		}
+		off = e.body + e.size
+		if off > s.size {
+			return nil, errTruncated("Matroska: the file ends before the Segment")
+		}
+	}
+	st := &mkvState{scale: 1_000_000}
+	segEnd := seg.end(s.size)
+	if seg.size != mkvUnknown && seg.size > s.size-seg.body {
+		st.truncated = true // the Segment declares more bytes than the file has
+	}
+
+	// Walk the Segment's children by size: Info, Tracks, then Clusters.
+	lastCluster := int64(-1)
+	needTail := false
+	for off = seg.body; off < segEnd; {
+		e, err := mkvHeader(s, off)
+		if err != nil {
+			if st.tracks == nil {
+				return nil, err
+			}
+			// Past the headers, a cut element header is truncation; other
+			// junk ends the walk.
+			var ie *Error
+			if errors.As(err, &ie) && ie.Code == CodeTruncated {
+				st.truncated = true
+			}
+			break
+		}
+		if e.size == mkvUnknown && e.id != mkvCluster {
+			return nil, errCorrupt("Matroska: unknown-size element 0x%X inside the Segment", e.id)
+		}
+		switch e.id {
+		case mkvInfo, mkvTracks:
+			if e.size > segEnd-e.body {
+				return nil, errTruncated("Matroska: the file ends inside the %s element", map[int64]string{mkvInfo: "Info", mkvTracks: "Tracks"}[e.id])
+			}
+			b, err := s.bytes(e.body, e.size)
+			if err != nil {
+				return nil, err
+			}
+			if e.id == mkvInfo {
+				st.parseInfo(b)
+			} else {
+				st.tracks = parseMkvTracks(b)
+			}
+		case mkvCluster:
+			if st.tracks == nil {
+				// Tracks should come before the first Cluster (ffmpeg, libwebm and
+				// browsers write it so); without it there is nothing to describe.
+				return nil, errCorrupt("Matroska: a Cluster before the Tracks element")
+			}
+			if st.hasDur {
+				segEnd = off // all we need is known
+				continue
+			}
+			if e.size == mkvUnknown {
+				needTail = true
+				lastCluster = off
+				segEnd = off
+				continue
+			}
+			lastCluster = off
+		}
+		next := e.body + e.size
+		if next > segEnd {
+			if seg.size == mkvUnknown || next > s.size {
+				st.truncated = true
+			}
+			break
+		}
+		off = next
+	}
+	if st.tracks == nil {
+		return nil, errTruncated("Matroska: no Tracks element")
+	}
+	info.Streams = 0
+	for _, t := range st.tracks {
+		switch t.typ {
+		case mkvTrackTypeVid:
+			info.HasVideo = true
+		case mkvTrackTypeAud:
+			info.Streams++
+			if st.audio == nil {
+				st.audio = t
+			}
+		}
+	}
+	if a := st.audio; a != nil {
+		info.Codec = mkvCodec(a)
+		info.Channels = int(min(a.channels, 1024))
+		if a.channels == 0 {
+			info.Channels = 1 // RFC 9559 §5.1.4.1.28.32: Channels default 1
+		}
+		rate := a.rate
+		if rate == 0 {
+			rate = 8000 // RFC 9559: SamplingFrequency default 8000
+		}
+		if a.outRate > 0 {
+			rate = a.outRate
+		}
+		if rate > 0 && rate < 1e7 {
+			info.SampleRate = int(math.Round(rate))
+		}
+	}
+	if st.hasDur {
+		info.Duration = st.duration
+	} else if st.audio != nil && lastCluster >= 0 {
+		if needTail {
+			if c, ok := mkvFindLastCluster(s, lastCluster); ok {
+				lastCluster = c
+			}
+		}
+		end, cut := mkvClusterEnd(s, lastCluster, st)
+		if cut {
+			st.truncated = true
+		}
+		info.Duration = end
+	}
+	info.Truncated = st.truncated
+	if info.Duration < 0 || math.IsNaN(info.Duration) || math.IsInf(info.Duration, 0) {
+		info.Duration = 0
+	}
+	return info, nil
+}
+
+func (st *mkvState) parseInfo(b []byte) {
+	var dur float64
+	mkvChildren(b, func(id int64, d []byte) {
+		switch id {
+		case mkvTimestampScale:
+			if v := mkvUint(d); v > 0 {
+				st.scale = v
+			}
+		case mkvDuration:
+			dur = mkvFloat(d)
+		}
+	})
+	if dur > 0 && !math.IsInf(dur, 0) {
+		st.duration = dur * float64(st.scale) / 1e9
+		st.hasDur = true
+	}
+}
+
+// mkvFindLastCluster looks for the last Cluster in the tail of the file,
+// window by window backwards (bounded), for files whose Clusters have
+// unknown sizes and so cannot be skipped over. A candidate counts only when
+// its first child is a Timestamp element. first is the offset of a known
+// Cluster; the search never goes before it.
+func mkvFindLastCluster(s *source, first int64) (int64, bool) {
+	hi := s.size
+	for w := 0; w < mkvTailWindows && hi > first; w++ {
+		lo := max(first, hi-mkvTailWindow)
+		end := min(s.size, hi+16) // overlap so an ID across windows is seen
+		b, err := s.bytes(lo, end-lo)
+		if err != nil {
+			return 0, false
+		}
+		for i := len(b) - 4; i >= 0; i-- {
+			if b[i] != 0x1F || b[i+1] != 0x43 || b[i+2] != 0xB6 || b[i+3] != 0x75 {
+				continue
+			}
+			_, sl := mkvVint(b[i+4:], false)
+			if sl == 0 || i+4+sl >= len(b) || b[i+4+sl] != mkvTimestamp {
+				continue
+			}
+			return lo + int64(i), true
+		}
+		hi = lo
+	}
+	return 0, false
+}
+
+// mkvClusterEnd walks the blocks of the Cluster at off and returns the end
+// time (seconds) of the last block of the audio track, and whether the
+// cluster is cut short by the end of the file.
+func mkvClusterEnd(s *source, off int64, st *mkvState) (float64, bool) {
+	c, err := mkvHeader(s, off)
+	if err != nil || c.id != mkvCluster {
+		return 0, true
+	}
+	end := c.end(s.size)
+	cut := c.size != mkvUnknown && c.size > s.size-c.body
+	var (
+		tc                 uint64
+		last, prev, lastEn int64 = -1, -1, -1 // block timestamps relative to the cluster, end
+		track                    = st.audio.number
+	)
+	block := func(b []byte, dur int64) {
+		tn, n := mkvVint(b, false)
+		if n == 0 || len(b) < n+3 || uint64(tn) != track {
+			return
+		}
+		rel := int64(int16(binary.BigEndian.Uint16(b[n:])))
+		flags := b[n+2]
+		frames := int64(1)
+		if flags&0x06 != 0 && len(b) > n+3 {
+			frames = int64(b[n+3]) + 1 // lacing: number of frames − 1
+		}
+		if dur < 0 && st.audio.defDur > 0 {
+			dur = int64(float64(st.audio.defDur) * float64(frames) / float64(st.scale))
+		}
+		if dur < 0 && st.audio.codecID == "A_OPUS" && flags&0x06 == 0 && len(b) > n+3 {
+			if ns := opusPacketNs(b[n+3:]); ns > 0 {
+				dur = int64(float64(ns) / float64(st.scale))
+			}
+		}
+		if last < 0 || rel >= last {
+			prev, last = last, rel
+			lastEn = -1
+			if dur >= 0 {
+				lastEn = rel + dur
+			}
+		}
+	}
+	for off, i := c.body, 0; off < end && i < mkvMaxClusterEls; i++ {
+		e, err := mkvHeader(s, off)
+		if err != nil {
+			cut = true
+			break
+		}
+		if c.size == mkvUnknown && mkvTopLevel(e.id) {
+			break
+		}
+		if e.size == mkvUnknown {
+			break
+		}
+		if e.size > s.size-e.body {
+			cut = true
+			break
+		}
+		switch e.id {
+		case mkvTimestamp:
+			if b, err := s.bytes(e.body, min(e.size, 8)); err == nil {
+				tc = mkvUint(b)
+			}
+		case mkvSimpleBlock:
+			if b, err := s.bytes(e.body, min(e.size, 16)); err == nil {
+				block(b, -1)
+			}
+		case mkvBlockGroup:
+			if b, err := s.bytes(e.body, min(e.size, maxChunk)); err == nil {
+				var blk []byte
+				dur := int64(-1)
+				mkvChildren(b, func(id int64, d []byte) {
+					switch id {
+					case mkvBlock:
+						blk = d
+					case mkvBlockDuration:
+						dur = int64(mkvUint(d) & math.MaxInt32)
+					}
+				})
+				if blk != nil {
+					block(blk, dur)
+				}
+			}
+		}
+		off = e.body + e.size
+	}
+	if last < 0 {
+		return 0, cut
+	}
+	endTick := lastEn
+	if endTick < 0 {
+		endTick = last
+		if prev >= 0 && last > prev {
+			endTick = last + (last - prev)
+		}
+	}
+	return float64(tc+uint64(endTick)) * float64(st.scale) / 1e9, cut
+}
+
+func mkvTopLevel(id int64) bool {
+	switch id {
+	case mkvCluster, mkvCues, mkvTags, mkvChapters, mkvAttachments, mkvSeekHead, mkvInfo, mkvTracks, mkvSegment, mkvEBML:
+		return true
+	}
+	return false
+}
+
+// opusPacketNs is the duration of an Opus packet from its TOC byte
+// (RFC 6716 §3.1): config → frame size, code → frame count.
+func opusPacketNs(p []byte) int64 {
+	if len(p) == 0 {
+		return 0
+	}
+	toc := p[0]
+	cfg := toc >> 3
+	var frame int64 // ns
+	switch {
+	case cfg < 12: // SILK: 10, 20, 40, 60 ms
+		frame = [4]int64{10e6, 20e6, 40e6, 60e6}[cfg&3]
+	case cfg < 16: // Hybrid: 10, 20 ms
+		frame = [2]int64{10e6, 20e6}[cfg&1]
+	default: // CELT: 2.5, 5, 10, 20 ms
+		frame = [4]int64{2.5e6, 5e6, 10e6, 20e6}[cfg&3]
+	}
+	switch toc & 3 {
+	case 0:
+		return frame
+	case 1, 2:
+		return 2 * frame
+	default:
+		if len(p) < 2 {
+			return 0
+		}
+		return int64(p[1]&0x3F) * frame
+	}
+}
