@@ -87,9 +87,6 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
-	}
 	if cfg.MaxAttempts > 0 {
 		opts = append(opts, config.WithRetryMaxAttempts(cfg.MaxAttempts))
 	}
@@ -101,6 +98,9 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		awsCfg.Region = "us-east-1"
 	}
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
+		}
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 			o.UsePathStyle = true
@@ -220,7 +220,9 @@ func (u *S3) classify(op, key string, err error) error {
 func isAuthCode(code string) bool {
 	switch code {
 	case "SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "InvalidToken", "ExpiredToken",
-		"InvalidClientTokenId", "AuthorizationHeaderMalformed", "MissingSecurityHeader":
+		"InvalidClientTokenId", "AuthorizationHeaderMalformed", "MissingSecurityHeader",
+		"XAdminUserNotFound": // versitygw's answer (404) to an unknown access key
+
 		return true
 	}
 	return false

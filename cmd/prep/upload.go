@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/upload"
+)
+
+func init() {
+	register("upload", command{summary: "upload audio to S3 or a provider's media endpoint (URL or media id)", run: runUpload})
+}
+
+// uploadResult is one line of `prep upload --json`.
+type uploadResult struct {
+	File    string `json:"file"`
+	SHA256  string `json:"sha256,omitempty"`
+	MIME    string `json:"mime,omitempty"`
+	Ext     string `json:"ext,omitempty"`
+	Bytes   int64  `json:"bytes,omitempty"`
+	MediaID string `json:"media_id,omitempty"`
+	URL     string `json:"url,omitempty"`
+	Key     string `json:"key,omitempty"`
+	Reused  bool   `json:"reused"`
+	Error   string `json:"error,omitempty"`
+	Code    string `json:"code,omitempty"` // refusal problem code, or S3 error kind
+}
+
+func runUpload(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "upload", "--to s3|meta|360dialog [--json] [--no-cache] FILE...")
+	to := fs.String("to", "", "destination: s3, meta or 360dialog (required)")
+	asJSON := fs.Bool("json", false, "one JSON object per line per file")
+	noCache := fs.Bool("no-cache", false, "meta/360dialog: ignore and do not update the media-id cache")
+	cacheDir := fs.String("cache-dir", "", "media-id cache directory (default $XDG_CACHE_HOME/prep/media-ids)")
+	parallel := fs.Int("parallel", 2, "files uploaded at once")
+	bucket := fs.String("bucket", "", "S3 bucket (env S3_BUCKET)")
+	prefix := fs.String("prefix", "", "S3 key prefix (env S3_PREFIX)")
+	endpoint := fs.String("endpoint", "", "custom S3 endpoint, path-style (env S3_ENDPOINT)")
+	publicURL := fs.String("public-url", "", "public base URL: references are {public-url}/{key} (env S3_PUBLIC_URL)")
+	region := fs.String("region", "", "S3 region (env S3_REGION, AWS_REGION)")
+	ttl := fs.Duration("ttl", upload.MaxPresignTTL, "lifetime of presigned URLs (at most 168h)")
+	phoneID := fs.String("phone-number-id", "", "Meta phone number id (env "+send.EnvMetaPhoneID+")")
+	apiURL := fs.String("api-url", "", "provider base URL (env "+send.EnvMetaURL+" / "+send.EnvD360URL+")")
+	apiVersion := fs.String("api-version", "", "Meta Graph API version (env "+send.EnvMetaVersion+", default "+upload.DefaultMetaVersion+")")
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return usageErrorf("upload: no files given")
+	}
+	if *parallel < 1 {
+		return usageErrorf("upload: --parallel must be at least 1")
+	}
+	var up upload.Uploader
+	switch strings.ToLower(*to) {
+	case "s3":
+		reg := envOr(e, *region, "S3_REGION")
+		if reg == "" {
+			reg = e.getenv("AWS_REGION")
+		}
+		cfg := upload.S3Config{
+			Bucket:     envOr(e, *bucket, "S3_BUCKET"),
+			Prefix:     envOr(e, *prefix, "S3_PREFIX"),
+			Endpoint:   envOr(e, *endpoint, "S3_ENDPOINT"),
+			PublicURL:  envOr(e, *publicURL, "S3_PUBLIC_URL"),
+			Region:     reg,
+			PresignTTL: *ttl,
+			// Static keys when the environment has them; otherwise the AWS
+			// SDK's standard chain (profiles, SSO, instance roles, …).
+			AccessKeyID:     e.getenv("AWS_ACCESS_KEY_ID"),
+			SecretAccessKey: e.getenv("AWS_SECRET_ACCESS_KEY"),
+			SessionToken:    e.getenv("AWS_SESSION_TOKEN"),
+		}
+		s, err := upload.NewS3(ctx, cfg)
+		if err != nil {
+			return usageErrorf("upload: %v", err)
+		}
+		up = s
+	case "meta", "360dialog", "d360", "360":
+		cfg := upload.MediaConfig{Provider: upload.Meta}
+		if strings.ToLower(*to) != "meta" {
+			cfg.Provider = upload.D360
+		}
+		if cfg.Provider == upload.Meta {
+			cfg.Token = e.getenv(send.EnvMetaToken)
+			cfg.PhoneNumberID = envOr(e, *phoneID, send.EnvMetaPhoneID)
+			cfg.BaseURL = envOr(e, *apiURL, send.EnvMetaURL)
+			cfg.Version = envOr(e, *apiVersion, send.EnvMetaVersion)
+		} else {
+			cfg.APIKey = e.getenv(send.EnvD360Key)
+			cfg.BaseURL = envOr(e, *apiURL, send.EnvD360URL)
+		}
+		if !*noCache {
+			c, err := upload.OpenCache(*cacheDir)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "prep upload: media-id cache unavailable (%v); uploading without it\n", err)
+			} else {
+				cfg.Cache = c
+			}
+		}
+		m, err := upload.NewMedia(cfg)
+		if err != nil {
+			return usageErrorf("upload: %v", err)
+		}
+		up = m
+	case "":
+		fs.Usage()
+		return usageErrorf("upload: --to is required (s3, meta or 360dialog)")
+	default:
+		return usageErrorf("upload: --to %q: want s3, meta or 360dialog (Infobip takes URLs: use --to s3)", *to)
+	}
+
+	results := make([]uploadResult, len(files))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, *parallel)
+	for i, f := range files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = uploadResult{File: f, Error: ctx.Err().Error()}
+				return
+			}
+			defer func() { <-sem }()
+			start := time.Now()
+			ref, err := up.Upload(ctx, upload.File{Path: f})
+			results[i] = toResult(f, ref, err)
+			if e.isTerminal && !*asJSON {
+				fmt.Fprintf(e.stderr, "\r%s done in %s\033[K\n", f, time.Since(start).Round(time.Millisecond))
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	failed := 0
+	enc := json.NewEncoder(e.stdout)
+	for _, r := range results {
+		if r.Error != "" {
+			failed++
+		}
+		if *asJSON {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+			continue
+		}
+		if r.Error != "" {
+			fmt.Fprintf(e.stderr, "prep upload: %s: %s\n", r.File, r.Error)
+			continue
+		}
+		ref := r.URL
+		if r.MediaID != "" {
+			ref = "media_id " + r.MediaID
+		}
+		state := "uploaded"
+		if r.Reused {
+			state = "reused"
+		}
+		fmt.Fprintf(e.stdout, "%s\t%s\t%d bytes\tsha256 %s\t%s\t%s\n", r.File, r.MIME, r.Bytes, r.SHA256, state, ref)
+	}
+	if failed > 0 {
+		return &reportedError{failed: failed, total: len(files)}
+	}
+	return nil
+}
+
+func toResult(file string, ref *upload.Ref, err error) uploadResult {
+	r := uploadResult{File: file}
+	if err != nil {
+		r.Error = err.Error()
+		var re *upload.RefusedError
+		var se *upload.S3Error
+		switch {
+		case errors.As(err, &re):
+			r.Code = string(re.Code())
+		case errors.As(err, &se):
+			r.Code = "s3_" + string(se.Kind)
+		}
+		return r
+	}
+	r.SHA256, r.MIME, r.Ext, r.Bytes = ref.SHA256, ref.MIME, ref.Ext, ref.Bytes
+	r.MediaID, r.URL, r.Key, r.Reused = ref.MediaID, ref.URL, ref.Key, ref.Reused
+	return r
+}
