@@ -1,0 +1,232 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/rules"
+)
+
+// maxHostedFile bounds what POST /_sandbox/files/{name} stores: enough for
+// files just over rules.AudioMaxBytes, so clients can test the limit.
+const maxHostedFile = 2 * rules.AudioMaxBytes
+
+// inspectBytes tells what data really is (pkg/inspect).
+func inspectBytes(ctx context.Context, data []byte, name string) (*inspect.Report, error) {
+	return inspect.Reader(ctx, bytes.NewReader(data), int64(len(data)), name)
+}
+
+// isVoiceNote reports whether a report is what a voice note must be: mono
+// Ogg Opus, one stream (rules.Voice), whatever its size.
+func isVoiceNote(rep *inspect.Report) bool {
+	return rep != nil && rep.Container == rules.Voice.Container && rep.Codec == rules.Voice.Codec &&
+		rep.Channels == 1 && rep.Streams <= 1 && !rep.Chained && !rep.HasVideo && !rep.Truncated
+}
+
+// checkHTTPURL accepts absolute http(s) URLs with a host.
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("is not a valid url")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("is not a valid url")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return errors.New("is not a valid url")
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host (no port) is a loopback name or IP.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+var errNotLoopback = errors.New("the sandbox is offline and fetches media only from loopback hosts (127.0.0.1, ::1, localhost)")
+
+// fetchError says why a link could not be fetched.
+type fetchError struct {
+	status int // the host's HTTP status, 0 if it was not reached
+	err    error
+}
+
+func (e *fetchError) Error() string {
+	if e.status != 0 {
+		return fmt.Sprintf("the media host answered HTTP %d", e.status)
+	}
+	return e.err.Error()
+}
+
+// fetch downloads a media link. Links to this sandbox's own
+// /_sandbox/files/ are served from memory; other loopback hosts are fetched
+// over HTTP; anything else is refused (errNotLoopback). At most
+// rules.AudioMaxBytes+1 bytes are read, so callers can tell "too large".
+func (s *Server) fetch(ctx context.Context, link string, selfHost string) ([]byte, string, error) {
+	u, err := url.Parse(link)
+	if err != nil || checkHTTPURL(link) != nil {
+		return nil, "", &fetchError{err: errors.New("not a valid http(s) URL")}
+	}
+	if !isLoopbackHost(u.Hostname()) {
+		return nil, "", errNotLoopback
+	}
+	if strings.HasPrefix(u.Path, "/_sandbox/files/") && (u.Host == selfHost || u.Host == strings.TrimPrefix(s.URL(), "http://")) {
+		name := strings.TrimPrefix(u.Path, "/_sandbox/files/")
+		s.mu.Lock()
+		f, ok := s.files[name]
+		s.mu.Unlock()
+		if !ok {
+			return nil, "", &fetchError{status: http.StatusNotFound}
+		}
+		return f.data, f.ctype, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return nil, "", &fetchError{err: err}
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, "", &fetchError{err: errors.New("the media host could not be reached")}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", &fetchError{status: resp.StatusCode}
+	}
+	data, err := readAll(resp.Body, rules.AudioMaxBytes)
+	if err == errTooLarge {
+		return nil, resp.Header.Get("Content-Type"), errTooLarge
+	}
+	if err != nil {
+		return nil, "", &fetchError{err: errors.New("the download broke off")}
+	}
+	return data, resp.Header.Get("Content-Type"), nil
+}
+
+// keep stores media bytes under DataDir/<provider>/<id><ext>.
+func (s *Server) keep(p Provider, id, ext string, data []byte) (string, error) {
+	dir := filepath.Join(s.dataDir, string(p))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	name := filepath.Join(dir, cleanFileName(id)+ext)
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// cleanFileName keeps a file name safe to use as one path element.
+func cleanFileName(name string) string {
+	name = path.Base(strings.ReplaceAll(name, "\\", "/"))
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_', r == '+':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	out := strings.TrimLeft(b.String(), ".")
+	if out == "" {
+		out = "file"
+	}
+	if len(out) > 200 {
+		out = out[:200]
+	}
+	return out
+}
+
+// serveFiles is the stand-in media host: POST/PUT store, GET/HEAD serve.
+func (s *Server) serveFiles(w http.ResponseWriter, r *http.Request, name string) {
+	if name == "" || strings.Contains(name, "/") {
+		http.NotFound(w, r)
+		return
+	}
+	name = cleanFileName(name)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		s.mu.Lock()
+		f, ok := s.files[name]
+		s.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if f.ctype != "" {
+			w.Header().Set("Content-Type", f.ctype)
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))
+	case http.MethodPost, http.MethodPut:
+		data, err := readAll(r.Body, maxHostedFile)
+		if err != nil {
+			http.Error(w, "sandbox: file too large or unreadable", http.StatusRequestEntityTooLarge)
+			return
+		}
+		u := s.HostFile(name, r.Header.Get("Content-Type"), data)
+		writeJSON(w, http.StatusCreated, map[string]any{"url": u, "bytes": len(data)})
+	case http.MethodDelete:
+		s.mu.Lock()
+		delete(s.files, name)
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// serveMessageMedia serves the media a message carried (the page plays it).
+func (s *Server) serveMessageMedia(w http.ResponseWriter, r *http.Request, id string) {
+	s.mu.Lock()
+	var file, mime string
+	for _, m := range s.messages {
+		if m.ID == id {
+			file, mime = m.file, m.MIME
+		}
+	}
+	s.mu.Unlock()
+	if file == "" {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	if mime != "" {
+		w.Header().Set("Content-Type", mime)
+	}
+	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+func (s *Server) serveMessagesJSON(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	msgs := s.Messages()
+	if msgs == nil {
+		msgs = []Message{}
+	}
+	writeJSON(w, http.StatusOK, msgs)
+}
