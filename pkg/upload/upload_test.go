@@ -334,7 +334,7 @@ func TestMediaIDForms(t *testing.T) {
 	tests := map[string]string{
 		`{"id":"4490709327384033"}`:        "4490709327384033",
 		`{"id":4490709327384033}`:          "4490709327384033",
-		`{"media":[{"id":"f043afd0-1"}]}`: "f043afd0-1",
+		`{"media":[{"id":"f043afd0-1"}]}`:  "f043afd0-1",
 		`{"messaging_product":"whatsapp"}`: "",
 		`not json`:                         "",
 	}
@@ -352,8 +352,11 @@ func TestConfigErrors(t *testing.T) {
 		"meta no phone": func() error { _, err := NewMedia(MediaConfig{Provider: Meta, Token: "t"}); return err },
 		"360 no key":    func() error { _, err := NewMedia(MediaConfig{Provider: D360}); return err },
 		"infobip":       func() error { _, err := NewMedia(MediaConfig{Provider: "infobip"}); return err },
-		"bad base":      func() error { _, err := NewMedia(MediaConfig{Provider: D360, APIKey: "k", BaseURL: "ftp://x"}); return err },
-		"no bucket":     func() error { _, err := NewS3(ctx, S3Config{}); return err },
+		"bad base": func() error {
+			_, err := NewMedia(MediaConfig{Provider: D360, APIKey: "k", BaseURL: "ftp://x"})
+			return err
+		},
+		"no bucket": func() error { _, err := NewS3(ctx, S3Config{}); return err },
 		"ttl too long": func() error {
 			_, err := NewS3(ctx, S3Config{Bucket: "b", PresignTTL: MaxPresignTTL + time.Second})
 			return err

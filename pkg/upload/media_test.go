@@ -1,0 +1,255 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/sandbox"
+)
+
+// The media-endpoint tests run against pkg/sandbox over loopback.
+
+func startSandbox(t *testing.T) *sandbox.Server {
+	t.Helper()
+	s, err := sandbox.Start(sandbox.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// fastRetry keeps retry tests quick.
+var fastRetry = Retry{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}
+
+func newSandboxUploader(t *testing.T, s *sandbox.Server, p Provider, edit func(*MediaConfig)) *MediaUploader {
+	t.Helper()
+	cfg := MediaConfig{Provider: p, Retry: fastRetry}
+	if p == Meta {
+		cfg.BaseURL, cfg.Token, cfg.PhoneNumberID, cfg.Version = s.MetaURL(), "sandbox", "106540352242922", "v23.0"
+	} else {
+		cfg.BaseURL, cfg.APIKey = s.D360URL(), "sandbox"
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	u, err := NewMedia(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func sbProvider(p Provider) sandbox.Provider {
+	if p == Meta {
+		return sandbox.Meta
+	}
+	return sandbox.D360
+}
+
+// TestMediaEveryAcceptedType: every accepted type, named wrongly on disk,
+// reaches both media endpoints with its real MIME type and a file name with
+// its canonical extension.
+func TestMediaEveryAcceptedType(t *testing.T) {
+	s := startSandbox(t)
+	ctx := context.Background()
+	for _, p := range []Provider{Meta, D360} {
+		u := newSandboxUploader(t, s, p, nil)
+		for _, tt := range accepted {
+			t.Run(string(p)+"/"+tt.file, func(t *testing.T) {
+				path := copyAs(t, sample(t, tt.file), "voice note.mp4")
+				sum, data := fileSHA(t, path)
+				ref, err := u.Upload(ctx, File{Path: path})
+				if err != nil {
+					t.Fatal(err)
+				}
+				media := s.Media(sbProvider(p))
+				if len(media) == 0 {
+					t.Fatal("the sandbox holds no media")
+				}
+				got := media[len(media)-1]
+				if got.ID != ref.MediaID || got.MIME != tt.mime || got.FileName != "voice_note"+tt.ext ||
+					got.SHA256 != sum || got.Bytes != int64(len(data)) {
+					t.Fatalf("sandbox has %+v; ref %+v; want %s voice_note%s sha %s", got, ref, tt.mime, tt.ext, sum)
+				}
+				if ref.MIME != tt.mime || ref.Ext != tt.ext || ref.SHA256 != sum || ref.Reused {
+					t.Fatalf("ref %+v", ref)
+				}
+			})
+		}
+	}
+}
+
+func TestMediaRetries(t *testing.T) {
+	ogg := func(t *testing.T) string { return sample(t, "ogg-opus-mono-48k-2s.ogg") }
+	tests := []struct {
+		name     string
+		faults   []sandbox.Fault
+		attempts int // requests the sandbox must see
+		wantErr  bool
+		check    func(t *testing.T, err error)
+	}{
+		{"500 then ok", []sandbox.Fault{{Status: 500}}, 2, false, nil},
+		{"429, 503, transient 131016 then ok", []sandbox.Fault{{Status: 429}, {Status: 503}, {Status: 400, Code: 131016}}, 4, false, nil},
+		{"connection closed before processing", []sandbox.Fault{{DropBefore: true}}, 2, false, nil},
+		{"gives up after MaxAttempts", []sandbox.Fault{{Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}}, 4, true,
+			func(t *testing.T, err error) {
+				var ae *APIError
+				if !errors.As(err, &ae) || ae.Attempts != 4 || !ae.Transient || ae.Status != 500 {
+					t.Fatalf("err = %#v", err)
+				}
+			}},
+		{"invalid parameter is not retried", []sandbox.Fault{{Status: 400, Code: 100}}, 1, true,
+			func(t *testing.T, err error) {
+				var ae *APIError
+				if !errors.As(err, &ae) || ae.Code != 100 || ae.Transient || ae.Attempts != 1 {
+					t.Fatalf("err = %#v", err)
+				}
+			}},
+	}
+	ctx := context.Background()
+	for _, p := range []Provider{Meta, D360} {
+		for _, tt := range tests {
+			t.Run(string(p)+"/"+tt.name, func(t *testing.T) {
+				path := ogg(t)
+				s := startSandbox(t)
+				u := newSandboxUploader(t, s, p, nil)
+				s.Inject(sbProvider(p), tt.faults...)
+				ref, err := u.Upload(ctx, File{Path: path})
+				if n := len(s.Requests(sbProvider(p))); n != tt.attempts {
+					t.Fatalf("%d requests, want %d (err %v)", n, tt.attempts, err)
+				}
+				if tt.wantErr {
+					if err == nil {
+						t.Fatalf("no error, ref %+v", ref)
+					}
+					tt.check(t, err)
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Each attempt sent the whole body afresh: the object the
+				// sandbox finally kept has the file's exact hash.
+				sum, _ := fileSHA(t, path)
+				media := s.Media(sbProvider(p))
+				if len(media) != 1 || media[0].SHA256 != sum || media[0].ID != ref.MediaID {
+					t.Fatalf("media %+v, want one with sha %s", media, sum)
+				}
+			})
+		}
+	}
+}
+
+func TestMediaRetryAfterHonoured(t *testing.T) {
+	s := startSandbox(t)
+	u := newSandboxUploader(t, s, Meta, func(c *MediaConfig) {
+		c.Retry = Retry{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Second}
+	})
+	s.Inject(sandbox.Meta, sandbox.Fault{Status: 429, Code: 130429, RetryAfter: time.Second})
+	start := time.Now()
+	if _, err := u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")}); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Fatalf("retried after %v, want the 1s Retry-After", el)
+	}
+}
+
+func TestMediaBackoffStopsOnContext(t *testing.T) {
+	s := startSandbox(t)
+	u := newSandboxUploader(t, s, Meta, func(c *MediaConfig) {
+		c.Retry = Retry{MaxAttempts: 5, BaseDelay: time.Minute, MaxDelay: time.Minute}
+	})
+	s.Inject(sandbox.Meta, sandbox.Fault{Status: 503})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := u.Upload(ctx, File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("err = %v after %v", err, time.Since(start))
+	}
+}
+
+func TestMediaAuthErrorHasNoSecret(t *testing.T) {
+	s := startSandbox(t)
+	const meta, d360 = "EAAJB-wrong-token-12345", "wrong-d360-key-67890"
+	for _, tt := range []struct {
+		p      Provider
+		secret string
+		edit   func(*MediaConfig)
+	}{
+		{Meta, meta, func(c *MediaConfig) { c.Token = meta }},
+		{D360, d360, func(c *MediaConfig) { c.APIKey = d360 }},
+	} {
+		u := newSandboxUploader(t, s, tt.p, tt.edit)
+		_, err := u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || ae.Transient {
+			t.Fatalf("%s: err = %#v", tt.p, err)
+		}
+		if strings.Contains(err.Error(), tt.secret) {
+			t.Fatalf("%s: secret in %q", tt.p, err)
+		}
+		if !strings.Contains(err.Error(), map[Provider]string{Meta: "WHATSAPP_ACCESS_TOKEN", D360: "D360_API_KEY"}[tt.p]) {
+			t.Errorf("%s: no hint in %q", tt.p, err)
+		}
+	}
+	if n := len(s.Requests(sandbox.Meta)); n != 1 {
+		t.Fatalf("auth failure retried: %d requests", n)
+	}
+}
+
+func TestMediaCache(t *testing.T) {
+	s := startSandbox(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	cache, err := OpenCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := sample(t, "ogg-opus-mono-48k-2s.ogg")
+	for _, p := range []Provider{Meta, D360} {
+		t.Run(string(p), func(t *testing.T) {
+			sp := sbProvider(p)
+			cached := newSandboxUploader(t, s, p, func(c *MediaConfig) { c.Cache = cache })
+			first, err := cached.Upload(ctx, File{Path: path})
+			if err != nil || first.Reused {
+				t.Fatalf("first: %+v %v", first, err)
+			}
+			n := len(s.Requests(sp))
+			second, err := cached.Upload(ctx, File{Path: copyAs(t, path, "other-name.opus")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !second.Reused || second.MediaID != first.MediaID || len(s.Requests(sp)) != n {
+				t.Fatalf("second: %+v, requests %d→%d", second, n, len(s.Requests(sp)))
+			}
+			// --no-cache: no cache given, the file is uploaded again.
+			plain := newSandboxUploader(t, s, p, nil)
+			third, err := plain.Upload(ctx, File{Path: path})
+			if err != nil || third.Reused || len(s.Requests(sp)) != n+1 {
+				t.Fatalf("no cache: %+v %v, requests %d", third, err, len(s.Requests(sp))-n)
+			}
+		})
+	}
+	// Another phone number id is another account: no cache hit.
+	other := newSandboxUploader(t, s, Meta, func(c *MediaConfig) { c.Cache = cache; c.PhoneNumberID = "999" })
+	n := len(s.Requests(sandbox.Meta))
+	ref, err := other.Upload(ctx, File{Path: path})
+	if err != nil || ref.Reused || len(s.Requests(sandbox.Meta)) != n+1 {
+		t.Fatalf("other account: %+v %v", ref, err)
+	}
+	// An expired entry is not used.
+	u := newSandboxUploader(t, s, Meta, func(c *MediaConfig) { c.Cache = cache })
+	cache.now = func() time.Time { return time.Now().Add(CacheTTL + time.Minute) }
+	defer func() { cache.now = time.Now }()
+	ref, err = u.Upload(ctx, File{Path: path})
+	if err != nil || ref.Reused {
+		t.Fatalf("after expiry: %+v %v", ref, err)
+	}
+}
