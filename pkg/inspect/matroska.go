@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/bits"
 	"strings"
 
 	"github.com/prep-audio/prep/pkg/rules"
@@ -136,7 +137,7 @@ func mkvHeader(s *source, off int64) (mkvElem, error) {
 	}
 	size, sl := mkvVint(buf[il:n], false)
 	if sl == 0 {
-		if int64(il) >= n || n < int64(len(buf)) {
+		if int64(il) >= n || buf[il] != 0 && int64(il+bits.LeadingZeros8(buf[il])+1) > n {
 			return mkvElem{}, errTruncated("Matroska: the file ends inside an element header")
 		}
 		return mkvElem{}, errCorrupt("Matroska: invalid element size at offset %d", off)
@@ -412,7 +413,7 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 				// browsers write it so); without it there is nothing to describe.
 				return nil, errCorrupt("Matroska: a Cluster before the Tracks element")
 			}
-			if st.hasDur {
+			if st.hasDur && !st.truncated {
 				segEnd = off // all we need is known
 				continue
 			}
@@ -465,9 +466,11 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 			info.SampleRate = int(math.Round(rate))
 		}
 	}
-	if st.hasDur {
+	if st.hasDur && !st.truncated {
 		info.Duration = st.duration
 	} else if st.audio != nil && lastCluster >= 0 {
+		// No Duration element, or a file cut short (what is there counts,
+		// not what the header promised): the end of the last audio block.
 		if needTail {
 			if c, ok := mkvFindLastCluster(s, lastCluster); ok {
 				lastCluster = c

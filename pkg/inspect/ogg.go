@@ -54,7 +54,7 @@ const (
 )
 
 func matchOgg(b []byte) bool {
-	return len(b) >= 5 && string(b[:4]) == "OggS" && b[4] == 0
+	return len(b) >= 4 && string(b[:4]) == "OggS"
 }
 
 // oggStream is one logical bitstream.
@@ -160,6 +160,10 @@ type oggWin struct {
 // at returns the bytes [off, off+n) (fewer at the end of the file),
 // refilling the window from off when they are not all in it.
 func (w *oggWin) at(off, n int64) ([]byte, error) {
+	if head := w.s.head; off >= 0 && min(off+n, w.s.size) <= int64(len(head)) {
+		// The source already holds the first 64 KiB: a small file costs no read.
+		return head[off:min(off+n, int64(len(head)))], nil
+	}
 	if off < w.off || min(off+n, w.s.size) > w.off+w.n {
 		if w.buf == nil {
 			w.buf = make([]byte, oggWindow)

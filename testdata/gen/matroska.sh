@@ -15,7 +15,7 @@ BX=(-fflags +bitexact -flags:a +bitexact)
 # back, so the Segment has an unknown size and Info has no Duration
 # (ffprobe reports duration N/A); the parser must take it from the clusters.
 "${FF[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=3" \
-  -ac 1 -c:a libopus -b:a 24k "${BX[@]}" -f webm pipe:1 > webm-opus-mono-pipe-noduration-3s.webm
+  -ac 1 -c:a libopus -b:a 24k "${BX[@]}" -f webm pipe:1 > webm-mediarecorder-opus-mono-pipe-noduration-3s.webm
 
 # WebM Vorbis stereo 44.1 kHz, 2 s.
 "${FF[@]}" -f lavfi -i "sine=frequency=330:sample_rate=44100:duration=2" \

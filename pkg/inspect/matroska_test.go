@@ -1,0 +1,207 @@
+package inspect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/prep-audio/prep/pkg/rules"
+)
+
+// matroskaCases: see testdata/gen/matroska.sh. Opus in Matroska has no
+// pre-skip subtraction in the block timestamps: the last block ends up to
+// 20 ms + 6.5 ms after the nominal duration (hence tol 0.03).
+var matroskaCases = []smpCase{
+	{file: "webm-opus-mono-2s.webm", container: rules.ContainerWebM, codec: "opus", channels: 1, rate: 48000, duration: 2, tol: 0.03},
+	// No Duration element (written to a pipe): the end of the last block.
+	{file: "webm-mediarecorder-opus-mono-pipe-noduration-3s.webm", container: rules.ContainerWebM, codec: "opus", channels: 1, rate: 48000, duration: 3, tol: 0.03},
+	{file: "webm-vorbis-stereo-44k-2s.webm", container: rules.ContainerWebM, codec: "vorbis", channels: 2, rate: 44100, duration: 2, tol: 0.01},
+	{file: "webm-vp8-opus-video-1s.webm", container: rules.ContainerWebM, codec: "opus", channels: 1, rate: 48000, duration: 1, tol: 0.03, video: true},
+	{file: "mka-flac-stereo-44k-0.5s.mka", container: rules.ContainerMatroska, codec: "flac", channels: 2, rate: 44100, duration: 0.5, tol: 0.001},
+	// AAC: 1024 priming samples + padding to a whole 1024-sample frame.
+	{file: "mka-aac-mono-22k-2s.mka", container: rules.ContainerMatroska, codec: "aac", channels: 1, rate: 22050, duration: 2, tol: 0.05},
+	// MP3: LAME's delay and padding to a whole 1152-sample frame.
+	{file: "mka-mp3-mono-44k-2s.mka", container: rules.ContainerMatroska, codec: "mp3", channels: 1, rate: 44100, duration: 2, tol: 0.03},
+	{file: "mka-pcm-s16le-mono-8k-0.5s.mka", container: rules.ContainerMatroska, codec: "pcm_s16le", channels: 1, rate: 8000, duration: 0.5, tol: 0.001},
+	// 5000 of 8845 bytes of a 2 s file: what is there (≈ 5000/8845 × 2 s),
+	// not what the header's Duration promised.
+	{file: "webm-opus-truncated.webm", container: rules.ContainerWebM, codec: "opus", channels: 1, rate: 48000, duration: 1.13, tol: 0.3, truncated: true},
+}
+
+func TestMatroskaSamples(t *testing.T) { smpCheck(t, matroskaCases) }
+
+// ebmlEl encodes one EBML element with an 8-byte size (or unknown size).
+func ebmlEl(id uint32, body []byte, unknown bool) []byte {
+	var b []byte
+	switch {
+	case id >= 1<<24:
+		b = binary.BigEndian.AppendUint32(b, id)
+	case id >= 1<<16:
+		b = append(b, byte(id>>16), byte(id>>8), byte(id))
+	case id >= 1<<8:
+		b = append(b, byte(id>>8), byte(id))
+	default:
+		b = append(b, byte(id))
+	}
+	if unknown {
+		b = append(b, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
+	} else {
+		b = append(b, 0x01)
+		b = append(b, binary.BigEndian.AppendUint64(nil, uint64(len(body)))[1:]...)
+	}
+	return append(b, body...)
+}
+
+func ebmlUint(id uint32, v uint64) []byte {
+	return ebmlEl(id, binary.BigEndian.AppendUint64(nil, v), false)
+}
+
+// buildWebM builds a MediaRecorder-like WebM: unknown-size Segment, no
+// Duration, one Opus track (mono, 48 kHz), clusters of blocks 20 ms apart
+// (TimestampScale 1 ms), each block a CELT 20 ms frame (TOC 0xF8).
+func buildWebM(docType string, clusters, blocks, blockSize int, unknownClusters bool) []byte {
+	head := ebmlEl(mkvEBML, ebmlEl(mkvDocType, []byte(docType), false), false)
+	info := ebmlEl(mkvInfo, ebmlUint(mkvTimestampScale, 1_000_000), false)
+	audio := ebmlEl(mkvAudio, append(ebmlEl(mkvSamplingFreq, binary.BigEndian.AppendUint64(nil, 0x40E7700000000000), false), ebmlUint(mkvChannels, 1)...), false)
+	entry := bytes.Join([][]byte{ebmlUint(mkvTrackNumber, 1), ebmlUint(mkvTrackType, 2), ebmlEl(mkvCodecID, []byte("A_OPUS"), false), audio}, nil)
+	seg := append(info, ebmlEl(mkvTracks, ebmlEl(mkvTrackEntry, entry, false), false)...)
+	payload := bytes.Repeat([]byte{0xF8}, blockSize)
+	for c := 0; c < clusters; c++ {
+		body := ebmlUint(mkvTimestamp, uint64(c*blocks*20))
+		for k := 0; k < blocks; k++ {
+			blk := append([]byte{0x81, byte(k * 20 >> 8), byte(k * 20), 0x80}, payload...)
+			body = append(body, ebmlEl(mkvSimpleBlock, blk, false)...)
+		}
+		seg = append(seg, ebmlEl(mkvCluster, body, unknownClusters)...)
+	}
+	return append(head, ebmlEl(mkvSegment, seg, true)...)
+}
+
+func TestMatroskaBuilt(t *testing.T) {
+	// 30 clusters of 50 blocks of 20 ms: the last block starts at 29.98 s
+	// and lasts 20 ms.
+	known := buildWebM("webm", 30, 50, 100, false)
+	unknown := buildWebM("webm", 30, 50, 100, true)
+	cases := []struct {
+		name      string
+		data      []byte
+		container string
+		dur       float64
+		truncated bool
+	}{
+		{"known-size clusters", known, rules.ContainerWebM, 30, false},
+		{"unknown-size clusters (tail search)", unknown, rules.ContainerWebM, 30, false},
+		{"matroska doctype", buildWebM("matroska", 2, 50, 10, true), rules.ContainerMatroska, 2, false},
+		// Cut inside the 50th block of the last cluster: 49 whole blocks.
+		{"unknown-size clusters, cut mid-block", unknown[:len(unknown)-50], rules.ContainerWebM, 29.98, true},
+		{"known-size clusters, cut mid-block", known[:len(known)-50], rules.ContainerWebM, 29.98, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := smpInspect(c.data, "x.webm")
+			require.NoError(t, err)
+			assert.Equal(t, c.container, rep.Container)
+			assert.Equal(t, "opus", rep.Codec)
+			assert.Equal(t, 1, rep.Channels)
+			assert.Equal(t, 48000, rep.SampleRate)
+			assert.InDelta(t, c.dur, rep.Duration, 1e-6)
+			assert.Equal(t, c.truncated, rep.Truncated)
+		})
+	}
+}
+
+// TestMatroskaSampleUnknownClusters rewrites the cluster sizes of the
+// MediaRecorder-like sample to "unknown" (same vint width, all ones), as
+// Chrome writes them: the duration must not change.
+func TestMatroskaSampleUnknownClusters(t *testing.T) {
+	b := bytes.Clone(smpLoad(t, "webm-mediarecorder-opus-mono-pipe-noduration-3s.webm"))
+	n := 0
+	for i := 0; i+5 < len(b); i++ {
+		if !bytes.Equal(b[i:i+4], []byte{0x1F, 0x43, 0xB6, 0x75}) {
+			continue
+		}
+		w := 1
+		for m := byte(0x80); w <= 8 && b[i+4]&m == 0; m >>= 1 {
+			w++
+		}
+		require.LessOrEqual(t, w, 8)
+		b[i+4] |= 0xFF >> w
+		for k := 1; k < w; k++ {
+			b[i+4+k] = 0xFF
+		}
+		n++
+	}
+	require.Greater(t, n, 0, "no clusters found")
+	want, err := smpInspect(smpLoad(t, "webm-mediarecorder-opus-mono-pipe-noduration-3s.webm"), "")
+	require.NoError(t, err)
+	rep, err := smpInspect(b, "x.webm")
+	require.NoError(t, err)
+	assert.InDelta(t, 3, rep.Duration, 0.03)
+	assert.Equal(t, want.Duration, rep.Duration)
+	assert.False(t, rep.Truncated)
+}
+
+func TestMatroskaErrors(t *testing.T) {
+	noTracks := append(ebmlEl(mkvEBML, ebmlEl(mkvDocType, []byte("webm"), false), false),
+		ebmlEl(mkvSegment, ebmlEl(mkvCluster, ebmlUint(mkvTimestamp, 0), false), false)...)
+	for _, c := range []struct {
+		name string
+		data []byte
+		code Code
+	}{
+		{"doctype not matroska", buildWebM("mp4ish", 1, 1, 1, false), CodeUnsupportedContainer},
+		{"cluster before tracks", noTracks, CodeCorrupt},
+		{"header cut", buildWebM("webm", 1, 1, 1, false)[:30], CodeTruncated},
+		{"zero vint", []byte{0x1A, 0x45, 0xDF, 0xA3, 0x00, 0x00}, CodeCorrupt},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := smpInspect(c.data, "x.webm")
+			var ie *Error
+			require.True(t, errors.As(err, &ie), "want *Error, got %v", err)
+			assert.Equal(t, c.code, ie.Code, "%v", err)
+		})
+	}
+}
+
+func TestOpusPacketNs(t *testing.T) {
+	for _, c := range []struct {
+		p  []byte
+		ns int64
+	}{
+		{[]byte{0xF8}, 20e6},            // CELT FB 20 ms, one frame
+		{[]byte{0x08}, 20e6},            // SILK NB 20 ms
+		{[]byte{0x78 | 1}, 40e6},        // hybrid 20 ms, two frames
+		{[]byte{0xE0 | 3, 0x03}, 7.5e6}, // CELT 2.5 ms, three frames
+		{[]byte{0x18}, 60e6},            // SILK NB 60 ms
+		{nil, 0},
+	} {
+		assert.Equal(t, c.ns, opusPacketNs(c.p), "TOC %x", c.p)
+	}
+}
+
+func FuzzMatroska(f *testing.F) {
+	smpSeed(f, matroskaCases)
+	f.Add(buildWebM("webm", 2, 3, 4, true))
+	f.Fuzz(smpSane)
+}
+
+func BenchmarkMatroska(b *testing.B) {
+	smpBench(b, "webm-mediarecorder-opus-mono-pipe-noduration-3s.webm")
+}
+
+// BenchmarkMatroska16MB: a 16 MB MediaRecorder-like file (unknown-size
+// clusters, no Duration): the tail search finds the last cluster.
+func BenchmarkMatroska16MB(b *testing.B) {
+	data := buildWebM("webm", 1000, 50, 320, true)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := smpInspect(data, "big.webm"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
