@@ -173,7 +173,7 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 	if ierr != nil && (errors.Is(ierr, errBudget) || errors.Is(ierr, errBeyondPrefix)) {
 		c.Inspected = "sniffed"
 		c.RealMIME = sniffMIME(head)
-		c.warn(URLPartial, fmt.Sprintf("only the first %d bytes were read; the type is sniffed, not fully inspected", len(head)))
+		c.warn(URLPartial, fmt.Sprintf("inspection needed more than the %d bytes fetched; the type is sniffed from the first bytes, not fully inspected", c.Fetched))
 		c.checkContentType(rules.ByMIME(c.RealMIME))
 		return c, nil
 	}
