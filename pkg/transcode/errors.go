@@ -1,0 +1,93 @@
+package transcode
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind says why a transcode failed. Find it with errors.As on *Error.
+type Kind string
+
+// Error kinds.
+const (
+	// KindFFmpegMissing: the ffmpeg binary is not installed or not runnable.
+	KindFFmpegMissing Kind = "ffmpeg_missing"
+	// KindEncoderMissing: ffmpeg lacks an encoder prep needs (libopus, aac).
+	KindEncoderMissing Kind = "encoder_missing"
+	// KindInput: the input could not be read or is not audio ffmpeg decodes.
+	KindInput Kind = "bad_input"
+	// KindTooLong: the recording cannot fit the budget even at the floor
+	// bitrate (voice), or under the 16 MB limit (audio).
+	KindTooLong Kind = "too_long"
+	// KindOverBudget: the output is still over the budget after the one
+	// corrective re-encode.
+	KindOverBudget Kind = "over_budget"
+	// KindFFmpeg: ffmpeg ran and failed (the message carries the end of its
+	// stderr).
+	KindFFmpeg Kind = "ffmpeg_failed"
+	// KindOptions: the options are invalid.
+	KindOptions Kind = "bad_options"
+	// KindOutput: the output could not be written.
+	KindOutput Kind = "output"
+	// KindCanceled: the context was canceled or timed out; errors.Is finds
+	// context.Canceled / context.DeadlineExceeded through it.
+	KindCanceled Kind = "canceled"
+)
+
+// Error is the error every exported function of this package returns
+// (cancellation aside: context errors are returned wrapped, so errors.Is
+// finds context.Canceled and context.DeadlineExceeded).
+type Error struct {
+	Input  string // the input's path or name, "" if none
+	Kind   Kind
+	Err    error
+	Stderr string // the last bytes ffmpeg wrote to stderr, if it ran
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("transcode: %s", e.Err)
+	if e.Input != "" {
+		msg = fmt.Sprintf("transcode %s: %s", e.Input, e.Err)
+	}
+	if e.Stderr != "" {
+		msg += ": ffmpeg: " + e.Stderr
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode lets the CLI map the error: option mistakes are usage errors
+// (2), cancellation is 130 (as after SIGINT); everything else is a failed
+// input (1).
+func (e *Error) ExitCode() int {
+	switch e.Kind {
+	case KindOptions:
+		return 2
+	case KindCanceled:
+		return 130
+	}
+	return 1
+}
+
+func errorf(kind Kind, format string, a ...any) *Error {
+	return &Error{Kind: kind, Err: fmt.Errorf(format, a...)}
+}
+
+// installHint is appended to the errors about a missing ffmpeg or encoder.
+const installHint = "install it with `apt-get install ffmpeg` (Debian/Ubuntu; the Debian build includes libopus and aac)"
+
+// withInput sets the input name on a *Error (or wraps a foreign error).
+func withInput(err error, input string) error {
+	if err == nil {
+		return nil
+	}
+	var te *Error
+	if errors.As(err, &te) {
+		if te.Input == "" {
+			te.Input = input
+		}
+		return err
+	}
+	return &Error{Input: input, Kind: KindFFmpeg, Err: err}
+}

@@ -1,0 +1,531 @@
+package transcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/rules"
+)
+
+// Input is one recording to transcode: a file (Path) or a stream (Reader,
+// spooled to a temporary file first, because ffmpeg needs to seek in
+// MP4-family files and inspect reads at offsets).
+type Input struct {
+	Path   string
+	Reader io.Reader
+	// Name names the input in results and errors, and gives --out-dir
+	// outputs their base name (default: Path).
+	Name string
+}
+
+// FileInput is the Input for the file at path.
+func FileInput(path string) Input { return Input{Path: path} }
+
+// ReaderInput is the Input for a stream; name may be empty.
+func ReaderInput(r io.Reader, name string) Input { return Input{Reader: r, Name: name} }
+
+func (in Input) name() string {
+	if in.Name != "" {
+		return in.Name
+	}
+	if in.Path != "" {
+		return in.Path
+	}
+	return "stdin"
+}
+
+// Result is what one transcode did.
+type Result struct {
+	Input string `json:"input"`
+	// Action is passthrough, remux or transcode (the one that produced the
+	// outputs: a remux that came out over budget and was re-encoded is
+	// transcode).
+	Action Action `json:"action"`
+	// Attempts counts the encodes of the output that needed the most: 1 is
+	// a first-try fit, 2 means one corrective re-encode; 0 for passthrough.
+	Attempts int      `json:"attempts"`
+	Outputs  []Output `json:"outputs"`
+	// Plan is the plan that was carried out.
+	Plan Plan `json:"-"`
+}
+
+// Output is one file written, as pkg/inspect reads it back.
+type Output struct {
+	Path       string  `json:"path"` // "" when written to an io.Writer
+	Bytes      int64   `json:"bytes"`
+	Codec      string  `json:"codec"`
+	Channels   int     `json:"channels"`
+	SampleRate int     `json:"sample_rate"`
+	Duration   float64 `json:"duration_s"`
+	Bitrate    int64   `json:"bitrate_bps"`
+}
+
+// Transcoder transcodes recordings for WhatsApp. It holds only its options
+// and is safe for concurrent use.
+type Transcoder struct {
+	o Options
+
+	once   sync.Once
+	run    *runner
+	runErr error
+}
+
+// New returns a Transcoder. It checks the options; ffmpeg is looked up the
+// first time an input needs it (passthrough never does).
+func New(opts Options) (*Transcoder, error) {
+	o, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	return &Transcoder{o: o}, nil
+}
+
+// Options returns the options in effect, defaults filled in.
+func (t *Transcoder) Options() Options { return t.o }
+
+func (t *Transcoder) runner() (*runner, error) {
+	t.once.Do(func() {
+		bin, err := lookFFmpeg(t.o.FFmpeg)
+		t.run, t.runErr = &runner{bin: bin}, err
+	})
+	return t.run, t.runErr
+}
+
+// Plan inspects nothing and runs nothing: it decides from an inspection
+// report what a transcode with these options would do.
+func (t *Transcoder) Plan(rep *inspect.Report) (Plan, error) {
+	return plan(rep, t.o)
+}
+
+// ToFile transcodes in into the file out. The name is used as given; with
+// Split, the parts are named after it: dir/NAME-part1.ogg, NAME-part2.ogg ….
+func (t *Transcoder) ToFile(ctx context.Context, in Input, out string) (*Result, error) {
+	if out == "" {
+		return nil, withInput(errorf(KindOptions, "no output file given"), in.name())
+	}
+	return t.do(ctx, in, dest{file: out})
+}
+
+// ToDir transcodes in into dir, naming the output after the input's base
+// name with the canonical extension of the result (e.g. memo.m4a →
+// dir/memo.ogg).
+func (t *Transcoder) ToDir(ctx context.Context, in Input, dir string) (*Result, error) {
+	if dir == "" {
+		dir = "."
+	}
+	return t.do(ctx, in, dest{dir: dir})
+}
+
+// ToWriter transcodes in and writes the single output to w (Split is not
+// possible: a cut recording is several files).
+func (t *Transcoder) ToWriter(ctx context.Context, in Input, w io.Writer) (*Result, error) {
+	if w == nil {
+		return nil, withInput(errorf(KindOptions, "no writer given"), in.name())
+	}
+	return t.do(ctx, in, dest{w: w})
+}
+
+type dest struct {
+	file string
+	dir  string
+	w    io.Writer
+}
+
+// outPath is the final path of output part (0 = the only output).
+func (d dest) outPath(inName, ext string, part int) string {
+	var p string
+	switch {
+	case d.file != "":
+		p = d.file
+	case d.dir != "":
+		base := filepath.Base(inName)
+		if e := filepath.Ext(base); e != "" && e != base {
+			base = strings.TrimSuffix(base, e)
+		}
+		if base == "" || base == "." || base == string(filepath.Separator) {
+			base = "output"
+		}
+		p = filepath.Join(d.dir, base+ext)
+	default:
+		return ""
+	}
+	if part > 0 {
+		e := filepath.Ext(p)
+		p = strings.TrimSuffix(p, e) + fmt.Sprintf("-part%d", part) + ext
+	}
+	return p
+}
+
+// tempDir is where the temporary output for final path p is made: next to
+// it (so the rename is atomic), or TempDir for writers.
+func (t *Transcoder) tempDir(p string) string {
+	if p != "" {
+		return filepath.Dir(p)
+	}
+	if t.o.TempDir != "" {
+		return t.o.TempDir
+	}
+	return os.TempDir()
+}
+
+// job is the state of one transcode: its temporary files are removed on
+// every path out.
+type job struct {
+	t     *Transcoder
+	name  string
+	src   string
+	temps []string
+}
+
+func (j *job) newTemp(dir, pattern string) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", &Error{Kind: KindOutput, Err: err}
+	}
+	p := f.Name()
+	j.temps = append(j.temps, p)
+	if err := f.Close(); err != nil {
+		return "", &Error{Kind: KindOutput, Err: err}
+	}
+	return p, nil
+}
+
+func (j *job) cleanup() {
+	for _, p := range j.temps {
+		_ = os.Remove(p)
+	}
+}
+
+func ctxError(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return &Error{Kind: KindCanceled, Err: err}
+	}
+	return nil
+}
+
+func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err error) {
+	j := &job{t: t, name: in.name()}
+	defer func() {
+		j.cleanup()
+		if r := recover(); r != nil { // never crash a service on one input
+			res, err = nil, &Error{Kind: KindFFmpeg, Err: fmt.Errorf("internal error: %v", r)}
+		}
+		if err != nil {
+			err = withInput(err, j.name)
+			res = nil
+		}
+	}()
+	if err := ctxError(ctx); err != nil {
+		return nil, err
+	}
+	switch {
+	case in.Reader != nil:
+		p, err := j.newTemp(t.tempDir(""), ".prep-in-*")
+		if err != nil {
+			return nil, err
+		}
+		if err := spool(ctx, in.Reader, p); err != nil {
+			return nil, err
+		}
+		j.src = p
+	case in.Path != "":
+		j.src = in.Path
+	default:
+		return nil, errorf(KindOptions, "no input given")
+	}
+	rep, ierr := inspect.File(ctx, j.src, inspect.WithVoiceMaxBytes(t.o.MaxBytes))
+	if err := ctxError(ctx); err != nil {
+		return nil, err
+	}
+	if ierr != nil && rep == nil {
+		return nil, &Error{Kind: KindInput, Err: ierr}
+	}
+	rep.Path = j.name
+	p, err := plan(rep, t.o)
+	if err != nil {
+		return nil, err
+	}
+	res = &Result{Input: j.name, Action: p.Action, Plan: p}
+	if d.w != nil && p.Split {
+		return nil, errorf(KindOptions, "the recording must be split into several voice notes, which needs files: use a file or directory output")
+	}
+	if p.Action == ActionPassthrough {
+		out, err := j.passthrough(ctx, rep, d, p)
+		if err != nil {
+			return nil, err
+		}
+		res.Outputs = []Output{out}
+		return res, nil
+	}
+	if p.Split {
+		return j.split(ctx, res, d, p)
+	}
+	final := d.outPath(j.name, p.Ext, 0)
+	tmp, err := j.newTemp(t.tempDir(final), "."+filepath.Base(orStr(final, "prep"))+".*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	p, attempts, outRep, err := j.encodeVerified(ctx, p, rep, tmp, Segment{})
+	if err != nil {
+		var te *Error
+		if p.Split && errors.As(err, &te) && te.Kind == KindTooLong && t.o.Split {
+			// Unknown duration, now measured: too long, so split after all.
+			res.Plan = p
+			r, err := j.split(ctx, res, d, p)
+			if r != nil {
+				r.Attempts += attempts
+			}
+			return r, err
+		}
+		return nil, err
+	}
+	res.Action, res.Plan, res.Attempts = p.Action, p, attempts
+	out, err := j.deliver(tmp, final, d.w, outputOf(outRep))
+	if err != nil {
+		return nil, err
+	}
+	res.Outputs = []Output{out}
+	return res, nil
+}
+
+func orStr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// spool copies r into the file p, watching ctx.
+func spool(ctx context.Context, r io.Reader, p string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return &Error{Kind: KindOutput, Err: err}
+	}
+	_, err = io.Copy(f, ctxReader{ctx, r})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return &Error{Kind: KindCanceled, Err: ctx.Err()}
+		}
+		return &Error{Kind: KindInput, Err: fmt.Errorf("reading the input: %w", err)}
+	}
+	return nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// deliver moves the verified temporary output to its final place (rename
+// in the same directory) or copies it to w.
+func (j *job) deliver(tmp, final string, w io.Writer, out Output) (Output, error) {
+	if w != nil {
+		f, err := os.Open(tmp)
+		if err != nil {
+			return out, &Error{Kind: KindOutput, Err: err}
+		}
+		defer f.Close()
+		if _, err := io.Copy(w, f); err != nil {
+			return out, &Error{Kind: KindOutput, Err: fmt.Errorf("writing the output: %w", err)}
+		}
+		return out, nil
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return out, &Error{Kind: KindOutput, Err: err}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return out, &Error{Kind: KindOutput, Err: err}
+	}
+	out.Path = final
+	return out, nil
+}
+
+func outputOf(rep *inspect.Report) Output {
+	return Output{Bytes: rep.Size, Codec: rep.Codec, Channels: rep.Channels, SampleRate: rep.SampleRate, Duration: rep.Duration, Bitrate: rep.Bitrate}
+}
+
+// passthrough copies the input byte for byte.
+func (j *job) passthrough(ctx context.Context, rep *inspect.Report, d dest, p Plan) (Output, error) {
+	src, err := os.Open(j.src)
+	if err != nil {
+		return Output{}, &Error{Kind: KindInput, Err: err}
+	}
+	defer src.Close()
+	final := d.outPath(j.name, p.Ext, 0)
+	out := outputOf(rep)
+	if d.w != nil {
+		if _, err := io.Copy(d.w, ctxReader{ctx, src}); err != nil {
+			if ctx.Err() != nil {
+				return out, &Error{Kind: KindCanceled, Err: ctx.Err()}
+			}
+			return out, &Error{Kind: KindOutput, Err: fmt.Errorf("writing the output: %w", err)}
+		}
+		return out, nil
+	}
+	tmp, err := j.newTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
+	if err != nil {
+		return out, err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return out, &Error{Kind: KindOutput, Err: err}
+	}
+	_, err = io.Copy(f, ctxReader{ctx, src})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return out, &Error{Kind: KindCanceled, Err: ctx.Err()}
+		}
+		return out, &Error{Kind: KindOutput, Err: err}
+	}
+	return j.deliver(tmp, final, nil, out)
+}
+
+// encode runs one ffmpeg encode of the plan into tmp.
+func (j *job) encode(ctx context.Context, p Plan, tmp string, seg Segment) error {
+	r, err := j.t.runner()
+	if err != nil {
+		return err
+	}
+	prog := j.t.o.Progress
+	var cb func(float64)
+	if prog != nil {
+		total := p.Duration
+		if seg.Dur > 0 {
+			total = seg.Dur
+		} else if seg.Start > 0 && total > 0 {
+			total -= seg.Start
+		}
+		name := j.name
+		cb = func(done float64) { prog(name, done, total) }
+	}
+	args, err := p.args(j.src, tmp, seg, cb != nil)
+	if err != nil {
+		return err
+	}
+	return r.run(ctx, args, cb, nil)
+}
+
+// verify reads the output back and checks it is what the profile needs.
+// It returns the report, whether the output is over the budget, and an
+// error when it is not the right kind of file at all.
+func (j *job) verify(ctx context.Context, p Plan, tmp string) (*inspect.Report, bool, error) {
+	rep, err := inspect.File(ctx, tmp, inspect.WithVoiceMaxBytes(j.t.o.MaxBytes))
+	if cerr := ctxError(ctx); cerr != nil {
+		return nil, false, cerr
+	}
+	if err != nil {
+		return nil, false, &Error{Kind: KindFFmpeg, Err: fmt.Errorf("ffmpeg wrote an output prep cannot read back: %w", err)}
+	}
+	if rep.Size == 0 || rep.Duration <= 0 {
+		return rep, false, &Error{Kind: KindInput, Err: errors.New("no audio could be decoded from the input")}
+	}
+	switch p.Profile {
+	case ProfileVoice:
+		if rep.Container != rules.Voice.Container || rep.Codec != rules.Voice.Codec || rep.Channels != 1 {
+			return rep, false, &Error{Kind: KindFFmpeg, Err: fmt.Errorf("ffmpeg wrote %s/%s with %d channels, not mono Ogg Opus", rep.Container, rep.Codec, rep.Channels)}
+		}
+	case ProfileAudio:
+		if _, ok := rep.Type(); !ok || rep.HasVideo {
+			return rep, false, &Error{Kind: KindFFmpeg, Err: fmt.Errorf("ffmpeg wrote %s/%s, not an accepted audio type", rep.Container, rep.Codec)}
+		}
+	}
+	return rep, rep.Size > p.Budget, nil
+}
+
+// encodeVerified encodes, verifies, and re-encodes once with a corrected
+// bitrate if the first output is over the budget. A remux over budget is
+// re-planned as a transcode. It returns the plan carried out.
+func (j *job) encodeVerified(ctx context.Context, p Plan, src *inspect.Report, tmp string, seg Segment) (Plan, int, *inspect.Report, error) {
+	attempts := 0
+	for {
+		attempts++
+		if err := j.encode(ctx, p, tmp, seg); err != nil {
+			return p, attempts, nil, err
+		}
+		rep, over, err := j.verify(ctx, p, tmp)
+		if err != nil {
+			return p, attempts, nil, err
+		}
+		if !over {
+			return p, attempts, rep, nil
+		}
+		if attempts >= 2 || j.t.o.Bitrate > 0 && p.Action == ActionTranscode {
+			return p, attempts, nil, &Error{Kind: KindOverBudget, Err: fmt.Errorf("the output is %d bytes, over the %d-byte budget, after %d encodes", rep.Size, p.Budget, attempts)}
+		}
+		np, err := j.correct(p, src, rep, seg)
+		if err != nil {
+			return np, attempts, nil, err
+		}
+		p = np
+	}
+}
+
+// correct re-plans after an over-budget output.
+func (j *job) correct(p Plan, src *inspect.Report, out *inspect.Report, seg Segment) (Plan, error) {
+	o := j.t.o
+	if p.Action == ActionRemux {
+		// The copied stream is too big: encode instead.
+		o.Bitrate = 0
+		forcedRep := *src
+		forcedRep.Codec = "" // not remuxable any more
+		np, err := plan(&forcedRep, o)
+		if err != nil {
+			return np, err
+		}
+		np.Reason = "the remuxed stream was over the budget: encoded"
+		return np, nil
+	}
+	dur := out.Duration
+	if dur <= 0 {
+		dur = p.Duration
+	}
+	target := int64(float64(p.Budget) * budgetMargin)
+	switch p.Profile {
+	case ProfileAudio:
+		br := int(float64(p.Bitrate) * float64(target) / float64(out.Size) * 0.97)
+		if br < o.MinBitrate {
+			return p, errorf(KindTooLong, "%.0f s cannot fit WhatsApp's %d-byte audio limit even at %d bit/s", dur, p.Budget, o.MinBitrate)
+		}
+		p.Bitrate, p.Estimate = br, m4aSize(dur, br, p.SampleRate)
+		return p, nil
+	}
+	// Voice: plan CBR on the measured duration (exact sizes); if the model
+	// itself was off, scale by what the first encode measured.
+	br := fitCBR(dur, target)
+	if p.VBR == VBROff && p.Bitrate > 0 {
+		scaled := int(float64(p.Bitrate) * float64(target) / float64(out.Size))
+		br = min(br, scaled)
+	}
+	br = min(br, o.MaxBitrate) / cbrStep * cbrStep
+	if br < o.MinBitrate {
+		if seg == (Segment{}) && p.Duration <= 0 && o.Split {
+			p.Split, p.Duration, p.PartMax = true, dur, splitPartMax(p.Budget, o)
+			return p, errorf(KindTooLong, "too long for one voice note")
+		}
+		return p, refusal(dur, p.Budget, o.MinBitrate)
+	}
+	p.Bitrate, p.VBR, p.Estimate = br, VBROff, oggOpusSize(dur, br/cbrStep)
+	p.Duration = math.Max(p.Duration, dur)
+	return p, nil
+}
