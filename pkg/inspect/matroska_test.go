@@ -2,8 +2,11 @@ package inspect
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -204,4 +207,39 @@ func BenchmarkMatroska16MB(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Example_mediaRecorderWebM shows a browser-style WebM without a Duration
+// element: ffprobe reports no duration; inspect takes it from the clusters.
+func Example_mediaRecorderWebM() {
+	name := "../../testdata/webm-mediarecorder-opus-mono-pipe-noduration-3s.webm"
+	b, err := os.ReadFile(name)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rep, err := Reader(context.Background(), bytes.NewReader(b), int64(len(b)), "voice.webm")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%s %s %d ch %d Hz %.1f s, voice ready: %v\n", rep.Container, rep.Codec, rep.Channels, rep.SampleRate, rep.Duration, rep.VoiceReady)
+	// Output: webm opus 1 ch 48000 Hz 3.0 s, voice ready: false
+}
+
+// Example_chainedOgg shows two Opus files concatenated: the result plays
+// in few players and WhatsApp does not take it.
+func Example_chainedOgg() {
+	rep, err := File(context.Background(), "../../testdata/ogg-opus-chained-1s+2s.ogg")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%s %s chained=%v %.1f s, audio ready: %v\n", rep.Container, rep.Codec, rep.Chained, rep.Duration, rep.AudioReady)
+	for _, p := range rep.Problems {
+		fmt.Println(p.Code)
+	}
+	// Output:
+	// ogg opus chained=true 3.0 s, audio ready: false
+	// chained_stream
 }
