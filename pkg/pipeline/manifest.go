@@ -1,0 +1,279 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Manifest is a parsed batch manifest.
+type Manifest struct {
+	Path string // the manifest file ("" when read from a reader)
+	Rows []Row  // every data row, valid or not, in file order
+}
+
+// Row is one manifest row.
+type Row struct {
+	Line         int      // 1-based line number in the manifest file
+	To           string   // as written
+	File         string   // as written
+	Path         string   // File resolved against the manifest's directory
+	Provider     Provider // "" when neither the row nor the defaults name one
+	Profile      Profile
+	CallbackData string
+	// Err says why the row is invalid (nil when it is valid so far; the
+	// batch also checks the recipient and that the file can be read).
+	Err error
+}
+
+// ManifestDefaults fill columns a manifest leaves out or empty.
+type ManifestDefaults struct {
+	Provider Provider
+	Profile  Profile // default Voice
+}
+
+// ManifestError is a problem with the manifest as a whole (unreadable, no
+// header, a required column missing). Problems of single rows are in
+// Row.Err instead.
+type ManifestError struct {
+	Path string
+	Line int
+	Err  error
+}
+
+func (e *ManifestError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("manifest %s:%d: %v", e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("manifest %s: %v", e.Path, e.Err)
+}
+func (e *ManifestError) Unwrap() error { return e.Err }
+
+// ExitCode makes a bad manifest a usage error (nothing was done).
+func (e *ManifestError) ExitCode() int { return 2 }
+
+// maxManifestLine bounds one line of a JSON Lines manifest.
+const maxManifestLine = 1 << 20
+
+// ParseManifest reads a manifest file: CSV with a header (`to,file`
+// required; `provider`, `profile`, `callback_data` optional; other columns
+// ignored) or JSON Lines with the same keys. The format is chosen by the
+// extension (.csv; .jsonl, .ndjson, .json) or else by the first byte ('{'
+// means JSON Lines). Relative file paths are relative to the manifest's
+// directory.
+func ParseManifest(path string, d ManifestDefaults) (*Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &ManifestError{Path: path, Err: err}
+	}
+	defer f.Close()
+	return ReadManifest(f, path, filepath.Dir(path), d)
+}
+
+// ReadManifest parses a manifest from r. name is used for the format (by
+// extension) and messages; baseDir resolves relative file paths.
+func ReadManifest(r io.Reader, name, baseDir string, d ManifestDefaults) (*Manifest, error) {
+	br := bufio.NewReader(r)
+	jsonl := false
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".jsonl", ".ndjson", ".json":
+		jsonl = true
+	case ".csv":
+	default:
+		head, _ := br.Peek(512)
+		head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+		head = bytes.TrimLeft(head, " \t\r\n")
+		jsonl = len(head) > 0 && head[0] == '{'
+	}
+	if d.Profile == "" {
+		d.Profile = Voice
+	}
+	m := &Manifest{Path: name}
+	var err error
+	if jsonl {
+		err = readJSONL(br, m, baseDir, d)
+	} else {
+		err = readCSV(br, m, baseDir, d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// fill builds a row from its named values and checks what can be checked
+// without the file system.
+func fill(line int, vals map[string]string, baseDir string, d ManifestDefaults) Row {
+	r := Row{Line: line, To: strings.TrimSpace(vals["to"]), File: strings.TrimSpace(vals["file"]), CallbackData: vals["callback_data"]}
+	var errs []string
+	if r.To == "" {
+		errs = append(errs, "to is empty")
+	}
+	if r.File == "" {
+		errs = append(errs, "file is empty")
+	} else {
+		r.Path = r.File
+		if !filepath.IsAbs(r.Path) {
+			r.Path = filepath.Join(baseDir, r.Path)
+		}
+	}
+	r.Provider = d.Provider
+	if s := strings.TrimSpace(vals["provider"]); s != "" {
+		p, err := ParseProvider(s)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		r.Provider = p
+	}
+	if r.Provider == "" && len(errs) == 0 {
+		errs = append(errs, "no provider (add a provider column or give a default provider)")
+	}
+	r.Profile = d.Profile
+	if s := strings.TrimSpace(vals["profile"]); s != "" {
+		p, err := ParseProfile(s)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		r.Profile = p
+	}
+	if len(errs) > 0 {
+		r.Err = errors.New(strings.Join(errs, "; "))
+	}
+	return r
+}
+
+var manifestKeys = []string{"to", "file", "provider", "profile", "callback_data"}
+
+func readCSV(r io.Reader, m *Manifest, baseDir string, d ManifestDefaults) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = false
+	header, err := cr.Read()
+	if err == io.EOF {
+		return &ManifestError{Path: m.Path, Err: errors.New("empty: a header line with at least `to,file` is needed")}
+	}
+	if err != nil {
+		return &ManifestError{Path: m.Path, Line: 1, Err: fmt.Errorf("header: %w", err)}
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if _, dup := col[h]; !dup {
+			col[h] = i
+		}
+	}
+	for _, k := range []string{"to", "file"} {
+		if _, ok := col[k]; !ok {
+			return &ManifestError{Path: m.Path, Line: 1, Err: fmt.Errorf("header %q has no %q column (required: to,file; optional: provider,profile,callback_data)", strings.Join(header, ","), k)}
+		}
+	}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		line, _ := cr.FieldPos(0)
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			if pe.StartLine > 0 {
+				line = pe.StartLine
+			}
+			m.Rows = append(m.Rows, Row{Line: line, Err: fmt.Errorf("not valid CSV: %v", pe.Err)})
+			continue // the reader goes on at the next record
+		}
+		if err != nil {
+			return &ManifestError{Path: m.Path, Line: line, Err: err}
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // a line of spaces
+		}
+		vals := map[string]string{}
+		for _, k := range manifestKeys {
+			if i, ok := col[k]; ok && i < len(rec) {
+				vals[k] = rec[i]
+			}
+		}
+		row := fill(line, vals, baseDir, d)
+		if len(rec) != len(header) && row.Err == nil {
+			row.Err = fmt.Errorf("%d fields, the header has %d", len(rec), len(header))
+		}
+		m.Rows = append(m.Rows, row)
+	}
+}
+
+func readJSONL(r io.Reader, m *Manifest, baseDir string, d ManifestDefaults) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), maxManifestLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if line == 1 {
+			b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		}
+		if len(b) == 0 {
+			continue
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(b, &obj); err != nil {
+			m.Rows = append(m.Rows, Row{Line: line, Err: fmt.Errorf("not a JSON object: %v", err)})
+			continue
+		}
+		vals := map[string]string{}
+		var bad []string
+		for _, k := range manifestKeys {
+			raw, ok := obj[k]
+			if !ok {
+				continue
+			}
+			s, err := jsonScalar(raw)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s: %v", k, err))
+				continue
+			}
+			vals[k] = s
+		}
+		row := fill(line, vals, baseDir, d)
+		if len(bad) > 0 {
+			msg := strings.Join(bad, "; ")
+			if row.Err != nil {
+				msg += "; " + row.Err.Error()
+			}
+			row.Err = errors.New(msg)
+		}
+		m.Rows = append(m.Rows, row)
+	}
+	if err := sc.Err(); err != nil {
+		return &ManifestError{Path: m.Path, Line: line + 1, Err: err}
+	}
+	return nil
+}
+
+// jsonScalar accepts a JSON string or number (a phone number is often
+// written as a number) and returns it as text.
+func jsonScalar(raw json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var n json.Number
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&n); err == nil {
+		if _, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
+			return n.String(), nil
+		}
+	}
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return "", nil
+	}
+	return "", errors.New("must be a string")
+}
