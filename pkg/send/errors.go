@@ -140,6 +140,10 @@ const (
 	codeRateLimitHit     = 80007  // WABA rate limit
 	codeCloudThroughput  = 130429 // Cloud API throughput reached
 	codeGeneric          = 131000 // Something went wrong
+	codeAccessDenied     = 131005 // Access denied
+	codeParamMissing     = 131008 // Required parameter is missing
+	codeParamInvalid     = 131009 // Parameter value is not valid
+	codeUnsupportedType  = 131051 // Unsupported message type
 	codeServiceUnavail   = 131016 // Service unavailable
 	codeReEngagement     = 131047 // more than 24 hours since the customer last replied
 	codeMediaDownload    = 131052 // media download error
@@ -159,13 +163,13 @@ func classify(e *APIError) {
 			e.Class, e.Advice = ClassMedia, "the media could not be fetched or is not a supported audio type: check the file's real type, MIME type and size (prep inspect) and that the link or media id is reachable"
 		case e.Code == codeAccessToken || e.HTTPStatus == 401:
 			e.Class, e.Advice = ClassAuth, "the access token or API key is invalid or expired: issue a new one"
-		case e.Code == codePermission || (e.Code >= 200 && e.Code <= 299) || e.HTTPStatus == 403:
+		case e.Code == codePermission || e.Code == codeAccessDenied || (e.Code >= 200 && e.Code <= 299) || e.HTTPStatus == 403:
 			e.Class, e.Advice = ClassAuth, "the credentials lack permission for this phone number: check the token's scopes and the phone number id"
 		case e.Code == codeTooManyCalls || e.Code == codeRateLimitHit || e.Code == codeCloudThroughput || e.HTTPStatus == 429:
 			e.Class, e.Advice, e.Retryable = ClassRateLimit, "the provider's rate limit was reached: slow down (retried after a backoff)", true
 		case e.Code == codePairRate:
 			e.Class, e.Advice, e.Retryable = ClassRateLimit, "too many messages to this recipient in a short time: wait before sending to them again (retried for this recipient only)", true
-		case e.Code == codeInvalidParam:
+		case e.Code == codeInvalidParam || e.Code == codeParamMissing || e.Code == codeParamInvalid || e.Code == codeUnsupportedType:
 			e.Class, e.Advice = ClassInvalidParameter, "a request parameter is wrong: check the recipient, media id or link and the phone number id"
 		case e.Code == codeGeneric || e.Code == codeServiceUnavail || e.Code == codeUnknownTransient || e.Code == codeService || e.HTTPStatus >= 500 || e.Transient:
 			e.Class, e.Advice, e.Retryable = ClassTransient, "a temporary failure at the provider (retried with backoff)", true

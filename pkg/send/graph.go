@@ -137,8 +137,17 @@ func (c *Client) parseGraph(to string) parseFunc {
 		e := &APIError{Provider: c.provider, HTTPStatus: a.status, RetryAfter: parseRetryAfter(a.header, c.now())}
 		var env struct {
 			Error json.RawMessage `json:"error"`
+			// 360dialog's gateway envelope, e.g. for a wrong D360-API-KEY:
+			// {"meta":{"success":false,"http_code":401,"developer_message":…,"360dialog_trace_id":…}}.
+			Meta *struct {
+				DeveloperMessage string `json:"developer_message"`
+				TraceID          string `json:"360dialog_trace_id"`
+			} `json:"meta"`
 		}
-		if json.Unmarshal(a.body, &env) == nil && len(env.Error) > 0 {
+		jsonOK := json.Unmarshal(a.body, &env) == nil
+		if jsonOK && len(env.Error) == 0 && env.Meta != nil {
+			e.Message, e.TraceID = env.Meta.DeveloperMessage, env.Meta.TraceID
+		} else if jsonOK && len(env.Error) > 0 {
 			var ge graphError
 			var s string
 			switch {
