@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -131,13 +132,13 @@ func componentSchema(t *testing.T, doc *openapi3.T, name string) *openapi3.Schem
 
 // conform checks a JSON body against a schema (as a response unless
 // asRequest: Infobip's report schemas mark their fields writeOnly).
-func conform(t *testing.T, schema *openapi3.Schema, body []byte, asRequest bool, what string) {
+func conform(t *testing.T, schema *openapi3.Schema, body []byte, asRequest bool, what string, extra ...openapi3.SchemaValidationOption) {
 	t.Helper()
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
 		t.Fatalf("%s: not JSON: %v\n%s", what, err, body)
 	}
-	opts := []openapi3.SchemaValidationOption{openapi3.MultiErrors()}
+	opts := append([]openapi3.SchemaValidationOption{openapi3.MultiErrors()}, extra...)
 	if asRequest {
 		opts = append(opts, openapi3.VisitAsRequest())
 	} else {
@@ -167,4 +168,19 @@ func TestSpecsLoad(t *testing.T) {
 	for _, name := range []string{infobipAPIException, infobipAudioMessage, infobipDeliveryResult, infobipSeenResult} {
 		componentSchema(t, i, name)
 	}
+}
+
+// infobipDateTime accepts the times of Infobip's reports. The excerpt
+// declares doneAt, sentAt and seenAt as format date-time (RFC 3339, which
+// wants "+00:00"), yet its own examples — and Infobip's real reports — use
+// yyyy-MM-dd'T'HH:mm:ss.SSSZ ("2019-04-09T16:01:56.494-0300"). The sandbox
+// sends the real form; this validator accepts either, and nothing else.
+func infobipDateTime() openapi3.SchemaValidationOption {
+	return openapi3.WithStringFormatValidator("date-time", openapi3.NewCallbackValidator(func(v string) error {
+		if _, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return nil
+		}
+		_, err := time.Parse(infobipTime, v)
+		return err
+	}))
 }
