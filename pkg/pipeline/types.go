@@ -186,7 +186,9 @@ func (f SenderFunc) Send(ctx context.Context, req SendRequest) (*Receipt, error)
 type UploaderFunc func(ctx context.Context, req UploadRequest) (*Media, error)
 
 // Upload calls f.
-func (f UploaderFunc) Upload(ctx context.Context, req UploadRequest) (*Media, error) { return f(ctx, req) }
+func (f UploaderFunc) Upload(ctx context.Context, req UploadRequest) (*Media, error) {
+	return f(ctx, req)
+}
 
 // TranscoderFunc adapts a function to Transcoder.
 type TranscoderFunc func(ctx context.Context, req TranscodeRequest) (*TranscodeResult, error)
