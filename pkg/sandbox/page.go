@@ -47,6 +47,8 @@ var pageTmpl = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"last":  func(st []Status) string { return lastStatus(st) },
 }).ParseFS(pageFS, "page.html"))
 
+var waveformSlot = make(chan struct{}, 1)
+
 // WaveformBars is the number of peaks in a message's waveform.
 const WaveformBars = 40
 
@@ -108,6 +110,13 @@ func (s *Server) computeWaveform(ctx context.Context, id string) {
 	}
 	s.mu.Unlock()
 	if file == "" {
+		return
+	}
+	// One ffmpeg at a time: batches of sends must not swamp the machine.
+	select {
+	case waveformSlot <- struct{}{}:
+		defer func() { <-waveformSlot }()
+	case <-ctx.Done():
 		return
 	}
 	peaks, from := ffmpegPeaks(ctx, file, WaveformBars), "ffmpeg"
