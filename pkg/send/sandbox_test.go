@@ -724,3 +724,29 @@ func TestSecretsNeverLeak(t *testing.T) {
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// TestAttemptTimeoutInDoubt: an attempt that times out after its body was
+// written is in doubt: Meta does not retry it, Infobip (same messageId)
+// does.
+func TestAttemptTimeoutInDoubt(t *testing.T) {
+	s := startSandbox(t, sandbox.Config{})
+	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
+	pol := fast(3)
+	pol.AttemptTimeout = 200 * time.Millisecond
+
+	s.Inject(sandbox.Meta, sandbox.Fault{Latency: 2 * time.Second})
+	start := time.Now()
+	_, err := newClient(t, s, send.Meta, send.WithRetry(pol)).Send(t.Context(), send.Message{To: "+16505551234", Link: link})
+	var ide *send.InDoubtError
+	if !errors.As(err, &ide) || len(s.Requests(sandbox.Meta)) != 1 || time.Since(start) > time.Second {
+		t.Errorf("meta: err %v after %v, %d requests; want in doubt after one 200ms attempt", err, time.Since(start), len(s.Requests(sandbox.Meta)))
+	}
+
+	s.Inject(sandbox.Infobip, sandbox.Fault{Latency: 2 * time.Second})
+	pol.RetryInDoubt = true
+	rc, err := newClient(t, s, send.Infobip, send.WithRetry(pol)).Send(t.Context(), send.Message{To: "+16505551234", Link: link})
+	rs := s.Requests(sandbox.Infobip)
+	if err != nil || rc.Attempts != 2 || len(rs) != 2 || decode(t, rs[0].Body)["messageId"] != decode(t, rs[1].Body)["messageId"] {
+		t.Errorf("infobip: err %v receipt %+v, %d requests; want success on the 2nd attempt with the same messageId", err, rc, len(rs))
+	}
+}
