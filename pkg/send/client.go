@@ -466,7 +466,13 @@ func (c *Client) waitTurn(ctx context.Context, to string) error {
 		return err
 	}
 	if c.limiter != nil {
-		return c.limiter.Wait(ctx)
+		if err := c.limiter.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// The limiter refuses to wait past the deadline.
+			return fmt.Errorf("the rate limiter's next slot is after the deadline: %w", context.DeadlineExceeded)
+		}
 	}
 	return nil
 }

@@ -750,3 +750,21 @@ func TestAttemptTimeoutInDoubt(t *testing.T) {
 		t.Errorf("infobip: err %v receipt %+v, %d requests; want success on the 2nd attempt with the same messageId", err, rc, len(rs))
 	}
 }
+
+// TestLimiterRespectsDeadline: when the next rate-limit slot is after the
+// ctx deadline, Send returns at once with DeadlineExceeded and no request.
+func TestLimiterRespectsDeadline(t *testing.T) {
+	s := startSandbox(t, sandbox.Config{})
+	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
+	c := newClient(t, s, send.Meta, send.WithRateLimit(0.5, 1))
+	if _, err := c.Send(t.Context(), send.Message{To: "+16505551234", Link: link}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Send(ctx, send.Message{To: "+16505551234", Link: link})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 100*time.Millisecond || len(s.Requests(sandbox.Meta)) != 1 {
+		t.Errorf("err %v after %v, %d requests; want DeadlineExceeded at once and 1 request", err, time.Since(start), len(s.Requests(sandbox.Meta)))
+	}
+}
