@@ -44,10 +44,12 @@ func secs(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }
 // carries out the plan from in to out, for one segment (zero Segment: the
 // whole input). It is built with ffmpeg-go. Passthrough has no arguments.
 func (p Plan) Args(in, out string, seg Segment) (args []string, err error) {
-	return p.args(in, out, seg, false)
+	return p.args(in, out, seg, false, false)
 }
 
-func (p Plan) args(in, out string, seg Segment, progress bool) (args []string, err error) {
+// args builds the list; lenient drops -xerror (for a second try on an
+// input with undecodable parts), progress adds -progress pipe:1.
+func (p Plan) args(in, out string, seg Segment, progress, lenient bool) (args []string, err error) {
 	if p.Action == ActionPassthrough {
 		return nil, errorf(KindOptions, "passthrough runs no ffmpeg")
 	}
@@ -112,7 +114,13 @@ func (p Plan) args(in, out string, seg Segment, progress bool) (args []string, e
 	if p.Format == "ipod" || p.Format == "mp4" {
 		out2["movflags"] = "+faststart"
 	}
-	g := append([]string(nil), globalArgs...)
+	g := make([]string, 0, len(globalArgs)+3)
+	for _, a := range globalArgs {
+		if lenient && a == "-xerror" {
+			continue
+		}
+		g = append(g, a)
+	}
 	if progress {
 		g = append(g, "-progress", "pipe:1", "-nostats")
 	}

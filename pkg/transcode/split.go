@@ -140,7 +140,7 @@ func (j *job) split(ctx context.Context, res *Result, d dest, p Plan) (*Result, 
 		if err != nil {
 			return nil, err
 		}
-		_, attempts, rep, err := j.encodeVerified(ctx, pp, nil, tmp, encSeg)
+		e, err := j.encodeVerified(ctx, pp, nil, tmp, encSeg)
 		if err != nil {
 			var te *Error
 			if errors.As(err, &te) {
@@ -148,8 +148,11 @@ func (j *job) split(ctx context.Context, res *Result, d dest, p Plan) (*Result, 
 			}
 			return nil, err
 		}
-		maxAttempts = max(maxAttempts, attempts)
-		parts = append(parts, done{tmp, final, outputOf(rep)})
+		maxAttempts = max(maxAttempts, e.attempts)
+		if e.warning != "" {
+			res.Warning = e.warning
+		}
+		parts = append(parts, done{tmp, final, outputOf(e.rep)})
 	}
 	for _, pt := range parts {
 		out, err := j.deliver(pt.tmp, pt.final, nil, pt.out)

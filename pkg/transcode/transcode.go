@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/rules"
@@ -53,6 +54,8 @@ type Result struct {
 	// a first-try fit, 2 means one corrective re-encode; 0 for passthrough.
 	Attempts int      `json:"attempts"`
 	Outputs  []Output `json:"outputs"`
+	// Warning says when the output was made leniently from a damaged input.
+	Warning string `json:"warning,omitempty"`
 	// Plan is the plan that was carried out.
 	Plan Plan `json:"-"`
 }
@@ -273,22 +276,22 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 	if err != nil {
 		return nil, err
 	}
-	p, attempts, outRep, err := j.encodeVerified(ctx, p, rep, tmp, Segment{})
+	e, err := j.encodeVerified(ctx, p, rep, tmp, Segment{})
 	if err != nil {
 		var te *Error
-		if p.Split && errors.As(err, &te) && te.Kind == KindTooLong && t.o.Split {
+		if e.plan.Split && errors.As(err, &te) && te.Kind == KindTooLong && t.o.Split {
 			// Unknown duration, now measured: too long, so split after all.
-			res.Plan = p
-			r, err := j.split(ctx, res, d, p)
+			res.Plan = e.plan
+			r, err := j.split(ctx, res, d, e.plan)
 			if r != nil {
-				r.Attempts += attempts
+				r.Attempts += e.attempts
 			}
 			return r, err
 		}
 		return nil, err
 	}
-	res.Action, res.Plan, res.Attempts = p.Action, p, attempts
-	out, err := j.deliver(tmp, final, d.w, outputOf(outRep))
+	res.Action, res.Plan, res.Attempts, res.Warning = e.plan.Action, e.plan, e.attempts, e.warning
+	out, err := j.deliver(tmp, final, d.w, outputOf(e.rep))
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +405,7 @@ func (j *job) passthrough(ctx context.Context, rep *inspect.Report, d dest, p Pl
 }
 
 // encode runs one ffmpeg encode of the plan into tmp.
-func (j *job) encode(ctx context.Context, p Plan, tmp string, seg Segment) error {
+func (j *job) encode(ctx context.Context, p Plan, tmp string, seg Segment, lenient bool) error {
 	r, err := j.t.runner()
 	if err != nil {
 		return err
@@ -419,7 +422,7 @@ func (j *job) encode(ctx context.Context, p Plan, tmp string, seg Segment) error
 		name := j.name
 		cb = func(done float64) { prog(name, done, total) }
 	}
-	args, err := p.args(j.src, tmp, seg, cb != nil)
+	args, err := p.args(j.src, tmp, seg, cb != nil, lenient)
 	if err != nil {
 		return err
 	}
@@ -453,49 +456,95 @@ func (j *job) verify(ctx context.Context, p Plan, tmp string) (*inspect.Report, 
 	return rep, rep.Size > p.Budget, nil
 }
 
+// encoded is the outcome of encodeVerified.
+type encoded struct {
+	plan     Plan
+	attempts int
+	rep      *inspect.Report
+	warning  string
+}
+
+// maxRuns bounds the ffmpeg runs for one output: strict, lenient or
+// remux→transcode fallback, and one corrective re-encode.
+const maxRuns = 4
+
 // encodeVerified encodes, verifies, and re-encodes once with a corrected
-// bitrate if the first output is over the budget. A remux over budget is
-// re-planned as a transcode. It returns the plan carried out.
-func (j *job) encodeVerified(ctx context.Context, p Plan, src *inspect.Report, tmp string, seg Segment) (Plan, int, *inspect.Report, error) {
-	attempts := 0
+// bitrate if the first output is over the budget. A remux that fails or
+// comes out over budget is re-planned as a transcode; an input ffmpeg
+// cannot decode strictly (-xerror) is encoded again leniently, with a
+// warning. It returns the plan carried out.
+func (j *job) encodeVerified(ctx context.Context, p Plan, src *inspect.Report, tmp string, seg Segment) (encoded, error) {
+	e := encoded{plan: p}
+	lenient, corrected := false, false
 	for {
-		attempts++
-		if err := j.encode(ctx, p, tmp, seg); err != nil {
-			return p, attempts, nil, err
-		}
-		rep, over, err := j.verify(ctx, p, tmp)
+		e.attempts++
+		err := j.encode(ctx, e.plan, tmp, seg, lenient)
 		if err != nil {
-			return p, attempts, nil, err
+			var te *Error
+			if !errors.As(err, &te) || (te.Kind != KindInput && te.Kind != KindFFmpeg) || e.attempts >= maxRuns {
+				return e, err
+			}
+			if e.plan.Action == ActionRemux && src != nil {
+				np, perr := j.replanTranscode(src)
+				if perr != nil {
+					return e, perr
+				}
+				np.Reason = "the stream could not be copied (" + lastChars(te.Stderr, 300) + "): encoded"
+				e.plan = np
+				continue
+			}
+			if lenient {
+				return e, err
+			}
+			lenient = true
+			e.warning = "ffmpeg reported errors decoding the input"
+			if te.Stderr != "" {
+				e.warning += " (" + lastChars(te.Stderr, 300) + ")"
+			}
+			e.warning += "; encoded again skipping what could not be decoded"
+			continue
+		}
+		rep, over, err := j.verify(ctx, e.plan, tmp)
+		if err != nil {
+			return e, err
 		}
 		if !over {
-			return p, attempts, rep, nil
+			e.rep = rep
+			return e, nil
 		}
-		if attempts >= 2 || j.t.o.Bitrate > 0 && p.Action == ActionTranscode {
-			return p, attempts, nil, &Error{Kind: KindOverBudget, Err: fmt.Errorf("the output is %d bytes, over the %d-byte budget, after %d encodes", rep.Size, p.Budget, attempts)}
+		if corrected || e.attempts >= maxRuns || j.t.o.Bitrate > 0 && e.plan.Action == ActionTranscode {
+			return e, &Error{Kind: KindOverBudget, Err: fmt.Errorf("the output is %d bytes, over the %d-byte budget, after %d encodes", rep.Size, e.plan.Budget, e.attempts)}
 		}
-		np, err := j.correct(p, src, rep, seg)
+		if e.plan.Action == ActionRemux && src != nil {
+			np, err := j.replanTranscode(src)
+			if err != nil {
+				return e, err
+			}
+			np.Reason = "the remuxed stream was over the budget: encoded"
+			e.plan = np
+			continue
+		}
+		np, err := j.correct(e.plan, rep, seg)
 		if err != nil {
-			return np, attempts, nil, err
+			e.plan = np
+			return e, err
 		}
-		p = np
+		e.plan, corrected = np, true
 	}
 }
 
-// correct re-plans after an over-budget output.
-func (j *job) correct(p Plan, src *inspect.Report, out *inspect.Report, seg Segment) (Plan, error) {
+// replanTranscode plans src as a transcode (remux ruled out).
+func (j *job) replanTranscode(src *inspect.Report) (Plan, error) {
 	o := j.t.o
-	if p.Action == ActionRemux {
-		// The copied stream is too big: encode instead.
-		o.Bitrate = 0
-		forcedRep := *src
-		forcedRep.Codec = "" // not remuxable any more
-		np, err := plan(&forcedRep, o)
-		if err != nil {
-			return np, err
-		}
-		np.Reason = "the remuxed stream was over the budget: encoded"
-		return np, nil
-	}
+	o.Bitrate = 0
+	r := *src
+	r.Codec = "" // not remuxable any more
+	return plan(&r, o)
+}
+
+// correct re-plans a transcode after an over-budget output.
+func (j *job) correct(p Plan, out *inspect.Report, seg Segment) (Plan, error) {
+	o := j.t.o
 	dur := out.Duration
 	if dur <= 0 {
 		dur = p.Duration
@@ -528,4 +577,16 @@ func (j *job) correct(p Plan, src *inspect.Report, out *inspect.Report, seg Segm
 	p.Bitrate, p.VBR, p.Estimate = br, VBROff, oggOpusSize(dur, br/cbrStep)
 	p.Duration = math.Max(p.Duration, dur)
 	return p, nil
+}
+
+// lastChars returns the end of s, at most n bytes, cut at a rune boundary.
+func lastChars(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
+	}
+	return "…" + s
 }
