@@ -379,6 +379,9 @@ func (c *Client) do(ctx context.Context, to, messageID string, body []byte, pars
 			}
 			wait = apiErr.RetryAfter
 			reason += fmt.Sprintf("; Retry-After %s honoured", apiErr.RetryAfter)
+		} else if apiErr != nil && apiErr.Code == codePairRate && wait < c.policy.PairDelay {
+			wait = c.policy.PairDelay
+			reason += fmt.Sprintf("; waiting the pair interval %s", wait)
 		}
 		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
 			c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: "not retried: the context's deadline comes before the next attempt could start", Err: err})

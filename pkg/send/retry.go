@@ -29,6 +29,12 @@ type RetryPolicy struct {
 	// message twice; on by default for Infobip, whose messageId is kept
 	// across attempts (see DefaultRetry / NewInfobip).
 	RetryInDoubt bool
+	// PairDelay is the least wait before retrying a message refused with
+	// 131056 (too many messages to one recipient) when the provider gave no
+	// Retry-After. Meta allows roughly one message every 6 seconds to the
+	// same user (Cloud API "Throughput", pair rate limit), which a
+	// sub-second backoff would only hit again. Default 6s.
+	PairDelay time.Duration
 	// AttemptTimeout bounds each attempt (connect, write, answer). Default
 	// 30s. A timeout after the body was written is "in doubt".
 	AttemptTimeout time.Duration
@@ -36,7 +42,7 @@ type RetryPolicy struct {
 
 // DefaultRetry is the policy clients use unless WithRetry says otherwise.
 func DefaultRetry() RetryPolicy {
-	return RetryPolicy{MaxAttempts: 5, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second, MaxRetryAfter: 60 * time.Second, AttemptTimeout: 30 * time.Second}
+	return RetryPolicy{MaxAttempts: 5, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second, MaxRetryAfter: 60 * time.Second, PairDelay: 6 * time.Second, AttemptTimeout: 30 * time.Second}
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -55,6 +61,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.MaxRetryAfter <= 0 {
 		p.MaxRetryAfter = d.MaxRetryAfter
+	}
+	if p.PairDelay <= 0 {
+		p.PairDelay = d.PairDelay
 	}
 	if p.AttemptTimeout <= 0 {
 		p.AttemptTimeout = d.AttemptTimeout

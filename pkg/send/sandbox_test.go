@@ -61,7 +61,7 @@ func startSandbox(t testing.TB, cfg sandbox.Config) *sandbox.Server {
 
 // fast is a retry policy with short waits for tests.
 func fast(attempts int) send.RetryPolicy {
-	return send.RetryPolicy{MaxAttempts: attempts, BaseDelay: 2 * time.Millisecond, MaxDelay: 10 * time.Millisecond}
+	return send.RetryPolicy{MaxAttempts: attempts, BaseDelay: 2 * time.Millisecond, MaxDelay: 10 * time.Millisecond, PairDelay: 20 * time.Millisecond}
 }
 
 func newClient(t testing.TB, s *sandbox.Server, p send.Provider, opts ...send.Option) *send.Client {
@@ -415,7 +415,7 @@ func TestInfobipMessageIDStable(t *testing.T) {
 	s := startSandbox(t, sandbox.Config{})
 	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
 	s.Inject(sandbox.Infobip, sandbox.Fault{Status: 500}, sandbox.Fault{Drop: true}, sandbox.Fault{Status: 429})
-	c := newClient(t, s, send.Infobip, send.WithRetry(send.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Millisecond, RetryInDoubt: true}))
+	c := newClient(t, s, send.Infobip, send.WithRetry(send.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, RetryInDoubt: true}))
 	rc, err := c.Send(t.Context(), send.Message{To: "+441134960001", Link: link, Voice: true})
 	if err != nil {
 		t.Fatal(err)
@@ -766,5 +766,22 @@ func TestLimiterRespectsDeadline(t *testing.T) {
 	_, err := c.Send(ctx, send.Message{To: "+16505551234", Link: link})
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 100*time.Millisecond || len(s.Requests(sandbox.Meta)) != 1 {
 		t.Errorf("err %v after %v, %d requests; want DeadlineExceeded at once and 1 request", err, time.Since(start), len(s.Requests(sandbox.Meta)))
+	}
+}
+
+// TestPairDelay: a 131056 without Retry-After waits at least PairDelay
+// before the retry, not the (much shorter) backoff.
+func TestPairDelay(t *testing.T) {
+	s := startSandbox(t, sandbox.Config{})
+	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
+	s.Inject(sandbox.Meta, sandbox.Fault{Status: 400, Code: 131056})
+	pol := fast(3)
+	pol.PairDelay = 300 * time.Millisecond
+	if _, err := newClient(t, s, send.Meta, send.WithRetry(pol)).Send(t.Context(), send.Message{To: "+16505551234", Link: link}); err != nil {
+		t.Fatal(err)
+	}
+	rs := s.Requests(sandbox.Meta)
+	if len(rs) != 2 || rs[1].Time.Sub(rs[0].Time) < 290*time.Millisecond {
+		t.Errorf("%d requests; want 2, at least 300ms apart", len(rs))
 	}
 }
