@@ -13,7 +13,7 @@ import (
 
 // The media-endpoint tests run against pkg/sandbox over loopback.
 
-func startSandbox(t *testing.T) *sandbox.Server {
+func startSandbox(t testing.TB) *sandbox.Server {
 	t.Helper()
 	s, err := sandbox.Start(sandbox.Config{DataDir: t.TempDir()})
 	if err != nil {

@@ -160,7 +160,7 @@ func prepare(ctx context.Context, f File, hash bool) (*prepared, error) {
 		if f.SHA256 != "" && isHexSHA256(f.SHA256) {
 			p.sha256 = strings.ToLower(f.SHA256)
 		} else {
-			sum, err := hashReader(ctx, p.body())
+			sum, err := hashReader(ctx, p.body(), p.size)
 			if err != nil {
 				return nil, &InputError{Name: p.name, Err: err}
 			}
@@ -228,11 +228,11 @@ func hasCode(ps []inspect.Problem, c inspect.Code) bool {
 	return false
 }
 
-// hashReader returns the lowercase hex SHA-256 of r, checking ctx between
-// chunks.
-func hashReader(ctx context.Context, r io.Reader) (string, error) {
+// hashReader returns the lowercase hex SHA-256 of r (about size bytes),
+// checking ctx between chunks.
+func hashReader(ctx context.Context, r io.Reader, size int64) (string, error) {
 	h := sha256.New()
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, min(max(size, 512), 256<<10))
 	for {
 		if err := ctx.Err(); err != nil {
 			return "", err

@@ -268,7 +268,7 @@ func TestInputErrors(t *testing.T) {
 
 func TestHashReader(t *testing.T) {
 	// sha256("abc"), FIPS 180-2 appendix B.1.
-	got, err := hashReader(context.Background(), strings.NewReader("abc"))
+	got, err := hashReader(context.Background(), strings.NewReader("abc"), 3)
 	if err != nil || got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
 		t.Fatalf("got %s, %v", got, err)
 	}
