@@ -188,14 +188,17 @@ func TestDamagedInputs(t *testing.T) {
 	mid := append(append([]byte{}, b[:len(b)/2]...), noise[:4000]...)
 	mid = append(mid, b[len(b)/2+4000:]...)
 	files := map[string][]byte{
-		"random.mp3":       noise,
-		"truncated.wav":    b[:len(b)/3],
-		"truncated.m4a":    m[:len(m)/2],
-		"garbage-mid.wav":  mid,
-		"header-only.wav":  b[:44],
-		"text.ogg":         []byte("this is not audio at all\n"),
-		"empty.ogg":        nil,
-		"opus-head-only.ogg": func() []byte { c, _ := os.ReadFile(gen(t, src, "o.ogg", "-f", "lavfi", "-i", "sine=d=1", "-c:a", "libopus")); return c[:200] }(),
+		"random.mp3":      noise,
+		"truncated.wav":   b[:len(b)/3],
+		"truncated.m4a":   m[:len(m)/2],
+		"garbage-mid.wav": mid,
+		"header-only.wav": b[:44],
+		"text.ogg":        []byte("this is not audio at all\n"),
+		"empty.ogg":       nil,
+		"opus-head-only.ogg": func() []byte {
+			c, _ := os.ReadFile(gen(t, src, "o.ogg", "-f", "lavfi", "-i", "sine=d=1", "-c:a", "libopus"))
+			return c[:200]
+		}(),
 	}
 	tr := mustNew(t, Options{})
 	for name, data := range files {

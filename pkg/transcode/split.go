@@ -18,7 +18,8 @@ const (
 	silenceMinSec   = 0.3
 	maxSilences     = 200000 // bound on what one input may report
 	splitWindowFrac = 0.10   // look for a silence in the last 10% of a part…
-	splitWindowMax  = 30.0   // …but no more than 30 s before the boundary
+	splitWindowMin  = 5.0    // …or the last 5 s if that is more (pauses come every few seconds)…
+	splitWindowMax  = 30.0   // …but no more than 30 s, nor half the part
 )
 
 // silence is one detected pause [Start, End] in seconds.
@@ -84,7 +85,7 @@ func cutPoints(dur, partMax float64, sil []silence) []Segment {
 		return nil
 	}
 	sort.Slice(sil, func(a, b int) bool { return sil[a].Start < sil[b].Start })
-	window := min(partMax*splitWindowFrac, splitWindowMax)
+	window := min(max(partMax*splitWindowFrac, splitWindowMin), splitWindowMax, partMax/2)
 	var segs []Segment
 	start := 0.0
 	for dur-start > partMax && len(segs) < 10000 {
