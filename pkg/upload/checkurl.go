@@ -115,6 +115,18 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 		c.fail(URLUnreachable, fmt.Sprintf("no answer: %v", scrubURLError(err)))
 		return c, nil
 	}
+	if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		// Some servers (S3 among them) answer 416 to a Range on an empty
+		// object; providers fetch without one.
+		resp.Body.Close()
+		if resp, err = f.get(0, -1); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			c.fail(URLUnreachable, fmt.Sprintf("no answer: %v", scrubURLError(err)))
+			return c, nil
+		}
+	}
 	c.Status = resp.StatusCode
 	c.ContentType = resp.Header.Get("Content-Type")
 	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.String() != rawURL {
@@ -267,7 +279,9 @@ func (f *fetcher) get(from, to int64) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", from, to))
+	if to >= 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", from, to))
+	}
 	req.Header.Set("User-Agent", "prep-check-url")
 	return f.client.Do(req)
 }

@@ -164,6 +164,20 @@ func TestCheckURLStatusAndNetwork(t *testing.T) {
 	if err != nil || c.OK || c.Status != 404 || !c.has(URLHTTPStatus) {
 		t.Fatalf("404: %+v %v", c, err)
 	}
+	// 416 to the Range probe (S3 does this for empty objects): checked
+	// again without Range.
+	srv416 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		w.Header().Set("Content-Type", "audio/ogg")
+	}))
+	defer srv416.Close()
+	c, err = CheckURL(context.Background(), srv416.URL+"/empty.ogg", CheckOptions{})
+	if err != nil || c.Status != 200 || !c.has(URLEmpty) || c.has(URLHTTPStatus) {
+		t.Fatalf("416 then empty: %+v %v", c, err)
+	}
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := l.Addr().String()
 	l.Close()

@@ -82,6 +82,7 @@ type MediaUploader struct {
 	endpoint string // the full POST URL
 	account  string // cache account: phone number id, or a digest of the 360dialog key
 	client   *http.Client
+	flight   flight
 }
 
 var _ Uploader = (*MediaUploader)(nil)
@@ -159,16 +160,21 @@ func (u *MediaUploader) Upload(ctx context.Context, f File) (*Ref, error) {
 			return ref, nil
 		}
 	}
-	id, err := u.post(ctx, p)
+	// Concurrent uploads of the same bytes to the same account share one
+	// request (a batch sending one file to many recipients).
+	id, shared, err := u.flight.do(ctx, key.file(), func() (string, error) {
+		id, err := u.post(ctx, p)
+		if err == nil && u.cfg.Cache != nil {
+			// A cache that cannot be written costs a re-upload later,
+			// nothing more; the upload itself succeeded.
+			_ = u.cfg.Cache.Put(key, CacheEntry{MediaID: id, MIME: p.typ.MIME, Ext: p.typ.Ext, Bytes: p.size})
+		}
+		return id, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	ref.MediaID = id
-	if u.cfg.Cache != nil {
-		// A cache that cannot be written costs a re-upload later, nothing
-		// more; the upload itself succeeded.
-		_ = u.cfg.Cache.Put(key, CacheEntry{MediaID: id, MIME: p.typ.MIME, Ext: p.typ.Ext, Bytes: p.size})
-	}
+	ref.MediaID, ref.Reused = id, shared
 	return ref, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,5 +252,79 @@ func TestMediaCache(t *testing.T) {
 	ref, err = u.Upload(ctx, File{Path: path})
 	if err != nil || ref.Reused {
 		t.Fatalf("after expiry: %+v %v", ref, err)
+	}
+}
+
+// TestMediaConcurrentSameFile: a batch uploading one file for many
+// recipients at once makes one request.
+func TestMediaConcurrentSameFile(t *testing.T) {
+	s := startSandbox(t)
+	path := sample(t, "ogg-opus-mono-48k-2s.ogg")
+	u := newSandboxUploader(t, s, Meta, func(c *MediaConfig) {
+		// Slow answers so that the calls overlap.
+		c.HTTPClient = &http.Client{Transport: slowTransport{d: 100 * time.Millisecond}}
+	})
+	const n = 6
+	refs := make([]*Ref, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); refs[i], errs[i] = u.Upload(context.Background(), File{Path: path}) }()
+	}
+	wg.Wait()
+	fresh := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if refs[i].MediaID != refs[0].MediaID {
+			t.Fatalf("ids differ: %s %s", refs[i].MediaID, refs[0].MediaID)
+		}
+		if !refs[i].Reused {
+			fresh++
+		}
+	}
+	if got := len(s.Requests(sandbox.Meta)); got != 1 || fresh != 1 {
+		t.Fatalf("%d requests, %d fresh refs; want 1 and 1", got, fresh)
+	}
+}
+
+type slowTransport struct{ d time.Duration }
+
+func (s slowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	time.Sleep(s.d)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestFlightLeaderCanceled(t *testing.T) {
+	var f flight
+	lctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.do(lctx, "k", func() (string, error) {
+			close(started)
+			<-lctx.Done()
+			return "", lctx.Err()
+		})
+	}()
+	<-started
+	done := make(chan struct{})
+	var val string
+	var shared bool
+	var err error
+	go func() {
+		val, shared, err = f.do(context.Background(), "k", func() (string, error) { return "mine", nil })
+		close(done)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	<-done
+	wg.Wait()
+	if err != nil || val != "mine" || shared {
+		t.Fatalf("follower got %q shared=%v err=%v; want to run itself", val, shared, err)
 	}
 }

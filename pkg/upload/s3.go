@@ -129,11 +129,18 @@ func (u *S3) Upload(ctx context.Context, f File) (*Ref, error) {
 	defer p.close()
 	ref := p.ref()
 	ref.Key = u.Key(p.sha256, p.typ.Ext)
-	reused, err := u.flight.do(ctx, ref.Key, func() (bool, error) { return u.put(ctx, p, ref.Key) })
+	existed, shared, err := u.flight.do(ctx, ref.Key, func() (string, error) {
+		existed, err := u.put(ctx, p, ref.Key)
+		if existed {
+			return "existed", err
+		}
+		return "", err
+	})
 	if err != nil {
 		return nil, err
 	}
-	ref.Reused = reused
+	// Reused: S3 had it, or a concurrent call of ours just wrote it.
+	ref.Reused = existed != "" || shared
 	ref.URL, err = u.URL(ctx, ref.Key)
 	if err != nil {
 		return nil, err
@@ -256,19 +263,21 @@ func escapeKey(key string) string {
 }
 
 // flight makes concurrent calls for the same key share one execution. The
-// first caller runs fn; the others wait for it and see reused=true.
+// first caller runs fn; the others wait for it and get its value with
+// shared=true. A leader that gave up on its context does not fail the
+// others: one of them runs fn again.
 type flight struct {
 	mu sync.Mutex
 	m  map[string]*flightCall
 }
 
 type flightCall struct {
-	done   chan struct{}
-	reused bool
-	err    error
+	done chan struct{}
+	val  string
+	err  error
 }
 
-func (f *flight) do(ctx context.Context, key string, fn func() (bool, error)) (bool, error) {
+func (f *flight) do(ctx context.Context, key string, fn func() (string, error)) (val string, shared bool, err error) {
 	for {
 		f.mu.Lock()
 		if f.m == nil {
@@ -279,21 +288,21 @@ func (f *flight) do(ctx context.Context, key string, fn func() (bool, error)) (b
 			select {
 			case <-c.done:
 			case <-ctx.Done():
-				return false, ctx.Err()
+				return "", false, ctx.Err()
 			}
 			if c.err != nil && (errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) {
-				continue // the leader gave up; try ourselves
+				continue
 			}
-			return true, c.err
+			return c.val, true, c.err
 		}
 		c := &flightCall{done: make(chan struct{})}
 		f.m[key] = c
 		f.mu.Unlock()
-		c.reused, c.err = fn()
+		c.val, c.err = fn()
 		f.mu.Lock()
 		delete(f.m, key)
 		f.mu.Unlock()
 		close(c.done)
-		return c.reused, c.err
+		return c.val, false, c.err
 	}
 }
