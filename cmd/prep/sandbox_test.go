@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a bytes.Buffer safe for the command's goroutine and the
+// test to share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestSandboxCommand(t *testing.T) {
+	var out, errb lockedBuffer
+	environ := map[string]string{"PREP_SANDBOX_META_TOKEN": "EAAenv-SECRET-9f1"}
+	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string { return environ[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, e, []string{"sandbox", "--addr", "127.0.0.1:0", "--json", "--rate", "100", "--error-rate", "1", "--fault-providers", "infobip"})
+	}()
+	var urls map[string]string
+	deadline := time.Now().Add(10 * time.Second)
+	for urls == nil {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no URLs printed: %q %q", out.String(), errb.String())
+		}
+		if line, _, ok := strings.Cut(out.String(), "\n"); ok {
+			if err := json.Unmarshal([]byte(line), &urls); err != nil {
+				t.Fatalf("not JSON: %q", line)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The token from the environment is the one accepted; Meta has no faults.
+	req, _ := http.NewRequest(http.MethodPost, urls["meta"]+"/v23.0/1/messages", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer EAAenv-SECRET-9f1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 { // authenticated, then refused: messaging_product is required
+		t.Fatalf("Meta answered %d", resp.StatusCode)
+	}
+	// --error-rate 1 applies to Infobip only.
+	resp, err = http.Post(urls["infobip"]+"/whatsapp/1/message/audio", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 500 {
+		t.Fatalf("Infobip answered %d, want the injected 500", resp.StatusCode)
+	}
+	if resp, err := http.Get(urls["page"]); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("page: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != exitOK {
+			t.Fatalf("exit %d (%v)", code, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox did not stop on cancel")
+	}
+	if strings.Contains(out.String()+errb.String(), "SECRET") {
+		t.Fatal("a credential was printed")
+	}
+	if !strings.Contains(errb.String(), "meta POST /meta/v23.0/1/messages → 400") {
+		t.Fatalf("request log: %q", errb.String())
+	}
+}
+
+func TestSandboxCommandUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"sandbox", "extra"},
+		{"sandbox", "--error-rate", "2"},
+		{"sandbox", "--error-rate", "0.7", "--drop-rate", "0.7"},
+		{"sandbox", "--fault-providers", "twilio"},
+		{"sandbox", "--webhook", "not-a-url"},
+		{"sandbox", "--rate", "-1"},
+		{"sandbox", "--latency", "soon"},
+	} {
+		if _, _, code := runCLI(t, nil, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
