@@ -110,11 +110,11 @@ func cafCodec(d cafDesc) string {
 	case "ac-3":
 		return "ac3"
 	}
-	return "caf_" + printable(d.formatID)
+	return "caf_" + printableTag(d.formatID)
 }
 
-// printable keeps a four-character code safe to print.
-func printable(s string) string {
+// printableTag keeps a four-character code safe to print.
+func printableTag(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if c < 0x20 || c > 0x7E {
@@ -154,10 +154,10 @@ func parseCAF(s *source, start int64) (*Info, error) {
 		size := int64(binary.BigEndian.Uint64(ch[4:]))
 		body := off + 12
 		if i == 0 && typ != "desc" {
-			return nil, errCorrupt("CAF: the first chunk is %q, not desc", printable(typ))
+			return nil, errCorrupt("CAF: the first chunk is %q, not desc", printableTag(typ))
 		}
 		if size < 0 && !(typ == "data" && size == -1) {
-			return nil, errCorrupt("CAF: chunk %q has a negative size", printable(typ))
+			return nil, errCorrupt("CAF: chunk %q has a negative size", printableTag(typ))
 		}
 		switch typ {
 		case "desc":
@@ -213,7 +213,7 @@ func parseCAF(s *source, start int64) (*Info, error) {
 			if typ == "data" {
 				break // truncated data: the chunks after it (pakt…) are gone
 			}
-			return nil, errTruncated("CAF: the %q chunk runs past the end of the file", printable(typ))
+			return nil, errTruncated("CAF: the %q chunk runs past the end of the file", printableTag(typ))
 		}
 		off = body + size
 	}

@@ -341,7 +341,7 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 	case "matroska":
 		info.Container = rules.ContainerMatroska
 	default:
-		return nil, errUnsupported("EBML document type %q is not Matroska or WebM", printable(docType))
+		return nil, errUnsupported("EBML document type %q is not Matroska or WebM", printableTag(docType))
 	}
 
 	// The Segment (skip any Void or other element before it).
@@ -409,9 +409,14 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 			}
 		case mkvCluster:
 			if st.tracks == nil {
-				// Tracks should come before the first Cluster (ffmpeg, libwebm and
-				// browsers write it so); without it there is nothing to describe.
-				return nil, errCorrupt("Matroska: a Cluster before the Tracks element")
+				// Writers put Tracks before the first Cluster (ffmpeg, libwebm,
+				// browsers), but the spec allows it later: skip known-size
+				// Clusters until it comes. An unknown-size one cannot be skipped.
+				if e.size == mkvUnknown {
+					return nil, errCorrupt("Matroska: an unknown-size Cluster before the Tracks element")
+				}
+				lastCluster = off
+				break
 			}
 			if st.hasDur && !st.truncated {
 				segEnd = off // all we need is known
@@ -435,7 +440,10 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 		off = next
 	}
 	if st.tracks == nil {
-		return nil, errTruncated("Matroska: no Tracks element")
+		if st.truncated {
+			return nil, errTruncated("Matroska: the file ends before the Tracks element")
+		}
+		return nil, errCorrupt("Matroska: no Tracks element")
 	}
 	info.Streams = 0
 	for _, t := range st.tracks {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -84,6 +85,15 @@ func buildWebM(docType string, clusters, blocks, blockSize int, unknownClusters 
 	return append(head, ebmlEl(mkvSegment, seg, true)...)
 }
 
+// tracksLast moves the Tracks element of a 2-cluster file after the clusters.
+func tracksLast() []byte {
+	b := buildWebM("webm", 2, 50, 10, false)
+	i := bytes.Index(b, []byte{0x16, 0x54, 0xAE, 0x6B})
+	j := bytes.Index(b, []byte{0x1F, 0x43, 0xB6, 0x75})
+	out := append(bytes.Clone(b[:i]), b[j:]...)
+	return append(out, b[i:j]...)
+}
+
 func TestMatroskaBuilt(t *testing.T) {
 	// 30 clusters of 50 blocks of 20 ms: the last block starts at 29.98 s
 	// and lasts 20 ms.
@@ -99,6 +109,8 @@ func TestMatroskaBuilt(t *testing.T) {
 		{"known-size clusters", known, rules.ContainerWebM, 30, false},
 		{"unknown-size clusters (tail search)", unknown, rules.ContainerWebM, 30, false},
 		{"matroska doctype", buildWebM("matroska", 2, 50, 10, true), rules.ContainerMatroska, 2, false},
+		// Tracks after a known-size Cluster (allowed by the spec): 2 clusters of 1 s.
+		{"tracks after the clusters", tracksLast(), rules.ContainerWebM, 2, false},
 		// Cut inside the 50th block of the last cluster: 49 whole blocks.
 		{"unknown-size clusters, cut mid-block", unknown[:len(unknown)-50], rules.ContainerWebM, 29.98, true},
 		{"known-size clusters, cut mid-block", known[:len(known)-50], rules.ContainerWebM, 29.98, true},
@@ -149,15 +161,19 @@ func TestMatroskaSampleUnknownClusters(t *testing.T) {
 }
 
 func TestMatroskaErrors(t *testing.T) {
-	noTracks := append(ebmlEl(mkvEBML, ebmlEl(mkvDocType, []byte("webm"), false), false),
-		ebmlEl(mkvSegment, ebmlEl(mkvCluster, ebmlUint(mkvTimestamp, 0), false), false)...)
+	head := ebmlEl(mkvEBML, ebmlEl(mkvDocType, []byte("webm"), false), false)
+	noTracks := append(bytes.Clone(head), ebmlEl(mkvSegment, ebmlEl(mkvCluster, ebmlUint(mkvTimestamp, 0), false), false)...)
+	unknownFirst := append(bytes.Clone(head), ebmlEl(mkvSegment, ebmlEl(mkvCluster, ebmlUint(mkvTimestamp, 0), true), true)...)
+
 	for _, c := range []struct {
 		name string
 		data []byte
 		code Code
 	}{
 		{"doctype not matroska", buildWebM("mp4ish", 1, 1, 1, false), CodeUnsupportedContainer},
-		{"cluster before tracks", noTracks, CodeCorrupt},
+		{"no tracks at all", noTracks, CodeCorrupt},
+		{"unknown-size cluster before tracks", unknownFirst, CodeCorrupt},
+		{"segment cut before tracks", append(bytes.Clone(head), ebmlEl(mkvSegment, ebmlEl(0xEC, make([]byte, 100), false), false)[:40]...), CodeTruncated},
 		{"header cut", buildWebM("webm", 1, 1, 1, false)[:30], CodeTruncated},
 		{"zero vint", []byte{0x1A, 0x45, 0xDF, 0xA3, 0x00, 0x00}, CodeCorrupt},
 	} {
@@ -242,4 +258,16 @@ func Example_chainedOgg() {
 	// Output:
 	// ogg opus chained=true 3.0 s, audio ready: false
 	// chained_stream
+}
+
+// BenchmarkMatroska16MBFile is BenchmarkMatroska16MB through an *os.File.
+func BenchmarkMatroska16MBFile(b *testing.B) {
+	p := filepath.Join(b.TempDir(), "big.webm")
+	require.NoError(b, os.WriteFile(p, buildWebM("webm", 1000, 50, 320, true), 0o644))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := File(context.Background(), p); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -290,3 +290,16 @@ func BenchmarkOgg16MB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOgg16MBFile is BenchmarkOgg16MB through an *os.File (pread
+// system calls, page cache warm).
+func BenchmarkOgg16MBFile(b *testing.B) {
+	p := filepath.Join(b.TempDir(), "big.ogg")
+	require.NoError(b, os.WriteFile(p, oggOpus(9, 312, 16_000, 960, 1000, true), 0o644))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := File(context.Background(), p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
