@@ -288,6 +288,10 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 			}
 			return r, err
 		}
+		if rep.Error != "" && errors.As(err, &te) && (te.Kind == KindInput || te.Kind == KindFFmpeg) {
+			// Neither prep's parsers nor ffmpeg can read it.
+			return nil, &Error{Kind: KindInput, Err: fmt.Errorf("%s, and ffmpeg cannot decode it either", firstProblem(rep)), Stderr: te.Stderr}
+		}
 		return nil, err
 	}
 	res.Action, res.Plan, res.Attempts, res.Warning = e.plan.Action, e.plan, e.attempts, e.warning

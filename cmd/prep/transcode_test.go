@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTranscodeUsage(t *testing.T) {
+	dir := t.TempDir()
+	cases := [][]string{
+		{"transcode"},
+		{"transcode", "a.wav"},
+		{"transcode", "-o", "x.ogg", "--out-dir", dir, "a.wav"},
+		{"transcode", "-o", "x.ogg", "a.wav", "b.wav"},
+		{"transcode", "--profile", "podcast", "--out-dir", dir, "a.wav"},
+		{"transcode", "--bitrate", "fast", "--out-dir", dir, "a.wav"},
+		{"transcode", "--sample-rate", "44100", "--out-dir", dir, "a.wav"},
+		{"transcode", "--split", "--allow-oversize", "--out-dir", dir, "a.wav"},
+		{"transcode", "--jobs", "-1", "--out-dir", dir, "a.wav"},
+	}
+	for _, c := range cases {
+		_, _, code := runCLI(t, nil, c...)
+		assert.Equal(t, exitUsage, code, "%v", c)
+	}
+}
+
+func TestParseBitrate(t *testing.T) {
+	for in, want := range map[string]int{"24000": 24000, "24k": 24000, "24kbps": 24000, "6.4k": 6400} {
+		got, err := parseBitrate(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "k", "-5", "fast", "1e9"} {
+		_, err := parseBitrate(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+// TestTranscodeCLI runs prep transcode over a compliant note named .mp3,
+// a WAV and a non-audio file, with --json and a terminal stderr: stdout
+// must hold exactly one JSON object per input, in input order.
+func TestTranscodeCLI(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	src := t.TempDir()
+	note, err := os.ReadFile("../../testdata/ogg-opus-mono-48k-2s.ogg")
+	require.NoError(t, err)
+	mislabeled := filepath.Join(src, "note.mp3")
+	require.NoError(t, os.WriteFile(mislabeled, note, 0o644))
+	wav := filepath.Join(src, "memo.wav")
+	b, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:r=16000:d=2", "-ac", "2", wav).CombinedOutput()
+	require.NoError(t, err, string(b))
+	bad := filepath.Join(src, "page.ogg")
+	require.NoError(t, os.WriteFile(bad, []byte("<html>not audio</html>"), 0o644))
+
+	out := t.TempDir()
+	var so, se bytes.Buffer
+	e := &env{stdout: &so, stderr: &se, getenv: func(string) string { return "" }, isTerminal: true}
+	err = run(context.Background(), e, []string{"transcode", "--json", "--jobs", "2", "--out-dir", out, mislabeled, wav, bad})
+	assert.Equal(t, exitFailed, exitCode(err))
+	lines := strings.Split(strings.TrimSpace(so.String()), "\n")
+	require.Len(t, lines, 3, "stdout: %q", so.String())
+	var got []transcodeJSON
+	for _, l := range lines {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		for _, k := range []string{"input", "action", "attempts", "outputs"} {
+			assert.Contains(t, m, k)
+		}
+		var j transcodeJSON
+		require.NoError(t, json.Unmarshal([]byte(l), &j))
+		got = append(got, j)
+	}
+	assert.Equal(t, mislabeled, got[0].Input)
+	assert.Equal(t, "passthrough", got[0].Action)
+	require.Len(t, got[0].Outputs, 1)
+	assert.Equal(t, filepath.Join(out, "note.ogg"), got[0].Outputs[0].Path)
+	copied, err := os.ReadFile(got[0].Outputs[0].Path)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(note, copied), "passthrough must be byte-identical")
+
+	assert.Equal(t, "transcode", got[1].Action)
+	assert.Equal(t, 1, got[1].Attempts)
+	require.Len(t, got[1].Outputs, 1)
+	o := got[1].Outputs[0]
+	assert.Equal(t, filepath.Join(out, "memo.ogg"), o.Path)
+	assert.Equal(t, "opus", o.Codec)
+	assert.Equal(t, 1, o.Channels)
+	assert.InDelta(t, 2.0, o.Duration, 0.05)
+	assert.LessOrEqual(t, o.Bytes, int64(512000))
+
+	assert.NotEmpty(t, got[2].Error)
+	assert.Empty(t, got[2].Outputs)
+	assert.Contains(t, got[2].Error, "not audio")
+}
+
+// TestTranscodeCLIOutFile: -o writes exactly that file, human output.
+func TestTranscodeCLIOutFile(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	dst := filepath.Join(t.TempDir(), "voice.ogg")
+	so, _, code := runCLI(t, nil, "transcode", "../../testdata/ogg-vorbis-stereo-44k-2s.ogg", "-o", dst)
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, so, "voice.ogg")
+	assert.Contains(t, so, "transcode")
+	st, err := os.Stat(dst)
+	require.NoError(t, err)
+	assert.Greater(t, st.Size(), int64(1000))
+}
