@@ -48,6 +48,12 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 	phoneID := fs.String("phone-number-id", "", "Meta phone number id (env "+send.EnvMetaPhoneID+")")
 	apiURL := fs.String("api-url", "", "provider base URL (env "+send.EnvMetaURL+" / "+send.EnvD360URL+")")
 	apiVersion := fs.String("api-version", "", "Meta Graph API version (env "+send.EnvMetaVersion+", default "+upload.DefaultMetaVersion+")")
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprintln(e.stderr, "\nSecrets come from the environment only (never flags): "+send.EnvMetaToken+", "+send.EnvD360Key+
+			",\nAWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS config chain (profiles, SSO, instance roles).")
+	}
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -81,7 +87,7 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 		}
 		s, err := upload.NewS3(ctx, cfg)
 		if err != nil {
-			return usageErrorf("upload: %v", err)
+			return usageErrorf("%v", err)
 		}
 		up = s
 	case "meta", "360dialog", "d360", "360":
@@ -108,7 +114,7 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 		}
 		m, err := upload.NewMedia(cfg)
 		if err != nil {
-			return usageErrorf("upload: %v", err)
+			return usageErrorf("%v", err)
 		}
 		up = m
 	case "":
@@ -158,7 +164,11 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 			continue
 		}
 		if r.Error != "" {
-			fmt.Fprintf(e.stderr, "prep upload: %s: %s\n", r.File, r.Error)
+			if strings.Contains(r.Error, r.File) {
+				fmt.Fprintf(e.stderr, "prep upload: %s\n", r.Error)
+			} else {
+				fmt.Fprintf(e.stderr, "prep upload: %s: %s\n", r.File, r.Error)
+			}
 			continue
 		}
 		ref := r.URL

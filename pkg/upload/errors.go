@@ -2,6 +2,7 @@ package upload
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -103,6 +104,9 @@ func (e *S3Error) Error() string {
 	detail := e.Code
 	if e.Status != 0 {
 		detail = strings.TrimSpace(fmt.Sprintf("HTTP %d %s", e.Status, e.Code))
+	}
+	if detail != "" && (e.Err == nil || e.Err.Error() == e.Code || e.Err.Error() == http.StatusText(e.Status)) {
+		return fmt.Sprintf("s3 %s s3://%s/%s: %s (%s)", e.Op, e.Bucket, e.Key, hint, detail)
 	}
 	if detail != "" {
 		return fmt.Sprintf("s3 %s s3://%s/%s: %s (%s): %v", e.Op, e.Bucket, e.Key, hint, detail, e.Err)

@@ -207,14 +207,16 @@ func accept(name string, rep *inspect.Report) (rules.MediaType, error) {
 
 // isBlocking reports whether a problem makes providers reject the file.
 // A wrong extension is not blocking (the upload is named by content), nor is
-// being over the voice budget (it is still basic audio), nor stereo in a
-// type that allows it.
+// being over the voice budget (it is still basic audio), nor stereo where
+// the type allows it.
 func isBlocking(c inspect.Code, typ rules.MediaType, known bool) bool {
 	switch c {
 	case inspect.CodeExtMismatch, inspect.CodeTooLargeForVoice:
 		return false
 	case inspect.CodeNotMono:
-		return !known || typ.MonoOnly
+		// Only where the type demands mono; for an unknown type the
+		// container or codec is the reason.
+		return known && typ.MonoOnly
 	}
 	return true
 }
