@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/pipeline"
+)
+
+func init() {
+	register("batch", command{summary: "send a manifest of recordings: shared work, resumable, exactly once", run: runBatch})
+}
+
+// batchError ends a batch whose rows were not all sent: the report is
+// printed (main adds nothing); exit 1, or 130 when interrupted.
+type batchError struct {
+	reportedError
+	interrupted bool
+}
+
+func (e *batchError) Error() string {
+	if e.interrupted {
+		return fmt.Sprintf("interrupted: %d of %d rows not sent", e.failed, e.total)
+	}
+	return fmt.Sprintf("%d of %d rows not sent", e.failed, e.total)
+}
+
+func (e *batchError) ExitCode() int {
+	if e.interrupted {
+		return exitSignal
+	}
+	return exitFailed
+}
+
+func (e *batchError) As(target any) bool {
+	if t, ok := target.(**reportedError); ok {
+		*t = &e.reportedError
+		return true
+	}
+	return false
+}
+
+// hardStopGrace is how long a second Ctrl-C waits for in-flight requests
+// to return before the process exits anyway (the journal is durable, so
+// exiting is safe).
+const hardStopGrace = 3 * time.Second
+
+func runBatch(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "batch", "--manifest FILE [--journal FILE] [--report FILE] [--jobs N] [--json]")
+	manifest := fs.String("manifest", "", "CSV (header to,file[,provider,profile,callback_data]) or JSON Lines manifest")
+	journal := fs.String("journal", "", "journal file (default: MANIFEST.journal)")
+	report := fs.String("report", "", "write the report here: JSON Lines, or CSV when the name ends in .csv")
+	jobs := fs.Int("jobs", 0, "transcode workers (default: number of cores)")
+	sendWorkers := fs.Int("send-workers", 8, "concurrent sends per provider (under its rate limit)")
+	provider := fs.String("provider", "", "provider for rows without one (env PREP_PROVIDER)")
+	profile := fs.String("profile", "voice", "profile for rows without one: voice or audio")
+	resendUnknown := fs.Bool("resend-unknown", false, "resend rows whose earlier send is in doubt (they may be received twice)")
+	asJSON := fs.Bool("json", false, "report rows and summary as JSON Lines on stdout, progress as JSON lines on stderr")
+	sf := addStageFlags(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *manifest == "" && len(pos) == 1 {
+		*manifest, pos = pos[0], nil
+	}
+	if *manifest == "" || len(pos) > 0 {
+		fs.Usage()
+		return usageErrorf("batch: give one manifest (--manifest FILE)")
+	}
+	if *jobs < 0 || *sendWorkers < 1 {
+		return usageErrorf("batch: --jobs must be ≥ 0 and --send-workers ≥ 1")
+	}
+	defs := pipeline.ManifestDefaults{}
+	if pn := envOr(e, *provider, "PREP_PROVIDER"); pn != "" {
+		if defs.Provider, err = pipeline.ParseProvider(pn); err != nil {
+			return usageErrorf("batch: %v", err)
+		}
+	}
+	if defs.Profile, err = pipeline.ParseProfile(*profile); err != nil {
+		return usageErrorf("batch: %v", err)
+	}
+	link, err := sf.linkUpload()
+	if err != nil {
+		return err
+	}
+	m, err := pipeline.ParseManifest(*manifest, defs)
+	if err != nil {
+		return err // *ManifestError: exit 2
+	}
+	used := map[pipeline.Provider]bool{}
+	for _, r := range m.Rows {
+		if r.Err == nil {
+			used[r.Provider] = true
+		}
+	}
+	var providers []pipeline.Provider
+	for _, p := range pipeline.Providers {
+		if used[p] {
+			providers = append(providers, p)
+		}
+	}
+	p, err := buildPipeline(ctx, e, sf, providers, link)
+	if err != nil {
+		return err
+	}
+	if *journal == "" {
+		*journal = *manifest + ".journal"
+	}
+	opts := pipeline.BatchOptions{Journal: *journal, Jobs: *jobs, SendWorkers: *sendWorkers, ResendUnknown: *resendUnknown, Split: *sf.split, Link: link}
+	prog := newProgressPrinter(e, *asJSON)
+	if prog != nil {
+		opts.Progress, opts.ProgressEvery = prog.print, prog.every
+	}
+	b := p.NewBatch(m, opts)
+	res, err := runWithSignals(ctx, e, b)
+	if err != nil {
+		return err
+	}
+	if prog != nil {
+		prog.finish()
+	}
+	if *report != "" {
+		if err := pipeline.WriteReportFile(*report, res); err != nil {
+			fmt.Fprintf(e.stderr, "prep batch: report: %v\n", err)
+		}
+	}
+	if *asJSON {
+		if err := pipeline.WriteReportJSONL(e.stdout, res); err != nil {
+			return err
+		}
+	} else {
+		printBatch(e.stdout, res)
+		fmt.Fprintf(e.stdout, "journal: %s\n", *journal)
+		if *report != "" {
+			fmt.Fprintf(e.stdout, "report: %s\n", *report)
+		}
+	}
+	if !res.AllSent() {
+		n := 0
+		for _, r := range res.Rows {
+			if r.Status != pipeline.StatusSent {
+				n++
+			}
+		}
+		return &batchError{reportedError: reportedError{failed: n, total: len(res.Rows)}, interrupted: res.Summary.Interrupted}
+	}
+	return nil
+}
+
+// runWithSignals runs the batch with the CLI's Ctrl-C behaviour. main's
+// context is cancelled on the first SIGINT/SIGTERM: that stops the batch
+// gracefully (no new rows; in-flight sends finish and are journaled). A
+// second signal cancels the batch's own context: in-flight sends are
+// abandoned (journaled unknown), and if they do not return within
+// hardStopGrace the process exits with 130 (the journal is already
+// durable).
+func runWithSignals(ctx context.Context, e *env, b *pipeline.Batch) (*pipeline.BatchResult, error) {
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		got := 0 // signals seen here: every SIGINT/SIGTERM reaches this channel too
+		stopping := false
+		stop := func() {
+			if !stopping {
+				stopping = true
+				b.Stop()
+				fmt.Fprintln(e.stderr, "\nprep batch: stopping — finishing the sends in flight (Ctrl-C again to stop at once)")
+			}
+		}
+		ctxDone := ctx.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctxDone:
+				ctxDone = nil
+				stop()
+				continue
+			case <-sigs:
+				got++
+			}
+			stop()
+			if got >= 2 {
+				fmt.Fprintln(e.stderr, "prep batch: stopping now — sends in flight are recorded as unknown")
+				cancel()
+				select {
+				case <-done:
+				case <-time.After(hardStopGrace):
+					os.Exit(exitSignal)
+				}
+				return
+			}
+		}
+	}()
+	return b.Run(hard)
+}
+
+// progressPrinter shows progress on stderr: one rewritten line on a
+// terminal, JSON lines with --json, nothing otherwise.
+type progressPrinter struct {
+	w     io.Writer
+	json  bool
+	every time.Duration
+	mu    sync.Mutex
+	last  int
+}
+
+func newProgressPrinter(e *env, asJSON bool) *progressPrinter {
+	switch {
+	case asJSON:
+		return &progressPrinter{w: e.stderr, json: true, every: time.Second}
+	case e.isTerminal:
+		return &progressPrinter{w: e.stderr, every: 250 * time.Millisecond}
+	}
+	return nil
+}
+
+func (p *progressPrinter) print(pg pipeline.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		b, _ := json.Marshal(struct {
+			Progress pipeline.Progress `json:"progress"`
+		}{pg})
+		fmt.Fprintf(p.w, "%s\n", b)
+		return
+	}
+	line := pg.String()
+	fmt.Fprintf(p.w, "\r%s\033[K", line)
+	p.last = len(line)
+}
+
+func (p *progressPrinter) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.json && p.last > 0 {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// printBatch prints the rows that were not sent, the sent ones briefly,
+// and the summary.
+func printBatch(w io.Writer, res *pipeline.BatchResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROW\tTO\tPROVIDER\tFILE\tSTATUS\tMESSAGE ID / ERROR")
+	rows := append([]pipeline.RowResult(nil), res.Rows...)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Row < rows[j].Row })
+	for _, r := range rows {
+		detail := r.MessageID
+		if r.Status != pipeline.StatusSent {
+			detail = r.Error
+		} else if r.Resumed {
+			detail += " (sent earlier)"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Row, orDash(r.To), orDash(string(r.Provider)), orDash(r.File), r.Status, oneLine(detail))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, res.Summary.Text())
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	return s
+}

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
+)
+
+func init() {
+	register("run", command{summary: "inspect, transcode, upload and send one recording (the whole pipeline)", run: runRun})
+}
+
+// stageFlags are the flags `prep run` and `prep batch` share: where the
+// stages point and how they behave.
+type stageFlags struct {
+	upload   *string
+	sandbox  *string
+	noCache  *bool
+	split    *bool
+	bitrate  *int
+	rate     *float64
+	s3Bucket *string
+}
+
+func addStageFlags(fs *flag.FlagSet) *stageFlags {
+	return &stageFlags{
+		upload:   fs.String("upload", "", "provider (media id; Meta and 360dialog) or s3 (a URL; always for Infobip)"),
+		sandbox:  fs.String("sandbox", "", "send everything to the prep sandbox at this URL, with its default credentials (env PREP_SANDBOX_URL)"),
+		noCache:  fs.Bool("no-cache", false, "do not use the media-id cache"),
+		split:    fs.Bool("split", false, "voice: cut recordings too long for one note into consecutive notes"),
+		bitrate:  fs.Int("bitrate", 0, "override the planned bitrate (bits/s)"),
+		rate:     fs.Float64("rate", 0, "messages per second per provider account (0: the provider default: Meta/360dialog 80, Infobip 4000)"),
+		s3Bucket: fs.String("bucket", "", "S3 bucket for URL uploads (env S3_BUCKET)"),
+	}
+}
+
+// linkUpload parses --upload: true for s3.
+func (f *stageFlags) linkUpload() (bool, error) {
+	switch strings.ToLower(*f.upload) {
+	case "", "provider":
+		return false, nil
+	case "s3", "link", "url":
+		return true, nil
+	}
+	return false, usageErrorf("--upload %q: want provider or s3", *f.upload)
+}
+
+// buildPipeline builds the stages for the providers used. With a sandbox
+// URL, every provider is the sandbox and Infobip's URLs come from its file
+// host (or S3 when S3_ENDPOINT is set); otherwise credentials and endpoints
+// come from the environment as for `prep send` and `prep upload`. Missing
+// settings are usage errors, found before any work.
+func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipeline.Provider, link bool) (*pipeline.Pipeline, error) {
+	topts := transcode.Options{Bitrate: *f.bitrate}
+	needLink := link
+	for _, p := range providers {
+		if p == pipeline.Infobip {
+			needLink = true
+		}
+	}
+	var sendOpts []send.Option
+	if *f.rate > 0 {
+		sendOpts = append(sendOpts, send.WithRateLimit(*f.rate, 0))
+	}
+	var cache *upload.Cache
+	if !*f.noCache {
+		if c, err := upload.OpenCache(""); err == nil {
+			cache = c
+		} else {
+			fmt.Fprintf(e.stderr, "prep: media-id cache unavailable (%v); uploading without it\n", err)
+		}
+	}
+	s3FromEnv := func(required bool) (pipeline.Uploader, error) {
+		bucket := envOr(e, *f.s3Bucket, "S3_BUCKET")
+		if bucket == "" {
+			if !required {
+				return nil, nil
+			}
+			return nil, usageErrorf("Infobip and --upload s3 need a URL: set S3_BUCKET (and S3_ENDPOINT, AWS_* for a custom S3), or use --sandbox")
+		}
+		reg := envOr(e, e.getenv("S3_REGION"), "AWS_REGION")
+		s3, err := upload.NewS3(ctx, upload.S3Config{
+			Bucket: bucket, Prefix: e.getenv("S3_PREFIX"), Endpoint: e.getenv("S3_ENDPOINT"), PublicURL: e.getenv("S3_PUBLIC_URL"), Region: reg,
+			AccessKeyID: e.getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: e.getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: e.getenv("AWS_SESSION_TOKEN"),
+		})
+		if err != nil {
+			return nil, usageErrorf("S3: %v", err)
+		}
+		return pipeline.FromUpload(s3), nil
+	}
+
+	if sb := envOr(e, *f.sandbox, "PREP_SANDBOX_URL"); sb != "" {
+		cfg := pipeline.SandboxConfig{URL: sb, Transcode: topts, Cache: nil, SendOptions: sendOpts}
+		if needLink && e.getenv("S3_ENDPOINT") != "" {
+			up, err := s3FromEnv(false)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Link = up
+		}
+		return pipeline.NewSandboxPipeline(cfg)
+	}
+
+	p := &pipeline.Pipeline{Transcoder: pipeline.NewTranscode(topts), NormalizeTo: send.NormalizePhone, Senders: map[pipeline.Provider]pipeline.Sender{}}
+	ups := pipeline.Uploads{}
+	for _, pv := range providers {
+		c, err := send.FromEnv(string(pv), e.getenv, sendOpts...)
+		if err != nil {
+			return nil, err
+		}
+		p.Senders[pv] = pipeline.FromSend(c, pv)
+		if link || pv == pipeline.Infobip {
+			continue
+		}
+		cfg := upload.MediaConfig{Cache: cache}
+		if pv == pipeline.Meta {
+			cfg.Provider, cfg.Token, cfg.PhoneNumberID = upload.Meta, e.getenv(send.EnvMetaToken), e.getenv(send.EnvMetaPhoneID)
+			cfg.BaseURL, cfg.Version = e.getenv(send.EnvMetaURL), e.getenv(send.EnvMetaVersion)
+		} else {
+			cfg.Provider, cfg.APIKey, cfg.BaseURL = upload.D360, e.getenv(send.EnvD360Key), e.getenv(send.EnvD360URL)
+		}
+		m, err := upload.NewMedia(cfg)
+		if err != nil {
+			return nil, err
+		}
+		ups[pipeline.DestinationFor(pv, false)] = pipeline.FromUpload(m)
+	}
+	if needLink {
+		up, err := s3FromEnv(true)
+		if err != nil {
+			return nil, err
+		}
+		ups[pipeline.DestLink] = up
+	}
+	p.Uploader = ups
+	return p, nil
+}
+
+// runResult is the --json output of prep run: one object.
+type runResult struct {
+	File      string                    `json:"file"`
+	Provider  string                    `json:"provider"`
+	To        string                    `json:"to"`
+	Profile   string                    `json:"profile"`
+	SHA256    string                    `json:"sha256,omitempty"`
+	Inspect   *inspect.Report           `json:"inspect,omitempty"`
+	Transcode *pipeline.TranscodeResult `json:"transcode,omitempty"`
+	Media     []pipeline.Media          `json:"media,omitempty"`
+	MessageID string                    `json:"message_id"`
+	Status    string                    `json:"status"` // sent, failed, in_doubt, invalid
+	Timing    pipeline.Timing           `json:"timing"`
+	Error     *runError                 `json:"error,omitempty"`
+}
+
+type runError struct {
+	Stage   string `json:"stage"`
+	Class   string `json:"class,omitempty"`
+	Code    int    `json:"code,omitempty"`
+	Message string `json:"message"`
+	Advice  string `json:"advice,omitempty"`
+}
+
+func runRun(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "run", "--provider meta|360dialog|infobip --to NUMBER [--profile voice|audio] [--upload provider|s3] [--json] FILE")
+	provider := fs.String("provider", "", "meta, 360dialog or infobip (env PREP_PROVIDER)")
+	to := fs.String("to", "", "recipient phone number in international format")
+	profile := fs.String("profile", "voice", "voice (a voice note, sent with the voice flag) or audio")
+	callback := fs.String("callback-data", "", "Infobip: data echoed in delivery reports")
+	asJSON := fs.Bool("json", false, "print one JSON object with every stage's result")
+	sf := addStageFlags(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return usageErrorf("run: give exactly one FILE")
+	}
+	pname := envOr(e, *provider, "PREP_PROVIDER")
+	if pname == "" {
+		return usageErrorf("run: --provider is required (meta, 360dialog or infobip)")
+	}
+	pv, err := pipeline.ParseProvider(pname)
+	if err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	prof, err := pipeline.ParseProfile(*profile)
+	if err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	if _, err := send.NormalizePhone(*to); err != nil {
+		return err // a *send.ValidationError: exit 2, nothing done
+	}
+	link, err := sf.linkUpload()
+	if err != nil {
+		return err
+	}
+	p, err := buildPipeline(ctx, e, sf, []pipeline.Provider{pv}, link)
+	if err != nil {
+		return err
+	}
+	res, err := p.Run(ctx, pipeline.Item{Path: pos[0], To: *to, Provider: pv, Profile: prof, Split: *sf.split, Link: link, CallbackData: *callback})
+	out := runResult{File: pos[0], Provider: string(pv), To: res.To, Profile: string(prof), SHA256: res.SHA256, Inspect: res.Inspect,
+		Transcode: res.Transcode, Media: res.Media, MessageID: res.MessageID, Status: "sent", Timing: res.Timing}
+	if err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil && !isInDoubtErr(err) {
+			return err
+		}
+		out.Status, out.Error = "failed", describeRunError(err)
+		if isInDoubtErr(err) {
+			out.Status = "in_doubt"
+		}
+		if exitCode(err) == exitUsage {
+			out.Status = "invalid"
+		}
+	}
+	if *asJSON {
+		if jerr := json.NewEncoder(e.stdout).Encode(out); jerr != nil {
+			return jerr
+		}
+	} else {
+		printRun(e, &out)
+		if err != nil && out.Error.Advice != "" {
+			fmt.Fprintf(e.stderr, "prep run: advice: %s\n", out.Error.Advice)
+		}
+	}
+	if err != nil {
+		return &shownError{err}
+	}
+	return nil
+}
+
+// shownError is an error whose details the command already printed: main
+// prints nothing more (it reads as a *reportedError) and the exit code is
+// the wrapped error's.
+type shownError struct{ err error }
+
+func (e *shownError) Error() string { return e.err.Error() }
+func (e *shownError) Unwrap() error { return e.err }
+func (e *shownError) ExitCode() int { return exitCode(e.err) }
+func (e *shownError) As(target any) bool {
+	if t, ok := target.(**reportedError); ok {
+		*t = &reportedError{failed: 1, total: 1}
+		return true
+	}
+	return false
+}
+
+func isInDoubtErr(err error) bool {
+	var d *pipeline.InDoubtError
+	return errors.As(err, &d)
+}
+
+func describeRunError(err error) *runError {
+	re := &runError{Message: err.Error()}
+	var se *pipeline.StageError
+	if errors.As(err, &se) {
+		re.Stage = se.Stage
+	}
+	var (
+		api *send.APIError
+		ie  *inspect.Error
+		te  *transcode.Error
+		ue  *upload.RefusedError
+	)
+	switch {
+	case isInDoubtErr(err):
+		re.Class, re.Advice = "in_doubt", "the message may have been sent: check delivery status (webhooks / reports) before sending again"
+	case errors.As(err, &api):
+		re.Class, re.Code, re.Advice = string(api.Class), api.Code, api.Advice
+	case errors.As(err, &ue):
+		re.Class, re.Advice = "refused", ue.Advice()
+	case errors.As(err, &te):
+		re.Class = string(te.Kind)
+	case errors.As(err, &ie):
+		re.Class, re.Advice = string(ie.Code), "this file is not audio WhatsApp or ffmpeg can use (prep inspect tells more)"
+	}
+	return re
+}
+
+func printRun(e *env, r *runResult) {
+	if r.Inspect != nil {
+		fmt.Fprintf(e.stdout, "inspect    %s: %s %s, %d ch, %d Hz, %.2fs, %d bytes (%s)\n", r.File, orDash(r.Inspect.MIME), orDash(r.Inspect.Codec),
+			r.Inspect.Channels, r.Inspect.SampleRate, r.Inspect.Duration, r.Inspect.Size, ms(r.Timing.Inspect))
+	}
+	if r.Transcode != nil {
+		for _, o := range r.Transcode.Outputs {
+			fmt.Fprintf(e.stdout, "transcode  %s → %s, %s, %d bytes, %.2fs (%s)\n", r.Transcode.Action, filepath.Base(o.Path), o.MIME, o.Bytes, o.Duration, ms(r.Timing.Transcode))
+		}
+	}
+	for _, m := range r.Media {
+		ref := "media id " + m.ID
+		if m.ID == "" {
+			ref = m.URL
+		}
+		if m.Reused {
+			ref += " (reused)"
+		}
+		fmt.Fprintf(e.stdout, "upload     %s (%s)\n", ref, ms(r.Timing.Upload))
+	}
+	if r.Error != nil {
+		fmt.Fprintf(e.stderr, "prep run: %s at %s: %s\n", r.Status, orDash(r.Error.Stage), r.Error.Message)
+		return
+	}
+	fmt.Fprintf(e.stdout, "send       via %s to %s: message id %s (%s)\n", r.Provider, r.To, r.MessageID, ms(r.Timing.Send))
+}
+
+func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
