@@ -240,6 +240,9 @@ func containerMIME(in *Info) (string, string) {
 	}
 	switch in.Container {
 	case rules.ContainerOgg:
+		if in.HasVideo {
+			return "video/ogg", ".ogv"
+		}
 		return "audio/ogg", ".ogg"
 	case rules.ContainerMP4:
 		if in.HasVideo {

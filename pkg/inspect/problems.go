@@ -126,7 +126,7 @@ var mimeAliases = map[string]string{
 	"audio/x-wav": "audio/wav", "audio/wave": "audio/wav", "audio/vnd.wave": "audio/wav", "audio/x-flac": "audio/flac",
 	"audio/opus": "audio/ogg", "audio/x-aac": "audio/aac", "audio/aacp": "audio/aac", "application/ogg": "audio/ogg",
 	"audio/3gpp": "audio/mp4", "video/3gpp": "audio/mp4", "audio/x-matroska": "audio/webm", "video/webm": "audio/webm",
-	"video/x-matroska": "audio/webm", "video/mp4": "audio/mp4", "video/quicktime": "audio/mp4",
+	"video/x-matroska": "audio/webm", "video/ogg": "audio/ogg", "video/mp4": "audio/mp4", "video/quicktime": "audio/mp4",
 }
 
 func canonMIME(m string) string {
