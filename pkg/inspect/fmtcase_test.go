@@ -126,7 +126,7 @@ func seedFmtFuzz(f *testing.F, cases []fmtCase) {
 	f.Helper()
 	for _, c := range cases {
 		b := c.bytes(f)
-		if len(b) > 4<<20 {
+		if len(b) > 512<<10 {
 			continue // big run-time inputs make slow seeds
 		}
 		f.Add(b)

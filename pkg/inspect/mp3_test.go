@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/prep-audio/prep/pkg/rules"
@@ -128,4 +129,39 @@ func ExampleReader_mp3() {
 	}
 	fmt.Println(rep.Container, rep.Codec, rep.AudioReady, rep.Has(CodeUnsupportedCodec))
 	// Output: mp3 mp2 false true
+}
+
+// TestFrameSyncMatchRejectsNoise: the frame-sync matchers (MPEG audio,
+// ADTS) must not take random bytes or text for audio; they require
+// consecutive consistent frames.
+func TestFrameSyncMatchRejectsNoise(t *testing.T) {
+	r := rand.New(rand.NewPCG(42, 7))
+	buf := make([]byte, 4096)
+	for i := 0; i < 500; i++ {
+		for j := range buf {
+			buf[j] = byte(r.Uint32())
+		}
+		// Plant sync-looking bytes often, to give the matchers a chance to err.
+		for k := 0; k < 16; k++ {
+			p := r.IntN(len(buf) - 4)
+			buf[p], buf[p+1] = 0xFF, 0xF0|byte(r.Uint32()&0x0F)
+		}
+		if matchMP3(buf) {
+			t.Fatalf("matchMP3 took random buffer %d", i)
+		}
+		if matchADTS(buf) {
+			t.Fatalf("matchADTS took random buffer %d", i)
+		}
+	}
+	text := bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog. "), 90)
+	if matchMP3(text) || matchADTS(text) {
+		t.Fatal("text matched")
+	}
+	// And they do take real streams.
+	if !matchMP3(fmtSample(t, "mp3-cbr-64k-mono-44100-noxing.mp3")[20:4116]) {
+		t.Error("matchMP3 refused a real MP3")
+	}
+	if !matchADTS(fmtSample(t, "aac-adts-lc-mono-44100.aac")[:4096]) {
+		t.Error("matchADTS refused a real ADTS stream")
+	}
 }
