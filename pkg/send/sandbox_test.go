@@ -363,6 +363,13 @@ func TestRetryThenSuccess(t *testing.T) {
 			if rc.Attempts != 3 || len(s.Requests(sandbox.Provider(p))) != 3 || len(s.Messages()) != 1 {
 				t.Errorf("attempts %d, requests %d, messages %d; want 3, 3, 1", rc.Attempts, len(s.Requests(sandbox.Provider(p))), len(s.Messages()))
 			}
+			// A fresh, complete body on every attempt.
+			rs := s.Requests(sandbox.Provider(p))
+			for i := range rs {
+				if len(rs[i].Body) == 0 || !bytes.Equal(rs[i].Body, rs[0].Body) {
+					t.Errorf("attempt %d body %q differs from the first %q", i+1, rs[i].Body, rs[0].Body)
+				}
+			}
 		})
 	}
 }
