@@ -328,3 +328,21 @@ func TestFlightLeaderCanceled(t *testing.T) {
 		t.Fatalf("follower got %q shared=%v err=%v; want to run itself", val, shared, err)
 	}
 }
+
+// TestMediaDropAfterProcessing: the endpoint kept the upload but the answer
+// was lost. The upload is retried (a media upload is safe to repeat: the
+// first object is merely orphaned and expires with Meta's 30 days), and the
+// id returned is the one the provider answered.
+func TestMediaDropAfterProcessing(t *testing.T) {
+	s := startSandbox(t)
+	u := newSandboxUploader(t, s, Meta, nil)
+	s.Inject(sandbox.Meta, sandbox.Fault{Drop: true})
+	ref, err := u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	media := s.Media(sandbox.Meta)
+	if len(s.Requests(sandbox.Meta)) != 2 || len(media) != 2 || media[1].ID != ref.MediaID {
+		t.Fatalf("requests %d, media %+v, ref %s", len(s.Requests(sandbox.Meta)), media, ref.MediaID)
+	}
+}
