@@ -36,7 +36,7 @@ const (
 
 // sample reads a testdata file and skips the test when pkg/inspect cannot
 // (yet) tell it is wantMIME — the sandbox's content checks rely on it.
-func sample(t *testing.T, name, wantMIME string) []byte {
+func sample(t testing.TB, name, wantMIME string) []byte {
 	t.Helper()
 	p := filepath.Join(testdata, name)
 	data, err := os.ReadFile(p)

@@ -49,6 +49,9 @@ var pageTmpl = template.Must(template.New("page.html").Funcs(template.FuncMap{
 
 var waveformSlot = make(chan struct{}, 1)
 
+// maxWaveformsPerPage bounds the waveforms one page view computes.
+const maxWaveformsPerPage = 24
+
 // WaveformBars is the number of peaks in a message's waveform.
 const WaveformBars = 40
 
@@ -65,9 +68,21 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	// Waveforms are computed here, lazily, for the voice notes the page
+	// shows (at most maxWaveformsPerPage per view): decoding every message
+	// as it arrives would cost batch tests an ffmpeg run per send.
+	msgs := s.Messages()
+	budget := maxWaveformsPerPage
+	for i := len(msgs) - 1; i >= 0 && budget > 0; i-- {
+		if msgs[i].PlayIcon && msgs[i].Waveform == nil {
+			s.computeWaveform(r.Context(), msgs[i].ID)
+			budget--
+		}
+	}
+	msgs = s.Messages()
 	var convs []*conversation
 	idx := map[string]*conversation{}
-	for _, m := range s.Messages() {
+	for _, m := range msgs {
 		k := string(m.Provider) + "\x00" + m.From + "\x00" + m.To
 		c, ok := idx[k]
 		if !ok {
@@ -97,14 +112,14 @@ func lastStatus(st []Status) string {
 	return st[len(st)-1].Name
 }
 
-// computeWaveform sets a message's waveform: decoded peaks when ffmpeg is
+// computeWaveform sets a message's waveform (once): decoded peaks when ffmpeg is
 // installed and can decode the media, else a deterministic placeholder
 // derived from the bytes (WaveFrom says which).
 func (s *Server) computeWaveform(ctx context.Context, id string) {
 	s.mu.Lock()
 	var file string
 	for _, m := range s.messages {
-		if m.ID == id {
+		if m.ID == id && m.Waveform == nil {
 			file = m.file
 		}
 	}

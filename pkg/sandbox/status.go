@@ -28,7 +28,6 @@ const (
 // one step every StatusDelay, posting each step's webhook before the next
 // so receivers see them in order.
 func (s *Server) progress(id string, fail int, details string) {
-	s.goBackground(func(ctx context.Context) { s.computeWaveform(ctx, id) })
 	s.goBackground(func(ctx context.Context) {
 		m, ok := s.Message(id)
 		if !ok {
