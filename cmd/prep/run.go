@@ -73,14 +73,6 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 	if *f.rate > 0 {
 		sendOpts = append(sendOpts, send.WithRateLimit(*f.rate, 0))
 	}
-	var cache *upload.Cache
-	if !*f.noCache {
-		if c, err := upload.OpenCache(""); err == nil {
-			cache = c
-		} else {
-			fmt.Fprintf(e.stderr, "prep: media-id cache unavailable (%v); uploading without it\n", err)
-		}
-	}
 	s3FromEnv := func(required bool) (pipeline.Uploader, error) {
 		bucket := envOr(e, *f.s3Bucket, "S3_BUCKET")
 		if bucket == "" {
@@ -101,7 +93,7 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 	}
 
 	if sb := envOr(e, *f.sandbox, "PREP_SANDBOX_URL"); sb != "" {
-		cfg := pipeline.SandboxConfig{URL: sb, Transcode: topts, Cache: nil, SendOptions: sendOpts}
+		cfg := pipeline.SandboxConfig{URL: sb, Transcode: topts, SendOptions: sendOpts}
 		if needLink && e.getenv("S3_ENDPOINT") != "" {
 			up, err := s3FromEnv(false)
 			if err != nil {
@@ -112,6 +104,14 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 		return pipeline.NewSandboxPipeline(cfg)
 	}
 
+	var cache *upload.Cache
+	if !*f.noCache {
+		if c, err := upload.OpenCache(""); err == nil {
+			cache = c
+		} else {
+			fmt.Fprintf(e.stderr, "prep: media-id cache unavailable (%v); uploading without it\n", err)
+		}
+	}
 	p := &pipeline.Pipeline{Transcoder: pipeline.NewTranscode(topts), NormalizeTo: send.NormalizePhone, Senders: map[pipeline.Provider]pipeline.Sender{}}
 	ups := pipeline.Uploads{}
 	for _, pv := range providers {

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/sandbox"
+)
+
+// The tests of prep run / batch run against an in-process sandbox. The
+// interruption tests run `prep batch` as a subprocess (the binary is built
+// once per test run, into a temporary directory) and signal it, while the
+// sandbox lives in the test process and so outlives every batch process.
+// They need ffmpeg and skip without it.
+
+var (
+	prepBinOnce sync.Once
+	prepBinDir  string
+	prepBinPath string
+	prepBinErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if prepBinDir != "" {
+		os.RemoveAll(prepBinDir)
+	}
+	os.Exit(code)
+}
+
+// prepBinary builds cmd/prep once.
+func prepBinary(t *testing.T) string {
+	t.Helper()
+	prepBinOnce.Do(func() {
+		prepBinDir, prepBinErr = os.MkdirTemp("", "prep-bin-")
+		if prepBinErr != nil {
+			return
+		}
+		prepBinPath = filepath.Join(prepBinDir, "prep")
+		out, err := exec.Command("go", "build", "-o", prepBinPath, ".").CombinedOutput()
+		if err != nil {
+			prepBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if prepBinErr != nil {
+		t.Fatal(prepBinErr)
+	}
+	return prepBinPath
+}
+
+func needFFmpeg(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (make deps)")
+	}
+}
+
+func startSB(t *testing.T, cfg sandbox.Config) *sandbox.Server {
+	t.Helper()
+	sb, err := sandbox.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return sb
+}
+
+// writeManifest writes a CSV manifest of n rows over the given sample files
+// (from testdata), one distinct recipient per row, providers in turn.
+func writeManifest(t *testing.T, dir string, n int, samples []string) string {
+	t.Helper()
+	for _, s := range samples {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, s), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("to,file,provider\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "+4477009%05d,%s,%s\n", i, samples[i%len(samples)], pipeline.Providers[i%3])
+	}
+	p := filepath.Join(dir, "manifest.csv")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// reportRows reads a JSON Lines report.
+func reportRows(t *testing.T, path string) []pipeline.RowResult {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []pipeline.RowResult
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if bytes.HasPrefix(sc.Bytes(), []byte(`{"summary"`)) {
+			continue
+		}
+		var r pipeline.RowResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("report line %q: %v", sc.Text(), err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func messagesByRecipient(sb *sandbox.Server) map[string][]sandbox.Message {
+	out := map[string][]sandbox.Message{}
+	for _, m := range sb.Messages() {
+		out[m.To] = append(out[m.To], m)
+	}
+	return out
+}
+
+// runBatchProcess runs `prep batch` and sends it sig as soon as the
+// sandbox holds atMessages messages (0: never), so the signal lands while
+// sends are under way.
+func runBatchProcess(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sig syscall.Signal, atMessages int) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report, "--send-workers", "2", "--jobs", "2")
+	cmd.Env = append(os.Environ(), "PREP_SANDBOX_URL=", "PREP_PROVIDER=")
+	var stderr bytes.Buffer
+	cmd.Stderr, cmd.Stdout = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	if atMessages > 0 {
+		go func() {
+			for {
+				select {
+				case <-exited:
+					return
+				case <-time.After(2 * time.Millisecond):
+				}
+				if len(sb.Messages()) >= atMessages {
+					cmd.Process.Signal(sig)
+					return
+				}
+			}
+		}()
+	}
+	err := cmd.Wait()
+	close(exited)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = -int(ws.Signal())
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stderr.String()
+}
+
+var interruptSamples = []string{"ogg-opus-mono-48k-2s.ogg", "mp3-cbr-64k-mono-44100-noxing.mp3", "amr-nb-mr122-sox-2s.amr"}
+
+// SIGINT at random points, then a rerun: every row is sent exactly once.
+func TestBatchSIGINTResumeExactlyOnce(t *testing.T) {
+	needFFmpeg(t)
+	bin := prepBinary(t)
+	sb := startSB(t, sandbox.Config{})
+	for _, p := range sandbox.Providers {
+		sb.SetFaults(p, sandbox.Faults{Latency: 20 * time.Millisecond})
+	}
+	dir := t.TempDir()
+	const n = 60
+	manifest := writeManifest(t, dir, n, interruptSamples)
+	report := filepath.Join(dir, "report.jsonl")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	interrupted := 0
+	for i := 0; i < 3; i++ {
+		have := len(sb.Messages())
+		if have >= n-1 {
+			break
+		}
+		at := have + 1 + rng.IntN(n-1-have)
+		code, out := runBatchProcess(t, bin, sb, manifest, report, syscall.SIGINT, at)
+		t.Logf("run %d: SIGINT at message %d → exit %d, %d messages after", i+1, at, code, len(sb.Messages()))
+		switch code {
+		case 0:
+		case exitSignal:
+			interrupted++
+			rows := reportRows(t, report)
+			for _, r := range rows {
+				if r.Status == pipeline.StatusUnknown || r.Status == pipeline.StatusFailed {
+					t.Errorf("graceful stop left row %d %s: %s", r.Row, r.Status, r.Error)
+				}
+			}
+		default:
+			t.Fatalf("run %d: exit %d\n%s", i+1, code, out)
+		}
+	}
+	code, out := runBatchProcess(t, bin, sb, manifest, report, 0, 0)
+	if code != 0 {
+		t.Fatalf("final run: exit %d\n%s", code, out)
+	}
+	rows := reportRows(t, report)
+	if len(rows) != n {
+		t.Fatalf("report has %d rows", len(rows))
+	}
+	byTo := messagesByRecipient(sb)
+	for _, r := range rows {
+		to := strings.TrimPrefix(r.To, "+")
+		if r.Status != pipeline.StatusSent {
+			t.Errorf("row %d: %s %s", r.Row, r.Status, r.Error)
+		}
+		if got := byTo[to]; len(got) != 1 || got[0].ID != r.MessageID {
+			t.Errorf("row %d to %s: %d messages at the sandbox (report id %s)", r.Row, to, len(got), r.MessageID)
+		}
+	}
+	if len(sb.Messages()) != n {
+		t.Errorf("sandbox has %d messages for %d rows", len(sb.Messages()), n)
+	}
+	if interrupted == 0 {
+		t.Error("no run was interrupted before it finished")
+	}
+}
+
+// SIGKILL at random points, then reruns: nobody gets two messages, and
+// every row without a message is reported unknown, never sent.
+func TestBatchSIGKILLNoDuplicateNoLie(t *testing.T) {
+	needFFmpeg(t)
+	bin := prepBinary(t)
+	sb := startSB(t, sandbox.Config{})
+	for _, p := range sandbox.Providers {
+		sb.SetFaults(p, sandbox.Faults{Latency: 40 * time.Millisecond})
+	}
+	dir := t.TempDir()
+	const n = 60
+	manifest := writeManifest(t, dir, n, interruptSamples)
+	report := filepath.Join(dir, "report.jsonl")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	for i := 0; i < 3; i++ {
+		have := len(sb.Messages())
+		if have >= n-1 {
+			break
+		}
+		at := have + 1 + rng.IntN(n-1-have)
+		code, _ := runBatchProcess(t, bin, sb, manifest, report, syscall.SIGKILL, at)
+		t.Logf("run %d: SIGKILL at message %d → exit %d, %d messages after", i+1, at, code, len(sb.Messages()))
+	}
+	code, out := runBatchProcess(t, bin, sb, manifest, report, 0, 0)
+	if code != 0 && code != exitFailed {
+		t.Fatalf("final run: exit %d\n%s", code, out)
+	}
+	rows := reportRows(t, report)
+	if len(rows) != n {
+		t.Fatalf("report has %d rows\n%s", len(rows), out)
+	}
+	byTo := messagesByRecipient(sb)
+	unknown := 0
+	for _, r := range rows {
+		to := strings.TrimPrefix(r.To, "+")
+		msgs := byTo[to]
+		if len(msgs) > 1 {
+			t.Errorf("row %d: %s received %d messages", r.Row, to, len(msgs))
+		}
+		switch r.Status {
+		case pipeline.StatusSent:
+			if len(msgs) != 1 || msgs[0].ID != r.MessageID {
+				t.Errorf("row %d reported sent (%s) but the sandbox has %d messages for %s", r.Row, r.MessageID, len(msgs), to)
+			}
+		case pipeline.StatusUnknown:
+			unknown++
+		default:
+			t.Errorf("row %d: %s %s", r.Row, r.Status, r.Error)
+		}
+		if len(msgs) == 0 && r.Status != pipeline.StatusUnknown {
+			t.Errorf("row %d has no message and is reported %s", r.Row, r.Status)
+		}
+	}
+	if (code == 0) != (unknown == 0) {
+		t.Errorf("exit %d with %d unknown rows", code, unknown)
+	}
+	t.Logf("%d rows unknown after the kills (not resent), %d messages", unknown, len(sb.Messages()))
+}
+
+func TestBatchCLIInvalidRowsReport(t *testing.T) {
+	needFFmpeg(t)
+	sb := startSB(t, sandbox.Config{})
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ogg-opus-mono-48k-2s.ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a.ogg"), b, 0o644)
+	manifest := filepath.Join(dir, "m.csv")
+	os.WriteFile(manifest, []byte("to,file,provider,profile\n"+
+		"+447700900001,a.ogg,meta,\n"+
+		"+447700900002,missing.ogg,meta,\n"+
+		"not a number,a.ogg,infobip,\n"+
+		"+447700900004,a.ogg,whatsup,\n"+
+		"+447700900005,a.ogg,infobip,podcast\n"+
+		"+447700900006,a.ogg,360dialog,audio\n"), 0o644)
+	report := filepath.Join(dir, "r.csv")
+	out, errOut, code := runCLI(t, nil, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report)
+	if code != exitFailed {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	f, err := os.Open(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.Comment = '#'
+	recs, err := cr.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range recs[1:] {
+		got[r[0]] = r[5]
+	}
+	want := map[string]string{"2": "sent", "3": "invalid", "4": "invalid", "5": "invalid", "6": "invalid", "7": "sent"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses by line %v, want %v", got, want)
+	}
+	if !strings.Contains(out, "missing.ogg") || !strings.Contains(out, "2 distinct recordings") {
+		t.Errorf("human output:\n%s", out)
+	}
+	if len(sb.Messages()) != 2 {
+		t.Errorf("%d messages", len(sb.Messages()))
+	}
+	// A manifest without the required columns is a usage error.
+	os.WriteFile(manifest, []byte("phone,path\n1,2\n"), 0o644)
+	if _, _, code := runCLI(t, nil, "batch", "--sandbox", sb.URL(), manifest); code != exitUsage {
+		t.Errorf("bad header: exit %d", code)
+	}
+}
+
+func TestRunCLI(t *testing.T) {
+	needFFmpeg(t)
+	sb := startSB(t, sandbox.Config{})
+	file := filepath.Join("..", "..", "testdata", "m4a-aac-stereo-48000-faststart.m4a")
+	for _, p := range []string{"meta", "360dialog", "infobip"} {
+		out, errOut, code := runCLI(t, nil, "run", "--sandbox", sb.URL(), "--provider", p, "--to", "+447700900321", "--json", file)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", p, code, out, errOut)
+		}
+		var r runResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		m, ok := sb.Message(r.MessageID)
+		if !ok || !m.Voice || m.To != "447700900321" || r.Transcode == nil || r.Transcode.Action != "transcode" || r.Status != "sent" {
+			t.Errorf("%s: result %+v, sandbox %+v", p, r, m)
+		}
+	}
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{"no provider", nil, []string{"run", "--to", "+447700900321", file}, exitUsage},
+		{"bad number", nil, []string{"run", "--sandbox", sb.URL(), "--provider", "meta", "--to", "123", file}, exitUsage},
+		{"no credentials", nil, []string{"run", "--provider", "meta", "--to", "+447700900321", file}, exitUsage},
+		{"infobip without S3", map[string]string{"INFOBIP_API_KEY": "k", "INFOBIP_BASE_URL": "http://127.0.0.1:1"}, []string{"run", "--provider", "infobip", "--to", "+447700900321", file}, exitUsage},
+		{"not audio", nil, []string{"run", "--sandbox", sb.URL(), "--provider", "meta", "--to", "+447700900321", filepath.Join("..", "..", "testdata", "hostile-html.mp3")}, exitFailed},
+	}
+	before := len(sb.Messages())
+	for _, c := range cases {
+		_, errOut, code := runCLI(t, c.env, c.args...)
+		if code != c.want {
+			t.Errorf("%s: exit %d, want %d\n%s", c.name, code, c.want, errOut)
+		}
+	}
+	if len(sb.Messages()) != before {
+		t.Error("a failed run sent a message")
+	}
+}
