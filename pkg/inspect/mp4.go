@@ -25,6 +25,7 @@ package inspect
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 
@@ -166,6 +167,8 @@ func (p *mp4Parser) leaf(b mp4Box) ([]byte, error) {
 func parseMP4(s *source, start int64) (*Info, error) {
 	p := &mp4Parser{s: s}
 	off := start
+	var snap []uint64 // each track's fragment duration before the last moof
+	lastMoof := false
 	for off < s.size {
 		if s.size-off < 8 { // a few trailing bytes: not a box
 			p.truncated = true
@@ -204,20 +207,48 @@ func parseMP4(s *source, start int64) (*Info, error) {
 				break
 			}
 			p.moofs++
+			snap = snap[:0]
+			for _, t := range p.tracks {
+				snap = append(snap, t.fragDur)
+			}
 			if err := p.inMemory(box, func() error { return p.children(box, 1) }); err != nil {
 				return nil, err
 			}
+			lastMoof = true
+			off = box.end()
+			continue
 		default: // mdat, free, skip, sidx, mfra, …: skipped by size
 			if over {
 				p.truncated = true
+				if box.typ == "mdat" && lastMoof {
+					// The fragment's media stops early: count its samples
+					// in proportion to the bytes present (an estimate; the
+					// moof before it describes the whole fragment).
+					p.scaleLastFragment(snap, box.size-box.hdr, mustSize(p, off)-box.hdr)
+				}
 			}
 		}
+		lastMoof = false
 		if over {
 			break
 		}
 		off = box.end()
 	}
 	return p.info()
+}
+
+// scaleLastFragment keeps, of what the last moof added to each track,
+// the share of its mdat that is present.
+func (p *mp4Parser) scaleLastFragment(snap []uint64, present, declared int64) {
+	if declared <= 0 || present < 0 || len(snap) != len(p.tracks) {
+		return
+	}
+	for i, t := range p.tracks {
+		if t.fragDur > snap[i] {
+			added := float64(t.fragDur - snap[i])
+			t.fragDur = snap[i] + uint64(added*float64(present)/float64(declared))
+		}
+	}
 }
 
 // mustSize re-reads the declared size of the box at off for a message.
@@ -716,6 +747,10 @@ func mp4ALAC(t *mp4Track, b []byte) {
 // info picks the audio track and assembles the result.
 func (p *mp4Parser) info() (*Info, error) {
 	if !p.moov {
+		switch p.brand {
+		case "heic", "heix", "hevc", "mif1", "msf1", "avif", "avis", "jpeg", "avci":
+			return nil, &Error{Code: CodeNotAudio, Err: fmt.Errorf("an ISO BMFF image (brand %q), not audio", p.brand)}
+		}
 		if p.truncated {
 			return nil, errTruncated("no moov box before the file ends: the recording was not finalized")
 		}
@@ -750,7 +785,7 @@ func (p *mp4Parser) info() (*Info, error) {
 		if in.HasVideo {
 			return nil, &Error{Code: CodeNotAudio, Err: errors.New("an MP4 video with no audio track")}
 		}
-		return nil, errCorrupt("no audio track in the MP4 file")
+		return nil, &Error{Code: CodeNotAudio, Err: fmt.Errorf("an MP4 file with %d tracks and no audio track", len(p.tracks))}
 	}
 	in.Codec = audio.codec
 	in.Channels = max(audio.channels, 0)

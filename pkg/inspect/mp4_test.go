@@ -102,8 +102,10 @@ func mp4Cases() []fmtCase {
 		// Built at run time.
 		{name: "synthetic fragmented trex/tfhd/trun durations", build: synthFMP4,
 			container: mp4, codec: aac, channels: 1, rate: 48000, dur: float64(10*1024+4*512+300) / 48000, tol: 1e-6, bitrate: 64000, brand: "iso5"},
+		// The last mdat holds 2 samples (100+200 ticks) in 20 bytes; 15 are
+		// left, so 3/4 of the fragment's duration is counted.
 		{name: "synthetic fragmented, last mdat cut", build: func(tb testing.TB) []byte { b := synthFMP4(tb); return b[:len(b)-5] },
-			container: mp4, codec: aac, channels: 1, rate: 48000, dur: float64(10*1024+4*512+300) / 48000, tol: 1e-6, truncated: true},
+			container: mp4, codec: aac, channels: 1, rate: 48000, dur: (10*1024 + 4*512 + 300*15.0/20) / 48000, tol: 1e-6, truncated: true},
 		{name: "mdat shorter than declared", build: func(tb testing.TB) []byte {
 			b := fmtSample(tb, "m4a-aac-stereo-48000-faststart.m4a") // moov first, mdat last
 			return b[:len(b)-1000]
@@ -132,6 +134,13 @@ func mp4Cases() []fmtCase {
 		{name: "box size smaller than its header", build: func(tb testing.TB) []byte {
 			return fmtConcat(mp4B("ftyp", []byte("isom"), mp4be32(0)), mp4be32(4), []byte("moov"), make([]byte, 32))
 		}, err: CodeCorrupt},
+		{name: "video only is not audio", build: func(tb testing.TB) []byte {
+			return fmtConcat(mp4B("ftyp", []byte("isom"), mp4be32(0)), mp4B("moov",
+				mp4B("trak", mp4B("mdia", mp4B("hdlr", mp4be32(0), mp4be32(0), []byte("vide"), make([]byte, 13))))))
+		}, err: CodeNotAudio},
+		{name: "heif image is not audio", build: func(tb testing.TB) []byte {
+			return fmtConcat(mp4B("ftyp", []byte("heic"), mp4be32(0), []byte("mif1heic")), mp4B("meta", make([]byte, 40)), mp4B("mdat", make([]byte, 100)))
+		}, err: CodeNotAudio},
 		{name: "huge moov claim", build: func(tb testing.TB) []byte {
 			return fmtConcat(mp4B("ftyp", []byte("isom"), mp4be32(0)), mp4be32(0x7FFFFFFF), []byte("moov"), make([]byte, 64))
 		}, err: CodeTruncated},
