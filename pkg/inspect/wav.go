@@ -50,7 +50,9 @@ type wavFormat struct {
 func wavCodec(tag uint16, bits int) string {
 	switch tag {
 	case 0x0001: // WAVE_FORMAT_PCM
-		switch bits {
+		// Samples are stored in whole bytes: 12-bit PCM is in 16-bit
+		// containers, 20-bit in 24-bit ones (libavformat rounds up too).
+		switch (bits + 7) / 8 * 8 {
 		case 8:
 			return "pcm_u8"
 		case 16:

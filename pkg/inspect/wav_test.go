@@ -70,6 +70,8 @@ func TestWAVBuilt(t *testing.T) {
 		{"sizes 0 (streaming)", zero, "pcm_s16le", 0.5, false},
 		{"odd LIST chunk before data", wavFile(1, 2, 44100, 16, list, 44100*4, 44100*4), "pcm_s16le", 1, false},
 		{"32-bit PCM", wavFile(1, 1, 8000, 32, nil, 8000*4, 8000*4), "pcm_s32le", 1, false},
+		// 20 significant bits in 3-byte samples (block align 3·2 = 6 written by hand).
+		{"20-bit PCM", wav20(), "pcm_s24le", 1, false},
 		{"64-bit float", wavFile(3, 1, 8000, 64, nil, 8000*8, 4000*8), "pcm_f64le", 0.5, true},
 		{"unknown tag: byte rate", wavFile(0x1234, 1, 8000, 8, nil, 16000, 16000), "wav_0x1234", 2, false},
 	}
@@ -113,3 +115,10 @@ func FuzzWAV(f *testing.F) {
 }
 
 func BenchmarkWAV(b *testing.B) { smpBench(b, "wav-pcm-s16le-mono-16k-0.25s.wav") }
+
+// wav20 is a stereo 8 kHz file of 20-bit samples stored in 3 bytes.
+func wav20() []byte {
+	b := wavFile(1, 2, 8000, 24, nil, 8000*6, 8000*6)
+	binary.LittleEndian.PutUint16(b[34:], 20) // wBitsPerSample
+	return b
+}
