@@ -3,6 +3,7 @@ package send
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -199,21 +200,30 @@ func newClient(p Provider, cfg *config, endpoint string, defRate float64, defPol
 	case cfg.limiter != nil:
 		c.limiter = cfg.limiter
 	case !cfg.rateSet:
-		c.limiter = newLimiter(defRate, 0)
+		c.limiter = accountLimiter(endpoint, cfg.cred, defRate, 0)
 	case cfg.perSecond > 0 && !math.IsInf(cfg.perSecond, 0) && !math.IsNaN(cfg.perSecond):
-		c.limiter = newLimiter(cfg.perSecond, cfg.burst)
+		c.limiter = accountLimiter(endpoint, cfg.cred, cfg.perSecond, cfg.burst)
 	}
 	return c
 }
 
-func newLimiter(perSecond float64, burst int) *rate.Limiter {
+// limiters holds one limiter per sender account and limit, so that
+// clients built separately for the same account (same endpoint — for Meta
+// it holds the phone number id — and same credential) share the budget.
+var limiters sync.Map // key → *rate.Limiter
+
+func accountLimiter(endpoint, cred string, perSecond float64, burst int) *rate.Limiter {
 	if burst <= 0 {
 		burst = int(perSecond / 20)
 		if burst < 1 {
 			burst = 1
 		}
 	}
-	return rate.NewLimiter(rate.Limit(perSecond), burst)
+	// The key holds a hash of the credential, never the credential.
+	sum := sha256.Sum256([]byte(cred))
+	key := fmt.Sprintf("%s|%x|%g|%d", endpoint, sum[:8], perSecond, burst)
+	l, _ := limiters.LoadOrStore(key, rate.NewLimiter(rate.Limit(perSecond), burst))
+	return l.(*rate.Limiter)
 }
 
 func defaultHTTPClient() *http.Client {

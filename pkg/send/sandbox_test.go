@@ -792,3 +792,40 @@ func TestPairDelay(t *testing.T) {
 		t.Errorf("%d requests; want 2, at least 300ms apart", len(rs))
 	}
 }
+
+// TestLimiterSharedPerAccount: two clients built separately for the same
+// account share its budget; a client of another account does not.
+func TestLimiterSharedPerAccount(t *testing.T) {
+	s := startSandbox(t, sandbox.Config{})
+	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
+	const limit = 10
+	a := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
+	b := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
+	other := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1), send.WithPhoneNumberID("999999999"))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, c := range []*send.Client{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				_, _ = c.Send(t.Context(), send.Message{To: "+16505551234", Link: link})
+			}
+		}()
+	}
+	wg.Wait()
+	shared := time.Since(start)
+	start = time.Now()
+	for range 2 {
+		_, _ = other.Send(t.Context(), send.Message{To: "+16505551234", Link: link})
+	}
+	alone := time.Since(start)
+	// 10 sends through one 10/s budget span 9 intervals (0.9s); two
+	// private budgets would take 0.4s.
+	if shared < 800*time.Millisecond {
+		t.Errorf("10 sends over two clients of one account took %v, want ≥ 0.9s (a shared 10/s budget)", shared)
+	}
+	if alone > 400*time.Millisecond {
+		t.Errorf("another account waited %v for 2 sends; its budget is its own", alone)
+	}
+}

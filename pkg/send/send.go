@@ -24,8 +24,8 @@
 //     *InDoubtError and is not retried for Meta and 360dialog (no
 //     idempotency key). Infobip's messageId is generated once and kept
 //     across attempts.
-//   - A client-side rate limiter per client (per sender account), shared by
-//     concurrent callers: 80 messages/s for Meta and 360dialog, 4,000
+//   - A client-side rate limiter per sender account, shared by concurrent
+//     callers and by clients built separately for the same account: 80 messages/s for Meta and 360dialog, 4,000
 //     requests/s for Infobip, configurable with WithRateLimit.
 //   - Credentials never appear in errors, retry events or logs.
 package send
@@ -182,7 +182,9 @@ func WithRetry(p RetryPolicy) Option { return func(c *config) { c.policy = &p } 
 
 // WithRateLimit sets the client-side limit in requests per second (0 or
 // less turns it off) and the burst (0 = a twentieth of a second's worth,
-// at least 1). Every attempt, retries included, takes a token.
+// at least 1). Every attempt, retries included, takes a token. Clients of
+// the same sender account (same endpoint and credential) with the same
+// limit share one limiter, even when built separately.
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) { c.rateSet, c.perSecond, c.burst = true, perSecond, burst }
 }
