@@ -109,6 +109,7 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  files      %s/_sandbox/files/{name}   (POST/PUT to host media, GET to fetch)\n", srv.URL())
 		fmt.Fprintf(e.stdout, "  messages   %s/_sandbox/messages\n", srv.URL())
 		fmt.Fprintf(e.stdout, "  media kept in %s\n", srv.DataDir())
+		fmt.Fprintln(e.stdout, "  credentials: \"sandbox\" for each provider unless set with flags or PREP_SANDBOX_* variables")
 		if cfg.WebhookURL != "" {
 			fmt.Fprintf(e.stdout, "  webhooks → %s\n", cfg.WebhookURL)
 		}

@@ -327,8 +327,8 @@ func TestMetaAsyncFailures(t *testing.T) {
 			}
 			wid := a.json["messages"].([]any)[0].(map[string]any)["id"].(string)
 			m := waitStatuses(t, s, wid, 1)
-			if len(m.Statuses) != 1 || m.Statuses[0].Name != StatusFailed || m.Statuses[0].Code != tc.code {
-				t.Fatalf("trail %+v, want failed %d", m.Statuses, tc.code)
+			if len(m.Statuses) != 1 || m.Statuses[0].Name != StatusFailed || m.Statuses[0].Code != tc.code || m.Failure == "" {
+				t.Fatalf("trail %+v (%q), want failed %d with a reason", m.Statuses, m.Failure, tc.code)
 			}
 		})
 	}

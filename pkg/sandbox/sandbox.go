@@ -159,6 +159,7 @@ type Message struct {
 	Note      string    `json:"note,omitempty"` // e.g. why a voice note shows a download icon
 	Waveform  []float64 `json:"waveform,omitempty"`
 	WaveFrom  string    `json:"waveform_from,omitempty"` // "ffmpeg" (decoded peaks) or "bytes" (a deterministic placeholder)
+	Failure   string    `json:"failure,omitempty"`       // why a "failed" status was sent (error_data.details)
 	NotifyURL string    `json:"notify_url,omitempty"`    // Infobip
 	Callback  string    `json:"callback_data,omitempty"` // Infobip
 

@@ -49,11 +49,17 @@ func (s *Server) progress(id string, fail int, details string) {
 			code := 0
 			if st == StatusFailed {
 				code = fail
+				if details == "" {
+					details = graphDetails[fail]
+				}
 			}
 			s.mu.Lock()
 			for _, x := range s.messages {
 				if x.ID == id {
 					x.Statuses = append(x.Statuses, Status{Name: st, Code: code, Time: now})
+					if code != 0 {
+						x.Failure = details
+					}
 					m = x.clone()
 				}
 			}
