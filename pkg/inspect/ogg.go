@@ -193,6 +193,11 @@ func parseOgg(s *source, start int64) (*Info, error) {
 	)
 	off := start
 	for off < s.size {
+		// One step per page (most pages come from the window without a
+		// read): keeps the walk within the read budget and cancellable.
+		if err := s.tick(); err != nil {
+			return nil, err
+		}
 		h, err := w.at(off, oggHeaderLen+255)
 		if err != nil {
 			return nil, err

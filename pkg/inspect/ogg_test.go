@@ -272,6 +272,29 @@ func TestOggLarge(t *testing.T) {
 	assert.True(t, rep.Has(CodeTooLarge))
 }
 
+// TestOggTinyPages: 16 MB of minimal pages (one 1-byte packet each) stays
+// within the read budget and is cancellable.
+func TestOggTinyPages(t *testing.T) {
+	b := oggPage(0x02, 0, 1, 0, opusHead(1, 0, 48000))
+	page := oggPage(0, 0, 1, 1, []byte{0xF8})
+	n := 16_000_000 / len(page)
+	for i := 1; i <= n; i++ {
+		binary.LittleEndian.PutUint64(page[6:], uint64(i*960))
+		if i == n {
+			page[5] = 0x04
+		}
+		b = append(b, page...)
+	}
+	rep, err := smpInspect(b, "tiny.ogg")
+	require.NoError(t, err)
+	assert.InDelta(t, float64(n)*0.02, rep.Duration, 1e-6)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Reader(ctx, bytes.NewReader(b), int64(len(b)), "tiny.ogg")
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
 func FuzzOgg(f *testing.F) {
 	smpSeed(f, oggCases)
 	f.Add(oggOpus(1, 312, 3, 960, 10, false))
