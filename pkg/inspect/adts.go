@@ -95,10 +95,7 @@ func adtsConfirm(b []byte, off int, whole bool) (adtsHeader, bool) {
 }
 
 func matchADTS(b []byte) bool {
-	for i := 0; i+7 <= len(b); i++ {
-		if b[i] != 0xFF {
-			continue
-		}
+	for i := nextFF(b, 0); i >= 0 && i+7 <= len(b); i = nextFF(b, i+1) {
 		if _, ok := adtsConfirm(b, i, len(b) < 4096); ok {
 			return true
 		}
@@ -113,10 +110,7 @@ func adtsFind(sc *frameScan, from int64, window int) (int64, adtsHeader, error) 
 		return -1, adtsHeader{}, err
 	}
 	whole := from+int64(len(b)) >= sc.end
-	for i := 0; i+7 <= len(b) && i < window; i++ {
-		if b[i] != 0xFF {
-			continue
-		}
+	for i := nextFF(b, 0); i >= 0 && i+7 <= len(b) && i < window; i = nextFF(b, i+1) {
 		if h, ok := adtsConfirm(b, i, whole); ok {
 			return from + int64(i), h, nil
 		}

@@ -19,6 +19,7 @@ package inspect
 // counted as audio.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 
@@ -156,15 +157,25 @@ func mpaConfirm(b []byte, off int, whole bool) (mpaHeader, bool) {
 
 // matchMP3 looks for a confirmed frame anywhere in the first bytes.
 func matchMP3(b []byte) bool {
-	for i := 0; i+4 <= len(b); i++ {
-		if b[i] != 0xFF {
-			continue
-		}
+	for i := nextFF(b, 0); i >= 0 && i+4 <= len(b); i = nextFF(b, i+1) {
 		if _, ok := mpaConfirm(b, i, len(b) < 4096); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// nextFF returns the index of the next 0xFF byte (a sync word's first
+// byte) at or after i, or -1.
+func nextFF(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	j := bytes.IndexByte(b[i:], 0xFF)
+	if j < 0 {
+		return -1
+	}
+	return i + j
 }
 
 // audioEnd returns where the audio of a frame-based stream ends: before an
@@ -211,10 +222,7 @@ func mpaFind(sc *frameScan, from int64, window int) (int64, mpaHeader, error) {
 		return -1, mpaHeader{}, err
 	}
 	whole := from+int64(len(b)) >= sc.end
-	for i := 0; i+4 <= len(b) && i < window; i++ {
-		if b[i] != 0xFF {
-			continue
-		}
+	for i := nextFF(b, 0); i >= 0 && i+4 <= len(b) && i < window; i = nextFF(b, i+1) {
 		if h, ok := mpaConfirm(b, i, whole); ok {
 			return from + int64(i), h, nil
 		}
