@@ -27,6 +27,7 @@ func TestMetaUpload(t *testing.T) {
 	errSchema := componentSchema(t, doc, "GraphAPIError")
 	okSchema := responseSchema(t, doc, metaPath+"/media", http.MethodPost, 200)
 	big := make([]byte, rules.AudioMaxBytes+1)
+	huge := make([]byte, rules.AudioMaxBytes+3<<20) // more than the sandbox reads of a body
 
 	tests := []struct {
 		name    string
@@ -54,6 +55,7 @@ func TestMetaUpload(t *testing.T) {
 		{name: "content is HTML", form: form{product: "whatsapp", typ: "audio/mpeg", fileName: "a.mp3", data: html}, status: 400, code: 131053, msgHas: "text/html"},
 		{name: "empty file", form: form{product: "whatsapp", typ: "audio/ogg", fileName: "v.ogg", data: nil}, status: 400, code: 131053, msgHas: "empty"},
 		{name: "over 16 MB", form: form{product: "whatsapp", typ: "audio/ogg", fileName: "big.ogg", data: big}, status: 400, code: 131053, msgHas: fmt.Sprint(rules.AudioMaxBytes)},
+		{name: "far over 16 MB", form: form{product: "whatsapp", typ: "audio/ogg", fileName: "big.ogg", data: huge}, status: 400, code: 131053, msgHas: fmt.Sprint(rules.AudioMaxBytes)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -93,6 +94,9 @@ func (s *Server) serveProvider(p Provider, w http.ResponseWriter, r *http.Reques
 	body, err := readAll(r.Body, maxBody)
 	if err == errTooLarge {
 		c.tooBig = true
+		// Drain (a bounded amount) so that the client, still sending, reads
+		// the answer instead of a reset connection.
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 4*maxBody))
 	} else if err != nil {
 		abort(w)
 		return
