@@ -21,7 +21,12 @@ func init() {
 	register(format{container: rules.ContainerCAF, order: 10, match: matchCAF, parse: parseCAF})
 }
 
-const cafMaxChunks = 4096
+const (
+	cafMaxChunks = 4096
+	// cafMaxFramesPerPacket bounds a sane packet: the largest codec frames
+	// are FLAC's 65,535 samples; 1 Mi leaves room for anything real.
+	cafMaxFramesPerPacket = 1 << 20
+)
 
 func matchCAF(b []byte) bool {
 	return len(b) >= 8 && string(b[:4]) == "caff" && binary.BigEndian.Uint16(b[4:]) == 1
@@ -36,6 +41,7 @@ type cafDesc struct {
 	framesPerPacket int64
 	channels        int
 	bits            int
+	insane          bool // the packet table cannot be trusted for a duration
 }
 
 // cafCodec maps the format id (and LPCM flags) to ffprobe's codec_name, as
@@ -180,6 +186,12 @@ func parseCAF(s *source, start int64) (*Info, error) {
 			if !(d.rate > 0 && d.rate < 1e7) || d.channels <= 0 || d.channels > 1024 {
 				return nil, errCorrupt("CAF: desc says %d channels at %g Hz", d.channels, d.rate)
 			}
+			if d.framesPerPacket > cafMaxFramesPerPacket {
+				// ffmpeg 5.1's CAF muxer writes garbage here for FLAC
+				// (0x27627628): no packet holds that many frames.
+				d.framesPerPacket = 0
+				d.insane = true
+			}
 			desc = &d
 		case "pakt":
 			if size >= 24 {
@@ -228,7 +240,10 @@ func parseCAF(s *source, start int64) (*Info, error) {
 	case desc.bytesPerPacket > 0 && desc.framesPerPacket > 0:
 		// Constant packet size (LPCM, µ-law, IMA4…): whole packets in the data.
 		info.Duration = float64(dataLen/desc.bytesPerPacket*desc.framesPerPacket) / desc.rate
-	case validFr > 0 && !dataCut:
+	case desc.insane:
+		// Unknown rather than hours of nonsense (ffprobe 5.1 reports ~58 h
+		// for ffmpeg's own FLAC-in-CAF).
+	case validFr > 0 && !dataCut && (packets <= 0 || validFr/packets <= cafMaxFramesPerPacket):
 		// Packetized: the pakt chunk's count of valid frames (without
 		// priming and remainder frames).
 		info.Duration = float64(validFr) / desc.rate

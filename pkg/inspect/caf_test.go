@@ -82,6 +82,9 @@ func TestCAFBuilt(t *testing.T) {
 		{"f64be lpcm", cafFile(cafChunk("desc", cafDescBody(8000, "lpcm", 1, 8, 1, 1, 64)), data(8000)), "pcm_f64be", 1, 8000, 0.125, 1e-9, false},
 		{"s24be data size -1", minus1, "pcm_s24be", 2, 8000, float64(16000/6) / 8000, 1e-9, false},
 		{"data cut short", cut, "pcm_s16be", 1, 8000, 1500.0 / 8000, 1e-9, true},
+		// ffmpeg 5.1's FLAC-in-CAF: frames per packet 0x27627628 and a pakt
+		// of the same nonsense: duration unknown, not 58 hours.
+		{"insane frames per packet", cafFile(cafChunk("desc", cafDescBody(44100, "flac", 0, 0, 0x27627628, 2, 0)), data(1000), cafChunk("pakt", cafPakt(14, 0x27627630, 0, 0))), "flac", 2, 44100, 0, 0, false},
 		{"ulaw, free chunk first", cafFile(cafChunk("desc", cafDescBody(8000, "ulaw", 0, 1, 1, 1, 8)), cafChunk("free", make([]byte, 7)), data(800)), "pcm_mulaw", 1, 8000, 0.1, 1e-9, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -470,6 +470,11 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 		if a.outRate > 0 {
 			rate = a.outRate
 		}
+		if a.codecID == "A_OPUS" {
+			// Opus decodes at 48 kHz whatever the track says (ffmpeg writes
+			// the encoder's input rate); ffprobe reports 48000 too.
+			rate = 48000
+		}
 		if rate > 0 && rate < 1e7 {
 			info.SampleRate = int(math.Round(rate))
 		}

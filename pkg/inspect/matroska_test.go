@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -92,6 +93,19 @@ func tracksLast() []byte {
 	j := bytes.Index(b, []byte{0x1F, 0x43, 0xB6, 0x75})
 	out := append(bytes.Clone(b[:i]), b[j:]...)
 	return append(out, b[i:j]...)
+}
+
+// TestMatroskaOpusRate: ffmpeg writes the encoder's input rate (16000 here)
+// as the Opus track's SamplingFrequency; Opus decodes at 48 kHz and ffprobe
+// reports 48000, so must we.
+func TestMatroskaOpusRate(t *testing.T) {
+	b := buildWebM("webm", 1, 1, 1, false)
+	i := bytes.Index(b, []byte{0xB5, 0x01})
+	require.Greater(t, i, 0)
+	binary.BigEndian.PutUint64(b[i+9:], math.Float64bits(16000))
+	rep, err := smpInspect(b, "x.webm")
+	require.NoError(t, err)
+	assert.Equal(t, 48000, rep.SampleRate)
 }
 
 func TestMatroskaBuilt(t *testing.T) {
