@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/prep-audio/prep/pkg/rules"
@@ -231,6 +232,31 @@ func TestMP4ContextCancelled(t *testing.T) {
 	}
 }
 
+// fmp4Large is a 16 MB fragmented file: the synthetic init segment, then
+// fragments of 10 samples × 1024 ticks (trex default) with 16 KB mdats.
+func fmp4Large(tb testing.TB) ([]byte, int) {
+	m := mp4TopBoxes(tb, synthFMP4(tb))
+	b := fmtConcat(m["ftyp"], m["moov"])
+	frag := fmtConcat(m["moof"], mp4B("mdat", make([]byte, 16<<10)))
+	n := 0
+	for len(b)+len(frag) <= 16<<20 {
+		b = append(b, frag...)
+		n++
+	}
+	return b, n
+}
+
+func TestMP4LargeFragmented(t *testing.T) {
+	b, n := fmp4Large(t)
+	rep, err := inspectBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(n*10*1024) / 48000; math.Abs(rep.Duration-want) > 1e-6 || rep.Truncated {
+		t.Fatalf("duration %v truncated %v, want %v", rep.Duration, rep.Truncated, want)
+	}
+}
+
 func BenchmarkMP4(b *testing.B) {
 	for _, name := range []string{"m4a-aac-mono-44100-trap-channelcount2.m4a", "mp4-aac-fragmented-mediarecorder.mp4"} {
 		b.Run(name, func(b *testing.B) { benchFmt(b, fmtSample(b, name)) })
@@ -239,6 +265,10 @@ func BenchmarkMP4(b *testing.B) {
 	b.Run("16MB-moov-first", func(b *testing.B) {
 		m := mp4TopBoxes(b, fmtSample(b, "m4a-aac-stereo-48000-faststart.m4a"))
 		big := fmtConcat(m["ftyp"], m["moov"], mp4B("mdat", make([]byte, 16<<20)))
+		benchFmt(b, big)
+	})
+	b.Run("16MB-fragmented", func(b *testing.B) {
+		big, _ := fmp4Large(b)
 		benchFmt(b, big)
 	})
 }
