@@ -255,7 +255,14 @@ func (f *wavFormat) duration(n, factFrames int64) float64 {
 			return float64(factFrames) / rate
 		}
 		if f.blockAlign > 0 && f.samplesPerBlk > 0 {
-			return float64(n/f.blockAlign*f.samplesPerBlk) / rate
+			frames := n / f.blockAlign * f.samplesPerBlk
+			// A partial last block (a cut file) still decodes: IMA ADPCM has a
+			// 4-byte header per channel holding one sample, then two samples a byte.
+			ch := int64(f.channels)
+			if rem := n % f.blockAlign; f.tag == 0x0011 && rem >= 4*ch {
+				frames += 1 + (rem-4*ch)*2/ch
+			}
+			return float64(frames) / rate
 		}
 	default:
 		if factFrames > 0 {

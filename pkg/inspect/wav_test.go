@@ -60,6 +60,11 @@ func TestWAVBuilt(t *testing.T) {
 	copy(zero[i+4:], []byte{0, 0, 0, 0})
 	// A LIST chunk of odd size (padded) before data.
 	list := append([]byte("LIST\x03\x00\x00\x00abc\x00"), []byte("fact\x04\x00\x00\x00\x10\x00\x00\x00")...)
+	// The IMA ADPCM sample (1024-byte blocks of 2041 samples, mono) cut
+	// 2 blocks + 504 bytes into its data: 2·2041 + 1 + 500·2 samples.
+	ima := smpLoad(t, "wav-adpcm-ima-mono-16k-1s.wav")
+	d := bytes.Index(ima, []byte("data")) + 8
+	imaCut := ima[:d+2*1024+504]
 	cases := []struct {
 		name      string
 		data      []byte
@@ -67,6 +72,7 @@ func TestWAVBuilt(t *testing.T) {
 		dur       float64
 		truncated bool
 	}{
+		{"ima adpcm cut mid-block", imaCut, "adpcm_ima_wav", (2*2041 + 1 + 500*2) / 16000.0, true},
 		{"sizes 0 (streaming)", zero, "pcm_s16le", 0.5, false},
 		{"odd LIST chunk before data", wavFile(1, 2, 44100, 16, list, 44100*4, 44100*4), "pcm_s16le", 1, false},
 		{"32-bit PCM", wavFile(1, 1, 8000, 32, nil, 8000*4, 8000*4), "pcm_s32le", 1, false},
