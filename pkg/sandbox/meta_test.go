@@ -489,3 +489,25 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestNewWithHTTPTest(t *testing.T) {
+	voice := sample(t, sampleVoice, "audio/ogg")
+	s, err := New(Config{StatusDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	s.SetURL(ts.URL + "/")
+	if s.URL() != ts.URL || s.MetaURL() != ts.URL+"/meta" {
+		t.Fatalf("URL %q", s.URL())
+	}
+	a := sendLink(t, s, s.MetaURL()+"/v23.0/1/messages", "15550000001", "v.ogg", "audio/ogg", voice, true)
+	if a.status != 200 {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	if m := waitStatuses(t, s, a.json["messages"].([]any)[0].(map[string]any)["id"].(string), 4); !m.PlayIcon {
+		t.Fatalf("message %+v", m)
+	}
+}

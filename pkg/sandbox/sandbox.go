@@ -352,6 +352,15 @@ func (s *Server) URL() string {
 	return s.baseURL
 }
 
+// SetURL tells a server built with New where it is served (for example
+// httptest.NewServer(s.Handler()).URL), so that URL, HostFile and media
+// download URLs are absolute before the first request arrives.
+func (s *Server) SetURL(base string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.baseURL = strings.TrimRight(base, "/")
+}
+
 // MetaURL is URL()+"/meta"; clients use {MetaURL}/{version}/{phone-number-id}/messages.
 func (s *Server) MetaURL() string { return s.URL() + "/meta" }
 
