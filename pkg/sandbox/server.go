@@ -160,7 +160,14 @@ func abort(w http.ResponseWriter) {
 }
 
 func (s *Server) record(p Provider, r *http.Request, body []byte) int {
-	req := Request{Method: r.Method, Path: r.URL.RequestURI(), Header: redact(r.Header), Time: time.Now()}
+	path := r.URL.Path
+	if q := r.URL.Query(); len(q) > 0 {
+		if q.Has("access_token") {
+			q.Set("access_token", "[redacted]")
+		}
+		path += "?" + q.Encode()
+	}
+	req := Request{Method: r.Method, Path: path, Header: redact(r.Header), Time: time.Now()}
 	if !strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/") && len(body) <= maxJSONBody {
 		req.Body = bytes.Clone(body)
 	}
