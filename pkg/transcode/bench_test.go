@@ -1,0 +1,167 @@
+package transcode
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/rules"
+)
+
+// benchSignals is the varied set of the fit-rate benchmark: what a voice
+// note may hold, from speech to the worst case for VBR (a pure tone and
+// white noise) and near-silence.
+func benchSignals(dur float64) map[string][]string {
+	d := secs(dur)
+	return map[string][]string{
+		"speech": append(speechLike(dur, 16000), "-ac", "1"),
+		"tone":   {"-f", "lavfi", "-i", "sine=f=440:r=48000:d=" + d},
+		"chord":  {"-f", "lavfi", "-i", "aevalsrc='0.2*sin(2*PI*261*t)+0.2*sin(2*PI*329*t)+0.2*sin(2*PI*392*t)':s=44100:d=" + d, "-ac", "2"},
+		"pink":   {"-f", "lavfi", "-i", "anoisesrc=c=pink:r=44100:a=0.3:d=" + d},
+		"white":  {"-f", "lavfi", "-i", "anoisesrc=c=white:r=48000:a=0.5:d=" + d},
+		"hush":   {"-f", "lavfi", "-i", "anoisesrc=c=brown:r=16000:a=0.003:d=" + d},
+	}
+}
+
+// BenchmarkFitRate encodes the varied set over a range of durations and
+// budgets and reports the share that fit on the first encode and, where
+// the budget (not the 32 kbit/s cap) bounds the bitrate, the share of the
+// budget used. To keep it affordable, long memos are scaled: D seconds
+// with budget B is planned like 10·D seconds with 10·B (same bitrate).
+func BenchmarkFitRate(b *testing.B) {
+	needFFmpeg(b)
+	src := b.TempDir()
+	type point struct {
+		dur    float64
+		budget int64
+	}
+	points := []point{
+		{5, rules.VoiceMaxBytes}, {64, rules.VoiceMaxBytes}, // the cap binds
+		{13, 51_200}, {15, 51_200}, {20, 51_200}, {30, 51_200}, {45, 51_200}, {60, 51_200}, // 130–600 s memos, scaled
+		{20, 25_600}, {40, 102_400}, // other budgets
+	}
+	inputs := map[string]string{}
+	for _, pt := range points {
+		for name, args := range benchSignals(pt.dur) {
+			key := fmt.Sprintf("%s-%gs", name, pt.dur)
+			if _, ok := inputs[key]; !ok {
+				inputs[key] = gen(b, src, key+".wav", args...)
+			}
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		total, first, bound := 0, 0, 0
+		minUse, sumUse := 1.0, 0.0
+		for _, pt := range points {
+			tr := mustNew(b, Options{MaxBytes: pt.budget})
+			for name := range benchSignals(pt.dur) {
+				key := fmt.Sprintf("%s-%gs", name, pt.dur)
+				dir := b.TempDir()
+				res, err := tr.ToDir(context.Background(), FileInput(inputs[key]), dir)
+				if err != nil {
+					b.Fatalf("%s @ %d: %v", key, pt.budget, err)
+				}
+				total++
+				if res.Attempts == 1 {
+					first++
+				} else {
+					b.Logf("%s @ %d bytes: %d attempts", key, pt.budget, res.Attempts)
+				}
+				if res.Plan.Bitrate < tr.Options().MaxBitrate {
+					bound++
+					use := float64(res.Outputs[0].Bytes) / float64(pt.budget)
+					sumUse += use
+					minUse = min(minUse, use)
+				}
+			}
+		}
+		b.ReportMetric(100*float64(first)/float64(total), "first-try-%")
+		b.ReportMetric(float64(total), "inputs")
+		if bound > 0 {
+			b.ReportMetric(100*sumUse/float64(bound), "budget-use-mean-%")
+			b.ReportMetric(100*minUse, "budget-use-min-%")
+		}
+	}
+}
+
+// BenchmarkMemo64s compares prep on one 64 s memo (mono AAC M4A, as
+// phones record) with one bare ffmpeg Opus encode of the same file, both
+// timed in every iteration, alternating, to share the machine's noise.
+// "bare" is `ffmpeg -i memo.m4a -c:a libopus out.ogg` (libopus defaults);
+// "bare-same" adds prep's encoder settings (-ac 1 -ar 16000 -b:a 32k
+// -application voip), so the difference is prep's own overhead.
+func BenchmarkMemo64s(b *testing.B) {
+	needFFmpeg(b)
+	src := b.TempDir()
+	memo := gen(b, src, "memo.m4a", append(speechLike(64, 44100), "-ac", "1", "-c:a", "aac", "-b:a", "64k")...)
+	tr := mustNew(b, Options{})
+	bare := func(extra ...string) time.Duration {
+		args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", memo}, extra...)
+		args = append(args, "-c:a", "libopus", filepath.Join(b.TempDir(), "bare.ogg"))
+		start := time.Now()
+		if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+		return time.Since(start)
+	}
+	var tPrep, tBare, tSame time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		res, err := tr.ToDir(context.Background(), FileInput(memo), b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		tPrep += time.Since(start)
+		if res.Attempts != 1 {
+			b.Errorf("%d attempts", res.Attempts)
+		}
+		tBare += bare()
+		tSame += bare("-ac", "1", "-ar", "16000", "-b:a", "32k", "-application", "voip")
+	}
+	b.ReportMetric(float64(tPrep.Milliseconds())/float64(b.N), "prep-ms")
+	b.ReportMetric(float64(tBare.Milliseconds())/float64(b.N), "bare-ms")
+	b.ReportMetric(float64(tSame.Milliseconds())/float64(b.N), "bare-same-ms")
+	b.ReportMetric(float64(tPrep)/float64(tBare), "x-bare")
+	b.ReportMetric(float64(tPrep)/float64(tSame), "x-bare-same")
+}
+
+// BenchmarkBatchJobs2 transcodes six distinct 30 s files with two
+// workers and one after another, alternating, and reports the ratio.
+func BenchmarkBatchJobs2(b *testing.B) {
+	needFFmpeg(b)
+	src := b.TempDir()
+	var paths []string
+	for i := 0; i < 6; i++ {
+		args := append(speechLike(30, 16000+8000*(i%2)), "-ac", fmt.Sprint(1+i%2))
+		paths = append(paths, gen(b, src, fmt.Sprintf("in%d.wav", i), args...))
+	}
+	tr := mustNew(b, Options{})
+	runAll := func(workers int) time.Duration {
+		dir := b.TempDir()
+		jobs := make([]Job, len(paths))
+		for i, p := range paths {
+			jobs[i] = Job{Input: FileInput(p), Dir: dir}
+		}
+		start := time.Now()
+		tr.Batch(context.Background(), jobs, workers, func(i int, r *Result, err error) {
+			if err != nil {
+				b.Errorf("%s: %v", paths[i], err)
+			}
+		})
+		return time.Since(start)
+	}
+	var seq, par time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		seq += runAll(1)
+		par += runAll(2)
+	}
+	b.ReportMetric(float64(seq.Milliseconds())/float64(b.N), "seq-ms")
+	b.ReportMetric(float64(par.Milliseconds())/float64(b.N), "jobs2-ms")
+	b.ReportMetric(float64(par)/float64(seq), "x-seq")
+}
