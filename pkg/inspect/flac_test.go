@@ -67,6 +67,85 @@ func TestFLACBuilt(t *testing.T) {
 	}
 }
 
+// testCRC8 is FLAC's header CRC-8 (poly 0x07), written out for the tests.
+func testCRC8(b []byte) byte {
+	crc := 0
+	for _, x := range b {
+		crc ^= int(x)
+		for k := 0; k < 8; k++ {
+			crc <<= 1
+			if crc&0x100 != 0 {
+				crc ^= 0x107
+			}
+		}
+	}
+	return byte(crc)
+}
+
+// flacFrames builds a mono 16 kHz FLAC stream whose STREAMINFO says total
+// samples, with frames of block size 4096 (the last one of last samples),
+// numbered by frame (fixed) or by sample (variable). Frame bodies are 60
+// zero bytes: the parser reads headers only.
+func flacFrames(total uint64, frames int, last int, variable bool) []byte {
+	b := flacFile(16000, 1, 16, total, nil, false)
+	for f := 0; f < frames; f++ {
+		num := uint64(f)
+		if variable {
+			num = uint64(f) * 4096
+		}
+		h := []byte{0xFF, 0xF8, 12 << 4, 0}
+		if variable {
+			h[1] = 0xF9
+		}
+		switch {
+		case num < 0x80:
+			h = append(h, byte(num))
+		case num < 0x800:
+			h = append(h, 0xC0|byte(num>>6), 0x80|byte(num&0x3F))
+		default:
+			h = append(h, 0xE0|byte(num>>12), 0x80|byte(num>>6&0x3F), 0x80|byte(num&0x3F))
+		}
+		if f == frames-1 && last != 4096 {
+			h[2] = 7 << 4
+			h = binary.BigEndian.AppendUint16(h, uint16(last-1))
+		}
+		h = append(h, testCRC8(h))
+		b = append(b, h...)
+		b = append(b, make([]byte, 60)...)
+	}
+	return b
+}
+
+func TestFLACLastFrame(t *testing.T) {
+	// 10 frames: 9 × 4096 + 1000 = 37864 samples.
+	full := flacFrames(37864, 10, 1000, false)
+	// Frames are 66 bytes (4 + 1 coded number + CRC + 60), the last 68 (+2
+	// for its 16-bit block size). Keep 6 frames and 30 bytes of the 7th.
+	// (Sample-numbered frames 1–9 code their number in 3 bytes, not 1: the
+	// same cut is 10 bytes further there.)
+	cut := len(full) - 68 - 2*66 - (66 - 30)
+	for _, c := range []struct {
+		name      string
+		data      []byte
+		dur       float64
+		truncated bool
+	}{
+		{"complete, fixed block size", full, 37864.0 / 16000, false},
+		{"complete, variable block size", flacFrames(37864, 10, 1000, true), 37864.0 / 16000, false},
+		{"frame numbers past 127 (2-byte coded)", flacFrames(200*4096, 200, 4096, false), 200 * 4096 / 16000.0, false},
+		// Cut 30 bytes into the 7th frame: 6 whole frames before it.
+		{"cut in the 7th frame", full[:cut], 6 * 4096 / 16000.0, true},
+		{"cut in the 7th frame, variable", flacFrames(37864, 10, 1000, true)[:cut+10], 6 * 4096 / 16000.0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := smpInspect(c.data, "x.flac")
+			require.NoError(t, err)
+			assert.InDelta(t, c.dur, rep.Duration, 1e-9)
+			assert.Equal(t, c.truncated, rep.Truncated)
+		})
+	}
+}
+
 func TestFLACErrors(t *testing.T) {
 	notSI := flacFile(44100, 2, 16, 0, nil, true)
 	notSI[4] = 0x81 // first block type PADDING
