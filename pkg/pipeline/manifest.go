@@ -180,17 +180,17 @@ func readCSV(r io.Reader, m *Manifest, baseDir string, d ManifestDefaults) error
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			if pe.StartLine > 0 {
-				line = pe.StartLine
-			}
-			m.Rows = append(m.Rows, Row{Line: line, Err: fmt.Errorf("not valid CSV: %v", pe.Err)})
+			m.Rows = append(m.Rows, Row{Line: pe.StartLine, Err: fmt.Errorf("not valid CSV: %v", pe.Err)})
 			continue // the reader goes on at the next record
 		}
 		if err != nil {
-			return &ManifestError{Path: m.Path, Line: line, Err: err}
+			return &ManifestError{Path: m.Path, Err: err}
+		}
+		line := 0
+		if len(rec) > 0 { // FieldPos panics without fields
+			line, _ = cr.FieldPos(0)
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // a line of spaces
@@ -202,7 +202,7 @@ func readCSV(r io.Reader, m *Manifest, baseDir string, d ManifestDefaults) error
 			}
 		}
 		row := fill(line, vals, baseDir, d)
-		if len(rec) != len(header) && row.Err == nil {
+		if len(rec) != len(header) {
 			row.Err = fmt.Errorf("%d fields, the header has %d", len(rec), len(header))
 		}
 		m.Rows = append(m.Rows, row)

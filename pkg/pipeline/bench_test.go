@@ -1,0 +1,100 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/sandbox"
+	"github.com/prep-audio/prep/pkg/transcode"
+)
+
+// BenchmarkBatch1000Rows20Recordings: 1,000 rows over 20 distinct
+// recordings (15 s WAV memos, 50 rows each, the three providers in turn)
+// through the real stages against the in-process sandbox, with a fresh
+// sandbox and journal per iteration. It reports the wall time against the
+// floor: the sum of one transcode per distinct recording, measured with the
+// same transcoder one after another (goal: within 1.2x of that floor).
+//
+// The senders' client-side rate limits are off (the sandbox has none): with
+// Meta's default 80 messages/s per number, 334 Meta rows alone would take
+// over 4 s.
+func BenchmarkBatch1000Rows20Recordings(b *testing.B) {
+	needFFmpeg(b)
+	dir := b.TempDir()
+	const distinct, rows = 20, 1000
+	for i := 0; i < distinct; i++ {
+		out := filepath.Join(dir, fmt.Sprintf("memo%02d.wav", i))
+		cmd := exec.Command("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+			"-i", fmt.Sprintf("sine=frequency=%d:sample_rate=16000:duration=15", 150+20*i), "-ac", "1", "-c:a", "pcm_s16le", "-y", out)
+		if o, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("ffmpeg: %v %s", err, o)
+		}
+	}
+	var mb strings.Builder
+	mb.WriteString("to,file,provider\n")
+	for i := 0; i < rows; i++ {
+		fmt.Fprintf(&mb, "+447700%06d,memo%02d.wav,%s\n", i, i%distinct, Providers[i%3])
+	}
+	mpath := filepath.Join(dir, "m.csv")
+	os.WriteFile(mpath, []byte(mb.String()), 0o644)
+	m, err := ParseManifest(mpath, ManifestDefaults{})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// The floor: one transcode per distinct recording, one after another.
+	tc := NewTranscode(transcode.Options{})
+	var floor time.Duration
+	for i := 0; i < distinct; i++ {
+		src := filepath.Join(dir, fmt.Sprintf("memo%02d.wav", i))
+		out := b.TempDir()
+		rep, err := (&Pipeline{}).inspectFn()(context.Background(), src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if _, err := tc.Transcode(context.Background(), TranscodeRequest{Path: src, Report: rep, Profile: Voice, OutDir: out}); err != nil {
+			b.Fatal(err)
+		}
+		floor += time.Since(t0)
+	}
+
+	var wall time.Duration
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		b.StopTimer()
+		sb, p := startSandbox(b, sandbox.Config{})
+		journal := filepath.Join(dir, fmt.Sprintf("j%d", it))
+		b.StartTimer()
+		t0 := time.Now()
+		res, err := p.NewBatch(m, BatchOptions{Journal: journal}).Run(context.Background())
+		wall += time.Since(t0)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res.AllSent() {
+			b.Fatalf("not all sent: %+v", res.Summary)
+		}
+		if n := len(sb.Messages()); n != rows {
+			b.Fatalf("%d messages", n)
+		}
+		if n := len(sb.Media(sandbox.Meta)) + len(sb.Media(sandbox.D360)); n != 2*distinct {
+			b.Fatalf("%d media uploads, want %d", n, 2*distinct)
+		}
+		sb.Close()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	w := wall / time.Duration(b.N)
+	b.ReportMetric(floor.Seconds(), "floor-s")
+	b.ReportMetric(w.Seconds(), "wall-s")
+	b.ReportMetric(w.Seconds()/floor.Seconds(), "x-floor")
+	b.ReportMetric(float64(rows)/w.Seconds(), "rows/s")
+}
