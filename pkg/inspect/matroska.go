@@ -23,7 +23,12 @@ import (
 // duration N/A; this parser takes it from the last Cluster instead: the
 // cluster's timestamp + the last audio block's relative timestamp + that
 // block's duration (BlockDuration, DefaultDuration, the Opus TOC, or the
-// gap between the last two blocks).
+// gap between the last two blocks), minus CodecDelay and DiscardPadding.
+// Clusters of known size are skipped by size; unknown-size ones cannot be,
+// so the last one is searched for backwards from the end of the file
+// (64 KiB windows, 1 MiB at most). A file cut short (the Segment declares
+// more than there is) is measured the same way: what is there counts, not
+// the Duration the header promised.
 
 func init() {
 	register(format{container: rules.ContainerWebM, order: 10, match: matchMatroska, parse: parseMatroska})
@@ -56,6 +61,8 @@ const (
 	mkvBlockGroup      = 0xA0
 	mkvBlock           = 0xA1
 	mkvBlockDuration   = 0x9B
+	mkvDiscardPadding  = 0x75A2
+	mkvCodecDelay      = 0x56AA
 	mkvCues            = 0x1C53BB6B
 	mkvAttachments     = 0x1941A469
 	mkvChapters        = 0x1043A770
@@ -189,15 +196,16 @@ func mkvFloat(b []byte) float64 {
 
 // mkvTrack is one TrackEntry.
 type mkvTrack struct {
-	number   uint64
-	typ      uint64
-	codecID  string
-	private  []byte
-	defDur   uint64 // ns per frame
-	rate     float64
-	outRate  float64
-	channels uint64
-	bits     uint64
+	number     uint64
+	typ        uint64
+	codecID    string
+	private    []byte
+	defDur     uint64 // ns per frame
+	codecDelay uint64 // ns the decoder must drop at the start (Opus pre-skip)
+	rate       float64
+	outRate    float64
+	channels   uint64
+	bits       uint64
 }
 
 // mkvCodec maps a Matroska CodecID to ffprobe's codec_name (libavformat
@@ -286,6 +294,8 @@ func parseMkvTracks(b []byte) []*mkvTrack {
 				t.private = d
 			case mkvDefaultDuration:
 				t.defDur = mkvUint(d)
+			case mkvCodecDelay:
+				t.codecDelay = min(mkvUint(d), 10e9)
 			case mkvAudio:
 				mkvChildren(d, func(id int64, a []byte) {
 					switch id {
@@ -551,7 +561,11 @@ func mkvFindLastCluster(s *source, first int64) (int64, bool) {
 
 // mkvClusterEnd walks the blocks of the Cluster at off and returns the end
 // time (seconds) of the last block of the audio track, and whether the
-// cluster is cut short by the end of the file.
+// cluster is cut short by the end of the file. The end is the last block's
+// timestamp plus its duration (BlockDuration, else DefaultDuration, else the
+// Opus TOC, else the gap from the block before), minus the track's
+// CodecDelay and the block's DiscardPadding (RFC 9559 §5.1.4.1.19, §5.1.3.5.2.7):
+// the encoder delay and end padding that a player drops.
 func mkvClusterEnd(s *source, off int64, st *mkvState) (float64, bool) {
 	c, err := mkvHeader(s, off)
 	if err != nil || c.id != mkvCluster {
@@ -559,36 +573,40 @@ func mkvClusterEnd(s *source, off int64, st *mkvState) (float64, bool) {
 	}
 	end := c.end(s.size)
 	cut := c.size != mkvUnknown && c.size > s.size-c.body
+	scale := float64(st.scale)
 	var (
-		tc                 uint64
-		last, prev, lastEn int64 = -1, -1, -1 // block timestamps relative to the cluster, end
-		track                    = st.audio.number
+		tc       float64 // cluster timestamp, ns
+		seen     bool
+		last     float64 // last block's timestamp relative to the cluster, ns
+		prev     = math.NaN()
+		lastDur  = math.NaN() // ns
+		lastDisc float64      // ns
+		track    = st.audio.number
 	)
-	block := func(b []byte, dur int64) {
+	block := func(b []byte, dur, discard float64) {
 		tn, n := mkvVint(b, false)
 		if n == 0 || len(b) < n+3 || uint64(tn) != track {
 			return
 		}
-		rel := int64(int16(binary.BigEndian.Uint16(b[n:])))
+		rel := float64(int16(binary.BigEndian.Uint16(b[n:]))) * scale
 		flags := b[n+2]
-		frames := int64(1)
+		frames := 1.0
 		if flags&0x06 != 0 && len(b) > n+3 {
-			frames = int64(b[n+3]) + 1 // lacing: number of frames − 1
+			frames = float64(b[n+3]) + 1 // lacing: number of frames − 1
 		}
-		if dur < 0 && st.audio.defDur > 0 {
-			dur = int64(float64(st.audio.defDur) * float64(frames) / float64(st.scale))
+		if math.IsNaN(dur) && st.audio.defDur > 0 {
+			dur = float64(st.audio.defDur) * frames
 		}
-		if dur < 0 && st.audio.codecID == "A_OPUS" && flags&0x06 == 0 && len(b) > n+3 {
+		if math.IsNaN(dur) && st.audio.codecID == "A_OPUS" && flags&0x06 == 0 && len(b) > n+3 {
 			if ns := opusPacketNs(b[n+3:]); ns > 0 {
-				dur = int64(float64(ns) / float64(st.scale))
+				dur = float64(ns)
 			}
 		}
-		if last < 0 || rel >= last {
-			prev, last = last, rel
-			lastEn = -1
-			if dur >= 0 {
-				lastEn = rel + dur
+		if !seen || rel >= last {
+			if seen {
+				prev = last
 			}
+			seen, last, lastDur, lastDisc = true, rel, dur, discard
 		}
 	}
 	for off, i := c.body, 0; off < end && i < mkvMaxClusterEls; i++ {
@@ -610,42 +628,57 @@ func mkvClusterEnd(s *source, off int64, st *mkvState) (float64, bool) {
 		switch e.id {
 		case mkvTimestamp:
 			if b, err := s.bytes(e.body, min(e.size, 8)); err == nil {
-				tc = mkvUint(b)
+				tc = float64(mkvUint(b)) * scale
 			}
 		case mkvSimpleBlock:
 			if b, err := s.bytes(e.body, min(e.size, 16)); err == nil {
-				block(b, -1)
+				block(b, math.NaN(), 0)
 			}
 		case mkvBlockGroup:
 			if b, err := s.bytes(e.body, min(e.size, maxChunk)); err == nil {
 				var blk []byte
-				dur := int64(-1)
+				dur, disc := math.NaN(), 0.0
 				mkvChildren(b, func(id int64, d []byte) {
 					switch id {
 					case mkvBlock:
 						blk = d
 					case mkvBlockDuration:
-						dur = int64(mkvUint(d) & math.MaxInt32)
+						dur = float64(mkvUint(d)) * scale
+					case mkvDiscardPadding:
+						disc = float64(mkvInt(d))
 					}
 				})
 				if blk != nil {
-					block(blk, dur)
+					block(blk, dur, disc)
 				}
 			}
 		}
 		off = e.body + e.size
 	}
-	if last < 0 {
+	if !seen {
 		return 0, cut
 	}
-	endTick := lastEn
-	if endTick < 0 {
-		endTick = last
-		if prev >= 0 && last > prev {
-			endTick = last + (last - prev)
+	if math.IsNaN(lastDur) {
+		lastDur = 0
+		if !math.IsNaN(prev) && last > prev {
+			lastDur = last - prev
 		}
 	}
-	return float64(tc+uint64(endTick)) * float64(st.scale) / 1e9, cut
+	if lastDisc < 0 || lastDisc > lastDur {
+		lastDisc = 0
+	}
+	ns := tc + last + lastDur - lastDisc - float64(st.audio.codecDelay)
+	return max(ns, 0) / 1e9, cut
+}
+
+// mkvInt decodes a signed big-endian integer element.
+func mkvInt(b []byte) int64 {
+	if len(b) == 0 || len(b) > 8 {
+		return 0
+	}
+	v := int64(mkvUint(b))
+	shift := uint(64 - 8*len(b))
+	return v << shift >> shift
 }
 
 func mkvTopLevel(id int64) bool {

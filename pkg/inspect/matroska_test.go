@@ -17,13 +17,15 @@ import (
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
-// matroskaCases: see testdata/gen/matroska.sh. Opus in Matroska has no
-// pre-skip subtraction in the block timestamps: the last block ends up to
-// 20 ms + 6.5 ms after the nominal duration (hence tol 0.03).
+// matroskaCases: see testdata/gen/matroska.sh. Where the file has a
+// Duration element, it is reported as written: ffmpeg writes the end of the
+// last block without subtracting Opus's pre-skip or padding (up to 20 ms +
+// 6.5 ms over, hence tol 0.03). Durations taken from the clusters subtract
+// CodecDelay and DiscardPadding, so they are exact to the 1 ms timestamps.
 var matroskaCases = []smpCase{
 	{file: "webm-opus-mono-2s.webm", container: rules.ContainerWebM, codec: "opus", channels: 1, rate: 48000, duration: 2, tol: 0.03},
 	// No Duration element (written to a pipe): the end of the last block.
-	{file: "webm-mediarecorder-opus-mono-pipe-noduration-3s.webm", container: rules.ContainerWebM, codec: "opus", channels: 1, rate: 48000, duration: 3, tol: 0.03},
+	{file: "webm-mediarecorder-opus-mono-pipe-noduration-3s.webm", container: rules.ContainerWebM, codec: "opus", channels: 1, rate: 48000, duration: 3, tol: 0.002},
 	{file: "webm-vorbis-stereo-44k-2s.webm", container: rules.ContainerWebM, codec: "vorbis", channels: 2, rate: 44100, duration: 2, tol: 0.01},
 	{file: "webm-vp8-opus-video-1s.webm", container: rules.ContainerWebM, codec: "opus", channels: 1, rate: 48000, duration: 1, tol: 0.03, video: true},
 	{file: "mka-flac-stereo-44k-0.5s.mka", container: rules.ContainerMatroska, codec: "flac", channels: 2, rate: 44100, duration: 0.5, tol: 0.001},
@@ -106,6 +108,24 @@ func TestMatroskaOpusRate(t *testing.T) {
 	rep, err := smpInspect(b, "x.webm")
 	require.NoError(t, err)
 	assert.Equal(t, 48000, rep.SampleRate)
+}
+
+// TestMatroskaCodecDelay: the end of the last block minus the track's
+// CodecDelay and the block's DiscardPadding.
+func TestMatroskaCodecDelay(t *testing.T) {
+	head := ebmlEl(mkvEBML, ebmlEl(mkvDocType, []byte("webm"), false), false)
+	info := ebmlEl(mkvInfo, ebmlUint(mkvTimestampScale, 1_000_000), false)
+	entry := bytes.Join([][]byte{ebmlUint(mkvTrackNumber, 1), ebmlUint(mkvTrackType, 2),
+		ebmlEl(mkvCodecID, []byte("A_OPUS"), false), ebmlUint(mkvCodecDelay, 6_500_000)}, nil)
+	tracks := ebmlEl(mkvTracks, ebmlEl(mkvTrackEntry, entry, false), false)
+	first := ebmlEl(mkvSimpleBlock, []byte{0x81, 0, 0, 0x80, 0xF8}, false)
+	// The last block at 20 ms, 20 ms long, 5 ms of it padding.
+	group := ebmlEl(mkvBlockGroup, append(ebmlEl(mkvBlock, []byte{0x81, 0, 20, 0, 0xF8}, false), ebmlUint(mkvDiscardPadding, 5_000_000)...), false)
+	cluster := ebmlEl(mkvCluster, bytes.Join([][]byte{ebmlUint(mkvTimestamp, 1000), first, group}, nil), true)
+	b := append(head, ebmlEl(mkvSegment, bytes.Join([][]byte{info, tracks, cluster}, nil), true)...)
+	rep, err := smpInspect(b, "x.webm")
+	require.NoError(t, err)
+	assert.InDelta(t, 1.040-0.005-0.0065, rep.Duration, 1e-9)
 }
 
 func TestMatroskaBuilt(t *testing.T) {
