@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,35 +100,55 @@ func BenchmarkMemo64s(b *testing.B) {
 	src := b.TempDir()
 	memo := gen(b, src, "memo.m4a", append(speechLike(64, 44100), "-ac", "1", "-c:a", "aac", "-b:a", "64k")...)
 	tr := mustNew(b, Options{})
-	bare := func(extra ...string) time.Duration {
+	bare := func(extra ...string) (time.Duration, time.Duration) {
 		args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", memo}, extra...)
 		args = append(args, "-c:a", "libopus", filepath.Join(b.TempDir(), "bare.ogg"))
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
 			b.Fatalf("%v: %s", err, out)
 		}
-		return time.Since(start)
+		return time.Since(start), cpuTime() - cpu0
 	}
-	var tPrep, tBare, tSame time.Duration
+	var tPrep, tBare, tSame, cPrep, cBare, cSame time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		res, err := tr.ToDir(context.Background(), FileInput(memo), b.TempDir())
 		if err != nil {
 			b.Fatal(err)
 		}
 		tPrep += time.Since(start)
+		cPrep += cpuTime() - cpu0
 		if res.Attempts != 1 {
 			b.Errorf("%d attempts", res.Attempts)
 		}
-		tBare += bare()
-		tSame += bare("-ac", "1", "-ar", "16000", "-b:a", "32k", "-application", "voip")
+		w, c := bare()
+		tBare, cBare = tBare+w, cBare+c
+		w, c = bare("-ac", "1", "-ar", "16000", "-b:a", "32k", "-application", "voip")
+		tSame, cSame = tSame+w, cSame+c
 	}
-	b.ReportMetric(float64(tPrep.Milliseconds())/float64(b.N), "prep-ms")
-	b.ReportMetric(float64(tBare.Milliseconds())/float64(b.N), "bare-ms")
-	b.ReportMetric(float64(tSame.Milliseconds())/float64(b.N), "bare-same-ms")
+	n := float64(b.N)
+	b.ReportMetric(float64(tPrep.Milliseconds())/n, "prep-ms")
+	b.ReportMetric(float64(tBare.Milliseconds())/n, "bare-ms")
+	b.ReportMetric(float64(tSame.Milliseconds())/n, "bare-same-ms")
 	b.ReportMetric(float64(tPrep)/float64(tBare), "x-bare")
 	b.ReportMetric(float64(tPrep)/float64(tSame), "x-bare-same")
+	// CPU time (own + children, user+sys) is steadier than wall time on a
+	// shared machine.
+	b.ReportMetric(float64(cPrep.Milliseconds())/n, "prep-cpu-ms")
+	b.ReportMetric(float64(cSame.Milliseconds())/n, "bare-same-cpu-ms")
+	b.ReportMetric(float64(cPrep)/float64(cBare), "cpu-x-bare")
+	b.ReportMetric(float64(cPrep)/float64(cSame), "cpu-x-bare-same")
+}
+
+// cpuTime is the user+sys time of this process and its waited-for
+// children.
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }
 
 // BenchmarkBatchJobs2 transcodes six distinct 30 s files with two
@@ -158,8 +179,14 @@ func BenchmarkBatchJobs2(b *testing.B) {
 	var seq, par time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		seq += runAll(1)
-		par += runAll(2)
+		// Alternate which goes first, so drifting load hits both alike.
+		if i%2 == 0 {
+			seq += runAll(1)
+			par += runAll(2)
+		} else {
+			par += runAll(2)
+			seq += runAll(1)
+		}
 	}
 	b.ReportMetric(float64(seq.Milliseconds())/float64(b.N), "seq-ms")
 	b.ReportMetric(float64(par.Milliseconds())/float64(b.N), "jobs2-ms")
