@@ -135,6 +135,16 @@ var oggCases = []smpCase{
 
 func TestOggSamples(t *testing.T) { smpCheck(t, oggCases) }
 
+func TestOggVideoMIME(t *testing.T) {
+	rep, err := smpInspect(smpLoad(t, "ogg-theora-vorbis-video-1s.ogv"), "clip.ogv")
+	require.NoError(t, err)
+	assert.Equal(t, "video/ogg", rep.MIME)
+	assert.True(t, rep.Has(CodeHasVideo))
+	rep, err = smpInspect(smpLoad(t, "ogg-vorbis-stereo-44k-2s.ogg"), "a.ogg")
+	require.NoError(t, err)
+	assert.Equal(t, "audio/ogg", rep.MIME)
+}
+
 // oggPage builds one Ogg page (RFC 3533 §6; the CRC is left 0: the parser
 // does not check it).
 func oggPage(flags byte, granule int64, serial, seq uint32, packets ...[]byte) []byte {
