@@ -148,8 +148,8 @@ func parseWAV(s *source, start int64) (*Info, error) {
 			ds64Data = int64(binary.LittleEndian.Uint64(b[8:16]))
 			ds64Frames = int64(binary.LittleEndian.Uint64(b[16:24]))
 		case "fmt ":
-			if size < 16 {
-				return nil, errCorrupt("WAV: fmt chunk of %d bytes (16 at least)", size)
+			if size < 14 {
+				return nil, errCorrupt("WAV: fmt chunk of %d bytes (14 at least)", size)
 			}
 			b, err := s.bytes(body, min(size, 40))
 			if err != nil {
@@ -208,7 +208,7 @@ func parseWAV(s *source, start int64) (*Info, error) {
 	}
 }
 
-// parseWAVFormat decodes a fmt chunk body: WAVEFORMATEX (tag, channels,
+// parseWAVFormat decodes a fmt chunk body (14 bytes at least): WAVEFORMATEX (tag, channels,
 // rate, byte rate, block align, bits, cbSize, extra) and, for
 // WAVE_FORMAT_EXTENSIBLE (0xFFFE), the SubFormat GUID whose first two bytes
 // are the real format tag (KSDATAFORMAT_SUBTYPE_xxx = tag-0000-0010-8000-00aa00389b71).
@@ -219,7 +219,9 @@ func parseWAVFormat(b []byte) (*wavFormat, error) {
 		rate:       int(binary.LittleEndian.Uint32(b[4:])),
 		byteRate:   int64(binary.LittleEndian.Uint32(b[8:])),
 		blockAlign: int64(binary.LittleEndian.Uint16(b[12:])),
-		bits:       int(binary.LittleEndian.Uint16(b[14:])),
+	}
+	if len(b) >= 16 { // the old 14-byte WAVEFORMAT has no bits per sample
+		f.bits = int(binary.LittleEndian.Uint16(b[14:]))
 	}
 	if f.channels == 0 || f.rate == 0 {
 		return nil, errCorrupt("WAV: fmt says %d channels at %d Hz", f.channels, f.rate)

@@ -79,6 +79,8 @@ func TestWAVBuilt(t *testing.T) {
 		// 20 significant bits in 3-byte samples (block align 3·2 = 6 written by hand).
 		{"20-bit PCM", wav20(), "pcm_s24le", 1, false},
 		{"64-bit float", wavFile(3, 1, 8000, 64, nil, 8000*8, 4000*8), "pcm_f64le", 0.5, true},
+		// The old 14-byte WAVEFORMAT (no wBitsPerSample) with A-law: block align 1.
+		{"14-byte fmt", wav14(), "pcm_alaw", 1, false},
 		{"unknown tag: byte rate", wavFile(0x1234, 1, 8000, 8, nil, 16000, 16000), "wav_0x1234", 2, false},
 	}
 	for _, c := range cases {
@@ -127,4 +129,16 @@ func wav20() []byte {
 	b := wavFile(1, 2, 8000, 24, nil, 8000*6, 8000*6)
 	binary.LittleEndian.PutUint16(b[34:], 20) // wBitsPerSample
 	return b
+}
+
+// wav14 is an 8 kHz A-law file whose fmt chunk is the 14-byte WAVEFORMAT.
+func wav14() []byte {
+	b := []byte("RIFF\x00\x00\x00\x00WAVEfmt \x0e\x00\x00\x00")
+	b = binary.LittleEndian.AppendUint16(b, 6) // WAVE_FORMAT_ALAW
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = binary.LittleEndian.AppendUint32(b, 8000)
+	b = binary.LittleEndian.AppendUint32(b, 8000)
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = append(b, "data\x40\x1f\x00\x00"...) // 8000 bytes
+	return append(b, make([]byte, 8000)...)
 }
