@@ -506,9 +506,6 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 		info.Duration = end
 	}
 	info.Truncated = st.truncated
-	if info.HasVideo && info.Container == rules.ContainerMatroska {
-		info.MIME = "video/x-matroska"
-	}
 	if info.Duration < 0 || math.IsNaN(info.Duration) || math.IsInf(info.Duration, 0) {
 		info.Duration = 0
 	}

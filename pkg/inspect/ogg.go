@@ -312,8 +312,5 @@ func parseOgg(s *source, start int64) (*Info, error) {
 	}
 	info.Duration = total + cur.duration()
 	info.Truncated = truncated
-	if hasVideo {
-		info.MIME = "video/ogg" // RFC 5334 §10.1
-	}
 	return info, nil
 }

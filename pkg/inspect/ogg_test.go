@@ -139,6 +139,7 @@ func TestOggVideoMIME(t *testing.T) {
 	rep, err := smpInspect(smpLoad(t, "ogg-theora-vorbis-video-1s.ogv"), "clip.ogv")
 	require.NoError(t, err)
 	assert.Equal(t, "video/ogg", rep.MIME)
+	assert.Equal(t, ".ogv", rep.Ext)
 	assert.True(t, rep.Has(CodeHasVideo))
 	rep, err = smpInspect(smpLoad(t, "ogg-vorbis-stereo-44k-2s.ogg"), "a.ogg")
 	require.NoError(t, err)
