@@ -264,6 +264,9 @@ func containerMIME(in *Info) (string, string) {
 		}
 		return "audio/webm", ".webm"
 	case rules.ContainerMatroska:
+		if in.HasVideo {
+			return "video/x-matroska", ".mkv"
+		}
 		return "audio/x-matroska", ".mka"
 	case rules.ContainerWAV:
 		return "audio/wav", ".wav"
