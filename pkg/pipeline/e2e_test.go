@@ -151,6 +151,15 @@ func TestE2EVoiceMemoEachFormatArrivesOnce(t *testing.T) {
 			t.Errorf("row %d: message %q not at the sandbox", r.Row, r.MessageID)
 			continue
 		}
+		if r.Provider == Infobip {
+			host := sb.URL() + "/_sandbox/files/"
+			if ep := os.Getenv("S3_ENDPOINT"); ep != "" {
+				host = ep + "/"
+			}
+			if !strings.HasPrefix(r.Media, host) || sm.Link != r.Media {
+				t.Errorf("row %d: Infobip media %q (sandbox saw %q), want a URL under %s", r.Row, r.Media, sm.Link, host)
+			}
+		}
 		if sm.To != recipients[r.Provider] || string(sm.Provider) != string(r.Provider) {
 			t.Errorf("row %d: message to %s via %s", r.Row, sm.To, sm.Provider)
 		}
