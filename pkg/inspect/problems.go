@@ -65,7 +65,14 @@ func (r *Report) judge(o options) {
 	}
 	if r.Chained || r.Streams > 1 {
 		audioOK, voiceOK = false, false
-		r.add(CodeChainedStream, fmt.Sprintf("the Ogg file holds %d logical streams; WhatsApp needs exactly one", max(r.Streams, 2)))
+		switch {
+		case r.Chained:
+			r.add(CodeChainedStream, "the Ogg file is chained (several recordings one after another); WhatsApp needs exactly one logical stream")
+		case r.Container == rules.ContainerOgg:
+			r.add(CodeChainedStream, fmt.Sprintf("the Ogg file multiplexes %d logical streams; WhatsApp needs exactly one", r.Streams))
+		default:
+			r.add(CodeChainedStream, fmt.Sprintf("the file holds %d audio tracks; WhatsApp needs exactly one", r.Streams))
+		}
 	}
 	if r.Channels != 1 {
 		voiceOK = false
