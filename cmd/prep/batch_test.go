@@ -138,6 +138,12 @@ func messagesByRecipient(sb *sandbox.Server) map[string][]sandbox.Message {
 // sandbox holds atMessages messages (0: never), so the signal lands while
 // sends are under way.
 func runBatchProcess(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sig syscall.Signal, atMessages int) (int, string) {
+	return runBatchProcessSignals(t, bin, sb, manifest, report, []syscall.Signal{sig}, atMessages)
+}
+
+// runBatchProcessSignals sends sigs 100 ms apart once the sandbox holds
+// atMessages messages.
+func runBatchProcessSignals(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sigs []syscall.Signal, atMessages int) (int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report, "--send-workers", "2", "--jobs", "2")
 	cmd.Env = append(os.Environ(), "PREP_SANDBOX_URL=", "PREP_PROVIDER=")
@@ -156,7 +162,12 @@ func runBatchProcess(t *testing.T, bin string, sb *sandbox.Server, manifest, rep
 				case <-time.After(2 * time.Millisecond):
 				}
 				if len(sb.Messages()) >= atMessages {
-					cmd.Process.Signal(sig)
+					for i, sig := range sigs {
+						if i > 0 {
+							time.Sleep(100 * time.Millisecond)
+						}
+						cmd.Process.Signal(sig)
+					}
 					return
 				}
 			}
@@ -392,5 +403,49 @@ func TestRunCLI(t *testing.T) {
 	}
 	if len(sb.Messages()) != before {
 		t.Error("a failed run sent a message")
+	}
+}
+
+// A second Ctrl-C stops at once: sends in flight are abandoned and
+// reported unknown, never sent; a rerun does not resend them.
+func TestBatchDoubleSIGINTStopsAtOnce(t *testing.T) {
+	needFFmpeg(t)
+	bin := prepBinary(t)
+	sb := startSB(t, sandbox.Config{})
+	for _, p := range sandbox.Providers {
+		sb.SetFaults(p, sandbox.Faults{Latency: 400 * time.Millisecond})
+	}
+	dir := t.TempDir()
+	const n = 12
+	manifest := writeManifest(t, dir, n, interruptSamples[:1])
+	report := filepath.Join(dir, "report.jsonl")
+	t0 := time.Now()
+	code, out := runBatchProcessSignals(t, bin, sb, manifest, report, []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, 1)
+	if code != exitSignal {
+		t.Fatalf("exit %d, want %d\n%s", code, exitSignal, out)
+	}
+	if !strings.Contains(out, "stopping now") {
+		t.Errorf("no hard-stop message:\n%s", out)
+	}
+	rows := reportRows(t, report)
+	counts := map[pipeline.Status]int{}
+	for _, r := range rows {
+		counts[r.Status]++
+	}
+	if counts[pipeline.StatusUnknown] == 0 || counts[pipeline.StatusSent]+counts[pipeline.StatusUnknown]+counts[pipeline.StatusSkipped] != n {
+		t.Errorf("after a hard stop: %v (in %v)", counts, time.Since(t0))
+	}
+	// Let the sandbox finish the abandoned requests, then resume.
+	time.Sleep(500 * time.Millisecond)
+	code, out = runBatchProcess(t, bin, sb, manifest, report, 0, 0)
+	if code != exitFailed {
+		t.Fatalf("rerun: exit %d (unknown rows remain, so 1)\n%s", code, out)
+	}
+	byTo := messagesByRecipient(sb)
+	for _, r := range reportRows(t, report) {
+		msgs := byTo[strings.TrimPrefix(r.To, "+")]
+		if len(msgs) > 1 || (r.Status == pipeline.StatusSent && len(msgs) != 1) || (len(msgs) == 0 && r.Status != pipeline.StatusUnknown) {
+			t.Errorf("row %d %s with %d messages", r.Row, r.Status, len(msgs))
+		}
 	}
 }
