@@ -30,12 +30,14 @@ const (
 	cbrStep = int(8 / opusFrameSec) // 400 bit/s
 )
 
-// Measured deviation of the output size from bitrate×duration for
-// libopus's VBR modes (payload only; see bench_test.go and README): with
-// constrained VBR the worst case was +5.1% at 12–32 kbit/s (sine) and
-// +35% at 6–8 kbit/s (synthetic speech, where libopus cannot go as low as
-// asked); unconstrained VBR reached +71% on a pure tone at 24 kbit/s.
-// CBR (-vbr off) is exact: every packet is bitrate×20 ms.
+// Measured deviation of libopus's VBR modes: file size over
+// bitrate×duration (Ogg overhead included), 60 s encodes at 16 kHz input,
+// -application voip, of a tone, white and pink noise, synthetic speech and
+// a speech/noise mix, at 6–32 kbit/s (see README). Constrained VBR: worst
+// +5.1% at 12–32 kbit/s (tone), +35% at 6–8 kbit/s (speech mix, where
+// libopus cannot go as low as asked), and as low as −26% (speech at 32k).
+// Unconstrained VBR: +71% (tone at 24 kbit/s). CBR (-vbr off) is exact:
+// every packet is bitrate×20 ms.
 const (
 	vbrConstrainedDev    = 1.10
 	vbrConstrainedDevLow = 1.40 // below 12 kbit/s
