@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -70,7 +71,7 @@ func field(line, key string) (float64, bool) {
 		rest = rest[:k]
 	}
 	v, err := strconv.ParseFloat(rest, 64)
-	if err != nil || v < 0 {
+	if err != nil || !(v >= 0) || math.IsInf(v, 0) { // !(v >= 0) also rejects NaN
 		return 0, false
 	}
 	return v, true
@@ -88,7 +89,8 @@ func cutPoints(dur, partMax float64, sil []silence) []Segment {
 	window := min(max(partMax*splitWindowFrac, splitWindowMin), splitWindowMax, partMax/2)
 	var segs []Segment
 	start := 0.0
-	for dur-start > partMax && len(segs) < 10000 {
+	// 1 ms of tolerance: float sums must not leave a zero-length last part.
+	for dur-start > partMax+1e-3 && len(segs) < 10000 {
 		nominal := start + partMax
 		cut := nominal
 		for i := len(sil) - 1; i >= 0; i-- {
