@@ -3,6 +3,8 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -119,14 +121,38 @@ func (s *Server) fetch(ctx context.Context, link string, selfHost string) ([]byt
 	return data, resp.Header.Get("Content-Type"), nil
 }
 
-// keep stores media bytes under DataDir/<provider>/<id><ext>.
+// keep stores media bytes under DataDir/<provider>/<sha256><ext>. Storage
+// is by content: a batch that sends one recording to a thousand recipients
+// by link keeps one file, not a thousand (writing a copy per message was
+// most of the sandbox's CPU in 1,000-row batches). id names the message or
+// media object only in errors.
 func (s *Server) keep(p Provider, id, ext string, data []byte) (string, error) {
 	dir := filepath.Join(s.dataDir, string(p))
+	sum := sha256.Sum256(data)
+	name := filepath.Join(dir, hex.EncodeToString(sum[:])+cleanFileName(ext))
+	if st, err := os.Stat(name); err == nil && st.Size() == int64(len(data)) {
+		return name, nil
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	name := filepath.Join(dir, cleanFileName(id)+ext)
-	if err := os.WriteFile(name, data, 0o644); err != nil {
+	// Write under a unique temporary name and rename, so concurrent
+	// requests with the same content never see a half-written file.
+	tmp, err := os.CreateTemp(dir, ".keep-*")
+	if err != nil {
+		return "", err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("keep media for %s: %w", id, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		os.Remove(tmp.Name())
 		return "", err
 	}
 	return name, nil
