@@ -15,7 +15,13 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-if ! command -v ffmpeg >/dev/null || ! ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libopus; then
+has_libopus() {
+  local encoders
+  encoders=$(ffmpeg -hide_banner -encoders 2>/dev/null) || return 1
+  [[ $encoders == *libopus* ]]
+}
+
+if ! command -v ffmpeg >/dev/null || ! has_libopus; then
   echo "deps: installing ffmpeg (with libopus)"
   apt_install ffmpeg
 fi
