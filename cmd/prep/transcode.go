@@ -12,11 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prep-audio/prep/pkg/rules"
 	"github.com/prep-audio/prep/pkg/transcode"
 )
 
 func init() {
-	register("transcode", command{summary: "make recordings WhatsApp voice notes (mono Ogg Opus ≤ 512 KB) or audio files", run: runTranscode})
+	register("transcode", command{summary: fmt.Sprintf("make recordings WhatsApp voice notes (mono Ogg Opus ≤ %d bytes) or audio files", rules.VoiceMaxBytes), run: runTranscode})
 }
 
 // transcodeJSON is one line of `prep transcode --json`.
@@ -39,7 +40,7 @@ type transcodePlanBrief struct {
 
 func runTranscode(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "transcode", "[--profile voice|audio] [--split] [--json] (-o FILE | --out-dir DIR) FILE...")
-	profile := fs.String("profile", "voice", "voice (mono Ogg Opus within the budget) or audio (AAC/M4A under 16 MB; compliant files pass through)")
+	profile := fs.String("profile", "voice", fmt.Sprintf("voice (mono Ogg Opus within the budget) or audio (AAC in M4A ≤ %d bytes; compliant files pass through)", rules.AudioMaxBytes))
 	out := fs.String("o", "", "output file (one input only)")
 	outDir := fs.String("out-dir", "", "output directory: INPUT's base name + the canonical extension of the result")
 	asJSON := fs.Bool("json", false, "one JSON object per input on stdout")
@@ -47,7 +48,7 @@ func runTranscode(ctx context.Context, e *env, args []string) error {
 	allowOver := fs.Bool("allow-oversize", false, "voice: encode what cannot fit anyway (sent with a download icon, not a play icon)")
 	normalize := fs.Bool("normalize", false, "EBU R128 loudness for speech (trims leading silence first)")
 	trim := fs.Bool("trim-silence", false, "trim leading/trailing silence and shorten pauses over 1 s")
-	maxBytes := fs.Int64("max-bytes", 0, "voice budget in bytes (default 512000)")
+	maxBytes := fs.Int64("max-bytes", 0, fmt.Sprintf("voice budget in bytes (default %d)", rules.VoiceMaxBytes))
 	bitrate := fs.String("bitrate", "", "override the planned bitrate, e.g. 24000 or 24k")
 	minBR := fs.String("min-bitrate", "", "bitrate floor (voice default 6k)")
 	maxBR := fs.String("max-bitrate", "", "bitrate cap (voice default 32k)")

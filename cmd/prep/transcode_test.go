@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prep-audio/prep/pkg/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -97,7 +98,7 @@ func TestTranscodeCLI(t *testing.T) {
 	assert.Equal(t, "opus", o.Codec)
 	assert.Equal(t, 1, o.Channels)
 	assert.InDelta(t, 2.0, o.Duration, 0.05)
-	assert.LessOrEqual(t, o.Bytes, int64(512000))
+	assert.LessOrEqual(t, o.Bytes, rules.VoiceMaxBytes)
 
 	assert.NotEmpty(t, got[2].Error)
 	assert.Empty(t, got[2].Outputs)

@@ -1,5 +1,5 @@
 // Package transcode turns recordings into WhatsApp voice notes — mono Ogg
-// Opus that fits the play-icon budget (rules.VoiceMaxBytes, 512,000 bytes)
+// Opus that fits the play-icon budget (rules.VoiceMaxBytes by default)
 // in one encode — or into basic WhatsApp audio under rules.AudioMaxBytes.
 //
 // Each input goes through three steps:

@@ -17,7 +17,7 @@ const (
 	// KindInput: the input could not be read or is not audio ffmpeg decodes.
 	KindInput Kind = "bad_input"
 	// KindTooLong: the recording cannot fit the budget even at the floor
-	// bitrate (voice), or under the 16 MB limit (audio).
+	// bitrate (voice), or under rules.AudioMaxBytes (audio).
 	KindTooLong Kind = "too_long"
 	// KindOverBudget: the output is still over the budget after the one
 	// corrective re-encode.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/rules"
 )
 
 // TestSplitSmallBudget exercises --split cheaply: with a 12 KB budget
@@ -84,7 +85,7 @@ func TestTrimAndNormalize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep := checkVoice(t, res.Outputs[0].Path, 512_000, 0)
+			rep := checkVoice(t, res.Outputs[0].Path, rules.VoiceMaxBytes, 0)
 			if rep.Duration < 2.9 || rep.Duration > 3.3 {
 				t.Errorf("duration %.2f s, want the 3 s of tone without the 2 s of silence", rep.Duration)
 			}
@@ -113,7 +114,7 @@ func TestBatchParallel(t *testing.T) {
 			t.Errorf("job %d: %v", i, err)
 			return
 		}
-		rep := checkVoice(t, r.Outputs[0].Path, 512_000, float64(1+i))
+		rep := checkVoice(t, r.Outputs[0].Path, rules.VoiceMaxBytes, float64(1+i))
 		_ = rep
 	})
 	for i := range jobs {

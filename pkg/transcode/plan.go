@@ -286,7 +286,7 @@ func planAudio(rep *inspect.Report, o Options) (Plan, error) {
 	ok := rep.Error == ""
 	if ok && !forced(o) {
 		if rep.AudioReady {
-			p.Action, p.Reason, p.Ext, p.Estimate, p.Format = ActionPassthrough, "already an accepted audio type within 16 MB", rep.Ext, rep.Size, ""
+			p.Action, p.Reason, p.Ext, p.Estimate, p.Format = ActionPassthrough, fmt.Sprintf("already an accepted audio type within %d bytes", budget), rep.Ext, rep.Size, ""
 			return p, nil
 		}
 		if t, format, ok := audioRemuxTarget(rep); ok && !rep.Truncated && !rep.Chained && rep.Size <= budget &&
