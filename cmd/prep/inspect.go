@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/rules"
 )
 
 func init() {
@@ -16,7 +17,7 @@ func init() {
 func runInspect(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "inspect", "[--json] [--voice-max-bytes N] PATH...")
 	asJSON := fs.Bool("json", false, "one JSON object per line per input")
-	voiceMax := fs.Int64("voice-max-bytes", 0, "voice-note budget in bytes (default 512000)")
+	voiceMax := fs.Int64("voice-max-bytes", rules.VoiceMaxBytes, "voice-note budget in bytes")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -225,55 +225,54 @@ func extMIME(name string) string {
 
 // extraExtMIME covers audio extensions that the system MIME table may lack.
 var extraExtMIME = map[string]string{
-	".opus": "audio/ogg", ".oga": "audio/ogg", ".m4a": "audio/mp4", ".m4b": "audio/mp4",
+	".opus": "audio/ogg", ".oga": "audio/ogg", ".m4b": "audio/mp4",
 	".mp4": "video/mp4", ".3gp": "audio/3gpp", ".3g2": "audio/3gpp2", ".awb": "audio/amr-wb",
 	".webm": "audio/webm", ".weba": "audio/webm", ".mka": "audio/x-matroska", ".mkv": "video/x-matroska",
 	".wav": "audio/wav", ".flac": "audio/flac", ".caf": "audio/x-caf", ".html": "text/html", ".htm": "text/html",
 	".mov": "video/quicktime", ".spx": "audio/ogg",
 }
 
-// containerMIME is the MIME type and extension of a container that is not one of
-// WhatsApp's accepted types.
+// containerMIME is the MIME type and extension of a container that is not
+// one of WhatsApp's accepted types as a whole (an accepted container with
+// another codec, video, or a container WhatsApp does not take). Accepted
+// containers take their MIME type and extension from the rules table.
 func containerMIME(in *Info) (string, string) {
 	if in.MIME != "" {
 		return in.MIME, ""
 	}
-	switch in.Container {
-	case rules.ContainerOgg:
-		if in.HasVideo {
-			return "video/ogg", ".ogv"
+	if in.HasVideo {
+		if v, ok := videoTypes[in.Container]; ok {
+			return v[0], v[1]
 		}
-		return "audio/ogg", ".ogg"
-	case rules.ContainerMP4:
-		if in.HasVideo {
-			return "video/mp4", ".mp4"
+	}
+	if in.Container == rules.ContainerAMR && in.Codec == "amr_wb" {
+		return "audio/amr-wb", ".awb"
+	}
+	for _, t := range rules.AudioTypes {
+		if t.Container == in.Container {
+			return t.MIME, t.Ext
 		}
-		return "audio/mp4", ".m4a"
-	case rules.ContainerMP3:
-		return "audio/mpeg", ".mp3"
-	case rules.ContainerADTS:
-		return "audio/aac", ".aac"
-	case rules.ContainerAMR:
-		if in.Codec == "amr_wb" {
-			return "audio/amr-wb", ".awb"
-		}
-		return "audio/amr", ".amr"
-	case rules.ContainerWebM:
-		if in.HasVideo {
-			return "video/webm", ".webm"
-		}
-		return "audio/webm", ".webm"
-	case rules.ContainerMatroska:
-		if in.HasVideo {
-			return "video/x-matroska", ".mkv"
-		}
-		return "audio/x-matroska", ".mka"
-	case rules.ContainerWAV:
-		return "audio/wav", ".wav"
-	case rules.ContainerFLAC:
-		return "audio/flac", ".flac"
-	case rules.ContainerCAF:
-		return "audio/x-caf", ".caf"
+	}
+	if v, ok := otherTypes[in.Container]; ok {
+		return v[0], v[1]
 	}
 	return "application/octet-stream", ""
 }
+
+// videoTypes and otherTypes name containers outside WhatsApp's table:
+// {MIME type, extension}.
+var (
+	videoTypes = map[string][2]string{
+		rules.ContainerOgg:      {"video/ogg", ".ogv"},
+		rules.ContainerMP4:      {"video/mp4", ".mp4"},
+		rules.ContainerWebM:     {"video/webm", ".webm"},
+		rules.ContainerMatroska: {"video/x-matroska", ".mkv"},
+	}
+	otherTypes = map[string][2]string{
+		rules.ContainerWebM:     {"audio/webm", ".webm"},
+		rules.ContainerMatroska: {"audio/x-matroska", ".mka"},
+		rules.ContainerWAV:      {"audio/wav", ".wav"},
+		rules.ContainerFLAC:     {"audio/flac", ".flac"},
+		rules.ContainerCAF:      {"audio/x-caf", ".caf"},
+	}
+)
