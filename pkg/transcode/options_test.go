@@ -78,14 +78,22 @@ func TestTrimAndNormalize(t *testing.T) {
 	src := t.TempDir()
 	// 2 s of silence, then 3 s of tone.
 	in := gen(t, src, "lead.wav", "-f", "lavfi", "-i", "sine=f=440:r=16000:d=3", "-af", "adelay=2000,volume=0.1")
-	for _, o := range []Options{{TrimSilence: true}, {Normalize: true}, {TrimSilence: true, Normalize: true}} {
-		t.Run(fmt.Sprintf("trim=%v,normalize=%v", o.TrimSilence, o.Normalize), func(t *testing.T) {
+	for _, o := range []Options{{TrimSilence: true}, {Normalize: true}, {TrimSilence: true, Normalize: true}, {Profile: ProfileAudio, Normalize: true}} {
+		t.Run(fmt.Sprintf("%s,trim=%v,normalize=%v", o.Profile, o.TrimSilence, o.Normalize), func(t *testing.T) {
 			dir := t.TempDir()
 			res, err := mustNew(t, o).ToDir(context.Background(), FileInput(in), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep := checkVoice(t, res.Outputs[0].Path, rules.VoiceMaxBytes, 0)
+			var rep *inspect.Report
+			if o.Profile == ProfileAudio {
+				rep, err = inspect.File(context.Background(), res.Outputs[0].Path)
+				if err != nil || !rep.AudioReady || rep.SampleRate != 16000 {
+					t.Fatalf("audio output: %v %+v", err, rep)
+				}
+			} else {
+				rep = checkVoice(t, res.Outputs[0].Path, rules.VoiceMaxBytes, 0)
+			}
 			if rep.Duration < 2.9 || rep.Duration > 3.3 {
 				t.Errorf("duration %.2f s, want the 3 s of tone without the 2 s of silence", rep.Duration)
 			}

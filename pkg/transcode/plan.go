@@ -306,8 +306,12 @@ func planAudio(rep *inspect.Report, o Options) (Plan, error) {
 		p.Channels = 1
 	}
 	p.SampleRate = o.SampleRate
-	if p.SampleRate == 0 && rep.SampleRate > 48000 {
+	if p.SampleRate == 0 && (rep.SampleRate > 48000 || p.Filters != "") {
+		// loudnorm resamples to 192 kHz internally: name the output rate.
 		p.SampleRate = 48000
+		if rep.SampleRate >= 8000 && rep.SampleRate < 48000 {
+			p.SampleRate = rep.SampleRate
+		}
 	}
 	rate := p.SampleRate
 	if rate == 0 {

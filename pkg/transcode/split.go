@@ -77,21 +77,24 @@ func field(line, key string) (float64, bool) {
 	return v, true
 }
 
-// cutPoints splits dur seconds into consecutive segments of at most
-// partMax seconds, ending each part in the middle of the latest pause
-// found in the window before its boundary (or at the boundary when there
-// is none). Pure; silences must not overlap.
+// cutPoints splits dur seconds into as few consecutive segments of at
+// most partMax seconds as possible, of about equal length (so every part
+// gets about the same bitrate), ending each part in the middle of the
+// latest pause found in the window before its boundary (or at the
+// boundary when there is none). Pure; silences must not overlap.
 func cutPoints(dur, partMax float64, sil []silence) []Segment {
 	if dur <= 0 || partMax <= 0 {
 		return nil
 	}
 	sort.Slice(sil, func(a, b int) bool { return sil[a].Start < sil[b].Start })
-	window := min(max(partMax*splitWindowFrac, splitWindowMin), splitWindowMax, partMax/2)
 	var segs []Segment
 	start := 0.0
 	// 1 ms of tolerance: float sums must not leave a zero-length last part.
 	for dur-start > partMax+1e-3 && len(segs) < 10000 {
-		nominal := start + partMax
+		parts := math.Ceil((dur - start - 1e-3) / partMax) // still needed, ≥ 2
+		length := (dur - start) / parts                    // ≤ partMax
+		nominal := start + length
+		window := min(max(length*splitWindowFrac, splitWindowMin), splitWindowMax, length/2)
 		cut := nominal
 		for i := len(sil) - 1; i >= 0; i-- {
 			mid := (sil[i].Start + sil[i].End) / 2
