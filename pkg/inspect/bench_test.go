@@ -37,12 +37,12 @@ func BenchmarkLarge(b *testing.B) {
 	os.MkdirAll(dir, 0o755)
 	// About 15.9 MB each: ~16.5 minutes of 128 kb/s for the lossy ones.
 	makes := []struct{ name, args string }{
-		{"large.mp3", "-c:a libmp3lame -b:a 128k -t 990"},
-		{"large.m4a", "-c:a aac -b:a 128k -t 960"},
-		{"large.ogg", "-c:a libopus -b:a 128k -ac 1 -t 990"},
+		{"large.mp3", "-c:a libmp3lame -b:a 128k -t 990 -f mp3"},
+		{"large.m4a", "-c:a aac -b:a 128k -t 960 -f ipod"},
+		{"large.ogg", "-c:a libopus -b:a 128k -ac 1 -t 990 -f ogg"},
 		{"large.aac", "-c:a aac -b:a 128k -t 960 -f adts"},
 		{"large.webm", "-c:a libopus -b:a 128k -ac 1 -t 990 -f webm"},
-		{"large.wav", "-c:a pcm_s16le -ac 1 -ar 16000 -t 490"},
+		{"large.wav", "-c:a pcm_s16le -ac 1 -ar 16000 -t 490 -f wav"},
 	}
 	for _, m := range makes {
 		p := filepath.Join(dir, m.name)
