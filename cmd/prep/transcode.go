@@ -100,6 +100,16 @@ func runTranscode(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *outDir != "" {
+		// Outputs are named after the inputs' base names: two inputs with
+		// the same one would overwrite each other.
+		seen := map[string]string{}
+		for _, in := range inputs {
+			base := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
+			if prev, ok := seen[base]; ok {
+				return usageErrorf("transcode: %s and %s would both be written as %s.* in %s", prev, in, base, *outDir)
+			}
+			seen[base] = in
+		}
 		if err := os.MkdirAll(*outDir, 0o755); err != nil {
 			return usageErrorf("transcode: --out-dir: %v", err)
 		}

@@ -27,6 +27,7 @@ func TestTranscodeUsage(t *testing.T) {
 		{"transcode", "--sample-rate", "44100", "--out-dir", dir, "a.wav"},
 		{"transcode", "--split", "--allow-oversize", "--out-dir", dir, "a.wav"},
 		{"transcode", "--jobs", "-1", "--out-dir", dir, "a.wav"},
+		{"transcode", "--out-dir", dir, "x/memo.wav", "y/memo.m4a"},
 	}
 	for _, c := range cases {
 		_, _, code := runCLI(t, nil, c...)
