@@ -124,10 +124,14 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 			return p, nil
 		}
 		if rep.Codec == rules.Voice.Codec && rep.Channels == 1 && !rep.Truncated && !rep.Chained &&
-			(rep.Container != rules.Voice.Container || rep.HasVideo) && rep.Duration > 0 && rep.Bitrate > 0 {
-			// Opus payload ≈ bitrate × duration; Ogg adds its pages.
-			est := oggOpusSize(rep.Duration, int(float64(rep.Bitrate)*opusFrameSec/8)+1)
-			if est <= budget {
+			(rep.Container != rules.Voice.Container || rep.HasVideo) {
+			// Opus payload ≈ bitrate × duration; Ogg adds its pages. With
+			// no duration, the file's own size stands in (verified after).
+			est := rep.Size
+			if rep.Duration > 0 && rep.Bitrate > 0 {
+				est = oggOpusSize(rep.Duration, int(float64(rep.Bitrate)*opusFrameSec/8)+1)
+			}
+			if est > 0 && est <= budget {
 				p.Action, p.Reason, p.Estimate = ActionRemux, fmt.Sprintf("mono Opus in %s: copied into Ogg", rep.Container), est
 				return p, nil
 			}

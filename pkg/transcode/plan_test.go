@@ -59,6 +59,7 @@ func planCases() []planCase {
 			r.Problems = append(r.Problems, inspect.Problem{Code: inspect.CodeExtMismatch})
 		}), opts: voice, wantAction: ActionPassthrough, wantExt: ".ogg"},
 		{name: "voice-opus-webm-remux", rep: report("webm", "opus", 1, 30, 90_000), opts: voice, wantAction: ActionRemux, wantExt: ".ogg"},
+		{name: "voice-opus-webm-noduration-remux", rep: report("webm", "opus", 1, 0, 13_000), opts: voice, wantAction: ActionRemux, wantExt: ".ogg"},
 		{name: "voice-opus-webm-too-big-transcode", rep: report("webm", "opus", 1, 200, 1_600_000), opts: voice, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-opus-stereo-transcode", rep: report("ogg", "opus", 2, 20, 80_000), opts: voice, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-mp3-stereo-60s-cap", rep: report("mp3", "mp3", 2, 60, 960_000), opts: voice, wantAction: ActionTranscode, wantExt: ".ogg"},
