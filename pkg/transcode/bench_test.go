@@ -85,6 +85,7 @@ func BenchmarkFitRate(b *testing.B) {
 		b.ReportMetric(100*float64(first)/float64(total), "first-try-%")
 		b.ReportMetric(float64(total), "inputs")
 		if bound > 0 {
+			b.ReportMetric(float64(bound), "budget-bound")
 			b.ReportMetric(100*sumUse/float64(bound), "budget-use-mean-%")
 			b.ReportMetric(100*minUse, "budget-use-min-%")
 		}
