@@ -41,7 +41,7 @@ type Error struct {
 	Input  string // the input's path or name, "" if none
 	Kind   Kind
 	Err    error
-	Stderr string // the last bytes ffmpeg wrote to stderr, if it ran
+	Stderr string // the last bytes (≤ 8 KiB) ffmpeg wrote to stderr, if it ran
 }
 
 func (e *Error) Error() string {
@@ -50,7 +50,8 @@ func (e *Error) Error() string {
 		msg = fmt.Sprintf("transcode %s: %s", e.Input, e.Err)
 	}
 	if e.Stderr != "" {
-		msg += ": ffmpeg: " + e.Stderr
+		// The field keeps up to 8 KiB; the message its last lines.
+		msg += ": ffmpeg: " + lastChars(e.Stderr, 600)
 	}
 	return msg
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/rules"
@@ -314,5 +315,20 @@ func TestTail(t *testing.T) {
 	tl.Write([]byte("xx\u00e9\u00e9")) // 6 bytes: the first é is cut in half
 	if got := tl.String(); got != "x\u00e9\u00e9" {
 		t.Errorf("tail = %q", got)
+	}
+}
+
+func TestErrorMessageBounded(t *testing.T) {
+	long := strings.Repeat("é noise ", 1000) + "the real reason"
+	e := &Error{Input: "in.wav", Kind: KindFFmpeg, Err: errors.New("ffmpeg failed"), Stderr: long}
+	msg := e.Error()
+	if len(msg) > 800 || !strings.HasSuffix(msg, "the real reason") || !strings.HasPrefix(msg, "transcode in.wav: ffmpeg failed") {
+		t.Errorf("message of %d bytes: %.80q…", len(msg), msg)
+	}
+	if !utf8.ValidString(msg) {
+		t.Error("message cut inside a rune")
+	}
+	if e.ExitCode() != 1 || (&Error{Kind: KindOptions}).ExitCode() != 2 {
+		t.Error("exit codes")
 	}
 }
