@@ -35,7 +35,7 @@ func TestReadManifest(t *testing.T) {
 		{name: "csv invalid rows keep their line numbers", file: "m.csv",
 			content: "to,file,provider\n,a.ogg,meta\n+447700900002,,meta\n+447700900003,a.ogg,sms\n+447700900004,a.ogg\n\"multi\nline\",a.ogg,meta\n+447700900006,a.ogg,meta,extra\n+447700900007,a.ogg,meta\n",
 			want: []row{{2, "", "", Meta, Voice, "", "to is empty"}, {3, "+447700900002", "", Meta, Voice, "", "file is empty"},
-				{4, "+447700900003", "", "", Voice, "", "unknown provider"}, {5, "+447700900004", "", "", Voice, "", "2 fields"},
+				{4, "+447700900003", "", "", Voice, "", "is not one of meta, 360dialog, infobip"}, {5, "+447700900004", "", "", Voice, "", "2 fields"},
 				{6, "multi\nline", filepath.Join(base, "a.ogg"), Meta, Voice, "", ""}, {8, "+447700900006", "", Meta, Voice, "", "4 fields"},
 				{9, "+447700900007", filepath.Join(base, "a.ogg"), Meta, Voice, "", ""}}},
 		{name: "csv no provider anywhere", file: "m.csv", content: "to,file\n+447700900001,a.ogg\n",

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 // Pipeline holds the stages. Build it once (e.g. with the adapters in
@@ -28,7 +29,7 @@ type Pipeline struct {
 	Uploader       Uploader
 	Senders        map[Provider]Sender
 	// NormalizeTo checks a recipient and returns the form sent to the
-	// provider (digits); default: an E.164 check.
+	// provider (digits); default: send.NormalizePhone.
 	NormalizeTo func(string) (string, error)
 	// NewMessageID returns the client message id for a send through p, or
 	// "" when the provider takes none; default: a UUID for Infobip (its
@@ -82,7 +83,7 @@ func (p *Pipeline) normalize(to string) (string, error) {
 	if p.NormalizeTo != nil {
 		return p.NormalizeTo(to)
 	}
-	return normalizeTo(to)
+	return send.NormalizePhone(to)
 }
 
 func (p *Pipeline) messageID(pr Provider) string {

@@ -8,34 +8,25 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
-// Provider is a WhatsApp provider.
-type Provider string
+// Provider is a WhatsApp provider; the names are pkg/send's.
+type Provider = send.Provider
 
 // The providers (names as the CLI spells them).
 const (
-	Meta    Provider = "meta"
-	D360    Provider = "360dialog"
-	Infobip Provider = "infobip"
+	Meta    = send.Meta
+	D360    = send.D360
+	Infobip = send.Infobip
 )
 
 // Providers lists the known providers.
 var Providers = []Provider{Meta, D360, Infobip}
 
-// ParseProvider accepts a provider name, case-insensitively ("360" and
-// "d360" also mean 360dialog).
-func ParseProvider(s string) (Provider, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "meta", "cloud", "whatsapp":
-		return Meta, nil
-	case "360dialog", "360", "d360":
-		return D360, nil
-	case "infobip":
-		return Infobip, nil
-	}
-	return "", fmt.Errorf("unknown provider %q (meta, 360dialog or infobip)", s)
-}
+// ParseProvider accepts a provider name as pkg/send does (case-insensitive;
+// "360" and "d360" also mean 360dialog).
+func ParseProvider(s string) (Provider, error) { return send.ParseProvider(s) }
 
 // Profile is what a recording is turned into.
 type Profile string
@@ -268,26 +259,3 @@ type Timing struct {
 
 // Total is the sum of the stages.
 func (t Timing) Total() time.Duration { return t.Inspect + t.Transcode + t.Upload + t.Send }
-
-// normalizeTo is the fallback recipient check (Options.NormalizeTo
-// replaces it, e.g. with send.NormalizePhone): an optional "+", separators
-// (space - . ( )), then the digits of an international number. E.164
-// numbers have at most 15 digits; fewer than 8 is no international number.
-func normalizeTo(s string) (string, error) {
-	t := strings.TrimPrefix(strings.TrimSpace(s), "+")
-	var b strings.Builder
-	for _, r := range t {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return "", fmt.Errorf("recipient %q: not a phone number in international format", s)
-		}
-	}
-	d := b.String()
-	if len(d) < 8 || len(d) > 15 || d[0] == '0' {
-		return "", fmt.Errorf("recipient %q: not a phone number in international format (8 to 15 digits, country code first)", s)
-	}
-	return d, nil
-}
