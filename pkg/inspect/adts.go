@@ -69,54 +69,13 @@ func (h adtsHeader) sameStream(o adtsHeader) bool {
 	return h.mpeg2 == o.mpeg2 && h.profile == o.profile && h.sfi == o.sfi && h.chanCfg == o.chanCfg
 }
 
-// adtsConfirm reports whether a header at off in b is followed by up to two
-// more consistent headers (or a chain ending exactly at the end of b, when b
-// is the whole rest of the input).
-func adtsConfirm(b []byte, off int, whole bool) (adtsHeader, bool) {
-	h, ok := parseADTSHeader(b[off:])
-	if !ok {
-		return h, false
-	}
-	next := off + h.length
-	for i := 0; i < 2; i++ {
-		if next == len(b) && whole {
-			return h, true
-		}
-		if next+7 > len(b) {
-			return h, i > 0
-		}
-		n, ok := parseADTSHeader(b[next:])
-		if !ok || !n.sameStream(h) {
-			return h, false
-		}
-		next += n.length
-	}
-	return h, true
-}
+// adtsSync is ADTS to the shared frame-sync search (frame_scan.go): a
+// 7-byte header, frames of at most 8 KiB.
+var adtsSync = syncFormat[adtsHeader]{headerLen: 7, maxFrame: 8192, parse: parseADTSHeader}
 
-func matchADTS(b []byte) bool {
-	for i := nextFF(b, 0); i >= 0 && i+7 <= len(b); i = nextFF(b, i+1) {
-		if _, ok := adtsConfirm(b, i, len(b) < 4096); ok {
-			return true
-		}
-	}
-	return false
-}
+func (h adtsHeader) frameLen() int { return h.length }
 
-// adtsFind returns the offset of the first confirmed header in [from, from+window).
-func adtsFind(sc *frameScan, from int64, window int) (int64, adtsHeader, error) {
-	b, err := sc.at(from, min(window+3*8192, scanWindow))
-	if err != nil {
-		return -1, adtsHeader{}, err
-	}
-	whole := from+int64(len(b)) >= sc.end
-	for i := nextFF(b, 0); i >= 0 && i+7 <= len(b) && i < window; i = nextFF(b, i+1) {
-		if h, ok := adtsConfirm(b, i, whole); ok {
-			return from + int64(i), h, nil
-		}
-	}
-	return -1, adtsHeader{}, nil
-}
+func matchADTS(b []byte) bool { return adtsSync.match(b) }
 
 func parseADTS(s *source, start int64) (*Info, error) {
 	end, err := audioEnd(s, start)
@@ -124,7 +83,7 @@ func parseADTS(s *source, start int64) (*Info, error) {
 		return nil, err
 	}
 	sc := newFrameScan(s, end)
-	first, h0, err := adtsFind(sc, start, mp3SearchWindow)
+	first, h0, err := adtsSync.find(sc, start, mp3SearchWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +116,7 @@ func parseADTS(s *source, start int64) (*Info, error) {
 		}
 		h, ok := parseADTSHeader(b)
 		if !ok || !h.sameStream(h0) {
-			next, _, err := adtsFind(sc, off+1, scanWindow/2)
+			next, _, err := adtsSync.find(sc, off+1, scanWindow/2)
 			if err != nil {
 				return nil, err
 			}

@@ -130,40 +130,15 @@ func (h mpaHeader) codec() string {
 	return rules.CodecMP3
 }
 
-// mpaConfirm reports whether a frame at off in b is followed by up to two
-// more consistent frames. A chain that reaches exactly the end of b counts
-// when whole is set (b is the whole rest of the input).
-func mpaConfirm(b []byte, off int, whole bool) (mpaHeader, bool) {
-	h, ok := parseMPAHeader(b[off:])
-	if !ok {
-		return h, false
-	}
-	next := off + h.length
-	for i := 0; i < 2; i++ {
-		if next == len(b) && whole {
-			return h, true
-		}
-		if next+4 > len(b) {
-			return h, i > 0
-		}
-		n, ok := parseMPAHeader(b[next:])
-		if !ok || !n.sameStream(h) {
-			return h, false
-		}
-		next += n.length
-	}
-	return h, true
-}
+// mpaSync is MPEG audio to the shared frame-sync search (frame_scan.go):
+// a 4-byte header, frames of at most 1728 bytes (layer III, 8 kHz, 160 kb/s,
+// padded — the longest of the MPEG-1/2/2.5 layer I–III tables).
+var mpaSync = syncFormat[mpaHeader]{headerLen: 4, maxFrame: 1728, parse: parseMPAHeader}
+
+func (h mpaHeader) frameLen() int { return h.length }
 
 // matchMP3 looks for a confirmed frame anywhere in the first bytes.
-func matchMP3(b []byte) bool {
-	for i := nextFF(b, 0); i >= 0 && i+4 <= len(b); i = nextFF(b, i+1) {
-		if _, ok := mpaConfirm(b, i, len(b) < 4096); ok {
-			return true
-		}
-	}
-	return false
-}
+func matchMP3(b []byte) bool { return mpaSync.match(b) }
 
 // nextFF returns the index of the next 0xFF byte (a sync word's first
 // byte) at or after i, or -1.
@@ -215,28 +190,13 @@ func audioEnd(s *source, start int64) (int64, error) {
 	return end, nil
 }
 
-// mpaFind returns the offset of the first confirmed frame in [from, from+window).
-func mpaFind(sc *frameScan, from int64, window int) (int64, mpaHeader, error) {
-	b, err := sc.at(from, min(window+3*1728, scanWindow))
-	if err != nil {
-		return -1, mpaHeader{}, err
-	}
-	whole := from+int64(len(b)) >= sc.end
-	for i := nextFF(b, 0); i >= 0 && i+4 <= len(b) && i < window; i = nextFF(b, i+1) {
-		if h, ok := mpaConfirm(b, i, whole); ok {
-			return from + int64(i), h, nil
-		}
-	}
-	return -1, mpaHeader{}, nil
-}
-
 func parseMP3(s *source, start int64) (*Info, error) {
 	end, err := audioEnd(s, start)
 	if err != nil {
 		return nil, err
 	}
 	sc := newFrameScan(s, end)
-	first, h, err := mpaFind(sc, start, mp3SearchWindow)
+	first, h, err := mpaSync.find(sc, start, mp3SearchWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -411,7 +371,7 @@ func mpaWalk(sc *frameScan, off, end int64, first mpaHeader) (mpaWalkResult, err
 		}
 		h, ok := parseMPAHeader(b)
 		if !ok || !h.sameStream(first) {
-			next, _, err := mpaFind(sc, off+1, scanWindow/2)
+			next, _, err := mpaSync.find(sc, off+1, scanWindow/2)
 			if err != nil {
 				return w, err
 			}
