@@ -7,7 +7,7 @@ BIN := bin/prep
 TOOLS := $(HOME)/.cache/prep-tools/bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build deps test-deps test test-fast vet bench bench-inspect fuzz demo samples clean chromium
+.PHONY: all build deps test-deps test-long test test-fast vet bench bench-inspect fuzz demo samples clean chromium
 
 all: build
 
@@ -35,6 +35,10 @@ test: test-deps vet
 # test-fast: no installs, no S3 server (the S3 tests skip).
 test-fast:
 	$(GO) test ./...
+
+# test-long: the 25-minute transcodes alone (make test runs them too).
+test-long: deps
+	$(GO) test -count=1 -timeout 20m -run Long ./pkg/transcode -long
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
