@@ -43,11 +43,11 @@ type MediaConfig struct {
 	// {BaseURL}/{Version}/{PhoneNumberID}/media); 360dialog default
 	// DefaultD360URL (requests go to {BaseURL}/media).
 	BaseURL       string
-	Version       string // Meta Graph API version, default DefaultMetaVersion
-	PhoneNumberID string // Meta: required
-	Token         string // Meta: access token (Authorization: Bearer)
-	APIKey        string // 360dialog: D360-API-KEY
-	HTTPClient    *http.Client
+	Version       string       // Meta Graph API version, default DefaultMetaVersion
+	PhoneNumberID string       // Meta: required
+	Token         string       // Meta: access token (Authorization: Bearer)
+	APIKey        string       // 360dialog: D360-API-KEY
+	HTTPClient    *http.Client // copied; redirects are never followed (credentials stay on the endpoint's host)
 	Retry         Retry
 	// Cache, when set, remembers media ids by (provider, endpoint, account,
 	// sha256) so the same bytes are not uploaded twice.
@@ -89,10 +89,16 @@ var _ Uploader = (*MediaUploader)(nil)
 
 // NewMedia builds a media-endpoint uploader. It makes no request.
 func NewMedia(cfg MediaConfig) (*MediaUploader, error) {
-	u := &MediaUploader{cfg: cfg, client: cfg.HTTPClient}
-	if u.client == nil {
-		u.client = &http.Client{Timeout: 5 * time.Minute}
+	// Redirects are never followed: net/http forwards every header but
+	// Authorization and cookies to another host, so 360dialog's
+	// D360-API-KEY (and the file) would go wherever the answer points.
+	// A caller's client is copied, not changed.
+	u := &MediaUploader{cfg: cfg, client: &http.Client{Timeout: 5 * time.Minute}}
+	if cfg.HTTPClient != nil {
+		hc := *cfg.HTTPClient
+		u.client = &hc
 	}
+	u.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	u.cfg.Retry = cfg.Retry.withDefaults()
 	switch cfg.Provider {
 	case Meta:

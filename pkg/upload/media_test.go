@@ -3,7 +3,9 @@ package upload
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -344,5 +346,52 @@ func TestMediaDropAfterProcessing(t *testing.T) {
 	media := s.Media(sandbox.Meta)
 	if len(s.Requests(sandbox.Meta)) != 2 || len(media) != 2 || media[1].ID != ref.MediaID {
 		t.Fatalf("requests %d, media %+v, ref %s", len(s.Requests(sandbox.Meta)), media, ref.MediaID)
+	}
+}
+
+// TestMediaRedirectKeepsSecret: a media endpoint that redirects to another
+// host must not get the credential forwarded there. net/http strips only
+// Authorization and cookies on a cross-host redirect, so 360dialog's
+// D360-API-KEY header would go along (and a 307 re-sends the body).
+func TestMediaRedirectKeepsSecret(t *testing.T) {
+	const key = "d360-secret-key-redirect"
+	var mu sync.Mutex
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		for k, v := range r.Header {
+			if strings.Contains(strings.Join(v, " "), key) {
+				leaked = append(leaked, k)
+			}
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"from-the-other-host"}`)
+	}))
+	defer other.Close()
+	// "localhost" vs 127.0.0.1: another host as far as net/http is concerned.
+	target := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) + "/media"
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+	}))
+	defer front.Close()
+	for _, p := range []Provider{D360, Meta} {
+		cfg := MediaConfig{Provider: p, BaseURL: front.URL, Retry: fastRetry, APIKey: key, Token: key, PhoneNumberID: "1065"}
+		u, err := NewMedia(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
+		if err == nil {
+			t.Errorf("%s: a redirect was followed to %s (media id %q); want an error", p, target, ref.MediaID)
+		}
+		if err != nil && strings.Contains(err.Error(), key) {
+			t.Errorf("%s: secret in %q", p, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(leaked) > 0 {
+		t.Errorf("the credential reached another host in headers %v", leaked)
 	}
 }
