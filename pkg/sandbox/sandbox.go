@@ -295,7 +295,11 @@ func New(cfg Config) (*Server, error) {
 		s.dataDir = cfg.DataDir
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	// A transport of its own, so that Close can close the keep-alive
+	// connections it opened (webhooks, links) instead of leaving them, and
+	// their goroutines, in http.DefaultTransport's pool.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	s.client = &http.Client{Transport: tr, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 5 {
 			return errors.New("too many redirects")
 		}
@@ -467,8 +471,9 @@ func (s *Server) HostFile(name, contentType string, data []byte) string {
 	return base + "/_sandbox/files/" + name
 }
 
-// Close stops the server, waits for pending webhooks to stop and removes
-// the temporary data dir (a configured DataDir is kept).
+// Close stops the server, waits for pending webhooks to stop, closes the
+// connections the sandbox opened and removes the temporary data dir (a
+// configured DataDir is kept).
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
@@ -484,6 +489,7 @@ func (s *Server) Close() error {
 			cancel()
 		}
 		s.wg.Wait()
+		s.client.CloseIdleConnections()
 		if s.tmpDir {
 			err = os.RemoveAll(s.dataDir)
 		}
