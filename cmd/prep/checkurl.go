@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/prep-audio/prep/pkg/upload"
@@ -40,7 +41,16 @@ func runCheckURL(ctx context.Context, e *env, args []string) error {
 			}
 			failed++
 			if *asJSON {
-				enc.Encode(map[string]any{"url": u, "ok": false, "error": err.Error()})
+				// The URL as the error names it: query (presigned
+				// signature) and user info removed.
+				shown := "(invalid URL)"
+				var ie *upload.InputError
+				if errors.As(err, &ie) {
+					shown = ie.Name
+				}
+				if err := enc.Encode(map[string]any{"url": shown, "ok": false, "error": err.Error()}); err != nil {
+					return err
+				}
 			} else {
 				fmt.Fprintf(e.stderr, "prep check-url: %v\n", err)
 			}

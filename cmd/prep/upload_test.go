@@ -164,3 +164,20 @@ func TestCheckURLCLI(t *testing.T) {
 		t.Fatalf("no mismatch reported: %s", out)
 	}
 }
+
+// TestCheckURLNeverPrintsQuery: a URL check-url cannot take is reported
+// without its query string (a presigned signature), in both output forms.
+func TestCheckURLNeverPrintsQuery(t *testing.T) {
+	const sig = "X-Amz-Signature=0123456789abcdefSECRET"
+	for _, u := range []string{"ftp://bucket.example.com/v.ogg?" + sig, "https://bad host.example.com/v.ogg?" + sig} {
+		for _, args := range [][]string{{"check-url", u}, {"check-url", "--json", u}} {
+			out, errOut, code := runCLI(t, nil, args...)
+			if code == exitOK {
+				t.Errorf("%v: exit 0", args)
+			}
+			if strings.Contains(out+errOut, "SECRET") {
+				t.Errorf("%v: the query was printed:\n%s%s", args, out, errOut)
+			}
+		}
+	}
+}
