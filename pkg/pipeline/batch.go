@@ -571,7 +571,9 @@ func (b *Batch) sendRow(ctx context.Context, rr *rowRun, s Sender, lim *rate.Lim
 			continue
 		}
 		if lim != nil {
-			if err := lim.Wait(ctx); err != nil {
+			// A row whose first request has not left yet is not in flight:
+			// a Stop while it waits for its turn skips it.
+			if err := b.waitRate(ctx, lim, sent == 0); err != nil {
 				b.finish(rr, StatusSkipped, "interrupted before sending")
 				return sent
 			}
@@ -621,6 +623,31 @@ func (b *Batch) sendRow(ctx context.Context, rr *rowRun, s Sender, lim *rate.Lim
 	}
 	b.finish(rr, StatusSent, "")
 	return sent
+}
+
+// waitRate waits for the rate limiter. When stoppable, a Stop ends the
+// wait with an error (and so does one that came just before it was
+// granted), so no request leaves after Stop for a row not yet started.
+func (b *Batch) waitRate(ctx context.Context, lim *rate.Limiter, stoppable bool) error {
+	if !stoppable {
+		return lim.Wait(ctx)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-b.stopCh:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	if err := lim.Wait(wctx); err != nil {
+		return err
+	}
+	if b.stopped() {
+		return context.Canceled
+	}
+	return nil
 }
 
 func (h *rowHistory) partOf(i int) *partState {

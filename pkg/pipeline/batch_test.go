@@ -485,3 +485,36 @@ func TestBatchJournalLocked(t *testing.T) {
 		t.Error("sent without a journal")
 	}
 }
+
+// A Stop while rows wait for their turn under the batch's rate limit:
+// those rows have not left, so they are skipped, not sent after the stop.
+func TestBatchStopDuringRateWaitSendsNoMore(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.ogg": "AAA"})
+	var b strings.Builder
+	b.WriteString("to,file,provider\n")
+	for i := 0; i < 4; i++ {
+		fmt.Fprintf(&b, "+4470000001%02d,a.ogg,meta\n", i)
+	}
+	m := mustManifest(t, dir, "m.csv", b.String())
+	f := newFakes()
+	var batch *Batch
+	var once sync.Once
+	f.onSend = func(ctx context.Context, req SendRequest) error {
+		once.Do(func() {
+			time.Sleep(50 * time.Millisecond) // the other workers are waiting for the limiter
+			batch.Stop()
+		})
+		return nil
+	}
+	// One send every 2 s: after the first, every other worker waits.
+	batch = f.pipeline(t).NewBatch(m, BatchOptions{Journal: filepath.Join(dir, "j"), SendWorkers: 4, Rate: map[Provider]float64{Meta: 0.5}})
+	res, err := batch.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byStatus(res)
+	if len(got[StatusSent]) != 1 || len(got[StatusSkipped]) != 3 || len(f.sent) != 1 {
+		t.Errorf("after a stop during the rate wait: %v, %d requests (want 1 sent, 3 skipped)", got, len(f.sent))
+	}
+}
