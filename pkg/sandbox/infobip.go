@@ -271,5 +271,5 @@ func (s *Server) infobipReport(ctx context.Context, m Message, status string, fa
 		return
 	}
 	body, _ := json.Marshal(map[string]any{"results": []any{result}})
-	s.post(ctx, Infobip, m.NotifyURL, body, false)
+	s.post(ctx, s.local, Infobip, m.NotifyURL, body, false)
 }

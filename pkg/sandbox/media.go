@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/inspect"
@@ -62,6 +63,30 @@ func isLoopbackHost(host string) bool {
 
 var errNotLoopback = errors.New("the sandbox is offline and fetches media only from loopback hosts (127.0.0.1, ::1, localhost)")
 
+// loopbackTransport is the transport for request-controlled URLs (media
+// links, Infobip notifyUrl): isLoopbackHost judges the name, but a name
+// under .localhost is resolved by DNS, and an environment proxy
+// (HTTP_PROXY) would fetch it from anywhere. So no proxy, and every
+// connection is checked where it is made: to a loopback address or not at
+// all (redirects included, as they dial through here too).
+func loopbackTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+				return errNotLoopback
+			}
+			return nil
+		}}
+	tr.DialContext = d.DialContext
+	return tr
+}
+
 // fetchError says why a link could not be fetched.
 type fetchError struct {
 	status int // the host's HTTP status, 0 if it was not reached
@@ -103,7 +128,7 @@ func (s *Server) fetch(ctx context.Context, link string, selfHost string) ([]byt
 	if err != nil {
 		return nil, "", &fetchError{err: err}
 	}
-	resp, err := s.client.Do(req)
+	resp, err := s.local.Do(req)
 	if err != nil {
 		return nil, "", &fetchError{err: errors.New("the media host could not be reached")}
 	}

@@ -211,7 +211,8 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	client *http.Client
+	client *http.Client // webhooks to Config.WebhookURL
+	local  *http.Client // links and notifyUrl reports: loopback addresses only, no proxy
 
 	ln  net.Listener
 	srv *http.Server
@@ -298,8 +299,7 @@ func New(cfg Config) (*Server, error) {
 	// A transport of its own, so that Close can close the keep-alive
 	// connections it opened (webhooks, links) instead of leaving them, and
 	// their goroutines, in http.DefaultTransport's pool.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	s.client = &http.Client{Transport: tr, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	redirects := func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 5 {
 			return errors.New("too many redirects")
 		}
@@ -307,7 +307,9 @@ func New(cfg Config) (*Server, error) {
 			return errors.New("redirect to a non-loopback host")
 		}
 		return nil
-	}}
+	}
+	s.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 10 * time.Second, CheckRedirect: redirects}
+	s.local = &http.Client{Transport: loopbackTransport(), Timeout: 10 * time.Second, CheckRedirect: redirects}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -490,6 +492,7 @@ func (s *Server) Close() error {
 		}
 		s.wg.Wait()
 		s.client.CloseIdleConnections()
+		s.local.CloseIdleConnections()
 		if s.tmpDir {
 			err = os.RemoveAll(s.dataDir)
 		}

@@ -114,7 +114,7 @@ func (s *Server) graphWebhook(ctx context.Context, m Message, status string, fai
 			}},
 		}},
 	})
-	s.post(ctx, m.Provider, s.cfg.WebhookURL, body, true)
+	s.post(ctx, s.client, m.Provider, s.cfg.WebhookURL, body, true)
 }
 
 // Signature returns the X-Hub-Signature-256 value Meta sends with a
@@ -125,8 +125,8 @@ func Signature(appSecret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// post delivers one webhook and records it.
-func (s *Server) post(ctx context.Context, p Provider, target string, body []byte, sign bool) {
+// post delivers one webhook with client and records it.
+func (s *Server) post(ctx context.Context, client *http.Client, p Provider, target string, body []byte, sign bool) {
 	wh := Webhook{Provider: p, URL: target, Body: body, Time: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -138,7 +138,7 @@ func (s *Server) post(ctx context.Context, p Provider, target string, body []byt
 			req.Header.Set("X-Hub-Signature-256", Signature(s.cfg.AppSecret, body))
 		}
 		var resp *http.Response
-		resp, err = s.client.Do(req)
+		resp, err = client.Do(req)
 		if err == nil {
 			wh.Status = resp.StatusCode
 			resp.Body.Close()
