@@ -209,7 +209,7 @@ func parseCAF(s *source, start int64) (*Info, error) {
 				dataLen = s.size - dataOff
 			} else {
 				dataLen = size - 4
-				if body+size > s.size {
+				if size > s.size-body { // not body+size: that wraps for sizes near MaxInt64
 					dataCut = true
 					dataLen = s.size - dataOff
 				}
@@ -243,6 +243,9 @@ func parseCAF(s *source, start int64) (*Info, error) {
 	case desc.insane:
 		// Unknown rather than hours of nonsense (ffprobe 5.1 reports ~58 h
 		// for ffmpeg's own FLAC-in-CAF).
+	case packets > dataLen:
+		// Every packet takes at least a byte: a packet count larger than
+		// the data cannot be trusted (and packets × frames could overflow).
 	case validFr > 0 && !dataCut && (packets <= 0 || validFr/packets <= cafMaxFramesPerPacket):
 		// Packetized: the pakt chunk's count of valid frames (without
 		// priming and remainder frames).

@@ -85,6 +85,12 @@ func TestCAFBuilt(t *testing.T) {
 		// ffmpeg 5.1's FLAC-in-CAF: frames per packet 0x27627628 and a pakt
 		// of the same nonsense: duration unknown, not 58 hours.
 		{"insane frames per packet", cafFile(cafChunk("desc", cafDescBody(44100, "flac", 0, 0, 0x27627628, 2, 0)), data(1000), cafChunk("pakt", cafPakt(14, 0x27627630, 0, 0))), "flac", 2, 44100, 0, 0, false},
+		// Sizes near MaxInt64 must not wrap: a data chunk of MaxInt64 bytes
+		// is a cut file (its 3000 bytes count), and a pakt of 2^62+1 packets
+		// (more packets than data bytes) must not overflow packets × frames
+		// per packet into a plausible-looking duration (64 frames here).
+		{"data size near MaxInt64", cafFile(cafChunk("desc", cafDescBody(8000, "lpcm", 0, 2, 1, 1, 16)), append([]byte("data\x7f\xff\xff\xff\xff\xff\xff\xf0"), make([]byte, 4+3000)...)), "pcm_s16be", 1, 8000, 1500.0 / 8000, 1e-9, true},
+		{"pakt packets near MaxInt64", cafFile(cafChunk("desc", cafDescBody(8000, "ima4", 0, 0, 64, 1, 0)), data(100), cafChunk("pakt", cafPakt(1<<62+1, 0, 0, 0))), "adpcm_ima_qt", 1, 8000, 0, 0, false},
 		{"ulaw, free chunk first", cafFile(cafChunk("desc", cafDescBody(8000, "ulaw", 0, 1, 1, 1, 8)), cafChunk("free", make([]byte, 7)), data(800)), "pcm_mulaw", 1, 8000, 0.1, 1e-9, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
