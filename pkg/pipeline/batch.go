@@ -580,6 +580,12 @@ func (b *Batch) sendRow(ctx context.Context, rr *rowRun, s Sender, lim *rate.Lim
 		}
 		req := SendRequest{Provider: rr.row.Provider, To: rr.to, MediaID: m.ID, Voice: rr.row.Profile == Voice,
 			CallbackData: rr.row.CallbackData, MessageID: b.p.messageID(rr.row.Provider)}
+		if ps := rr.hist.partOf(i); ps != nil && ps.clientID != "" && (ps.state == StateSending || ps.state == StateUnknown) {
+			// Resending an in-doubt part (--resend-unknown): the same
+			// client message id as the request that may have arrived, so
+			// the provider and its reports can tell it is the same message.
+			req.MessageID = ps.clientID
+		}
 		if m.ID == "" {
 			req.Link = m.URL
 		}

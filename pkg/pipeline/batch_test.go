@@ -518,3 +518,25 @@ func TestBatchStopDuringRateWaitSendsNoMore(t *testing.T) {
 		t.Errorf("after a stop during the rate wait: %v, %d requests (want 1 sent, 3 skipped)", got, len(f.sent))
 	}
 }
+
+// --resend-unknown resends an in-doubt Infobip row with the client
+// messageId journaled for the request that may have arrived, not a new one.
+func TestBatchResendUnknownKeepsClientMessageID(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.ogg": "AAA"})
+	m := mustManifest(t, dir, "m.csv", "to,file,provider\n+447000000001,a.ogg,infobip\n")
+	journal := filepath.Join(dir, "j")
+	f := newFakes()
+	f.doubt["447000000001"] = true
+	p := f.pipeline(t)
+	if got := byStatus(runBatch(t, p, m, BatchOptions{Journal: journal})); fmt.Sprint(got[StatusUnknown]) != "[2]" {
+		t.Fatalf("run 1: %v", got)
+	}
+	f.doubt = map[string]bool{}
+	if res := runBatch(t, p, m, BatchOptions{Journal: journal, ResendUnknown: true}); !res.AllSent() {
+		t.Fatalf("run 2: %v", byStatus(res))
+	}
+	if len(f.sent) != 2 || f.sent[0].MessageID == "" || f.sent[1].MessageID != f.sent[0].MessageID {
+		t.Errorf("client message ids %q then %q, want the same", f.sent[0].MessageID, f.sent[len(f.sent)-1].MessageID)
+	}
+}
