@@ -184,6 +184,14 @@ func newClient(p Provider, cfg *config, endpoint string, defRate float64, defPol
 	c := &Client{provider: p, endpoint: endpoint, cred: cfg.cred, hc: cfg.hc, hook: cfg.hook, logger: cfg.logger, ua: cfg.userAgent, now: cfg.now, pair: map[string]time.Time{}}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
+	} else {
+		// A caller's client is copied, never changed, and made not to
+		// follow redirects: net/http keeps every header but Authorization
+		// and cookies on a redirect to another host (D360-API-KEY would
+		// go along) and re-sends a 307's body there.
+		hc := *c.hc
+		hc.CheckRedirect = noRedirect
+		c.hc = &hc
 	}
 	if c.ua == "" {
 		c.ua = "prep-send/1"
@@ -232,9 +240,11 @@ func defaultHTTPClient() *http.Client {
 	tr.MaxIdleConnsPerHost = 64
 	return &http.Client{
 		Transport:     tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: noRedirect,
 	}
 }
+
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // scrub removes the credential from text that may end up in an error.
 func (c *Client) scrub(s string) string {

@@ -829,3 +829,62 @@ func TestLimiterSharedPerAccount(t *testing.T) {
 		t.Errorf("another account waited %v for 2 sends; its budget is its own", alone)
 	}
 }
+
+// TestRedirectNotFollowedWithCallerClient: a caller's *http.Client that
+// follows redirects (http.Client{} does) must not carry a message and its
+// credential to another host: net/http keeps every header but
+// Authorization and cookies across hosts, so D360-API-KEY would go along,
+// and a 307 re-sends the body.
+func TestRedirectNotFollowedWithCallerClient(t *testing.T) {
+	var mu sync.Mutex
+	var reached []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reached = append(reached, fmt.Sprint(r.Header))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"messages":[{"id":"wamid.other"}],"to":"x","messageId":"x","status":{"name":"PENDING"}}`)
+	}))
+	defer other.Close()
+	target := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) // another host to net/http
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer front.Close()
+	hc := &http.Client{}
+	for _, p := range []send.Provider{send.Meta, send.D360, send.Infobip} {
+		opts := []send.Option{send.WithBaseURL(front.URL), send.WithHTTPClient(hc), send.WithRetry(fast(1))}
+		var c *send.Client
+		var err error
+		switch p {
+		case send.Meta:
+			c, err = send.NewMeta(append(opts, send.WithToken(metaToken), send.WithPhoneNumberID(phoneID))...)
+		case send.D360:
+			c, err = send.NewD360(append(opts, send.WithAPIKey(d360Key))...)
+		default:
+			c, err = send.NewInfobip(append(opts, send.WithAPIKey(infobipKey), send.WithSender(sender))...)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := c.Send(t.Context(), send.Message{To: "+16505551234", Link: "https://example.com/v.ogg"})
+		if err == nil {
+			t.Errorf("%s: sent through a redirect to another host: %+v", p, rc)
+		}
+	}
+	if hc.CheckRedirect != nil {
+		t.Error("the caller's client was changed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, h := range reached {
+		for _, sec := range secrets {
+			if strings.Contains(h, sec) {
+				t.Errorf("a credential reached another host: %s", h)
+			}
+		}
+	}
+	if len(reached) > 0 {
+		t.Errorf("%d requests reached the redirect target, want 0", len(reached))
+	}
+}

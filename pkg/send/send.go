@@ -170,9 +170,10 @@ func WithSender(from string) Option {
 	return func(c *config) { c.sender, c.senderSet = from, true }
 }
 
-// WithHTTPClient sets the *http.Client. The default keeps up to 64 idle
-// connections per host (connection reuse under concurrency) and does not
-// follow redirects, so credentials never go to another host.
+// WithHTTPClient sets the *http.Client (the client uses a copy that does
+// not follow redirects). The default keeps up to 64 idle connections per
+// host (connection reuse under concurrency). Redirects are never followed,
+// so credentials never go to another host.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.hc = hc } }
 
 // WithRetry sets the retry policy (zero fields take DefaultRetry's values).
