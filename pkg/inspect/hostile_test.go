@@ -145,3 +145,28 @@ func FuzzReader(f *testing.F) {
 		require.NotEmpty(t, rep.Container)
 	})
 }
+
+// TestVideoWithoutAudioIsNotAudio: a container holding no audio stream is
+// not audio, whatever the container (exit 1 from prep inspect), as for MP4:
+// a Theora-only Ogg or a VP8-only WebM must not pass as an inspected file.
+func TestVideoWithoutAudioIsNotAudio(t *testing.T) {
+	theora := append([]byte("\x80theora\x03\x02\x01"), make([]byte, 32)...)
+	ogv := append(oggPage(0x02, 0, 1, 0, theora), oggPage(0x04, 10, 1, 1, []byte{0x30})...)
+	head := ebmlEl(mkvEBML, ebmlEl(mkvDocType, []byte("webm"), false), false)
+	vp8 := bytes.Join([][]byte{ebmlUint(mkvTrackNumber, 1), ebmlUint(mkvTrackType, 1), ebmlEl(mkvCodecID, []byte("V_VP8"), false)}, nil)
+	subs := bytes.Join([][]byte{ebmlUint(mkvTrackNumber, 1), ebmlUint(mkvTrackType, 17), ebmlEl(mkvCodecID, []byte("S_TEXT/WEBVTT"), false)}, nil)
+	webm := func(entry []byte) []byte {
+		seg := append(ebmlEl(mkvInfo, ebmlUint(mkvTimestampScale, 1_000_000), false), ebmlEl(mkvTracks, ebmlEl(mkvTrackEntry, entry, false), false)...)
+		return append(bytes.Clone(head), ebmlEl(mkvSegment, seg, false)...)
+	}
+	for name, b := range map[string][]byte{"theora-only ogg": ogv, "vp8-only webm": webm(vp8), "subtitles-only webm": webm(subs)} {
+		t.Run(name, func(t *testing.T) {
+			rep, err := Reader(context.Background(), bytes.NewReader(b), int64(len(b)), "x.bin")
+			var ie *Error
+			require.True(t, errors.As(err, &ie), "want *Error, got %v (report %+v)", err, rep)
+			assert.Equal(t, CodeNotAudio, ie.Code, "%v", err)
+			assert.True(t, rep.Has(CodeNotAudio))
+			assert.False(t, rep.AudioReady)
+		})
+	}
+}

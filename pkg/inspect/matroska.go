@@ -467,31 +467,36 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 			}
 		}
 	}
-	if a := st.audio; a != nil {
-		info.Codec = mkvCodec(a)
-		info.Channels = int(min(a.channels, 1024))
-		if a.channels == 0 {
-			info.Channels = 1 // RFC 9559 §5.1.4.1.28.32: Channels default 1
+	if st.audio == nil { // as for MP4: no audio track is not audio
+		if info.HasVideo {
+			return nil, &Error{Code: CodeNotAudio, Err: errors.New("a Matroska/WebM video with no audio track")}
 		}
-		rate := a.rate
-		if rate == 0 {
-			rate = 8000 // RFC 9559: SamplingFrequency default 8000
-		}
-		if a.outRate > 0 {
-			rate = a.outRate
-		}
-		if a.codecID == "A_OPUS" {
-			// Opus decodes at 48 kHz whatever the track says (ffmpeg writes
-			// the encoder's input rate); ffprobe reports 48000 too.
-			rate = 48000
-		}
-		if rate > 0 && rate < 1e7 {
-			info.SampleRate = int(math.Round(rate))
-		}
+		return nil, &Error{Code: CodeNotAudio, Err: errors.New("a Matroska/WebM file with no audio track")}
+	}
+	a := st.audio
+	info.Codec = mkvCodec(a)
+	info.Channels = int(min(a.channels, 1024))
+	if a.channels == 0 {
+		info.Channels = 1 // RFC 9559 §5.1.4.1.28.32: Channels default 1
+	}
+	rate := a.rate
+	if rate == 0 {
+		rate = 8000 // RFC 9559: SamplingFrequency default 8000
+	}
+	if a.outRate > 0 {
+		rate = a.outRate
+	}
+	if a.codecID == "A_OPUS" {
+		// Opus decodes at 48 kHz whatever the track says (ffmpeg writes
+		// the encoder's input rate); ffprobe reports 48000 too.
+		rate = 48000
+	}
+	if rate > 0 && rate < 1e7 {
+		info.SampleRate = int(math.Round(rate))
 	}
 	if st.hasDur && !st.truncated {
 		info.Duration = st.duration
-	} else if st.audio != nil && lastCluster >= 0 {
+	} else if lastCluster >= 0 {
 		// No Duration element, or a file cut short (what is there counts,
 		// not what the header promised): the end of the last audio block.
 		if needTail {

@@ -3,6 +3,7 @@ package inspect
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 
 	"github.com/prep-audio/prep/pkg/rules"
 )
@@ -301,7 +302,10 @@ func parseOgg(s *source, start int64) (*Info, error) {
 		}
 		info.Streams++
 	}
-	if info.Codec == "" && !hasVideo {
+	if info.Streams == 0 {
+		if hasVideo { // as for MP4: a video with no audio stream is not audio
+			return nil, &Error{Code: CodeNotAudio, Err: errors.New("an Ogg video with no audio stream")}
+		}
 		return nil, errUnsupported("Ogg: no logical stream of a known codec")
 	}
 	// The last link must end every logical stream with an EOS page.
