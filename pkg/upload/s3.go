@@ -63,7 +63,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if cfg.PresignTTL == 0 {
 		cfg.PresignTTL = MaxPresignTTL
 	}
-	if cfg.PresignTTL < 0 || cfg.PresignTTL > MaxPresignTTL {
+	if cfg.PresignTTL < time.Second || cfg.PresignTTL > MaxPresignTTL {
 		return nil, &ConfigError{Setting: "presign TTL", Msg: "must be between 1s and 7 days (the SigV4 maximum)"}
 	}
 	if cfg.PublicURL != "" {

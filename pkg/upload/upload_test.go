@@ -361,6 +361,12 @@ func TestConfigErrors(t *testing.T) {
 			_, err := NewS3(ctx, S3Config{Bucket: "b", PresignTTL: MaxPresignTTL + time.Second})
 			return err
 		},
+		// SigV4 counts X-Amz-Expires in whole seconds: 500ms would sign a
+		// URL that expires as it is made.
+		"ttl under a second": func() error {
+			_, err := NewS3(ctx, S3Config{Bucket: "b", PresignTTL: 500 * time.Millisecond})
+			return err
+		},
 		"bad public url": func() error { _, err := NewS3(ctx, S3Config{Bucket: "b", PublicURL: "cdn.example.com"}); return err },
 	}
 	for name, f := range cases {
