@@ -136,6 +136,12 @@ func fill(line int, vals map[string]string, baseDir string, d ManifestDefaults) 
 	if r.Provider == "" && len(errs) == 0 {
 		errs = append(errs, "no provider (add a provider column or give a default provider)")
 	}
+	if r.CallbackData != "" && r.Provider != "" && r.Provider != Infobip {
+		// FromSend refuses it; found here, the row is invalid before any
+		// transcode or upload instead of failing (and being retried) at
+		// the send.
+		errs = append(errs, fmt.Sprintf("callback_data is for infobip only, not %s", r.Provider))
+	}
 	r.Profile = d.Profile
 	if s := strings.TrimSpace(vals["profile"]); s != "" {
 		p, err := ParseProfile(s)
