@@ -449,3 +449,20 @@ func TestBatchDoubleSIGINTStopsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// Callback data for a provider that does not take it is a usage error
+// found before any work: nothing transcoded, uploaded or sent.
+func TestRunCallbackDataRefusedBeforeWork(t *testing.T) {
+	needFFmpeg(t)
+	sb := startSB(t, sandbox.Config{})
+	file := filepath.Join("..", "..", "testdata", "m4a-aac-stereo-48000-faststart.m4a")
+	for _, p := range []string{"meta", "360dialog"} {
+		_, errOut, code := runCLI(t, nil, "run", "--sandbox", sb.URL(), "--provider", p, "--to", "+447700900321", "--callback-data", "x", file)
+		if code != exitUsage {
+			t.Errorf("%s: exit %d, want %d\n%s", p, code, exitUsage, errOut)
+		}
+	}
+	if n := len(sb.Media(sandbox.Meta)) + len(sb.Media(sandbox.D360)); n != 0 || len(sb.Messages()) != 0 {
+		t.Errorf("refused run uploaded %d media, sent %d messages", n, len(sb.Messages()))
+	}
+}

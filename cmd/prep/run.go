@@ -202,6 +202,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if _, err := send.NormalizePhone(*to); err != nil {
 		return err // a *send.ValidationError: exit 2, nothing done
 	}
+	if *callback != "" && pv != pipeline.Infobip {
+		// Refused here, not by the send stage after the transcode and upload.
+		return &send.ValidationError{Field: "callback_data", Reason: "--callback-data is for Infobip only"}
+	}
 	link, err := sf.linkUpload()
 	if err != nil {
 		return err
