@@ -16,6 +16,12 @@ func TestNormalizePhone(t *testing.T) {
 		{"+16505551234", "16505551234", true},
 		{"16505551234", "16505551234", true},
 		{"+1 (650) 555-1234", "16505551234", true},
+		// "(0)" is the national trunk prefix, written but never dialled
+		// from abroad: +44 (0)20 7946 0000 is 442079460000.
+		{"+44 (0)20 7946 0000", "442079460000", true},
+		{"+49 (0) 170 1234567", "491701234567", true},
+		{"+31(0)612345678", "31612345678", true},
+		{"(0)44 20 7946 0000", "", false}, // no country code before it
 		{" +44 113.496.0001 ", "441134960001", true},
 		{"+491701234", "491701234", true},            // 9 digits
 		{"12345678", "12345678", true},               // 8: the shortest accepted

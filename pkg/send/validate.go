@@ -16,7 +16,9 @@ const (
 
 // NormalizePhone checks that s is a phone number in international format and
 // returns its digits: an optional leading "+", then 8 to 15 digits, with
-// spaces, dashes, dots and parentheses allowed as separators. Both Meta
+// spaces, dashes, dots and parentheses allowed as separators. A "(0)" after
+// the country code (+44 (0)20 7946 0000) is the national trunk prefix and
+// is dropped. Both Meta
 // ("+16505551234" or digits, seeds/001) and Infobip ("441134960001",
 // seeds/000) take the digits-only form, which is what the clients send.
 func NormalizePhone(s string) (string, error) {
@@ -29,8 +31,11 @@ func NormalizePhone(s string) (string, error) {
 	}
 	t = strings.TrimPrefix(t, "+")
 	var b strings.Builder
-	for _, r := range t {
+	for i, r := range t {
 		switch {
+		case r == '0' && b.Len() > 0 && i > 0 && t[i-1] == '(' && strings.HasPrefix(t[i:], "0)"):
+			// "(0)" after the country code is the national trunk prefix
+			// (+44 (0)20 7946 0000): written, never dialled from abroad.
 		case r >= '0' && r <= '9':
 			b.WriteRune(r)
 		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
