@@ -99,12 +99,15 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 	}
 	c := &URLCheck{URL: redactURL(rawURL), HTTPS: u.Scheme == "https", Size: -1, Inspected: "none", Problems: []URLProblem{}}
 	defer c.finish()
-	if !c.HTTPS {
-		c.warn(URLNotHTTPS, "the URL is http; Meta and 360dialog expect https links (Infobip accepts http)")
+	checkHost := func(u *url.URL) {
+		if u.Scheme != "https" && !c.has(URLNotHTTPS) {
+			c.warn(URLNotHTTPS, "the URL is http; Meta and 360dialog expect https links (Infobip accepts http)")
+		}
+		if isPrivateHost(u.Hostname()) && !c.has(URLNotPublic) {
+			c.warn(URLNotPublic, fmt.Sprintf("%s is not a public host: a provider cannot fetch it", u.Hostname()))
+		}
 	}
-	if isPrivateHost(u.Hostname()) {
-		c.warn(URLNotPublic, fmt.Sprintf("%s is not a public host: a provider cannot fetch it", u.Hostname()))
-	}
+	checkHost(u)
 
 	f := &fetcher{ctx: ctx, client: client, url: rawURL, budget: o.MaxFetch}
 	resp, err := f.get(0, probeBytes-1)
@@ -132,6 +135,7 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.String() != rawURL {
 		c.FinalURL = redactURL(resp.Request.URL.String())
 		c.HTTPS = resp.Request.URL.Scheme == "https"
+		checkHost(resp.Request.URL) // the provider fetches where the redirect leads
 	}
 	if resp.StatusCode/100 != 2 {
 		resp.Body.Close()

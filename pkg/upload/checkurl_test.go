@@ -255,3 +255,21 @@ func TestCheckURLOnS3(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckURLRedirectToHTTP: an https link that redirects to plain http
+// is fetched over http; the check says so, as it does for an http link.
+func TestCheckURLRedirectToHTTP(t *testing.T) {
+	ogg, _ := os.ReadFile(sample(t, "ogg-opus-mono-48k-2s.ogg"))
+	media := host(t, bytes.NewReader(ogg), "audio/ogg", true)
+	redir := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, media.URL+"/final.ogg", http.StatusFound)
+	}))
+	defer redir.Close()
+	c, err := CheckURL(context.Background(), redir.URL+"/start.ogg", CheckOptions{HTTPClient: redir.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPS || !c.has(URLNotHTTPS) {
+		t.Errorf("https %v, problems %+v; want https false and a %s warning", c.HTTPS, c.Problems, URLNotHTTPS)
+	}
+}
