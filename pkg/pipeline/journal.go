@@ -226,10 +226,15 @@ func (j *Journal) waitLocked(seq uint64) error {
 	return j.err
 }
 
-// Close flushes, unlocks and closes the journal.
+// Close flushes, unlocks and closes the journal. Closing it again does
+// nothing.
 func (j *Journal) Close() error {
-	err := j.Flush()
 	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	err := j.waitLocked(j.queued)
 	j.closed = true
 	j.mu.Unlock()
 	unlockFile(j.f)

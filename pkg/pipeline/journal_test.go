@@ -96,7 +96,12 @@ func TestJournalLockedAndClosed(t *testing.T) {
 	if _, _, err := OpenJournal(path); !errors.Is(err, ErrJournalLocked) {
 		t.Errorf("second open: %v", err)
 	}
-	j.Close()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil { // Batch.Run closes, and defers a Close
+		t.Errorf("second close: %v", err)
+	}
 	if err := j.Append(Record{Key: "x", State: StateSent}); err == nil {
 		t.Error("append after close succeeded")
 	}
