@@ -145,6 +145,30 @@ func runBatchProcess(t *testing.T, bin string, sb *sandbox.Server, manifest, rep
 // atMessages messages.
 func runBatchProcessSignals(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sigs []syscall.Signal, atMessages int) (int, string) {
 	t.Helper()
+	var ready func() bool
+	if atMessages > 0 {
+		ready = func() bool { return len(sb.Messages()) >= atMessages }
+	}
+	return runBatchProcessWhen(t, bin, sb, manifest, report, sigs, ready)
+}
+
+// sendInFlight reports whether the sandbox has a send request it has not
+// answered yet.
+func sendInFlight(sb *sandbox.Server) bool {
+	for _, p := range sandbox.Providers {
+		for _, r := range sb.Requests(p) {
+			if r.Status == 0 && (strings.HasSuffix(r.Path, "/messages") || strings.HasSuffix(r.Path, "/message/audio")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// runBatchProcessWhen runs `prep batch` and sends it sigs 100 ms apart as
+// soon as ready returns true (nil: never).
+func runBatchProcessWhen(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sigs []syscall.Signal, ready func() bool) (int, string) {
+	t.Helper()
 	cmd := exec.Command(bin, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report, "--send-workers", "2", "--jobs", "2")
 	cmd.Env = append(os.Environ(), "PREP_SANDBOX_URL=", "PREP_PROVIDER=")
 	var stderr bytes.Buffer
@@ -153,7 +177,7 @@ func runBatchProcessSignals(t *testing.T, bin string, sb *sandbox.Server, manife
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
-	if atMessages > 0 {
+	if ready != nil {
 		go func() {
 			for {
 				select {
@@ -161,7 +185,7 @@ func runBatchProcessSignals(t *testing.T, bin string, sb *sandbox.Server, manife
 					return
 				case <-time.After(2 * time.Millisecond):
 				}
-				if len(sb.Messages()) >= atMessages {
+				if ready() {
 					for i, sig := range sigs {
 						if i > 0 {
 							time.Sleep(100 * time.Millisecond)
@@ -412,15 +436,20 @@ func TestBatchDoubleSIGINTStopsAtOnce(t *testing.T) {
 	needFFmpeg(t)
 	bin := prepBinary(t)
 	sb := startSB(t, sandbox.Config{})
+	// Each request takes 1 s: the second signal (100 ms after the first)
+	// lands while the send that was out at the first is still out, however
+	// slow the machine is to deliver the signals.
 	for _, p := range sandbox.Providers {
-		sb.SetFaults(p, sandbox.Faults{Latency: 400 * time.Millisecond})
+		sb.SetFaults(p, sandbox.Faults{Latency: time.Second})
 	}
 	dir := t.TempDir()
 	const n = 12
 	manifest := writeManifest(t, dir, n, interruptSamples[:1])
 	report := filepath.Join(dir, "report.jsonl")
 	t0 := time.Now()
-	code, out := runBatchProcessSignals(t, bin, sb, manifest, report, []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, 1)
+	// Signal while a send is out (not at the first message: by then every
+	// send may be answered, and the stop leaves nothing in flight).
+	code, out := runBatchProcessWhen(t, bin, sb, manifest, report, []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, func() bool { return sendInFlight(sb) })
 	if code != exitSignal {
 		t.Fatalf("exit %d, want %d\n%s", code, exitSignal, out)
 	}
@@ -436,7 +465,7 @@ func TestBatchDoubleSIGINTStopsAtOnce(t *testing.T) {
 		t.Errorf("after a hard stop: %v (in %v)", counts, time.Since(t0))
 	}
 	// Let the sandbox finish the abandoned requests, then resume.
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond)
 	code, out = runBatchProcess(t, bin, sb, manifest, report, 0, 0)
 	if code != exitFailed {
 		t.Fatalf("rerun: exit %d (unknown rows remain, so 1)\n%s", code, out)
