@@ -62,3 +62,28 @@ func TestLinksNeverLeaveThroughAProxy(t *testing.T) {
 		t.Fatalf("the sandbox sent requests through the environment's proxy: %q", via)
 	}
 }
+
+// TestLinkToHostedFileAsServed: a link to the sandbox's own media host is
+// judged by what GET would serve for it; /_sandbox/files/ cleans names
+// ("my voice.ogg" is kept as my_voice.ogg), so the link fetch must too.
+func TestLinkToHostedFileAsServed(t *testing.T) {
+	voice := sample(t, sampleVoice, "audio/ogg")
+	s := start(t, Config{})
+	a := do(t, http.MethodPost, s.URL()+"/_sandbox/files/my%20voice.ogg", map[string]string{"Content-Type": "audio/ogg"}, voice)
+	if a.status != http.StatusCreated {
+		t.Fatalf("hosting: %d %s", a.status, a.body)
+	}
+	link := s.URL() + "/_sandbox/files/my%20voice.ogg"
+	if g := do(t, http.MethodGet, link, nil, nil); g.status != 200 {
+		t.Fatalf("GET %s: %d", link, g.status)
+	}
+	a = postJSON(t, s.MetaURL()+"/v23.0/1065403522/messages", metaAuth(), map[string]any{
+		"messaging_product": "whatsapp", "to": "15550000001", "type": "audio", "audio": map[string]any{"link": link, "voice": true}})
+	if a.status != 200 {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	id := a.json["messages"].([]any)[0].(map[string]any)["id"].(string)
+	if m := waitStatuses(t, s, id, 1); m.Statuses[0].Name != StatusSent {
+		t.Fatalf("a link GET serves was judged %s (%s)", statusNames(m.Statuses), m.Failure)
+	}
+}

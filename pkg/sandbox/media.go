@@ -113,7 +113,13 @@ func (s *Server) fetch(ctx context.Context, link string, selfHost string) ([]byt
 		return nil, "", errNotLoopback
 	}
 	if strings.HasPrefix(u.Path, "/_sandbox/files/") && (u.Host == selfHost || u.Host == strings.TrimPrefix(s.URL(), "http://")) {
+		// The name as serveFiles reads it, so a link is judged by what a
+		// GET of it serves.
 		name := strings.TrimPrefix(u.Path, "/_sandbox/files/")
+		if name == "" || strings.Contains(name, "/") {
+			return nil, "", &fetchError{status: http.StatusNotFound}
+		}
+		name = cleanFileName(name)
 		s.mu.Lock()
 		f, ok := s.files[name]
 		s.mu.Unlock()
