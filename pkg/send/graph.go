@@ -168,7 +168,7 @@ func (c *Client) parseGraph(to string) parseFunc {
 		} else if len(a.body) > 0 {
 			e.Message = c.snippet(a.body)
 		}
-		e.Message, e.Details, e.TraceID = c.scrub(e.Message), c.scrub(e.Details), c.scrub(e.TraceID)
+		e.Message, e.Details, e.TraceID, e.Type = c.scrub(e.Message), c.scrub(e.Details), c.scrub(e.TraceID), c.scrub(e.Type)
 		classify(e)
 		return nil, e
 	}

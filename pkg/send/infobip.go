@@ -148,7 +148,7 @@ func (c *Client) parseInfobip(to, id string) parseFunc {
 			// A status in the REJECTED group is a refusal even with 200
 			// (Infobip "response status and error codes").
 			if strings.EqualFold(r.Status.GroupName, "REJECTED") {
-				e := &APIError{Provider: Infobip, HTTPStatus: a.status, Type: r.Status.Name, Message: c.scrub(r.Status.Description), TraceID: r.MessageID}
+				e := &APIError{Provider: Infobip, HTTPStatus: a.status, Type: c.scrub(r.Status.Name), Message: c.scrub(r.Status.Description), TraceID: r.MessageID}
 				classify(e)
 				if r.Status.Action != "" {
 					e.Advice = c.scrub(r.Status.Action)
