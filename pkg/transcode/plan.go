@@ -123,7 +123,7 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 			p.Budget, p.Format = rules.AudioMaxBytes, ""
 			return p, nil
 		}
-		if rep.Codec == rules.Voice.Codec && rep.Channels == 1 && !rep.Truncated && !rep.Chained &&
+		if rep.Codec == rules.Voice.Codec && rep.Channels == 1 && !rep.Truncated && !rep.Chained && opusCopyable(rep.Container) &&
 			(rep.Container != rules.Voice.Container || rep.HasVideo) {
 			// Opus payload ≈ bitrate × duration; Ogg adds its pages. With
 			// no duration, the file's own size stands in (verified after).
@@ -263,6 +263,12 @@ func orUnknown(s string) string {
 	return s
 }
 
+// opusCopyable reports whether ffmpeg can copy an Opus stream out of
+// container into Ogg. Its CAF demuxer (ffmpeg 5.1) gives no OpusHead, and
+// the Ogg muxer then refuses ("No extradata present"): a remux planned
+// from CAF only costs a failed run before the transcode.
+func opusCopyable(container string) bool { return container != rules.ContainerCAF }
+
 // audioRemuxTarget returns the accepted type a codec can be copied into.
 func audioRemuxTarget(rep *inspect.Report) (rules.MediaType, string, bool) {
 	switch rep.Codec {
@@ -273,7 +279,7 @@ func audioRemuxTarget(rep *inspect.Report) (rules.MediaType, string, bool) {
 		t, ok := rules.Lookup(rules.ContainerMP3, rules.CodecMP3)
 		return t, "mp3", ok
 	case rules.CodecOpus:
-		if rep.Channels == 1 {
+		if rep.Channels == 1 && opusCopyable(rep.Container) {
 			return rules.Voice, "ogg", true
 		}
 	case rules.CodecAMRNB:

@@ -332,3 +332,35 @@ func TestErrorMessageBounded(t *testing.T) {
 		t.Error("exit codes")
 	}
 }
+
+// TestPlanNoOpusRemuxFromCAF: ffmpeg cannot copy Opus out of CAF (its CAF
+// demuxer gives no OpusHead, and the Ogg muxer refuses: "No extradata
+// present"), so planning a remux only costs a failed ffmpeg run before the
+// transcode. Mono Opus in CAF is transcoded at once, in both profiles.
+func TestPlanNoOpusRemuxFromCAF(t *testing.T) {
+	for _, o := range []Options{{}, {Profile: ProfileAudio}} {
+		tr, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := tr.Plan(report(rules.ContainerCAF, rules.CodecOpus, 1, 2, 8000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Action != ActionTranscode {
+			t.Errorf("%s profile: mono Opus in CAF planned as %s (%s), want transcode", tr.Options().Profile, p.Action, p.Reason)
+		}
+	}
+	in := filepath.Join("..", "..", "testdata", "caf-opus-mono-48k-2s.caf")
+	if _, err := os.Stat(in); err != nil {
+		return
+	}
+	needFFmpeg(t)
+	r, err := mustNew(t, Options{}).ToDir(t.Context(), FileInput(in), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Action != ActionTranscode || r.Attempts != 1 {
+		t.Errorf("%s: %s in %d runs, want one transcode (%s)", in, r.Action, r.Attempts, r.Plan.Reason)
+	}
+}
