@@ -312,9 +312,14 @@ func TestTail(t *testing.T) {
 		t.Errorf("tail = %q, want efgh", got)
 	}
 	tl = newTail(5)
-	tl.Write([]byte("xx\u00e9\u00e9")) // 6 bytes: the first é is cut in half
+	tl.Write([]byte("xx\u00e9\u00e9")) // 6 bytes: the first x drops, no rune is cut
 	if got := tl.String(); got != "x\u00e9\u00e9" {
 		t.Errorf("tail = %q", got)
+	}
+	tl = newTail(3)
+	tl.Write([]byte("a\u00e9\u00e9")) // 5 bytes: the first é is cut in half
+	if got := tl.String(); got != "\u00e9" {
+		t.Errorf("tail = %q, want the whole runes only", got)
 	}
 }
 

@@ -47,8 +47,8 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := t.buf
-	// Drop a rune cut in half at the start.
-	for len(b) > 0 && !utf8.FullRune(b) {
+	// Drop a rune cut in half at the start (its continuation bytes).
+	for len(b) > 0 && !utf8.RuneStart(b[0]) {
 		b = b[1:]
 	}
 	s := strings.ToValidUTF8(string(b), "?")
