@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,8 +18,9 @@ import (
 // ffprobeCorrections lists where prep deliberately disagrees with ffprobe,
 // keyed by a substring of the sample's name, with the field and the reason.
 // Every entry is a known ffprobe error (or a difference of definition) that
-// prep corrects; the test checks that ffprobe still gets it "wrong" so that a
-// stale entry is noticed.
+// prep corrects; the test fails on an entry no sample needs any more (prep
+// within ffprobeOff of ffprobe on every sample it covers), so a stale entry
+// cannot hide a plain comparison.
 var ffprobeCorrections = map[string]map[string]string{
 	// A MediaRecorder-style WebM has no Duration element: ffprobe reports
 	// N/A; prep walks the clusters to the last block.
@@ -37,6 +39,10 @@ var ffprobeCorrections = map[string]map[string]string{
 	// could estimate; prep reports truncation and what is really there.
 	"truncated": {"duration": "ffprobe reports the header's promise for truncated files"},
 }
+
+// ffprobeOff is how far prep's duration must be from ffprobe's for a
+// correction to count as needed.
+const ffprobeOff = 0.010
 
 type ffprobeOut struct {
 	Streams []struct {
@@ -85,6 +91,23 @@ func TestAgainstFFprobe(t *testing.T) {
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*.*"))
 	require.NoError(t, err)
+	// Each correction must still be needed by at least one sample it applies
+	// to (prep off ffprobe by more than ffprobeOff), or it is stale
+	// and only hides a plain comparison with ffprobe.
+	var used, needed sync.Map
+	n := 0
+	// The group returns when its parallel subtests are done.
+	t.Run("samples", func(t *testing.T) { n = ffprobeSamples(t, files, &used, &needed) })
+	used.Range(func(why, _ any) bool {
+		if _, ok := needed.Load(why); !ok {
+			t.Errorf("stale ffprobe correction %q: prep agrees with ffprobe on every sample it covers", why)
+		}
+		return true
+	})
+	require.Greater(t, n, 0, "no samples in testdata")
+}
+
+func ffprobeSamples(t *testing.T, files []string, used, needed *sync.Map) int {
 	n := 0
 	for _, p := range files {
 		name := filepath.Base(p)
@@ -124,10 +147,15 @@ func TestAgainstFFprobe(t *testing.T) {
 				want, _ = strconv.ParseFloat(s.Duration, 64)
 			}
 			tol := math.Max(0.015*want, 0.25)
+			if want > 0 {
+				// With samples of 0.25–4 s the 0.25 s floor alone would let
+				// a missing duration (0) pass: one must be found.
+				assert.Positive(t, rep.Duration, "no duration found")
+			}
 			if why := correction(name, "duration"); why != "" {
+				used.Store(why, true)
 				// Where ffprobe's header-based answer is known to be wrong,
-				// the reference is a full decode with ffmpeg.
-				// The reference is the duration the sample was made with
+				// the reference is the duration the sample was made with
 				// (in its name) or else a full decode. The name wins because
 				// ffmpeg's own decode is wrong on two of these: its AMR
 				// decoder emits nothing for NO_DATA frames, which still last
@@ -138,13 +166,16 @@ func TestAgainstFFprobe(t *testing.T) {
 					dec = decodedDuration(t, p)
 				}
 				t.Logf("duration: prep %.3fs, ffprobe %.3fs, reference %.3fs (%s)", rep.Duration, want, dec, why)
-				assert.InDelta(t, dec, rep.Duration, math.Max(0.015*dec, 0.25), "duration against a full decode")
+				assert.InDelta(t, dec, rep.Duration, math.Max(0.015*dec, 0.25), "duration against the reference")
+				if math.Abs(want-rep.Duration) > ffprobeOff { // prep really disagrees with ffprobe
+					needed.Store(why, true)
+				}
 				return
 			}
 			assert.InDelta(t, want, rep.Duration, tol, "duration")
 		})
 	}
-	require.Greater(t, n, 0, "no samples in testdata")
+	return n
 }
 
 // decodedDuration decodes the first audio stream fully and returns how much
