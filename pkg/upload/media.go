@@ -262,9 +262,24 @@ func (u *MediaUploader) do(req *http.Request) (string, time.Duration, error) {
 		}
 		return id, 0, nil
 	}
-	ae := parseAPIError(u.cfg.Provider, resp.StatusCode, body)
+	// A server or proxy may echo the request's headers: the credential
+	// never goes into an error (scrubbed before the message is cut to
+	// length, and again once JSON escapes are decoded).
+	ae := parseAPIError(u.cfg.Provider, resp.StatusCode, []byte(u.scrub(string(body))))
+	ae.Message, ae.Type, ae.TraceID = u.scrub(ae.Message), u.scrub(ae.Type), u.scrub(ae.TraceID)
 	ae.RetryAfter = retryAfter(resp.Header.Get("Retry-After"))
 	return "", ae.RetryAfter, ae
+}
+
+// scrub removes the token or API key from text that may end up in an
+// error.
+func (u *MediaUploader) scrub(s string) string {
+	for _, cred := range []string{u.cfg.Token, u.cfg.APIKey} {
+		if len(cred) >= 4 {
+			s = strings.ReplaceAll(s, cred, "[redacted]")
+		}
+	}
+	return s
 }
 
 // mediaID reads {"id": "…"} (Meta, 360dialog Cloud API) or

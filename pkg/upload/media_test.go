@@ -3,6 +3,7 @@ package upload
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -393,5 +394,33 @@ func TestMediaRedirectKeepsSecret(t *testing.T) {
 	defer mu.Unlock()
 	if len(leaked) > 0 {
 		t.Errorf("the credential reached another host in headers %v", leaked)
+	}
+}
+
+// TestMediaEchoedSecretScrubbed: a server (or a proxy in front of it) that
+// echoes the credential in its error answer does not get it into the
+// error, as pkg/send does for messages.
+func TestMediaEchoedSecretScrubbed(t *testing.T) {
+	const secret = "EAAJB-echoed-secret-4242"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cred := r.Header.Get("Authorization") + r.Header.Get("D360-API-KEY")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error":{"message":"bad credential %s","type":"%s","code":100,"fbtrace_id":"%s"}}`, cred, cred, cred)
+	}))
+	defer echo.Close()
+	for _, p := range []Provider{Meta, D360} {
+		u, err := NewMedia(MediaConfig{Provider: p, BaseURL: echo.URL, Retry: fastRetry, Token: secret, APIKey: secret, PhoneNumberID: "1065"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			t.Fatalf("%s: err %v", p, err)
+		}
+		if s := fmt.Sprintf("%v %+v", err, *ae); strings.Contains(s, secret) {
+			t.Errorf("%s: the credential is in the error: %s", p, s)
+		}
 	}
 }
