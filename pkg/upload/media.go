@@ -138,6 +138,11 @@ func NewMedia(cfg MediaConfig) (*MediaUploader, error) {
 	if err != nil || (bu.Scheme != "http" && bu.Scheme != "https") || bu.Host == "" {
 		return nil, &ConfigError{Setting: "API URL", Msg: "must be an http(s) URL"}
 	}
+	if bu.User != nil || bu.RawQuery != "" || bu.Fragment != "" {
+		// Credentials go in the token or key settings, never in the URL
+		// (it is kept in every cache entry and quoted in errors).
+		return nil, &ConfigError{Setting: "API URL", Msg: "must not carry user info, a query or a fragment"}
+	}
 	return u, nil
 }
 

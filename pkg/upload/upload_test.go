@@ -356,6 +356,15 @@ func TestConfigErrors(t *testing.T) {
 			_, err := NewMedia(MediaConfig{Provider: D360, APIKey: "k", BaseURL: "ftp://x"})
 			return err
 		},
+		// Credentials in the URL would be kept in every cache entry's key.
+		"base with user info": func() error {
+			_, err := NewMedia(MediaConfig{Provider: D360, APIKey: "k", BaseURL: "https://user:pa55@waba.example.com"})
+			return err
+		},
+		"base with query": func() error {
+			_, err := NewMedia(MediaConfig{Provider: Meta, Token: "t", PhoneNumberID: "1", BaseURL: "https://graph.example.com/?access_token=t"})
+			return err
+		},
 		"no bucket": func() error { _, err := NewS3(ctx, S3Config{}); return err },
 		"ttl too long": func() error {
 			_, err := NewS3(ctx, S3Config{Bucket: "b", PresignTTL: MaxPresignTTL + time.Second})
