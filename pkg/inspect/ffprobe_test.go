@@ -32,6 +32,9 @@ var ffprobeCorrections = map[string]map[string]string{
 	// ADTS has no index: ffprobe estimates duration from the bitrate; prep
 	// walks the frame headers (1024 samples a frame).
 	"aac-": {"duration": "ffprobe estimates ADTS duration from the bitrate of the first frames"},
+	// FLAC whose STREAMINFO total is 0 (written to a pipe): ffprobe reports
+	// N/A; prep takes the end of the last frame header.
+	"flac-pipe": {"duration": "ffprobe reports no duration for FLAC with total samples 0"},
 	// Chained Ogg (one logical stream after another): ffprobe reports the
 	// last link's end granule only; prep adds the links up.
 	"chained": {"duration": "ffprobe reports only the last link of a chained Ogg"},

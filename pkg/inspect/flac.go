@@ -116,13 +116,19 @@ func parseFLAC(s *source, start int64) (*Info, error) {
 	}
 	// With a known total, the last frame header tells whether the audio is
 	// all there: its first sample + its block size must reach the total.
-	if si.samples > 0 {
-		if first, n, ok := flacLastFrame(s, off, si); ok && first+n < si.samples {
-			info.Truncated = true
-			// The last frame is most likely cut (a frame decodes whole or
-			// not at all): count the samples before it.
-			info.Duration = float64(first) / float64(si.rate)
-		}
+	// Without one, it gives the duration.
+	first, bs, ok := flacLastFrame(s, off, si)
+	switch {
+	case !ok:
+	case si.samples == 0:
+		// Total unknown (a writer that could not seek back, e.g. to a
+		// pipe; ffprobe reports no duration): the end of the last frame.
+		info.Duration = float64(first+bs) / float64(si.rate)
+	case first+bs < si.samples:
+		info.Truncated = true
+		// The last frame is most likely cut (a frame decodes whole or
+		// not at all): count the samples before it.
+		info.Duration = float64(first) / float64(si.rate)
 	}
 	return info, nil
 }

@@ -15,8 +15,8 @@ import (
 var flacCases = []smpCase{
 	{file: "flac-mono-16k-0.5s.flac", container: rules.ContainerFLAC, codec: "flac", channels: 1, rate: 16000, duration: 0.5, tol: 1e-6},
 	{file: "flac-stereo-8k-s24-1s.flac", container: rules.ContainerFLAC, codec: "flac", channels: 2, rate: 8000, duration: 1, tol: 1e-6},
-	// Written to a pipe: total samples 0 = unknown; the duration stays 0.
-	{file: "flac-pipe-totalsamples0-mono-8k-0.5s.flac", container: rules.ContainerFLAC, codec: "flac", channels: 1, rate: 8000},
+	// STREAMINFO total 0 (ffmpeg to a pipe): the duration is the end of the last frame.
+	{file: "flac-pipe-totalsamples0-mono-8k-0.5s.flac", container: rules.ContainerFLAC, codec: "flac", channels: 1, rate: 8000, duration: 0.5, tol: 1e-6},
 	{file: "flac-id3-prefixed-mono-16k-0.5s.flac", container: rules.ContainerFLAC, codec: "flac", channels: 1, rate: 16000, duration: 0.5, tol: 1e-6},
 }
 
@@ -133,6 +133,10 @@ func TestFLACLastFrame(t *testing.T) {
 		{"complete, fixed block size", full, 37864.0 / 16000, false},
 		{"complete, variable block size", flacFrames(37864, 10, 1000, true), 37864.0 / 16000, false},
 		{"frame numbers past 127 (2-byte coded)", flacFrames(200*4096, 200, 4096, false), 200 * 4096 / 16000.0, false},
+		// STREAMINFO total 0 ("unknown": written to a pipe): the end of
+		// the last frame is the duration.
+		{"total unknown, fixed block size", flacFrames(0, 10, 1000, false), 37864.0 / 16000, false},
+		{"total unknown, variable block size", flacFrames(0, 10, 1000, true), 37864.0 / 16000, false},
 		// Cut 30 bytes into the 7th frame: 6 whole frames before it.
 		{"cut in the 7th frame", full[:cut], 6 * 4096 / 16000.0, true},
 		{"cut in the 7th frame, variable", flacFrames(37864, 10, 1000, true)[:cut+10], 6 * 4096 / 16000.0, true},
