@@ -550,17 +550,11 @@ func (s *Server) sendGraph(c *call, phoneID string) {
 		writeGraph(c.w, graphError{code: 130429})
 		return
 	}
-	toDigits := digits(req.to)
-	if !s.pairOK(string(c.p) + ":" + phoneID + ":" + toDigits) {
-		writeGraph(c.w, graphError{code: 131056})
-		return
-	}
-	m := &Message{Provider: c.p, ID: wamid(), From: phoneID, To: toDigits, Voice: req.voice, MediaID: req.mediaID, Link: req.link, Time: time.Now()}
-	var data []byte
-	fail, details, served := 0, "", ""
+	// An unknown media id is refused before the pair interval starts: a
+	// refused request sends nothing to the recipient.
+	var mo *MediaObject
 	if req.mediaID != "" {
 		s.mu.Lock()
-		var mo *MediaObject
 		for _, x := range s.media[c.p] {
 			if x.ID == req.mediaID && !x.deleted {
 				mo = x
@@ -571,6 +565,16 @@ func (s *Server) sendGraph(c *call, phoneID string) {
 			writeGraph(c.w, graphError{code: 100, details: fmt.Sprintf("audio.id %s is not a media id uploaded to this %s account (or it was deleted).", req.mediaID, c.p)})
 			return
 		}
+	}
+	toDigits := digits(req.to)
+	if !s.pairOK(string(c.p) + ":" + phoneID + ":" + toDigits) {
+		writeGraph(c.w, graphError{code: 131056})
+		return
+	}
+	m := &Message{Provider: c.p, ID: wamid(), From: phoneID, To: toDigits, Voice: req.voice, MediaID: req.mediaID, Link: req.link, Time: time.Now()}
+	var data []byte
+	fail, details, served := 0, "", ""
+	if mo != nil {
 		b, err := os.ReadFile(mo.file)
 		if err != nil {
 			writeGraph(c.w, graphError{status: http.StatusInternalServerError, code: 131000, details: "sandbox: media no longer kept"})

@@ -414,6 +414,18 @@ func TestMetaThroughputAndPairRate(t *testing.T) {
 			t.Fatalf("%d messages recorded", len(s.Messages()))
 		}
 	})
+	t.Run("a refused send does not start the pair interval", func(t *testing.T) {
+		s := start(t, Config{PairInterval: time.Hour})
+		refused := postJSON(t, s.MetaURL()+"/v23.0/111/messages", metaAuth(), map[string]any{
+			"messaging_product": "whatsapp", "to": "15550000001", "type": "audio", "audio": map[string]any{"id": "1234567890123456"}})
+		if refused.status != 400 || graphCode(refused) != 100 {
+			t.Fatalf("unknown media id: %d %s", refused.status, refused.body)
+		}
+		ok := sendLink(t, s, s.MetaURL()+"/v23.0/111/messages", "15550000001", "v.ogg", "audio/ogg", voice, true)
+		if ok.status != 200 {
+			t.Fatalf("first message sent after a refused one: %d %s", ok.status, ok.body)
+		}
+	})
 }
 
 func TestD360(t *testing.T) {
