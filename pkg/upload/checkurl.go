@@ -168,6 +168,13 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 		return c, nil
 	}
 
+	sniffed := func() (*URLCheck, error) {
+		c.Inspected = "sniffed"
+		c.RealMIME = sniffMIME(head)
+		c.warn(URLPartial, fmt.Sprintf("inspection needed more than the %d bytes fetched; the type is sniffed from the first bytes, not fully inspected", c.Fetched))
+		c.checkContentType(rules.ByMIME(c.RealMIME))
+		return c, nil
+	}
 	var ra io.ReaderAt
 	size := c.Size
 	switch {
@@ -175,10 +182,11 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 		ra, size = bytes.NewReader(head[:min(int64(len(head)), c.Size)]), min(int64(len(head)), c.Size)
 	case c.Ranges && c.Size > 0:
 		ra = &rangeReader{f: f, size: c.Size, blocks: map[int64][]byte{0: head}}
+	case size < 0:
+		// A prefix of unknown reach: inspected as a whole file it would
+		// read as truncated.
+		return sniffed()
 	default:
-		if size < 0 {
-			size = int64(len(head))
-		}
 		ra = &prefixReader{b: head}
 	}
 	rep, ierr := inspect.Reader(ctx, ra, size, u.Path)
@@ -187,11 +195,7 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 		return nil, ctx.Err()
 	}
 	if ierr != nil && (errors.Is(ierr, errBudget) || errors.Is(ierr, errBeyondPrefix)) {
-		c.Inspected = "sniffed"
-		c.RealMIME = sniffMIME(head)
-		c.warn(URLPartial, fmt.Sprintf("inspection needed more than the %d bytes fetched; the type is sniffed from the first bytes, not fully inspected", c.Fetched))
-		c.checkContentType(rules.ByMIME(c.RealMIME))
-		return c, nil
+		return sniffed()
 	}
 	c.Inspected = "full"
 	c.Report = rep

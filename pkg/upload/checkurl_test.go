@@ -273,3 +273,26 @@ func TestCheckURLRedirectToHTTP(t *testing.T) {
 		t.Errorf("https %v, problems %+v; want https false and a %s warning", c.HTTPS, c.Problems, URLNotHTTPS)
 	}
 }
+
+// TestCheckURLUnknownSizeBeyondBudget: a server that streams without a
+// length or ranges, longer than the fetch budget, gave prep only a prefix
+// of unknown reach; judging that prefix as the whole file called a good
+// file truncated. It is sniffed instead.
+func TestCheckURLUnknownSizeBeyondBudget(t *testing.T) {
+	ogg, _ := os.ReadFile(sample(t, "ogg-opus-mono-48k-2s.ogg"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "audio/ogg")
+		for i := 0; i < len(ogg); i += 1024 { // chunked: no Content-Length
+			w.Write(ogg[i:min(i+1024, len(ogg))])
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer srv.Close()
+	c, err := CheckURL(context.Background(), srv.URL+"/v.ogg", CheckOptions{MaxFetch: int64(len(ogg)) / 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.OK || c.has(URLNotAccepted) || c.Inspected != "sniffed" || c.RealMIME != "audio/ogg" {
+		t.Errorf("ok %v, inspected %q, real %q, problems %+v; want a sniffed audio/ogg and no error", c.OK, c.Inspected, c.RealMIME, c.Problems)
+	}
+}
