@@ -183,7 +183,7 @@ func parseCAF(s *source, start int64) (*Info, error) {
 				channels:        int(binary.BigEndian.Uint32(b[24:])),
 				bits:            int(binary.BigEndian.Uint32(b[28:])),
 			}
-			if !(d.rate > 0 && d.rate < 1e7) || d.channels <= 0 || d.channels > 1024 {
+			if !(d.rate >= 1 && d.rate < 1e7) || d.channels <= 0 || d.channels > 1024 {
 				return nil, errCorrupt("CAF: desc says %d channels at %g Hz", d.channels, d.rate)
 			}
 			if d.framesPerPacket > cafMaxFramesPerPacket {

@@ -180,7 +180,10 @@ func (r *Report) fill(in *Info) {
 	r.Channels = in.Channels
 	r.SampleRate = in.SampleRate
 	if in.Duration > 0 && !math.IsInf(in.Duration, 0) && !math.IsNaN(in.Duration) {
-		r.Duration = math.Round(in.Duration*1e6) / 1e6
+		r.Duration = in.Duration
+		if d := math.Round(in.Duration*1e6) / 1e6; !math.IsInf(d, 0) { // ×1e6 overflows near MaxFloat64
+			r.Duration = d
+		}
 	}
 	r.HasVideo = in.HasVideo
 	r.Streams = in.Streams

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"math"
 	"testing"
 
 	"github.com/prep-audio/prep/pkg/rules"
@@ -69,4 +70,13 @@ func TestReportType(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "audio/mp4", typ.MIME)
 	assert.Equal(t, ".m4a", typ.Ext)
+}
+
+// TestFillHugeDuration: rounding to µs (×1e6) must not turn a huge but
+// finite parser duration into +Inf (which JSON cannot encode).
+func TestFillHugeDuration(t *testing.T) {
+	r := &Report{Size: 1000}
+	r.fill(&Info{Container: rules.ContainerCAF, Codec: "pcm_s16le", Duration: 1e305})
+	assert.False(t, math.IsInf(r.Duration, 0), "duration %v", r.Duration)
+	assert.Equal(t, 1e305, r.Duration)
 }
