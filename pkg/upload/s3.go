@@ -173,7 +173,7 @@ func (u *S3) put(ctx context.Context, p *prepared, key string) (bool, error) {
 		if aws.ToInt64(head.ContentLength) == p.size && sameMIME(aws.ToString(head.ContentType), p.typ.MIME) {
 			return true, nil
 		}
-	} else if !isNotFound(err) {
+	} else if !isNotFound(err) && !isForbidden(err) {
 		return false, u.classify("HeadObject", key, err)
 	}
 	_, err = u.client.PutObject(ctx, &s3.PutObjectInput{
@@ -244,6 +244,16 @@ func isNotFound(err error) bool {
 		return !errors.As(err, &ae) || ae.ErrorCode() != "NoSuchBucket"
 	}
 	return false
+}
+
+// isForbidden: a HEAD answered 403. Without s3:ListBucket (an uploader
+// policy often grants only GetObject and PutObject) S3 answers 403, not
+// 404, for a key that does not exist. Wrong credentials also give 403 on
+// a HEAD (no body, no error code): the PUT that follows tells them apart
+// and is the error reported.
+func isForbidden(err error) bool {
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden
 }
 
 func sameMIME(a, b string) bool {

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -305,5 +307,40 @@ func TestS3Canceled(t *testing.T) {
 	_, err = u.put(ctx, &prepared{}, "k")
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestS3HeadForbiddenStillPuts: without s3:ListBucket (a common
+// uploader policy: GetObject and PutObject only), S3 answers HEAD on a
+// missing key with 403, not 404. That is "not there yet", not an auth
+// failure: the PUT decides. A fake S3 plays that policy.
+func TestS3HeadForbiddenStillPuts(t *testing.T) {
+	var mu sync.Mutex
+	var methods []string
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		methods = append(methods, r.Method)
+		mu.Unlock()
+		switch r.Method {
+		case http.MethodHead:
+			w.WriteHeader(http.StatusForbidden)
+		case http.MethodPut:
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("ETag", `"x"`)
+		default:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+	}))
+	defer fake.Close()
+	u, err := NewS3(context.Background(), S3Config{Bucket: "b", Endpoint: fake.URL, Region: "us-east-1",
+		AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "not-a-real-secret", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil || ref.Reused || fmt.Sprint(methods) != "[HEAD PUT]" {
+		t.Fatalf("ref %+v, err %v, requests %v; want a fresh object after HEAD 403, PUT", ref, err, methods)
 	}
 }
