@@ -165,12 +165,14 @@ func classify(e *APIError) {
 			e.Class, e.Advice = ClassAuth, "the access token or API key is invalid or expired: issue a new one"
 		case e.Code == codePermission || e.Code == codeAccessDenied || (e.Code >= 200 && e.Code <= 299) || e.HTTPStatus == 403:
 			e.Class, e.Advice = ClassAuth, "the credentials lack permission for this phone number: check the token's scopes and the phone number id"
+		// Codes before statuses: a refusal code is never retried, whatever
+		// the HTTP status it came with.
+		case e.Code == codeInvalidParam || e.Code == codeParamMissing || e.Code == codeParamInvalid || e.Code == codeUnsupportedType:
+			e.Class, e.Advice = ClassInvalidParameter, "a request parameter is wrong: check the recipient, media id or link and the phone number id"
 		case e.Code == codeTooManyCalls || e.Code == codeRateLimitHit || e.Code == codeCloudThroughput || e.HTTPStatus == 429:
 			e.Class, e.Advice, e.Retryable = ClassRateLimit, "the provider's rate limit was reached: slow down (retried after a backoff)", true
 		case e.Code == codePairRate:
 			e.Class, e.Advice, e.Retryable = ClassRateLimit, "too many messages to this recipient in a short time: wait before sending to them again (retried for this recipient only)", true
-		case e.Code == codeInvalidParam || e.Code == codeParamMissing || e.Code == codeParamInvalid || e.Code == codeUnsupportedType:
-			e.Class, e.Advice = ClassInvalidParameter, "a request parameter is wrong: check the recipient, media id or link and the phone number id"
 		case e.Code == codeGeneric || e.Code == codeServiceUnavail || e.Code == codeUnknownTransient || e.Code == codeService || e.HTTPStatus >= 500 || e.Transient:
 			e.Class, e.Advice, e.Retryable = ClassTransient, "a temporary failure at the provider (retried with backoff)", true
 		}

@@ -170,6 +170,13 @@ func TestClassify(t *testing.T) {
 		{D360, 401, 0, false, nil, ClassAuth, false},
 		{Meta, 403, 200, false, nil, ClassAuth, false},
 		{Meta, 400, 100, false, nil, ClassInvalidParameter, false},
+		// The code decides over the status: 100 is never retried, even
+		// behind a 429 or a 5xx or marked transient.
+		{Meta, 429, 100, false, nil, ClassInvalidParameter, false},
+		{D360, 503, 100, true, nil, ClassInvalidParameter, false},
+		{Meta, 429, 131047, false, nil, ClassWindow, false},
+		{Meta, 429, 131053, false, nil, ClassMedia, false},
+		{Meta, 429, 190, false, nil, ClassAuth, false},
 		{Meta, 400, 131009, false, nil, ClassInvalidParameter, false},
 		{Meta, 400, 131008, false, nil, ClassInvalidParameter, false},
 		{Meta, 403, 131005, false, nil, ClassAuth, false},
