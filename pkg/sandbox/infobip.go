@@ -132,7 +132,7 @@ func (s *Server) handleInfobip(c *call) {
 			"groupId": 1, "groupName": "PENDING", "id": 7, "name": "PENDING_ENROUTE", "description": "Message sent to next instance",
 		},
 	})
-	s.progress(m.ID, fail, details)
+	s.progress(m, fail, details)
 }
 
 func (s *Server) infobipAuthorized(r *http.Request) bool {

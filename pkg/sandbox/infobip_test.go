@@ -270,3 +270,42 @@ func TestInfobipReports(t *testing.T) {
 		}
 	})
 }
+
+// TestInfobipReusedMessageIDKeepsOwnTrails: a client that resends with
+// the same messageId (Infobip's in-doubt retry) gets two messages, each
+// with its own status trail — not both trails doubled.
+func TestInfobipReusedMessageIDKeepsOwnTrails(t *testing.T) {
+	voice := sample(t, sampleVoice, "audio/ogg")
+	s := start(t, Config{})
+	link := s.HostFile("v.ogg", "audio/ogg", voice)
+	h := map[string]string{"Authorization": "App sandbox", "Content-Type": "application/json"}
+	for i := 0; i < 2; i++ {
+		a := postJSON(t, s.InfobipURL()+"/whatsapp/1/message/audio", h, map[string]any{
+			"from": "441134960000", "to": "441134960001", "messageId": "same-id", "content": map[string]any{"mediaUrl": link}})
+		if a.status != 200 {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		msgs := s.Messages()
+		done := len(msgs) == 2
+		for _, m := range msgs {
+			done = done && len(m.Statuses) >= 3
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // nothing more may follow
+	msgs := s.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want 2", len(msgs))
+	}
+	for i, m := range msgs {
+		if got := statusNames(m.Statuses); got != "sent,delivered,read" {
+			t.Errorf("message %d (%s): trail %s, want sent,delivered,read", i, m.ID, got)
+		}
+	}
+}

@@ -625,7 +625,7 @@ func (s *Server) sendGraph(c *call, phoneID string) {
 		"contacts":          []map[string]any{{"input": req.to, "wa_id": toDigits}},
 		"messages":          []map[string]any{{"id": m.ID, "message_status": "accepted"}},
 	})
-	s.progress(m.ID, fail, details)
+	s.progress(m, fail, details)
 }
 
 // judgeMedia decides whether media that was accepted for sending fails

@@ -27,12 +27,15 @@ const (
 // progress walks a message through its status trail in the background,
 // one step every StatusDelay, posting each step's webhook before the next
 // so receivers see them in order.
-func (s *Server) progress(id string, fail int, details string) {
+//
+// The trail is the message's own (msg, not its id): a client may reuse an
+// id (Infobip's messageId, resent when in doubt), and each message must
+// keep its own trail.
+func (s *Server) progress(msg *Message, fail int, details string) {
 	s.goBackground(func(ctx context.Context) {
-		m, ok := s.Message(id)
-		if !ok {
-			return
-		}
+		s.mu.Lock()
+		m := msg.clone()
+		s.mu.Unlock()
 		steps := []string{StatusSent, StatusDelivered, StatusRead}
 		if m.Voice && m.Provider != Infobip {
 			// Infobip's reports have no "played" (delivery and seen only).
@@ -54,15 +57,11 @@ func (s *Server) progress(id string, fail int, details string) {
 				}
 			}
 			s.mu.Lock()
-			for _, x := range s.messages {
-				if x.ID == id {
-					x.Statuses = append(x.Statuses, Status{Name: st, Code: code, Time: now})
-					if code != 0 {
-						x.Failure = details
-					}
-					m = x.clone()
-				}
+			msg.Statuses = append(msg.Statuses, Status{Name: st, Code: code, Time: now})
+			if code != 0 {
+				msg.Failure = details
 			}
+			m = msg.clone()
 			s.mu.Unlock()
 			if m.Provider == Infobip {
 				s.infobipReport(ctx, m, st, fail, details, now)
