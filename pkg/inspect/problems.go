@@ -52,7 +52,7 @@ func (r *Report) judge(o options) {
 		if containerAccepted(r.Container) {
 			r.add(CodeUnsupportedCodec, fmt.Sprintf("%s in %s is not accepted; WhatsApp takes %s", orUnknown(r.Codec), r.Container, acceptedCodecs(r.Container)))
 		} else {
-			r.add(CodeUnsupportedContainer, fmt.Sprintf("the %s container is not accepted; WhatsApp takes AAC (ADTS), AMR, MP3, M4A (AAC) and Ogg Opus", r.Container))
+			r.add(CodeUnsupportedContainer, fmt.Sprintf("the %s container is not accepted; WhatsApp takes %s", r.Container, acceptedTypes()))
 		}
 	}
 	if r.HasVideo {
@@ -104,6 +104,15 @@ func containerAccepted(c string) bool {
 		}
 	}
 	return false
+}
+
+// acceptedTypes lists the rules table's types, e.g. "MP4 Audio (aac in mp4, .m4a)".
+func acceptedTypes() string {
+	var names []string
+	for _, t := range rules.AudioTypes {
+		names = append(names, fmt.Sprintf("%s (%s in %s, %s)", t.Name, t.Codec, t.Container, t.Ext))
+	}
+	return strings.Join(names, ", ")
 }
 
 func acceptedCodecs(c string) string {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/rules"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestVerdict judges hand-built parser results: readiness and problem codes
@@ -79,4 +80,20 @@ func TestFillHugeDuration(t *testing.T) {
 	r.fill(&Info{Container: rules.ContainerCAF, Codec: "pcm_s16le", Duration: 1e305})
 	assert.False(t, math.IsInf(r.Duration, 0), "duration %v", r.Duration)
 	assert.Equal(t, 1e305, r.Duration)
+}
+
+// TestUnsupportedContainerNamesTheTable: the list of accepted types in the
+// message comes from the rules table, not a second copy of it.
+func TestUnsupportedContainerNamesTheTable(t *testing.T) {
+	r := &Report{Path: "a.wav", Size: 1000, Problems: []Problem{}}
+	r.fill(&Info{Container: rules.ContainerWAV, Codec: "pcm_s16le", Channels: 1})
+	r.judge(buildOptions(nil))
+	require.True(t, r.Has(CodeUnsupportedContainer))
+	for _, p := range r.Problems {
+		if p.Code == CodeUnsupportedContainer {
+			for _, typ := range rules.AudioTypes {
+				assert.Contains(t, p.Message, typ.Name)
+			}
+		}
+	}
 }
