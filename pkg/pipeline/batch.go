@@ -172,7 +172,6 @@ func (b *Batch) stopped() bool {
 
 // rowRun is the working state of one row.
 type rowRun struct {
-	idx     int
 	row     Row
 	to      string
 	sha     string
@@ -206,7 +205,7 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 	p, opts := b.p, b.opts
 	runs := make([]*rowRun, len(b.m.Rows))
 	for i, r := range b.m.Rows {
-		runs[i] = &rowRun{idx: i, row: r}
+		runs[i] = &rowRun{row: r}
 	}
 	res := &BatchResult{Summary: Summary{Rows: len(runs), Counts: map[Status]int{}}}
 

@@ -194,7 +194,6 @@ func (p *Pipeline) Run(ctx context.Context, it Item) (*Result, error) {
 
 // prepared is one recording made fit for a profile.
 type prepared struct {
-	src    string
 	report *inspect.Report
 	tr     *TranscodeResult
 	timing Timing
@@ -205,7 +204,7 @@ type prepared struct {
 // prepare inspects and transcodes src into outDir and hashes the outputs.
 // The returned prepared is non-nil when inspection ran.
 func (p *Pipeline) prepare(ctx context.Context, src string, prof Profile, split bool, outDir string) (*prepared, error) {
-	pr := &prepared{src: src}
+	pr := &prepared{}
 	t0 := time.Now()
 	rep, err := p.inspectFn()(ctx, src, p.InspectOptions...)
 	pr.timing.Inspect = time.Since(t0)
