@@ -79,8 +79,11 @@ func (r *Report) judge(o options) {
 		if known && t.MonoOnly {
 			audioOK = false
 		}
-		if r.Channels > 1 {
+		switch {
+		case r.Channels > 1:
 			r.add(CodeNotMono, fmt.Sprintf("%d channels; a voice note must be mono", r.Channels))
+		case known && t.MonoOnly: // 0: the header gives no channel count
+			r.add(CodeNotMono, fmt.Sprintf("the channel count is unknown; WhatsApp takes %s mono only", t.Name))
 		}
 	}
 	if r.Container != rules.Voice.Container || r.Codec != rules.Voice.Codec {

@@ -27,6 +27,8 @@ func TestVerdict(t *testing.T) {
 		{"mislabeled opus is still ready", opusMono, 40_000, "memo.mp3", true, true, []Code{CodeExtMismatch}},
 		{"opus named .opus is not a mismatch", opusMono, 40_000, "memo.opus", true, true, nil},
 		{"stereo opus: no voice, no audio", Info{Container: "ogg", Codec: "opus", Channels: 2}, 40_000, "a.ogg", false, false, []Code{CodeNotMono}},
+		// OpusHead channel count 0 (invalid, RFC 7845 §5.1): not ready, and a problem says why.
+		{"opus with no channel count", Info{Container: "ogg", Codec: "opus", Channels: 0}, 40_000, "a.ogg", false, false, []Code{CodeNotMono}},
 		{"vorbis in ogg", Info{Container: "ogg", Codec: "vorbis", Channels: 1}, 40_000, "a.ogg", false, false, []Code{CodeUnsupportedCodec}},
 		{"stereo mp3 is basic audio", Info{Container: "mp3", Codec: "mp3", Channels: 2}, 1_000_000, "a.mp3", false, true, []Code{CodeNotMono, CodeTooLargeForVoice}},
 		{"mono aac m4a is basic audio", Info{Container: "mp4", Codec: "aac", Channels: 1}, 100_000, "a.m4a", false, true, nil},
