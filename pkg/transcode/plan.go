@@ -280,7 +280,8 @@ func audioRemuxTarget(rep *inspect.Report) (rules.MediaType, string, bool) {
 		return t, "mp3", ok
 	case rules.CodecOpus:
 		if rep.Channels == 1 && opusCopyable(rep.Container) {
-			return rules.Voice, "ogg", true
+			t, ok := rules.Lookup(rules.ContainerOgg, rules.CodecOpus)
+			return t, "ogg", ok
 		}
 	case rules.CodecAMRNB:
 		t, ok := rules.Lookup(rules.ContainerAMR, rules.CodecAMRNB)

@@ -50,8 +50,10 @@ type Result struct {
 	// outputs: a remux that came out over budget and was re-encoded is
 	// transcode).
 	Action Action `json:"action"`
-	// Attempts counts the encodes of the output that needed the most: 1 is
-	// a first-try fit, 2 means one corrective re-encode; 0 for passthrough.
+	// Attempts counts the ffmpeg runs of the output that needed the most:
+	// 1 is a first-try fit; each corrective re-encode (over budget) and each
+	// lenient re-run after -xerror stopped at a decoding error (Warning says
+	// so) adds one; 0 for passthrough.
 	Attempts int      `json:"attempts"`
 	Outputs  []Output `json:"outputs"`
 	// Warning says when the output was made leniently from a damaged input.
