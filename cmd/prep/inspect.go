@@ -26,10 +26,10 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return usageErrorf("inspect: no files given")
 	}
-	var opts []inspect.Option
-	if *voiceMax > 0 {
-		opts = append(opts, inspect.WithVoiceMaxBytes(*voiceMax))
+	if *voiceMax <= 0 {
+		return usageErrorf("inspect: --voice-max-bytes must be positive, got %d", *voiceMax)
 	}
+	opts := []inspect.Option{inspect.WithVoiceMaxBytes(*voiceMax)}
 	failed := 0
 	var tw *tabwriter.Writer
 	if !*asJSON {

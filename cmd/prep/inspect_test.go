@@ -31,3 +31,15 @@ func TestInspectUsage(t *testing.T) {
 	_, _, code = runCLI(t, nil, "inspect", "--bogus", "x")
 	assert.Equal(t, exitUsage, code)
 }
+
+// TestInspectVoiceMaxBytesUsage: a budget of 0 or less is a usage error
+// (exit 2), not silently the default.
+func TestInspectVoiceMaxBytesUsage(t *testing.T) {
+	for _, v := range []string{"0", "-5"} {
+		_, _, code := runCLI(t, nil, "inspect", "--voice-max-bytes", v, "../../testdata/ogg-opus-mono-48k-2s.ogg")
+		assert.Equal(t, exitUsage, code, "--voice-max-bytes %s", v)
+	}
+	out, _, code := runCLI(t, nil, "inspect", "--json", "--voice-max-bytes", "1000", "../../testdata/ogg-opus-mono-48k-2s.ogg")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, out, `"too_large_for_voice"`)
+}
