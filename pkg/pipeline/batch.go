@@ -194,7 +194,6 @@ type recording struct {
 	profile Profile
 	rows    map[Destination][]*rowRun
 	dests   []Destination
-	pr      *prepared
 }
 
 // Run runs the batch. It returns an error only when it could not start
@@ -423,10 +422,10 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 					st.Unlock()
 				}
 				if err != nil {
+					os.RemoveAll(dir)
 					abandoned(all, err)
 					continue
 				}
-				rec.pr = pr
 				st.Lock()
 				st.prepared++
 				st.before += pr.before
@@ -436,11 +435,17 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 					rr.timing.Inspect, rr.timing.Transcode = pr.timing.Inspect, pr.timing.Transcode
 					journal(Record{Key: rr.key, Row: rr.row.Line, Parts: len(pr.tr.Outputs), State: StatePrepared}, false)
 				}
+				// The outputs (copies of the source, for a passthrough) are
+				// not needed once uploaded: remove them then, not at the end
+				// of a batch of thousands of recordings.
+				var recWG sync.WaitGroup
 				for _, dest := range rec.dests {
 					rows := rec.rows[dest]
 					upWG.Add(1)
+					recWG.Add(1)
 					go func() {
 						defer upWG.Done()
+						defer recWG.Done()
 						select {
 						case upSem <- struct{}{}:
 						case <-prepCtx.Done():
@@ -468,6 +473,12 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 						}
 					}()
 				}
+				upWG.Add(1)
+				go func() {
+					defer upWG.Done()
+					recWG.Wait()
+					os.RemoveAll(dir)
+				}()
 			}
 		}()
 	}

@@ -540,3 +540,62 @@ func TestBatchResendUnknownKeepsClientMessageID(t *testing.T) {
 		t.Errorf("client message ids %q then %q, want the same", f.sent[0].MessageID, f.sent[len(f.sent)-1].MessageID)
 	}
 }
+
+// A recording's prepared files are removed once it is uploaded, not kept
+// until the end of the batch (for a passthrough they are a copy of the
+// source: thousands of recordings would fill the disk).
+func TestBatchRemovesOutputsOnceUploaded(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.ogg": "AAA", "b.ogg": "SLOW-B"})
+	m := mustManifest(t, dir, "m.csv", "to,file,provider\n+447000000001,a.ogg,meta\n+447000000002,b.ogg,meta\n")
+	f := newFakes()
+	p := f.pipeline(t)
+	var mu sync.Mutex
+	paths := map[string]string{} // media id → uploaded file
+	p.Uploader = UploaderFunc(func(ctx context.Context, req UploadRequest) (*Media, error) {
+		md, err := f.upload(ctx, req)
+		if err == nil {
+			mu.Lock()
+			paths[md.ID] = req.Path
+			mu.Unlock()
+		}
+		return md, err
+	})
+	// When b (slow to prepare) is sent, a's outputs must be gone.
+	var leftover string
+	f.onSend = func(ctx context.Context, req SendRequest) error {
+		if req.To != "447000000002" {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for id, path := range paths {
+			if id == req.MediaID {
+				continue
+			}
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if _, err := os.Stat(path); os.IsNotExist(err) {
+					break
+				}
+				if time.Now().After(deadline) {
+					leftover = path
+					break
+				}
+			}
+		}
+		return nil
+	}
+	res := runBatch(t, p, m, BatchOptions{Jobs: 2})
+	if !res.AllSent() {
+		t.Fatal(byStatus(res))
+	}
+	if len(paths) != 2 {
+		t.Fatalf("uploads %v", paths)
+	}
+	if leftover != "" {
+		t.Errorf("%s still there after its upload, while the batch went on", leftover)
+	}
+	if ents, _ := os.ReadDir(p.TempDir); len(ents) != 0 {
+		t.Errorf("work files left after the batch: %v", ents)
+	}
+}
