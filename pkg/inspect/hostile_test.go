@@ -101,13 +101,18 @@ func TestMissingFile(t *testing.T) {
 func TestCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	// A canceled context stops a long walk; short inputs may finish first,
-	// but nothing may panic and an error, if any, must be the context's.
-	data := append(id3Tag(2<<20), randomBytes(9, 1<<20)...)
-	_, err := Reader(ctx, bytes.NewReader(data), int64(len(data)), "")
-	if err != nil && !errors.Is(err, context.Canceled) {
-		var ie *Error
-		require.True(t, errors.As(err, &ie), "%T %v", err, err)
+	// A canceled context stops a long walk (5,000 Ogg pages, every header
+	// visited) with the context's error, typed.
+	data := oggOpus(7, 312, 5000, 960, 10, true)
+	rep, err := Reader(ctx, bytes.NewReader(data), int64(len(data)), "")
+	require.ErrorIs(t, err, context.Canceled)
+	var ie *Error
+	require.ErrorAs(t, err, &ie)
+	require.NotNil(t, rep)
+	// Hostile bytes under a canceled context: no panic, a typed error if any.
+	data = append(id3Tag(2<<20), randomBytes(9, 1<<20)...)
+	if _, err := Reader(ctx, bytes.NewReader(data), int64(len(data)), ""); err != nil {
+		require.ErrorAs(t, err, &ie)
 	}
 }
 
