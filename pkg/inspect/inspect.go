@@ -221,6 +221,9 @@ func extMIME(name string) string {
 		if i := strings.IndexByte(m, ';'); i >= 0 {
 			m = m[:i]
 		}
+		if m == "application/octet-stream" { // .bin, .dat…: the name claims no type
+			return ""
+		}
 		return m
 	}
 	return ""

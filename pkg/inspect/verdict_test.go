@@ -26,6 +26,10 @@ func TestVerdict(t *testing.T) {
 		{"mono opus one byte over", opusMono, rules.VoiceMaxBytes + 1, "memo.ogg", false, true, []Code{CodeTooLargeForVoice}},
 		{"mislabeled opus is still ready", opusMono, 40_000, "memo.mp3", true, true, []Code{CodeExtMismatch}},
 		{"opus named .opus is not a mismatch", opusMono, 40_000, "memo.opus", true, true, nil},
+		// A name whose extension claims no type (.bin is application/octet-stream
+		// in the system table, .xyz is unknown) is not a mismatch.
+		{"opus named .bin is not a mismatch", opusMono, 40_000, "memo.bin", true, true, nil},
+		{"opus named .xyz is not a mismatch", opusMono, 40_000, "memo.xyz", true, true, nil},
 		{"stereo opus: no voice, no audio", Info{Container: "ogg", Codec: "opus", Channels: 2}, 40_000, "a.ogg", false, false, []Code{CodeNotMono}},
 		// OpusHead channel count 0 (invalid, RFC 7845 §5.1): not ready, and a problem says why.
 		{"opus with no channel count", Info{Container: "ogg", Codec: "opus", Channels: 0}, 40_000, "a.ogg", false, false, []Code{CodeNotMono}},
