@@ -130,9 +130,10 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	if prog != nil {
 		prog.finish()
 	}
+	var reportErr error
 	if *report != "" {
-		if err := pipeline.WriteReportFile(*report, res); err != nil {
-			fmt.Fprintf(e.stderr, "prep batch: report: %v\n", err)
+		if reportErr = pipeline.WriteReportFile(*report, res); reportErr != nil {
+			fmt.Fprintf(e.stderr, "prep batch: report: %v\n", reportErr)
 		}
 	}
 	if *asJSON {
@@ -154,6 +155,11 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 			}
 		}
 		return &batchError{reportedError: reportedError{failed: n, total: len(res.Rows)}, interrupted: res.Summary.Interrupted}
+	}
+	if reportErr != nil {
+		// Every row was sent, but the report asked for is missing (or an
+		// earlier run's is still there): not a success.
+		return fmt.Errorf("batch: every row was sent, but the report was not written: %w", reportErr)
 	}
 	return nil
 }

@@ -501,3 +501,26 @@ func TestRunCallbackDataRefusedBeforeWork(t *testing.T) {
 		t.Errorf("refused run uploaded %d media, sent %d messages", n, len(sb.Messages()))
 	}
 }
+
+// A report that cannot be written is not a success, even when every row
+// was sent (a script would read the previous run's report).
+func TestBatchReportWriteFailureFails(t *testing.T) {
+	needFFmpeg(t)
+	sb := startSB(t, sandbox.Config{})
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ogg-opus-mono-48k-2s.ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a.ogg"), b, 0o644)
+	manifest := filepath.Join(dir, "m.csv")
+	os.WriteFile(manifest, []byte("to,file,provider\n+447700900001,a.ogg,meta\n"), 0o644)
+	report := filepath.Join(dir, "no-such-dir", "r.jsonl")
+	_, errOut, code := runCLI(t, nil, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report)
+	if code != exitFailed || !strings.Contains(errOut, "report") {
+		t.Errorf("exit %d, want %d with the report error\n%s", code, exitFailed, errOut)
+	}
+	if len(sb.Messages()) != 1 {
+		t.Errorf("%d messages", len(sb.Messages()))
+	}
+}
