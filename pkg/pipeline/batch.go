@@ -283,6 +283,7 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 		}
 		if doubt, why := h.inDoubt(); doubt && !opts.ResendUnknown {
 			rr.resumed = true
+			rr.ids = h.messageIDs() // parts of a split row sent before the one in doubt
 			b.finish(rr, StatusUnknown, why)
 			continue
 		}

@@ -599,3 +599,30 @@ func TestBatchRemovesOutputsOnceUploaded(t *testing.T) {
 		t.Errorf("work files left after the batch: %v", ents)
 	}
 }
+
+// A split row whose second part is in doubt reports its first part's
+// message id, in the run where it happened and in every later one.
+func TestBatchUnknownSplitRowKeepsSentPartIDs(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"long.ogg": "LONG"})
+	m := mustManifest(t, dir, "m.csv", "to,file,provider\n+447000000001,long.ogg,meta\n")
+	journal := filepath.Join(dir, "j")
+	f := newFakes()
+	p := f.pipeline(t)
+	var calls atomic.Int32
+	f.onSend = func(ctx context.Context, req SendRequest) error {
+		if calls.Add(1) == 2 {
+			return &InDoubtError{Err: errors.New("connection reset")}
+		}
+		return nil
+	}
+	first := runBatch(t, p, m, BatchOptions{Journal: journal, Split: true}).Rows[0]
+	if first.Status != StatusUnknown || first.MessageID == "" {
+		t.Fatalf("run 1: %+v", first)
+	}
+	f.onSend = nil
+	again := runBatch(t, p, m, BatchOptions{Journal: journal, Split: true}).Rows[0]
+	if again.Status != StatusUnknown || again.MessageID != first.MessageID {
+		t.Errorf("rerun: %s with message id %q, want unknown with %q", again.Status, again.MessageID, first.MessageID)
+	}
+}
