@@ -32,5 +32,5 @@
 //     in-flight sends finished) or at once (cancel the context: in-flight
 //     sends become unknown);
 //   - returns one RowResult per manifest row and a Summary, which
-//     WriteReport writes as JSON Lines or CSV.
+//     WriteReportFile writes as JSON Lines or CSV.
 package pipeline
