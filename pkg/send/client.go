@@ -334,9 +334,20 @@ type parseFunc func(a answer) (*Receipt, error)
 // do runs the attempts of one message.
 func (c *Client) do(ctx context.Context, to, messageID string, body []byte, parse parseFunc) (*Receipt, error) {
 	var last error
+	// doubt: an earlier attempt may have reached the provider (retried
+	// with RetryInDoubt). No later answer proves it did not, so every
+	// failure from then on is reported in doubt, wrapping the last error.
+	doubt := false
+	settle := func(err error, attempts int) error {
+		var ide *InDoubtError
+		if !doubt || errors.As(err, &ide) {
+			return err
+		}
+		return &InDoubtError{Provider: c.provider, To: to, MessageID: messageID, Attempts: attempts, Err: err}
+	}
 	for attempt := 1; ; attempt++ {
 		if err := c.waitTurn(ctx, to); err != nil {
-			return nil, c.ctxErr(err, last)
+			return nil, settle(c.ctxErr(err, last), attempt-1)
 		}
 		a := c.roundTrip(ctx, body)
 		var (
@@ -349,7 +360,7 @@ func (c *Client) do(ctx context.Context, to, messageID string, body []byte, pars
 				if a.wrote {
 					return nil, &InDoubtError{Provider: c.provider, To: to, MessageID: messageID, Attempts: attempt, Err: ctx.Err()}
 				}
-				return nil, c.ctxErr(ctx.Err(), last)
+				return nil, settle(c.ctxErr(ctx.Err(), last), attempt)
 			}
 			msg := c.scrub(transportMessage(a.err))
 			if !a.wrote {
@@ -361,6 +372,7 @@ func (c *Client) do(ctx context.Context, to, messageID string, body []byte, pars
 					c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: "in doubt: the request may have reached the provider and it has no idempotency key, so a retry could send the message twice", Err: err})
 					return nil, err
 				}
+				doubt = true
 				reason = "in doubt, retried: the same messageId lets the provider and reports recognise a duplicate"
 			}
 		} else {
@@ -373,12 +385,12 @@ func (c *Client) do(ctx context.Context, to, messageID string, body []byte, pars
 				if ide := (*InDoubtError)(nil); errors.As(perr, &ide) {
 					ide.Attempts = attempt
 				}
-				return nil, perr
+				return nil, settle(perr, attempt)
 			}
 			err = apiErr
 			if !apiErr.Retryable {
 				c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: fmt.Sprintf("not retried: %s errors are not temporary", apiErr.Class), Err: err})
-				return nil, err
+				return nil, settle(err, attempt)
 			}
 			reason = fmt.Sprintf("%s (HTTP %d", apiErr.Class, apiErr.HTTPStatus)
 			if apiErr.Code != 0 {
@@ -389,13 +401,13 @@ func (c *Client) do(ctx context.Context, to, messageID string, body []byte, pars
 		last = err
 		if attempt >= c.policy.MaxAttempts {
 			c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: fmt.Sprintf("giving up after %d attempts: %s", attempt, reason), Err: err})
-			return nil, err
+			return nil, settle(err, attempt)
 		}
 		wait := c.policy.backoff(attempt)
 		if apiErr != nil && apiErr.RetryAfter > 0 {
 			if apiErr.RetryAfter > c.policy.MaxRetryAfter {
 				c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: fmt.Sprintf("not retried: Retry-After %s is longer than the cap %s", apiErr.RetryAfter, c.policy.MaxRetryAfter), Err: err})
-				return nil, err
+				return nil, settle(err, attempt)
 			}
 			wait = apiErr.RetryAfter
 			reason += fmt.Sprintf("; Retry-After %s honoured", apiErr.RetryAfter)
@@ -405,7 +417,7 @@ func (c *Client) do(ctx context.Context, to, messageID string, body []byte, pars
 		}
 		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
 			c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: "not retried: the context's deadline comes before the next attempt could start", Err: err})
-			return nil, err
+			return nil, settle(err, attempt)
 		}
 		if apiErr != nil && apiErr.Class == ClassRateLimit {
 			if apiErr.Code == codePairRate {
@@ -418,7 +430,7 @@ func (c *Client) do(ctx context.Context, to, messageID string, body []byte, pars
 		}
 		c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Retry: true, Wait: wait, Reason: reason, Err: err})
 		if err := sleep(ctx, wait); err != nil {
-			return nil, c.ctxErr(err, last)
+			return nil, settle(c.ctxErr(err, last), attempt)
 		}
 	}
 }

@@ -888,3 +888,28 @@ func TestRedirectNotFollowedWithCallerClient(t *testing.T) {
 		t.Errorf("%d requests reached the redirect target, want 0", len(reached))
 	}
 }
+
+// TestInDoubtStaysInDoubt: once an attempt may have reached the provider,
+// a later refusal does not prove the message was not sent. Infobip retries
+// the dropped request with the same messageId; if the retries then run
+// out on 429s, the outcome is in doubt (the dropped one was recorded), not
+// "failed" — a caller would send a failed message again.
+func TestInDoubtStaysInDoubt(t *testing.T) {
+	s := startSandbox(t, sandbox.Config{})
+	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
+	s.Inject(sandbox.Infobip, sandbox.Fault{Drop: true}, sandbox.Fault{Status: 429}, sandbox.Fault{Status: 429})
+	pol := fast(3)
+	pol.RetryInDoubt = true
+	_, err := newClient(t, s, send.Infobip, send.WithRetry(pol)).Send(t.Context(), send.Message{To: "+441134960001", Link: link})
+	var ide *send.InDoubtError
+	var ae *send.APIError
+	if !errors.As(err, &ide) || ide.MessageID == "" || ide.Attempts != 3 {
+		t.Fatalf("err %v (%T); want *send.InDoubtError with the messageId after 3 attempts", err, err)
+	}
+	if !errors.As(err, &ae) || ae.Class != send.ClassRateLimit {
+		t.Errorf("err %v: the last refusal should still be found with errors.As", err)
+	}
+	if n := len(s.Messages()); n != 1 {
+		t.Errorf("%d messages recorded, want 1 (the dropped attempt)", n)
+	}
+}
