@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 
 	"github.com/prep-audio/prep/pkg/rules"
@@ -461,7 +462,7 @@ func (p *mp4Parser) trun(box mp4Box, b []byte) error {
 			def, ok = p.trex[t.id]
 		}
 		if ok {
-			t.fragDur += count * uint64(def)
+			t.fragDur = addSat(t.fragDur, mulSat(count, uint64(def)))
 		}
 		return nil
 	}
@@ -484,10 +485,26 @@ func (p *mp4Parser) trun(box mp4Box, b []byte) error {
 		return errCorrupt("a trun of %d samples in %d bytes", count, len(b))
 	}
 	for i := uint64(0); i < count; i++ {
-		t.fragDur += uint64(binary.BigEndian.Uint32(b[o:]))
+		t.fragDur = addSat(t.fragDur, uint64(binary.BigEndian.Uint32(b[o:])))
 		o += row
 	}
 	return nil
+}
+
+// addSat and mulSat saturate instead of wrapping: hostile sample counts and
+// durations must not wrap a sum around to a small, plausible duration.
+func addSat(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxUint64
+}
+
+func mulSat(a, b uint64) uint64 {
+	if hi, lo := bits.Mul64(a, b); hi == 0 {
+		return lo
+	}
+	return math.MaxUint64
 }
 
 // stsd: version/flags(4) entry_count(4), then sample entries; the first
@@ -797,7 +814,7 @@ func (p *mp4Parser) info() (*Info, error) {
 
 func (p *mp4Parser) duration(t *mp4Track) float64 {
 	if t.fragDur > 0 && t.timescale > 0 {
-		return float64(t.mdhdDur+t.fragDur) / float64(t.timescale)
+		return float64(addSat(t.mdhdDur, t.fragDur)) / float64(t.timescale)
 	}
 	if t.tkhdDur > 0 && p.movieScale > 0 {
 		return float64(t.tkhdDur) / float64(p.movieScale)

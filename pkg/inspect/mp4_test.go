@@ -283,3 +283,22 @@ func ExampleReader_m4a() {
 	fmt.Println(rep.Container, rep.Codec, rep.Channels, rep.SampleRate, rep.Duration, rep.AudioReady)
 	// Output: mp4 aac 1 44100 2 true
 }
+
+// TestMP4FragmentDurationsDoNotWrap: trun sample counts × default
+// durations from hostile fragments must not wrap the uint64 sum around to
+// a small, plausible duration (4 × 2^31 × 2^31 = 2^64 ticks wraps to 0).
+func TestMP4FragmentDurationsDoNotWrap(t *testing.T) {
+	full := func(v, flags uint32) []byte { return mp4be32(v<<24 | flags) }
+	b := synthFMP4(t)
+	for i := uint32(0); i < 4; i++ {
+		traf := mp4B("traf", mp4B("tfhd", full(0, 0x020008), mp4be32(1), mp4be32(1<<31)), mp4B("trun", full(0, 0), mp4be32(1<<31)))
+		b = fmtConcat(b, mp4B("moof", mp4B("mfhd", full(0, 0), mp4be32(4+i)), traf), mp4B("mdat", make([]byte, 10)))
+	}
+	rep, err := inspectBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Duration < 1e9 {
+		t.Errorf("duration %v s: the fragment durations wrapped around", rep.Duration)
+	}
+}
