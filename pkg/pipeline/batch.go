@@ -576,6 +576,17 @@ func (b *Batch) sendRow(ctx context.Context, rr *rowRun, s Sender, lim *rate.Lim
 	parts := len(rr.media)
 	sent := 0
 	rr.ids = rr.ids[:0]
+	// notSent ends the row before part i's request: "skipped" when none of
+	// its parts was ever sent, else "failed" (partly delivered; a rerun
+	// sends the rest), never "skipped" for a row that has messages.
+	notSent := func(i int, msg string) int {
+		if len(rr.ids) > 0 {
+			b.finish(rr, StatusFailed, fmt.Sprintf("part %d of %d: %s (the parts before it were sent; a rerun sends the rest)", i+1, parts, msg))
+		} else {
+			b.finish(rr, StatusSkipped, msg)
+		}
+		return sent
+	}
 	for i, m := range rr.media {
 		if ps := rr.hist.partOf(i); ps != nil && ps.state == StateSent {
 			rr.ids = append(rr.ids, ps.messageID) // sent in an earlier run
@@ -585,8 +596,7 @@ func (b *Batch) sendRow(ctx context.Context, rr *rowRun, s Sender, lim *rate.Lim
 			// A row whose first request has not left yet is not in flight:
 			// a Stop while it waits for its turn skips it.
 			if err := b.waitRate(ctx, lim, sent == 0); err != nil {
-				b.finish(rr, StatusSkipped, "interrupted before sending")
-				return sent
+				return notSent(i, "interrupted before sending")
 			}
 		}
 		req := SendRequest{Provider: rr.row.Provider, To: rr.to, MediaID: m.ID, Voice: rr.row.Profile == Voice,
@@ -604,8 +614,7 @@ func (b *Batch) sendRow(ctx context.Context, rr *rowRun, s Sender, lim *rate.Lim
 		r := base
 		r.State = StateSending
 		if err := journal(r, true); err != nil {
-			b.finish(rr, StatusSkipped, "not sent: the journal could not be written: "+err.Error())
-			return sent
+			return notSent(i, "not sent: the journal could not be written: "+err.Error())
 		}
 		t0 := time.Now()
 		rc, err := s.Send(ctx, req)

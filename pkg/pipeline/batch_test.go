@@ -629,3 +629,27 @@ func TestBatchUnknownSplitRowKeepsSentPartIDs(t *testing.T) {
 		t.Errorf("rerun: %s with message id %q, want unknown with %q", again.Status, again.MessageID, first.MessageID)
 	}
 }
+
+// A split row stopped at once between its parts has a message: it is
+// reported failed (a rerun sends the rest) with the sent part's id, not
+// skipped ("not attempted").
+func TestBatchHardStopBetweenPartsIsNotSkipped(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"long.ogg": "LONG"})
+	m := mustManifest(t, dir, "m.csv", "to,file,provider\n+447000000001,long.ogg,meta\n")
+	f := newFakes()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.onSend = func(context.Context, SendRequest) error {
+		cancel() // the second Ctrl-C, once the first part is out (and answered)
+		return nil
+	}
+	res, err := f.pipeline(t).NewBatch(m, BatchOptions{Journal: filepath.Join(dir, "j"), Split: true, Rate: map[Provider]float64{Meta: 1000}}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Rows[0]
+	if len(f.accepted) != 1 || r.Status != StatusFailed || r.MessageID != "wamid.1" || !strings.Contains(r.Error, "part 2 of 2") {
+		t.Errorf("%d messages; row %s %q %q, want failed with the first part's id", len(f.accepted), r.Status, r.MessageID, r.Error)
+	}
+}
