@@ -600,33 +600,51 @@ func TestRateLimitAchieved(t *testing.T) {
 	s := startSandbox(t, sandbox.Config{StatusDelay: time.Hour, DataDir: fastDir(t)})
 	id := upload(t, s, send.Meta)
 	const limit, total = 50.0, 100
-	c := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
-	var n atomic.Int32
-	var wg sync.WaitGroup
-	start := time.Now()
-	var first, last atomic.Int64
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n.Add(1) <= total {
-				if _, err := c.Send(t.Context(), send.Message{To: "+16505551234", MediaID: id}); err != nil {
-					t.Error(err)
-					return
+	// measure sends total messages from 8 goroutines through one client and
+	// returns the achieved rate.
+	measure := func() float64 {
+		c := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
+		var n atomic.Int32
+		var wg sync.WaitGroup
+		start := time.Now()
+		var first, last atomic.Int64
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n.Add(1) <= total {
+					if _, err := c.Send(t.Context(), send.Message{To: "+16505551234", MediaID: id}); err != nil {
+						t.Error(err)
+						return
+					}
+					now := time.Since(start).Nanoseconds()
+					first.CompareAndSwap(0, now)
+					last.Store(max(last.Load(), now))
 				}
-				now := time.Since(start).Nanoseconds()
-				first.CompareAndSwap(0, now)
-				last.Store(max(last.Load(), now))
-			}
-		}()
+			}()
+		}
+		wg.Wait()
+		// total sends span (total-1) limiter intervals.
+		span := time.Duration(last.Load() - first.Load())
+		got := float64(total-1) / span.Seconds()
+		t.Logf("%d sends in %v: %.1f/s (limit %.0f/s); requests so far %d", total, span, got, limit, len(s.Requests(sandbox.Meta)))
+		return got
 	}
-	wg.Wait()
-	// total sends span (total-1) limiter intervals.
-	span := time.Duration(last.Load() - first.Load())
-	got := float64(total-1) / span.Seconds()
-	t.Logf("%d sends in %v: %.1f/s (limit %.0f/s)", total, span, got, limit)
-	if got < limit*0.9 || got > limit*1.1 {
-		t.Errorf("achieved %.1f messages/s, want %.0f ±10%%", got, limit)
+	// Going over the limit is a limiter bug and fails at once. Falling
+	// short can be a loaded machine (go test runs packages in parallel with
+	// ffmpeg-heavy ones), so a short measurement is taken again, up to three
+	// times, before it fails.
+	for attempt := 1; ; attempt++ {
+		got := measure()
+		if got > limit*1.1 {
+			t.Fatalf("achieved %.1f messages/s, over the %.0f/s limit by more than 10%%", got, limit)
+		}
+		if got >= limit*0.9 {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("achieved %.1f messages/s in 3 tries, want %.0f ±10%%", got, limit)
+		}
 	}
 }
 
