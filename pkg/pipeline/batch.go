@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,6 +301,17 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 		rr.rec = rec
 	}
 	res.Summary.Distinct = len(distinct)
+	// Biggest sources first (size stands for the transcode's length): a
+	// long recording that starts last, after all the short ones, sets the
+	// batch's wall time; started first, the short ones fill the other
+	// workers meanwhile.
+	size := make(map[*recording]int64, len(order))
+	for _, rec := range order {
+		if fi, err := os.Stat(rec.path); err == nil {
+			size[rec] = fi.Size()
+		}
+	}
+	sort.SliceStable(order, func(i, k int) bool { return size[order[i]] > size[order[k]] })
 	b.doneStart = b.done()
 
 	// 4. Progress.

@@ -653,3 +653,27 @@ func TestBatchHardStopBetweenPartsIsNotSkipped(t *testing.T) {
 		t.Errorf("%d messages; row %s %q %q, want failed with the first part's id", len(f.accepted), r.Status, r.MessageID, r.Error)
 	}
 }
+
+// The biggest recording is prepared first, wherever it is in the manifest,
+// so a long transcode does not start after every short one.
+func TestBatchPreparesBiggestFirst(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.ogg": "A", "b.ogg": "BB", "big.wav": strings.Repeat("L", 4096)})
+	m := mustManifest(t, dir, "m.csv", "to,file,provider\n+447000000001,a.ogg,meta\n+447000000002,b.ogg,meta\n+447000000003,big.wav,meta\n")
+	f := newFakes()
+	p := f.pipeline(t)
+	var mu sync.Mutex
+	var got []string
+	p.Transcoder = TranscoderFunc(func(ctx context.Context, req TranscodeRequest) (*TranscodeResult, error) {
+		mu.Lock()
+		got = append(got, filepath.Base(req.Path))
+		mu.Unlock()
+		return f.transcode(ctx, req)
+	})
+	if res := runBatch(t, p, m, BatchOptions{Jobs: 1}); !res.AllSent() {
+		t.Fatal(byStatus(res))
+	}
+	if fmt.Sprint(got) != "[big.wav b.ogg a.ogg]" {
+		t.Errorf("prepared in the order %v, want the biggest first", got)
+	}
+}
