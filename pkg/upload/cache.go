@@ -104,7 +104,9 @@ func (c *Cache) Get(k CacheKey) (CacheEntry, bool) {
 	}
 	now := c.now()
 	if !now.Before(f.Expires) || f.Uploaded.After(now.Add(time.Minute)) || f.Expires.Sub(f.Uploaded) > c.ttl {
-		_ = os.Remove(path)
+		// Not removed here: another process may have just written a fresh
+		// entry under this name, and removing it would lose that upload.
+		// Prune removes expired entries; Put replaces them.
 		return CacheEntry{}, false
 	}
 	return f.CacheEntry, true
