@@ -118,6 +118,15 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 		*journal = *manifest + ".journal"
 	}
 	opts := pipeline.BatchOptions{Journal: *journal, Jobs: *jobs, SendWorkers: *sendWorkers, ResendUnknown: *resendUnknown, Split: *sf.split, Link: link}
+	if *sf.rate > 0 {
+		// The batch's own limiter as well as the sender's: a row waiting
+		// for its turn there is dropped by Ctrl-C, where one waiting in the
+		// sender's limiter would still go out after it.
+		opts.Rate = map[pipeline.Provider]float64{}
+		for _, pv := range providers {
+			opts.Rate[pv] = *sf.rate
+		}
+	}
 	prog := newProgressPrinter(e, *asJSON)
 	if prog != nil {
 		opts.Progress, opts.ProgressEvery = prog.print, prog.every

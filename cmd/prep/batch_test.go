@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -522,5 +523,38 @@ func TestBatchReportWriteFailureFails(t *testing.T) {
 	}
 	if len(sb.Messages()) != 1 {
 		t.Errorf("%d messages", len(sb.Messages()))
+	}
+}
+
+// With --rate, Ctrl-C drops the rows waiting for their turn: only the
+// sends already out finish (here one), none leaves after the stop.
+func TestBatchRateStopSendsNoMore(t *testing.T) {
+	needFFmpeg(t)
+	sb := startSB(t, sandbox.Config{})
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ogg-opus-mono-48k-2s.ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a.ogg"), b, 0o644)
+	manifest := filepath.Join(dir, "m.csv")
+	os.WriteFile(manifest, []byte("to,file,provider\n+447700900001,a.ogg,meta\n+447700900002,a.ogg,meta\n+447700900003,a.ogg,meta\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for len(sb.Messages()) == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+		cancel() // Ctrl-C (main's context), once the first message is in
+	}()
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	err = run(ctx, e, []string{"batch", "--sandbox", sb.URL(), "--manifest", manifest, "--rate", "0.5", "--send-workers", "3"})
+	if code := exitCode(err); code != exitSignal {
+		t.Errorf("exit %d, want %d\n%s\n%s", code, exitSignal, out.String(), errb.String())
+	}
+	// run returns once every send worker is done: the count is final.
+	if n := len(sb.Messages()); n != 1 {
+		t.Errorf("%d messages, want 1: rows waiting for the rate were sent after Ctrl-C", n)
 	}
 }
