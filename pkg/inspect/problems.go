@@ -89,12 +89,18 @@ func (r *Report) judge(o options) {
 	if r.Container != rules.Voice.Container || r.Codec != rules.Voice.Codec {
 		voiceOK = false
 	}
-	if r.Size > rules.AudioMaxBytes {
+	switch {
+	case r.Size > rules.AudioMaxBytes:
 		audioOK, voiceOK = false, false
 		r.add(CodeTooLarge, fmt.Sprintf("%d bytes is over WhatsApp's limit of %d bytes", r.Size, rules.AudioMaxBytes))
-	} else if r.Size > o.voiceMax {
+	case r.Size > o.voiceMax:
 		voiceOK = false
-		r.add(CodeTooLargeForVoice, fmt.Sprintf("%d bytes is over the voice-note budget of %d bytes: it would show a download icon, not a play icon", r.Size, o.voiceMax))
+		// Said only of what is otherwise a voice note's type (Ogg Opus):
+		// other types become voice notes by transcoding, which plans the
+		// size anyway.
+		if r.Container == rules.Voice.Container && r.Codec == rules.Voice.Codec {
+			r.add(CodeTooLargeForVoice, fmt.Sprintf("%d bytes is over the voice-note budget of %d bytes: it would show a download icon, not a play icon", r.Size, o.voiceMax))
+		}
 	}
 	r.AudioReady = audioOK
 	r.VoiceReady = voiceOK && audioOK

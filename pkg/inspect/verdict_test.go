@@ -34,7 +34,7 @@ func TestVerdict(t *testing.T) {
 		// OpusHead channel count 0 (invalid, RFC 7845 §5.1): not ready, and a problem says why.
 		{"opus with no channel count", Info{Container: "ogg", Codec: "opus", Channels: 0}, 40_000, "a.ogg", false, false, []Code{CodeNotMono}},
 		{"vorbis in ogg", Info{Container: "ogg", Codec: "vorbis", Channels: 1}, 40_000, "a.ogg", false, false, []Code{CodeUnsupportedCodec}},
-		{"stereo mp3 is basic audio", Info{Container: "mp3", Codec: "mp3", Channels: 2}, 1_000_000, "a.mp3", false, true, []Code{CodeNotMono, CodeTooLargeForVoice}},
+		{"stereo mp3 is basic audio", Info{Container: "mp3", Codec: "mp3", Channels: 2}, 1_000_000, "a.mp3", false, true, []Code{CodeNotMono}},
 		{"mono aac m4a is basic audio", Info{Container: "mp4", Codec: "aac", Channels: 1}, 100_000, "a.m4a", false, true, nil},
 		{"mp4 with video", Info{Container: "mp4", Codec: "aac", Channels: 1, HasVideo: true}, 100_000, "a.mp4", false, false, []Code{CodeHasVideo}},
 		{"amr-wb is not accepted", Info{Container: "amr", Codec: "amr_wb", Channels: 1}, 10_000, "a.amr", false, false, []Code{CodeUnsupportedCodec, CodeExtMismatch}},
