@@ -125,9 +125,18 @@ func (j *job) split(ctx context.Context, res *Result, d dest, p Plan) (*Result, 
 	type done struct {
 		tmp, final string
 		out        Output
+		attempts   int
+		warning    string
+		err        error
 	}
-	var parts []done
-	maxAttempts := 0
+	// Parts are independent encodes: they run side by side, up to one per
+	// core (a 12-minute memo in two parts takes about half the wall time).
+	// The first failure cancels the others.
+	parts := make([]done, len(segs))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, DefaultJobs())
+	var wg sync.WaitGroup
 	for i, seg := range segs {
 		pp := p
 		pp.Split, pp.PartMax, pp.Duration = false, 0, seg.Dur
@@ -136,29 +145,59 @@ func (j *job) split(ctx context.Context, res *Result, d dest, p Plan) (*Result, 
 			br, vbr, est = o.MinBitrate/cbrStep*cbrStep, VBROff, oggOpusSize(seg.Dur, o.MinBitrate/cbrStep)
 		}
 		pp.Bitrate, pp.VBR, pp.Estimate = br, vbr, est
-		last := i == len(segs)-1
 		encSeg := seg
-		if last {
+		if i == len(segs)-1 {
 			encSeg.Dur = 0 // to the end, whatever the exact length
 		}
 		final := d.outPath(j.name, p.Ext, i+1)
 		tmp, err := j.newTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
 		if err != nil {
+			cancel()
+			wg.Wait()
 			return nil, err
 		}
-		e, err := j.encodeVerified(ctx, pp, nil, tmp, encSeg)
-		if err != nil {
-			var te *Error
-			if errors.As(err, &te) {
-				te.Err = fmt.Errorf("part %d: %w", i+1, te.Err)
+		parts[i].tmp, parts[i].final = tmp, final
+		wg.Add(1)
+		go func(pt *done) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				pt.err = ctxError(ctx)
+				return
 			}
-			return nil, err
+			e, err := j.encodeVerified(ctx, pp, nil, tmp, encSeg)
+			if err != nil {
+				var te *Error
+				if errors.As(err, &te) {
+					te.Err = fmt.Errorf("part %d: %w", i+1, te.Err)
+				}
+				pt.err = err
+				cancel()
+				return
+			}
+			pt.out, pt.attempts, pt.warning = outputOf(e.rep), e.attempts, e.warning
+		}(&parts[i])
+	}
+	wg.Wait()
+	// The error to report is the part's own, not the cancellation it caused
+	// in the others.
+	var firstErr error
+	for _, pt := range parts {
+		if pt.err != nil && (firstErr == nil || errors.Is(firstErr, context.Canceled) && !errors.Is(pt.err, context.Canceled)) {
+			firstErr = pt.err
 		}
-		maxAttempts = max(maxAttempts, e.attempts)
-		if e.warning != "" {
-			res.Warning = e.warning
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	maxAttempts := 0
+	for _, pt := range parts {
+		maxAttempts = max(maxAttempts, pt.attempts)
+		if pt.warning != "" {
+			res.Warning = pt.warning
 		}
-		parts = append(parts, done{tmp, final, outputOf(e.rep)})
 	}
 	for _, pt := range parts {
 		out, err := j.deliver(pt.tmp, pt.final, nil, pt.out)

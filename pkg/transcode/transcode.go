@@ -184,9 +184,11 @@ func (t *Transcoder) tempDir(p string) string {
 // job is the state of one transcode: its temporary files are removed on
 // every path out.
 type job struct {
-	t     *Transcoder
-	name  string
-	src   string
+	t    *Transcoder
+	name string
+	src  string
+
+	mu    sync.Mutex // guards temps: split parts are encoded concurrently
 	temps []string
 }
 
@@ -196,7 +198,9 @@ func (j *job) newTemp(dir, pattern string) (string, error) {
 		return "", &Error{Kind: KindOutput, Err: err}
 	}
 	p := f.Name()
+	j.mu.Lock()
 	j.temps = append(j.temps, p)
+	j.mu.Unlock()
 	if err := f.Close(); err != nil {
 		return "", &Error{Kind: KindOutput, Err: err}
 	}
@@ -204,6 +208,8 @@ func (j *job) newTemp(dir, pattern string) (string, error) {
 }
 
 func (j *job) cleanup() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	for _, p := range j.temps {
 		_ = os.Remove(p)
 	}
