@@ -345,11 +345,7 @@ func TestBatchCLIInvalidRowsReport(t *testing.T) {
 	needFFmpeg(t)
 	sb := startSB(t, sandbox.Config{})
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ogg-opus-mono-48k-2s.ogg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "a.ogg"), b, 0o644)
+	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
 	manifest := filepath.Join(dir, "m.csv")
 	os.WriteFile(manifest, []byte("to,file,provider,profile\n"+
 		"+447700900001,a.ogg,meta,\n"+
@@ -509,11 +505,7 @@ func TestBatchReportWriteFailureFails(t *testing.T) {
 	needFFmpeg(t)
 	sb := startSB(t, sandbox.Config{})
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ogg-opus-mono-48k-2s.ogg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "a.ogg"), b, 0o644)
+	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
 	manifest := filepath.Join(dir, "m.csv")
 	os.WriteFile(manifest, []byte("to,file,provider\n+447700900001,a.ogg,meta\n"), 0o644)
 	report := filepath.Join(dir, "no-such-dir", "r.jsonl")
@@ -532,11 +524,7 @@ func TestBatchRateStopSendsNoMore(t *testing.T) {
 	needFFmpeg(t)
 	sb := startSB(t, sandbox.Config{})
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ogg-opus-mono-48k-2s.ogg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "a.ogg"), b, 0o644)
+	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
 	manifest := filepath.Join(dir, "m.csv")
 	os.WriteFile(manifest, []byte("to,file,provider\n+447700900001,a.ogg,meta\n+447700900002,a.ogg,meta\n+447700900003,a.ogg,meta\n"), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -549,12 +537,24 @@ func TestBatchRateStopSendsNoMore(t *testing.T) {
 	}()
 	var out, errb bytes.Buffer
 	e := &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	err = run(ctx, e, []string{"batch", "--sandbox", sb.URL(), "--manifest", manifest, "--rate", "0.5", "--send-workers", "3"})
+	err := run(ctx, e, []string{"batch", "--sandbox", sb.URL(), "--manifest", manifest, "--rate", "0.5", "--send-workers", "3"})
 	if code := exitCode(err); code != exitSignal {
 		t.Errorf("exit %d, want %d\n%s\n%s", code, exitSignal, out.String(), errb.String())
 	}
 	// run returns once every send worker is done: the count is final.
 	if n := len(sb.Messages()); n != 1 {
 		t.Errorf("%d messages, want 1: rows waiting for the rate were sent after Ctrl-C", n)
+	}
+}
+
+// copyVoiceNote copies the committed compliant voice note to path.
+func copyVoiceNote(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ogg-opus-mono-48k-2s.ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
