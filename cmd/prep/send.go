@@ -104,7 +104,6 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	if *attempts > 0 {
 		pol := send.DefaultRetry()
 		pol.MaxAttempts = *attempts
-		pol.RetryInDoubt = p == send.Infobip
 		opts = append(opts, send.WithRetry(pol))
 	}
 	c, err := send.FromEnv(string(p), e.getenv, opts...)

@@ -104,8 +104,7 @@ func NewD360(opts ...Option) (*Client, error) {
 // NewInfobip builds an Infobip client: POST {base}/whatsapp/1/message/audio
 // with "Authorization: App {key}" (seeds/000, Infobip OpenAPI). WithBaseURL
 // (per account) and WithAPIKey are required; WithSender gives the default
-// From. Unless WithRetry says otherwise, requests in doubt are retried,
-// because the messageId is kept across attempts.
+// From. A request in doubt is not retried, as for Meta: see RetryPolicy.RetryInDoubt.
 func NewInfobip(opts ...Option) (*Client, error) {
 	cfg := apply(opts)
 	switch {
@@ -130,9 +129,7 @@ func NewInfobip(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol := DefaultRetry()
-	pol.RetryInDoubt = true
-	c := newClient(Infobip, cfg, base+"/whatsapp/1/message/audio", InfobipRequestsPerSecond, pol)
+	c := newClient(Infobip, cfg, base+"/whatsapp/1/message/audio", InfobipRequestsPerSecond, DefaultRetry())
 	c.sender = sender
 	return c, nil
 }
@@ -369,11 +366,11 @@ func (c *Client) do(ctx context.Context, to, messageID string, body []byte, pars
 			} else {
 				err = &InDoubtError{Provider: c.provider, To: to, MessageID: messageID, Attempts: attempt, Err: errors.New(msg)}
 				if !c.policy.RetryInDoubt {
-					c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: "in doubt: the request may have reached the provider and it has no idempotency key, so a retry could send the message twice", Err: err})
+					c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: "in doubt: the request may have reached the provider and none of the three providers documents an idempotency key, so a retry could send the message twice", Err: err})
 					return nil, err
 				}
 				doubt = true
-				reason = "in doubt, retried: the same messageId lets the provider and reports recognise a duplicate"
+				reason = "in doubt, retried as asked (RetryInDoubt): the message may be received twice"
 			}
 		} else {
 			r, perr := parse(a)

@@ -82,9 +82,9 @@ func (e *APIError) Error() string {
 
 // InDoubtError reports a request that may have reached the provider but got
 // no (readable) answer: the body was written, then the connection dropped or
-// the attempt timed out. The message may or may not have been sent; Meta and
-// 360dialog have no idempotency key, so it is not retried by default (see
-// RetryPolicy.RetryInDoubt). Find it with errors.As.
+// the attempt timed out. The message may or may not have been sent; no
+// provider documents an idempotency key, so it is not retried by default
+// (see RetryPolicy.RetryInDoubt). Find it with errors.As.
 type InDoubtError struct {
 	Provider Provider
 	To       string

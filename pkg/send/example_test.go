@@ -73,7 +73,7 @@ func ExampleNewInfobip() {
 	s.Inject(sandbox.Infobip, sandbox.Fault{Status: 429})
 
 	c, _ := send.NewInfobip(send.WithBaseURL(s.InfobipURL()), send.WithAPIKey("key"), send.WithSender("441134960000"),
-		send.WithRetry(send.RetryPolicy{BaseDelay: 10 * time.Millisecond, RetryInDoubt: true}),
+		send.WithRetry(send.RetryPolicy{BaseDelay: 10 * time.Millisecond}),
 		send.WithRetryHook(func(ev send.RetryEvent) { fmt.Println("retry:", ev.Retry, ev.Reason) }))
 	rc, err := c.Send(context.Background(), send.Message{To: "+44 113 496 0001", Link: link, Voice: true,
 		Extras: send.Extras{MessageID: "order-42-voice", CallbackData: "order-42"}})

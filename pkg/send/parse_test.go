@@ -86,8 +86,8 @@ func TestDefaultRateLimits(t *testing.T) {
 	if off.limiter != nil {
 		t.Errorf("WithRateLimit(0) left a limiter")
 	}
-	if !ib.policy.RetryInDoubt || meta.policy.RetryInDoubt {
-		t.Errorf("RetryInDoubt: infobip %v meta %v; want true, false", ib.policy.RetryInDoubt, meta.policy.RetryInDoubt)
+	if ib.policy.RetryInDoubt || meta.policy.RetryInDoubt {
+		t.Errorf("RetryInDoubt: infobip %v meta %v; want false for both (issue 13)", ib.policy.RetryInDoubt, meta.policy.RetryInDoubt)
 	}
 }
 

@@ -24,10 +24,15 @@ type RetryPolicy struct {
 	// waited for and the error is returned. Default 60s.
 	MaxRetryAfter time.Duration
 	// RetryInDoubt allows retrying a request that may have reached the
-	// provider (body written, then no answer). Off by default for Meta and
-	// 360dialog, which have no idempotency key, so a retry may send the
-	// message twice; on by default for Infobip, whose messageId is kept
-	// across attempts (see DefaultRetry / NewInfobip).
+	// provider (body written, then no answer): the explicit consent to a
+	// possible duplicate (`prep batch --resend-unknown` is the CLI's). Off
+	// by default for every provider. Meta and 360dialog have no idempotency
+	// key. Infobip's messageId is kept across attempts, but Infobip's "Send
+	// WhatsApp audio message" reference
+	// (https://www.infobip.com/docs/api/channels/whatsapp/whatsapp-outbound-messages/send-whatsapp-audio-message)
+	// says only that it is "the ID that uniquely identifies the message
+	// sent": nothing says a repeated messageId is dropped, and against a
+	// dropping endpoint retries did deliver 2–4 copies (issue 13).
 	RetryInDoubt bool
 	// PairDelay is the least wait before retrying a message refused with
 	// 131056 (too many messages to one recipient) when the provider gave no

@@ -447,10 +447,10 @@ func TestInfobipMessageIDStable(t *testing.T) {
 }
 
 // TestInDoubt: the sandbox records the message, then closes the
-// connection. Meta and 360dialog report it in doubt and do not retry (a
+// connection. Every provider reports it in doubt and does not retry (a
 // retry would send it twice); with RetryInDoubt they retry.
 func TestInDoubt(t *testing.T) {
-	for _, p := range []send.Provider{send.Meta, send.D360} {
+	for _, p := range []send.Provider{send.Meta, send.D360, send.Infobip} {
 		for _, f := range []sandbox.Fault{{Drop: true}, {DropBefore: true}} {
 			t.Run(fmt.Sprintf("%s drop-before=%v", p, f.DropBefore), func(t *testing.T) {
 				s := startSandbox(t, sandbox.Config{})
@@ -929,5 +929,63 @@ func TestInDoubtStaysInDoubt(t *testing.T) {
 	}
 	if n := len(s.Messages()); n != 1 {
 		t.Errorf("%d messages recorded, want 1 (the dropped attempt)", n)
+	}
+}
+
+// TestInfobipInDoubtNotRetried (issue 13, finding 3): against a sandbox that
+// drops half the Infobip requests after recording the message, every
+// recipient gets at most one message. A send whose request may have
+// arrived is an *InDoubtError after one attempt, carrying the messageId to
+// look up in the delivery reports — never retried by default, since nothing
+// in Infobip's documentation says a repeated messageId is dropped.
+func TestInfobipInDoubtNotRetried(t *testing.T) {
+	s := startSandbox(t, sandbox.Config{Faults: map[sandbox.Provider]sandbox.Faults{sandbox.Infobip: {DropRate: 0.5}}})
+	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
+	c := newClient(t, s, send.Infobip) // the default policy
+	inDoubt, sent := 0, 0
+	for i := range 20 {
+		to := fmt.Sprintf("+4411349600%02d", i)
+		rc, err := c.Send(t.Context(), send.Message{To: to, Link: link, Voice: true})
+		var ide *send.InDoubtError
+		switch {
+		case err == nil:
+			sent++
+			if rc.Attempts != 1 {
+				t.Errorf("%s: sent after %d attempts; an in-doubt attempt was retried", to, rc.Attempts)
+			}
+		case errors.As(err, &ide):
+			inDoubt++
+			if ide.Attempts != 1 || ide.MessageID == "" {
+				t.Errorf("%s: in doubt after %d attempts, messageId %q; want 1 attempt and the messageId", to, ide.Attempts, ide.MessageID)
+			}
+		default:
+			t.Errorf("%s: %v (%T)", to, err, err)
+		}
+	}
+	per := map[string]int{}
+	for _, m := range s.Messages() {
+		per[m.To]++
+	}
+	for to, n := range per {
+		if n > 1 {
+			t.Errorf("%s received %d copies", to, n)
+		}
+	}
+	if len(per) != 20 || inDoubt == 0 || sent == 0 {
+		t.Errorf("%d recipients reached, %d sent, %d in doubt; want 20 reached and both outcomes at a 0.5 drop rate", len(per), sent, inDoubt)
+	}
+	if n := len(s.Requests(sandbox.Infobip)); n != 20 {
+		t.Errorf("%d requests for 20 messages, want 20", n)
+	}
+
+	// With explicit consent (RetryInDoubt, as `prep batch --resend-unknown`
+	// gives for its rows), the same messageId goes again.
+	s.SetFaults(sandbox.Infobip, sandbox.Faults{})
+	s.Inject(sandbox.Infobip, sandbox.Fault{Drop: true})
+	pol := fast(3)
+	pol.RetryInDoubt = true
+	rc, err := newClient(t, s, send.Infobip, send.WithRetry(pol)).Send(t.Context(), send.Message{To: "+441134960099", Link: link})
+	if err != nil || rc.Attempts != 2 {
+		t.Errorf("with RetryInDoubt: %v, receipt %+v; want success on attempt 2", err, rc)
 	}
 }

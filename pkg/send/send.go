@@ -21,9 +21,11 @@
 //     attempts. A pair-rate limit (131056) holds back only that recipient;
 //     other rate limits pause the whole account.
 //   - A request that may have reached the provider without an answer is an
-//     *InDoubtError and is not retried for Meta and 360dialog (no
-//     idempotency key). Infobip's messageId is generated once and kept
-//     across attempts.
+//     *InDoubtError and is not retried, for any provider: none documents
+//     an idempotency key (Infobip's messageId, generated once and kept
+//     across attempts, identifies the message in delivery reports but is
+//     not documented to drop a repeat). RetryPolicy.RetryInDoubt is the
+//     explicit consent to retry anyway.
 //   - A client-side rate limiter per sender account, shared by concurrent
 //     callers and by clients built separately for the same account: 80 messages/s for Meta and 360dialog, 4,000
 //     requests/s for Infobip, configurable with WithRateLimit.
@@ -177,8 +179,6 @@ func WithSender(from string) Option {
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.hc = hc } }
 
 // WithRetry sets the retry policy (zero fields take DefaultRetry's values).
-// For Infobip, RetryInDoubt is on unless this policy is given: set it
-// explicitly.
 func WithRetry(p RetryPolicy) Option { return func(c *config) { c.policy = &p } }
 
 // WithRateLimit sets the client-side limit in requests per second (0 or
