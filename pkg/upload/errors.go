@@ -75,6 +75,7 @@ const (
 	S3Auth     S3ErrorKind = "auth"      // credentials missing, unknown or wrong (403, signature mismatch)
 	S3NoBucket S3ErrorKind = "no_bucket" // the bucket does not exist
 	S3Network  S3ErrorKind = "network"   // the endpoint could not be reached
+	S3Redirect S3ErrorKind = "redirect"  // the endpoint answered a redirect, which is never followed
 	S3Other    S3ErrorKind = "other"
 )
 
@@ -98,6 +99,8 @@ func (e *S3Error) Error() string {
 		hint = fmt.Sprintf("bucket %q does not exist: check S3_BUCKET (and S3_ENDPOINT / region)", e.Bucket)
 	case S3Network:
 		hint = "cannot reach S3: check S3_ENDPOINT and the network"
+	case S3Redirect:
+		hint = "S3 answered a redirect"
 	default:
 		hint = "S3 error"
 	}

@@ -28,6 +28,9 @@ import (
 func s3Env(t *testing.T) S3Config {
 	t.Helper()
 	ep := os.Getenv("S3_ENDPOINT")
+	if ep == "" && os.Getenv("CI") != "" {
+		t.Fatal("S3_ENDPOINT unset under CI: S3 tests need a server (make test, or source scripts/versitygw.sh && s3_start)")
+	}
 	if ep == "" {
 		t.Skip("S3_ENDPOINT unset: S3 tests need a server (make test, or source scripts/versitygw.sh && s3_start)")
 	}
