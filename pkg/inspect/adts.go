@@ -17,6 +17,7 @@ package inspect
 import (
 	"math"
 
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
@@ -90,15 +91,14 @@ func parseADTS(s *source, start int64) (*Info, error) {
 	if first < 0 {
 		return nil, errCorrupt("no ADTS frames in the first %d bytes", mp3SearchWindow)
 	}
-	rate := aacRates[h0.sfi]
-	in := &Info{Container: rules.ContainerADTS, Codec: rules.CodecAAC, SampleRate: rate, Channels: aacChannels[h0.chanCfg]}
+	rate := codec.AACSampleRate(int(h0.sfi))
+	in := &Info{Container: rules.ContainerADTS, Codec: rules.CodecAAC, SampleRate: rate, Channels: codec.AACChannels(int(h0.chanCfg))}
 	if h0.chanCfg == 0 {
 		// The PCE, if any, is the first syntactic element of the first
 		// raw data block (ISO/IEC 14496-3 §4.5.2.1: ID_PCE = 5).
 		if b, err := sc.at(first, min(h0.length, 64)); err == nil && len(b) > h0.headerLen() {
-			r := &aacBits{b: b[h0.headerLen():min(len(b), h0.length)]}
-			if r.u(3) == 5 {
-				in.Channels = aacPCEChannels(r)
+			if n, ok := codec.PCEChannels(b[h0.headerLen():min(len(b), h0.length)]); ok {
+				in.Channels = n
 			}
 		} else if err != nil {
 			return nil, err

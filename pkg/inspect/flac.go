@@ -3,6 +3,7 @@ package inspect
 import (
 	"encoding/binary"
 
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
@@ -16,47 +17,12 @@ func init() {
 }
 
 const (
-	flacStreamInfoLen = 34 // RFC 9639 §8.2: STREAMINFO is always 34 bytes
+	flacStreamInfoLen = codec.StreamInfoLen // RFC 9639 §8.2: STREAMINFO is always 34 bytes
 	flacMaxBlocks     = 1024
 )
 
 func matchFLAC(b []byte) bool {
 	return len(b) >= 4 && string(b[:4]) == "fLaC"
-}
-
-// flacStreamInfo is what STREAMINFO says about the stream.
-type flacStreamInfo struct {
-	blockSize int // maximum block size (the block size of fixed-blocksize streams)
-	rate      int
-	channels  int
-	bits      int
-	samples   uint64 // total samples per channel; 0 means unknown
-}
-
-// parseStreamInfo decodes a 34-byte STREAMINFO body (RFC 9639 §8.2):
-// min/max block size (16+16 bits), min/max frame size (24+24), sample rate
-// (20), channels−1 (3), bits per sample−1 (5), total samples (36), MD5.
-func parseStreamInfo(b []byte) (flacStreamInfo, bool) {
-	if len(b) < 18 {
-		return flacStreamInfo{}, false
-	}
-	v := binary.BigEndian.Uint64(b[10:18])
-	si := flacStreamInfo{
-		blockSize: int(binary.BigEndian.Uint16(b[2:4])),
-		rate:      int(v >> 44),
-		channels:  int(v>>41&0x7) + 1,
-		bits:      int(v>>36&0x1F) + 1,
-		samples:   v & (1<<36 - 1),
-	}
-	// A sample rate of 0 is invalid for audio streams (RFC 9639 §8.2).
-	return si, si.rate > 0
-}
-
-func (si flacStreamInfo) duration() float64 {
-	if si.samples == 0 || si.rate <= 0 {
-		return 0 // "total samples 0 means unknown": leave the duration unknown
-	}
-	return float64(si.samples) / float64(si.rate)
 }
 
 func parseFLAC(s *source, start int64) (*Info, error) {
@@ -73,11 +39,11 @@ func parseFLAC(s *source, start int64) (*Info, error) {
 	if err := s.readAt(body, off+4); err != nil {
 		return nil, err
 	}
-	si, ok := parseStreamInfo(body)
-	if !ok {
-		return nil, errCorrupt("FLAC: STREAMINFO has a sample rate of 0")
+	si, err := codec.ParseStreamInfo(body)
+	if err != nil {
+		return nil, errCorrupt("FLAC: %v", err)
 	}
-	info := &Info{Container: rules.ContainerFLAC, Codec: "flac", Channels: si.channels, SampleRate: si.rate, Duration: si.duration()}
+	info := &Info{Container: rules.ContainerFLAC, Codec: "flac", Channels: si.Channels, SampleRate: si.SampleRate, Duration: si.Duration()}
 
 	// Walk the remaining metadata blocks (bounded) to the first audio frame:
 	// a file that ends inside its metadata, or right after it, has no audio.
@@ -120,15 +86,15 @@ func parseFLAC(s *source, start int64) (*Info, error) {
 	first, bs, ok := flacLastFrame(s, off, si)
 	switch {
 	case !ok:
-	case si.samples == 0:
+	case si.TotalSamples == 0:
 		// Total unknown (a writer that could not seek back, e.g. to a
 		// pipe; ffprobe reports no duration): the end of the last frame.
-		info.Duration = float64(first+bs) / float64(si.rate)
-	case first+bs < si.samples:
+		info.Duration = float64(first+bs) / float64(si.SampleRate)
+	case first+bs < si.TotalSamples:
 		info.Truncated = true
 		// The last frame is most likely cut (a frame decodes whole or
 		// not at all): count the samples before it.
-		info.Duration = float64(first) / float64(si.rate)
+		info.Duration = float64(first) / float64(si.SampleRate)
 	}
 	return info, nil
 }
@@ -139,7 +105,7 @@ const flacTail = 64 << 10
 // (RFC 9639 §9.1) and returns the number of its first sample and its block
 // size. A candidate counts only with a valid CRC-8 and the stream's channel
 // count, so a sync pattern inside frame data is not taken for a header.
-func flacLastFrame(s *source, audio int64, si flacStreamInfo) (first, n uint64, ok bool) {
+func flacLastFrame(s *source, audio int64, si codec.StreamInfo) (first, n uint64, ok bool) {
 	lo := max(audio, s.size-flacTail)
 	b, err := s.bytes(lo, s.size-lo)
 	if err != nil {
@@ -160,7 +126,7 @@ func flacLastFrame(s *source, audio int64, si flacStreamInfo) (first, n uint64, 
 // blocking-strategy(1), block-size code(4) sample-rate code(4), channels(4)
 // sample-size code(3) reserved(1), the coded frame or sample number
 // (UTF-8-like), optional block size and rate bytes, CRC-8 (poly 0x07).
-func flacFrameHeader(b []byte, si flacStreamInfo) (first, n uint64, ok bool) {
+func flacFrameHeader(b []byte, si codec.StreamInfo) (first, n uint64, ok bool) {
 	if len(b) < 6 {
 		return 0, 0, false
 	}
@@ -174,7 +140,7 @@ func flacFrameHeader(b []byte, si flacStreamInfo) (first, n uint64, ok bool) {
 	if chCode >= 8 {
 		ch = 2 // left/side, right/side, mid/side
 	}
-	if ch != si.channels {
+	if ch != si.Channels {
 		return 0, 0, false
 	}
 	// The coded number: a UTF-8-like sequence of up to 7 bytes.
@@ -245,7 +211,7 @@ func flacFrameHeader(b []byte, si flacStreamInfo) (first, n uint64, ok bool) {
 	}
 	// Fixed block size: the number is a frame number; every frame but the
 	// last has the stream's (max) block size, read from STREAMINFO's bytes 2–3.
-	return num * uint64(si.blockSize), n, si.blockSize > 0
+	return num * uint64(si.MaxBlockSize), n, si.MaxBlockSize > 0
 }
 
 // crc8 is FLAC's frame header CRC (polynomial x^8+x^2+x+1, initial 0).

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"strings"
 
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
@@ -604,7 +605,7 @@ func mkvClusterEnd(s *source, off int64, st *mkvState) (float64, bool) {
 		}
 		if math.IsNaN(dur) && st.audio.codecID == "A_OPUS" && flags&0x06 == 0 && len(b) > n+3 {
 			if ns := opusPacketNs(b[n+3:]); ns > 0 {
-				dur = float64(ns)
+				dur = ns
 			}
 		}
 		if !seen || rel >= last {
@@ -694,32 +695,12 @@ func mkvTopLevel(id int64) bool {
 	return false
 }
 
-// opusPacketNs is the duration of an Opus packet from its TOC byte
-// (RFC 6716 §3.1): config → frame size, code → frame count.
-func opusPacketNs(p []byte) int64 {
-	if len(p) == 0 {
+// opusPacketNs is the duration of an Opus packet in ns from its TOC byte
+// and frame count (RFC 6716 §3.1); 0 when it cannot be told.
+func opusPacketNs(p []byte) float64 {
+	n, err := codec.OpusPacketFrames(p)
+	if err != nil {
 		return 0
 	}
-	toc := p[0]
-	cfg := toc >> 3
-	var frame int64 // ns
-	switch {
-	case cfg < 12: // SILK: 10, 20, 40, 60 ms
-		frame = [4]int64{10e6, 20e6, 40e6, 60e6}[cfg&3]
-	case cfg < 16: // Hybrid: 10, 20 ms
-		frame = [2]int64{10e6, 20e6}[cfg&1]
-	default: // CELT: 2.5, 5, 10, 20 ms
-		frame = [4]int64{2.5e6, 5e6, 10e6, 20e6}[cfg&3]
-	}
-	switch toc & 3 {
-	case 0:
-		return frame
-	case 1, 2:
-		return 2 * frame
-	default:
-		if len(p) < 2 {
-			return 0
-		}
-		return int64(p[1]&0x3F) * frame
-	}
+	return float64(n) * float64(codec.ParseOpusTOC(p[0]).FrameDuration())
 }

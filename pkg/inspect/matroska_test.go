@@ -223,7 +223,7 @@ func TestMatroskaErrors(t *testing.T) {
 func TestOpusPacketNs(t *testing.T) {
 	for _, c := range []struct {
 		p  []byte
-		ns int64
+		ns float64
 	}{
 		{[]byte{0xF8}, 20e6},            // CELT FB 20 ms, one frame
 		{[]byte{0x08}, 20e6},            // SILK NB 20 ms

@@ -30,6 +30,7 @@ import (
 	"math/bits"
 	"strings"
 
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
@@ -78,6 +79,7 @@ type mp4Track struct {
 	samples    uint32 // stsz sample_count (cover-art detection)
 	defaultDur uint32 // trex default_sample_duration
 	fragDur    uint64 // sum of trun sample durations
+	opusHead   *codec.OpusHead
 }
 
 type mp4Parser struct {
@@ -586,15 +588,17 @@ func mp4AudioEntry(t *mp4Track, e []byte) {
 		}
 	case "Opus": // "Encapsulation of Opus in ISO BMFF" §4.3: dOps
 		t.codec, t.rate = rules.CodecOpus, 48000
-		if d, ok := kids["dOps"]; ok && len(d) >= 2 {
-			t.channels = int(d[1]) // OutputChannelCount
+		if d, ok := kids["dOps"]; ok {
+			if h, err := codec.ParseOpusSpecificBox(d); err == nil {
+				t.channels, t.opusHead = h.Channels, &h
+			}
 		}
 	case "fLaC": // "Encapsulation of FLAC in ISO BMFF": dfLa holds STREAMINFO
 		t.codec = "flac"
-		if d, ok := kids["dfLa"]; ok && len(d) >= 4+4+18 {
-			si := d[8:] // fullbox(4) + metadata block header(4)
-			t.rate = int(si[10])<<12 | int(si[11])<<4 | int(si[12])>>4
-			t.channels = int(si[12]>>1&7) + 1
+		if d, ok := kids["dfLa"]; ok && len(d) >= 8 {
+			if si, err := codec.ParseStreamInfo(d[8:]); err == nil { // fullbox(4) + metadata block header(4)
+				t.rate, t.channels = si.SampleRate, si.Channels
+			}
 		}
 	case ".mp3", "ms\x00\x55":
 		t.codec = rules.CodecMP3
@@ -696,10 +700,10 @@ func mp4ESDS(t *mp4Track, b []byte) {
 	case 0x40, 0x66, 0x67, 0x68: // MPEG-4 Audio; MPEG-2 AAC Main/LC/SSR
 		t.codec = rules.CodecAAC
 		if dtag, dsi, _ := mp4Descriptor(body[13:]); dtag == 5 {
-			if c, ok := parseAudioSpecificConfig(dsi); ok {
-				t.rate = c.rate
-				if c.channels > 0 {
-					t.channels = c.channels
+			if c, err := codec.ParseAudioSpecificConfig(dsi); err == nil {
+				t.rate = c.SampleRate
+				if c.Channels > 0 {
+					t.channels = c.Channels
 				}
 			}
 		}

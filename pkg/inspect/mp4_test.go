@@ -155,65 +155,6 @@ func FuzzMP4(f *testing.F) {
 	f.Fuzz(fuzzFmt)
 }
 
-// ascBitWriter packs fields MSB first, to build AudioSpecificConfigs by hand.
-type ascBitWriter struct {
-	b []byte
-	n int
-}
-
-func (w *ascBitWriter) put(v uint32, bits int) *ascBitWriter {
-	for i := bits - 1; i >= 0; i-- {
-		if w.n%8 == 0 {
-			w.b = append(w.b, 0)
-		}
-		w.b[len(w.b)-1] |= byte(v>>uint(i)&1) << (7 - uint(w.n%8))
-		w.n++
-	}
-	return w
-}
-
-func TestAudioSpecificConfig(t *testing.T) {
-	ga := func(w *ascBitWriter) *ascBitWriter { return w.put(0, 3) } // frameLength, dependsOnCore, extension
-	cases := []struct {
-		name     string
-		asc      []byte
-		rate, ch int
-		sbr, ps  bool
-	}{
-		// AOT 2 (LC), index 4 = 44100, channelConfiguration 1.
-		{"lc mono 44100", ga(new(ascBitWriter).put(2, 5).put(4, 4).put(1, 4)).b, 44100, 1, false, false},
-		// Explicit hierarchical SBR: AOT 5, core index 7 (22050), stereo, ext index 4 (44100), core AOT 2.
-		{"he-aac v1 explicit", ga(new(ascBitWriter).put(5, 5).put(7, 4).put(2, 4).put(4, 4).put(2, 5)).b, 44100, 2, true, false},
-		// AOT 29 (PS) on a mono core: the decoder outputs stereo.
-		{"he-aac v2 ps", ga(new(ascBitWriter).put(29, 5).put(6, 4).put(1, 4).put(3, 4).put(2, 5)).b, 48000, 2, true, true},
-		// Backward-compatible signalling: LC core, then sync 0x2b7, AOT 5, sbr flag, ext index 3, sync 0x548, ps.
-		{"he-aac backward compatible", ga(new(ascBitWriter).put(2, 5).put(6, 4).put(1, 4)).put(0x2b7, 11).put(5, 5).put(1, 1).put(3, 4).put(0x548, 11).put(1, 1).b, 48000, 2, true, true},
-		// Explicit 24-bit rate (index 15).
-		{"explicit rate", ga(new(ascBitWriter).put(2, 5).put(15, 4).put(37800, 24).put(2, 4)).b, 37800, 2, false, false},
-		// channelConfiguration 0 with a PCE: one front CPE + one front SCE + one LFE = 4 channels.
-		{"pce 4 channels", new(ascBitWriter).put(2, 5).put(3, 4).put(0, 4).put(0, 3).
-			put(0, 4).put(1, 2).put(3, 4).                               // tag, object type, sf index
-			put(2, 4).put(0, 4).put(0, 4).put(1, 2).put(0, 3).put(0, 4). // 2 front, 0 side, 0 back, 1 lfe, no assoc/cc
-			put(0, 3).                                                   // no mixdowns
-			put(1, 1).put(0, 4).put(0, 1).put(1, 4).                     // CPE, SCE
-			put(0, 4).b, 48000, 4, false, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, ok := parseAudioSpecificConfig(c.asc)
-			if !ok {
-				t.Fatalf("not parsed: % x", c.asc)
-			}
-			if got.rate != c.rate || got.channels != c.ch || got.sbr != c.sbr || got.ps != c.ps {
-				t.Fatalf("got %+v, want rate %d ch %d sbr %v ps %v", got, c.rate, c.ch, c.sbr, c.ps)
-			}
-		})
-	}
-	if _, ok := parseAudioSpecificConfig([]byte{0x12}); ok {
-		t.Error("a 1-byte ASC must not parse")
-	}
-}
-
 // TestMP4ContextCancelled: a cancelled context stops a long fragment walk.
 func TestMP4ContextCancelled(t *testing.T) {
 	one := synthFMP4(t)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
@@ -69,6 +70,7 @@ type oggStream struct {
 	preSkip  int64
 	granule  int64 // last granule position seen (-1: none)
 	eos      bool
+	opusHead *codec.OpusHead
 }
 
 func (st *oggStream) duration() float64 {
@@ -89,20 +91,22 @@ func (st *oggStream) duration() float64 {
 // packet, from its BOS page).
 func (st *oggStream) identify(p []byte) {
 	switch {
-	case len(p) >= 19 && string(p[:8]) == "OpusHead":
+	case len(p) >= 8 && string(p[:8]) == codec.OpusHeadMagic:
 		st.codec, st.audio = "opus", true
-		st.channels = int(p[9])
-		st.preSkip = int64(binary.LittleEndian.Uint16(p[10:]))
 		st.rate = 48000 // RFC 7845 §5.1: Opus decodes at 48 kHz; the input rate is informational
+		if h, err := codec.ParseOpusHead(p); err == nil {
+			st.channels, st.preSkip, st.opusHead = h.Channels, int64(h.PreSkip), &h
+		}
 	case len(p) >= 16 && string(p[:7]) == "\x01vorbis":
 		st.codec, st.audio = "vorbis", true
 		st.channels = int(p[11])
 		st.rate = int(binary.LittleEndian.Uint32(p[12:]))
 	case len(p) >= 5 && string(p[:5]) == "\x7fFLAC":
 		st.codec, st.audio = "flac", true
-		if len(p) >= 13+4+flacStreamInfoLen && string(p[9:13]) == "fLaC" {
-			if si, ok := parseStreamInfo(p[17:]); ok {
-				st.channels, st.rate = si.channels, si.rate
+		// "\x7FFLAC" major minor header-count "fLaC" block-header(4) STREAMINFO
+		if len(p) >= 17 && string(p[9:13]) == "fLaC" {
+			if si, err := codec.ParseStreamInfo(p[17:]); err == nil {
+				st.channels, st.rate = si.Channels, si.SampleRate
 			}
 		}
 	case len(p) >= 52 && string(p[:8]) == "Speex   ":
