@@ -48,6 +48,10 @@ type BatchOptions struct {
 	Rate map[Provider]float64
 	// ResendUnknown resends rows whose earlier send is in doubt.
 	ResendUnknown bool
+	// CorruptInDoubt goes on over a journal with unreadable lines (other
+	// than a torn last line), treating the rows they may have belonged to
+	// as in doubt; without it such a journal stops the batch.
+	CorruptInDoubt bool
 	// Split cuts voice recordings too long for one note into several.
 	Split bool
 	// Link uploads to the link host (S3) for every provider.
@@ -247,13 +251,19 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 	hist := map[string]*rowHistory{}
 	if opts.Journal != "" {
 		var recs []Record
+		var bad []badLine
 		var err error
-		j, recs, err = OpenJournal(opts.Journal)
+		j, recs, bad, err = openJournal(opts.Journal)
 		if err != nil {
 			return nil, err
 		}
 		defer j.Close()
+		if len(bad) > 0 && !opts.CorruptInDoubt {
+			j.Close()
+			return nil, &JournalError{Path: opts.Journal, Line: bad[0].line, Err: ErrJournalCorrupt}
+		}
 		hist = replayRows(recs)
+		markUnreadable(hist, bad, runs)
 		j.AppendAsync(Record{State: StateRun, Error: fmt.Sprintf("%d rows", len(runs))})
 	}
 
@@ -768,6 +778,28 @@ func (b *Batch) hashAll(ctx context.Context, paths map[string]string, perr *sync
 	}
 	close(ch)
 	wg.Wait()
+}
+
+// markUnreadable makes the rows that unreadable journal lines may have
+// belonged to in doubt: the row named by a line whose key can still be
+// read, or every row when a line has none left.
+func markUnreadable(hist map[string]*rowHistory, bad []badLine, runs []*rowRun) {
+	for _, bl := range bad {
+		why := fmt.Sprintf("journal line %d is unreadable and may have recorded this row's send: it may have been delivered", bl.line)
+		for _, rr := range runs {
+			if rr.key == "" || (bl.key != "" && bl.key != rr.key) {
+				continue
+			}
+			h := hist[rr.key]
+			if h == nil {
+				h = &rowHistory{part: map[int]*partState{}}
+				hist[rr.key] = h
+			}
+			if h.unreadable == "" {
+				h.unreadable = why
+			}
+		}
+	}
 }
 
 // assignKeys gives each valid row its stable key: a hash of what it sends

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"unicode/utf8"
 	"sync"
 	"time"
 )
@@ -48,15 +50,26 @@ type Record struct {
 // durable record would break the exactly-once promise.
 type JournalError struct {
 	Path string
+	Line int // the 1-based line that could not be read (ErrJournalCorrupt), else 0
 	Err  error
 }
 
-func (e *JournalError) Error() string { return fmt.Sprintf("journal %s: %v", e.Path, e.Err) }
+func (e *JournalError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("journal %s: line %d: %v", e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("journal %s: %v", e.Path, e.Err)
+}
 func (e *JournalError) Unwrap() error { return e.Err }
 
 // ErrJournalLocked is wrapped by the error of OpenJournal when another
 // process holds the journal.
 var ErrJournalLocked = errors.New("in use by another prep batch (locked)")
+
+// ErrJournalCorrupt is wrapped by the error of OpenJournal when a line
+// other than a torn last one cannot be read: the states it held are lost,
+// and going on could send a row twice.
+var ErrJournalCorrupt = errors.New("unreadable record: the journal is damaged (a row it held may have been sent)")
 
 // Journal is an append-only, fsync'd log of row states. Appends from many
 // goroutines are group-committed: one write and one fsync cover every
@@ -74,72 +87,134 @@ type Journal struct {
 	syncing bool
 	err     error // sticky write error
 	closed  bool
-
-	// Corrupt is how many lines of the existing journal could not be read
-	// (a line torn by a crash mid-write); they are ignored.
-	Corrupt int
 }
 
 // OpenJournal opens (creating it when missing) and locks the journal at
-// path and returns the records it already holds.
+// path and returns the records it already holds. A last line torn by a
+// crash (the unterminated start of a record) is cut off: its record never
+// became durable, so its request never left. Any other unreadable line
+// (NUL bytes, garbage, a damaged line followed by others) is an error
+// wrapping ErrJournalCorrupt that names the line.
 func OpenJournal(path string) (*Journal, []Record, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	j, recs, bad, err := openJournal(path)
 	if err != nil {
-		return nil, nil, &JournalError{Path: path, Err: err}
+		return nil, nil, err
 	}
-	if err := lockFile(f); err != nil {
-		f.Close()
-		return nil, nil, &JournalError{Path: path, Err: err}
+	if len(bad) > 0 {
+		j.Close()
+		return nil, nil, &JournalError{Path: path, Line: bad[0].line, Err: ErrJournalCorrupt}
 	}
-	j := &Journal{path: path, f: f}
-	j.cond = sync.NewCond(&j.mu)
-	recs, lastNL, err := j.replay()
-	if err != nil {
-		f.Close()
-		return nil, nil, &JournalError{Path: path, Err: err}
-	}
-	if !lastNL {
-		// A torn last line: start ours on a fresh one.
-		if _, err := f.Write([]byte("\n")); err != nil {
-			f.Close()
-			return nil, nil, &JournalError{Path: path, Err: err}
-		}
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, nil, &JournalError{Path: path, Err: err}
-	}
-	syncDir(filepath.Dir(path))
 	return j, recs, nil
 }
 
-// replay reads the existing records. lastNL is false when the file does
-// not end with a newline.
-func (j *Journal) replay() (recs []Record, lastNL bool, err error) {
-	if _, err := j.f.Seek(0, io.SeekStart); err != nil {
-		return nil, false, err
+// badLine is an unreadable journal line: its number and the row key that
+// could still be read from it, if any.
+type badLine struct {
+	line int
+	key  string
+}
+
+// openJournal is OpenJournal that returns the unreadable lines instead of
+// failing on them.
+func openJournal(path string) (*Journal, []Record, []badLine, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, nil, &JournalError{Path: path, Err: err}
 	}
-	br := bufio.NewReaderSize(j.f, 64*1024)
-	lastNL = true
-	for {
+	fail := func(err error) (*Journal, []Record, []badLine, error) {
+		f.Close()
+		return nil, nil, nil, &JournalError{Path: path, Err: err}
+	}
+	if fi, err := f.Stat(); err != nil {
+		return fail(err)
+	} else if !fi.Mode().IsRegular() {
+		// A FIFO would block the replay, /dev/zero would never end it.
+		return fail(fmt.Errorf("not a regular file (%s)", fi.Mode().Type()))
+	}
+	if err := lockFile(f); err != nil {
+		return fail(err)
+	}
+	j := &Journal{path: path, f: f}
+	j.cond = sync.NewCond(&j.mu)
+	rp, err := replayJournal(f)
+	if err != nil {
+		return fail(err)
+	}
+	switch {
+	case rp.tornAt >= 0:
+		// Cut the torn tail so the next record starts a line of its own.
+		if err := f.Truncate(rp.tornAt); err != nil {
+			return fail(err)
+		}
+	case !rp.lastNL:
+		// A whole record without its newline: end its line.
+		if _, err := f.Write([]byte("\n")); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	syncDir(filepath.Dir(path))
+	return j, rp.recs, rp.bad, nil
+}
+
+// replayed is what an existing journal holds.
+type replayed struct {
+	recs   []Record
+	bad    []badLine // unreadable lines before the last
+	lastNL bool      // the file ends with a newline (or is empty)
+	tornAt int64     // offset of an unreadable last line without a newline, else -1
+}
+
+// keyInLine finds a row key in an unreadable line, when enough of it is
+// left.
+var keyInLine = regexp.MustCompile(`"key":"([0-9a-f]{32})"`)
+
+// isTorn reports whether an unreadable last line (no newline at its end)
+// looks like what a crash leaves: the start of a record that was being
+// appended. NUL bytes or anything else there is damage, not a tear: the
+// bytes of records already on disk, overwritten (zeroed whole, newlines
+// too, the last rows' lines look like one unterminated line).
+func isTorn(b []byte) bool {
+	return b[0] == '{' && bytes.IndexByte(b, 0) < 0 && utf8.Valid(b)
+}
+
+// replayJournal reads the records of r from its start.
+func replayJournal(r io.ReadSeeker) (replayed, error) {
+	rp := replayed{lastNL: true, tornAt: -1}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return rp, err
+	}
+	br := bufio.NewReaderSize(r, 64*1024)
+	var off int64
+	for n := 1; ; n++ {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 {
-			lastNL = line[len(line)-1] == '\n'
-			b := bytes.TrimSpace(line)
-			if len(b) > 0 {
-				var r Record
-				if json.Unmarshal(b, &r) != nil || r.State == "" {
-					j.Corrupt++
-				} else {
-					recs = append(recs, r)
+			complete := line[len(line)-1] == '\n'
+			rp.lastNL = complete
+			if b := bytes.TrimSpace(line); len(b) > 0 {
+				var rec Record
+				switch {
+				case json.Unmarshal(b, &rec) == nil && rec.State != "":
+					rp.recs = append(rp.recs, rec)
+				case !complete && isTorn(b):
+					rp.tornAt = off
+				default:
+					bl := badLine{line: n}
+					if m := keyInLine.FindSubmatch(b); m != nil {
+						bl.key = string(m[1])
+					}
+					rp.bad = append(rp.bad, bl)
 				}
 			}
+			off += int64(len(line))
 		}
 		if err == io.EOF {
-			return recs, lastNL, nil
+			return rp, nil
 		}
 		if err != nil {
-			return nil, false, err
+			return rp, err
 		}
 	}
 }
@@ -266,6 +341,9 @@ type partState struct {
 type rowHistory struct {
 	parts int // known number of parts (0 when never sent)
 	part  map[int]*partState
+	// unreadable says why the row is in doubt when an unreadable journal
+	// line may have been its own.
+	unreadable string
 }
 
 // replayRows folds records into per-row histories. "sent" is final for a
@@ -330,6 +408,9 @@ func (h *rowHistory) allSent() bool {
 func (h *rowHistory) inDoubt() (bool, string) {
 	if h == nil {
 		return false, ""
+	}
+	if h.unreadable != "" {
+		return true, h.unreadable
 	}
 	for i := 0; i < h.span(); i++ {
 		ps := h.part[i]

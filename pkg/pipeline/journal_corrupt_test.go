@@ -1,0 +1,153 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// zeroLines overwrites with NUL bytes every journal line that contains
+// match (keepNL keeps the newlines, as zeroing a block of a file in place
+// leaves them when they fall outside it), and reports the 1-based numbers
+// of the lines zeroed.
+func zeroLines(t *testing.T, path, match string, keepNL bool) []int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	var zeroed []int
+	for i, l := range lines {
+		if !bytes.Contains(l, []byte(match)) {
+			continue
+		}
+		zeroed = append(zeroed, i+1)
+		for k := range l {
+			if keepNL && l[k] == '\n' {
+				continue
+			}
+			l[k] = 0
+		}
+	}
+	if len(zeroed) == 0 {
+		t.Fatalf("no journal line has %q", match)
+	}
+	if err := os.WriteFile(path, bytes.Join(lines, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return zeroed
+}
+
+// Issue 13 finding 4: a journal line that cannot be read, other than a
+// torn last line, stops the batch before anything is sent and names the
+// line; with CorruptInDoubt the rows it may have belonged to are unknown,
+// never sent again silently.
+func TestBatchCorruptJournalLine(t *testing.T) {
+	cases := []struct {
+		name      string
+		match     func(key string) string // which lines to zero
+		keepNL    bool
+		inDoubt   bool
+		wantStop  bool
+		wantSends int // in the rerun
+		wantRow2  Status
+	}{
+		{name: "sent row's lines zeroed, newlines kept", match: func(k string) string { return k }, keepNL: true, wantStop: true},
+		{name: "sent row's lines zeroed whole", match: func(k string) string { return k }, wantStop: true},
+		{name: "only the sent line zeroed", match: func(string) string { return `"state":"sent"` }, keepNL: true, wantStop: true},
+		{name: "in doubt: all rows not recorded sent are unknown", match: func(k string) string { return k }, keepNL: true, inDoubt: true, wantRow2: StatusUnknown},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{"a.ogg": "AAA"})
+			m := mustManifest(t, dir, "m.csv", "to,file,provider\n+447000000001,a.ogg,meta\n")
+			journal := filepath.Join(dir, "j")
+			f := newFakes()
+			p := f.pipeline(t)
+			res := runBatch(t, p, m, BatchOptions{Journal: journal})
+			if !res.AllSent() {
+				t.Fatalf("run 1: %v", byStatus(res))
+			}
+			// Damage the journal (the row's lines are its last ones: zeroed
+			// whole, they look like one unterminated line).
+			m2 := mustManifest(t, dir, "m.csv", "to,file,provider\n+447000000001,a.ogg,meta\n+447000000002,a.ogg,meta\n")
+			zeroed := zeroLines(t, journal, tc.match(res.Rows[0].Key), tc.keepNL)
+			sends := len(f.sent)
+			res, err := p.NewBatch(m2, BatchOptions{Journal: journal, CorruptInDoubt: tc.inDoubt}).Run(t.Context())
+			if tc.wantStop {
+				var je *JournalError
+				if !errors.As(err, &je) || !errors.Is(err, ErrJournalCorrupt) {
+					t.Fatalf("rerun over a damaged journal: err %v, rows %v", err, res)
+				}
+				if je.Line != zeroed[0] || !strings.Contains(err.Error(), fmt.Sprintf("line %d", zeroed[0])) {
+					t.Errorf("error %q names line %d, want %d", err, je.Line, zeroed[0])
+				}
+				if len(f.sent) != sends {
+					t.Errorf("sent %d messages over a damaged journal", len(f.sent)-sends)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := f.acceptedTo(); c["447000000001"] != 1 {
+				t.Errorf("recipient of the damaged row has %d messages, want 1", c["447000000001"])
+			}
+			if got := res.Rows[0].Status; got != StatusUnknown || !strings.Contains(res.Rows[0].Error, "unreadable") {
+				t.Errorf("damaged row: %s %q", got, res.Rows[0].Error)
+			}
+			if got := res.Rows[1].Status; got != tc.wantRow2 {
+				t.Errorf("row 2: %s %q, want %s", got, res.Rows[1].Error, tc.wantRow2)
+			}
+		})
+	}
+}
+
+// A line torn by a crash is the last one: it is dropped (its record was
+// never durable, so its request never left), and the journal goes on.
+func TestJournalTornLastLineIsDropped(t *testing.T) {
+	for _, tail := range []string{`{"key":"b","part":0,"sta`, `{"key":"b","part":0,"state":"sending","to":"4470`} {
+		path := filepath.Join(t.TempDir(), "j")
+		good := `{"key":"a","part":0,"state":"sent","message_id":"wamid.1","time":"2026-01-01T00:00:00Z"}` + "\n"
+		os.WriteFile(path, []byte(good+tail), 0o644)
+		j, recs, err := OpenJournal(path)
+		if err != nil {
+			t.Fatalf("tail %q: %v", tail, err)
+		}
+		if len(recs) != 1 || recs[0].Key != "a" {
+			t.Fatalf("recs %+v", recs)
+		}
+		if err := j.Append(Record{Key: "c", State: StateSending}); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+		_, recs, err = OpenJournal(path)
+		if err != nil {
+			t.Fatalf("reopen after a torn line: %v", err)
+		}
+		if len(recs) != 2 || recs[1].Key != "c" {
+			t.Fatalf("after a torn line, the next record was lost: %+v", recs)
+		}
+	}
+}
+
+// A NUL-filled or garbage unterminated tail is damage, not a tear: it
+// stops, naming the line.
+func TestJournalDamagedTailStops(t *testing.T) {
+	for _, tail := range []string{"\x00\x00\x00\x00\x00\x00", `{"key":"b","part":0,"state":"sending"` + "\x00\x00", "garbage"} {
+		path := filepath.Join(t.TempDir(), "j")
+		good := `{"key":"a","part":0,"state":"sent","message_id":"wamid.1","time":"2026-01-01T00:00:00Z"}` + "\n"
+		os.WriteFile(path, []byte(good+tail), 0o644)
+		_, _, err := OpenJournal(path)
+		var je *JournalError
+		if !errors.As(err, &je) || !errors.Is(err, ErrJournalCorrupt) || je.Line != 2 {
+			t.Errorf("tail %q: err %v", tail, err)
+		}
+	}
+}
