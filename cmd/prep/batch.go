@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -65,6 +66,7 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	provider := fs.String("provider", "", "provider for rows without one (env PREP_PROVIDER)")
 	profile := fs.String("profile", "voice", "profile for rows without one: voice or audio")
 	resendUnknown := fs.Bool("resend-unknown", false, "resend rows whose earlier send is in doubt (they may be received twice)")
+	journalCorrupt := fs.String("journal-corrupt", "stop", "a journal line that cannot be read: stop, or unknown (the rows it may have recorded are in doubt)")
 	asJSON := fs.Bool("json", false, "report rows and summary as JSON Lines on stdout, progress as JSON lines on stderr")
 	sf := addStageFlags(fs)
 	pos, err := parseFlags(fs, args)
@@ -80,6 +82,9 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	}
 	if *jobs < 0 || *sendWorkers < 1 {
 		return usageErrorf("batch: --jobs must be ≥ 0 and --send-workers ≥ 1")
+	}
+	if *journalCorrupt != "stop" && *journalCorrupt != "unknown" {
+		return usageErrorf("batch: --journal-corrupt %q: want stop or unknown", *journalCorrupt)
 	}
 	defs := pipeline.ManifestDefaults{}
 	if pn := envOr(e, *provider, "PREP_PROVIDER"); pn != "" {
@@ -117,7 +122,8 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	if *journal == "" {
 		*journal = *manifest + ".journal"
 	}
-	opts := pipeline.BatchOptions{Journal: *journal, Jobs: *jobs, SendWorkers: *sendWorkers, ResendUnknown: *resendUnknown, Split: *sf.split, Link: link}
+	opts := pipeline.BatchOptions{Journal: *journal, Jobs: *jobs, SendWorkers: *sendWorkers, ResendUnknown: *resendUnknown, Split: *sf.split, Link: link,
+		CorruptInDoubt: *journalCorrupt == "unknown"}
 	if *sf.rate > 0 {
 		// The batch's own limiter as well as the sender's: a row waiting
 		// for its turn there is dropped by Ctrl-C, where one waiting in the
@@ -134,27 +140,17 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	b := p.NewBatch(m, opts)
 	res, err := runWithSignals(ctx, e, b)
 	if err != nil {
+		if errors.Is(err, pipeline.ErrJournalCorrupt) {
+			return fmt.Errorf("%w (check the provider's delivery status; --journal-corrupt unknown goes on with the rows it may have recorded in doubt)", err)
+		}
 		return err
 	}
 	if prog != nil {
 		prog.finish()
 	}
-	var reportErr error
-	if *report != "" {
-		if reportErr = pipeline.WriteReportFile(*report, res); reportErr != nil {
-			fmt.Fprintf(e.stderr, "prep batch: report: %v\n", reportErr)
-		}
-	}
-	if *asJSON {
-		if err := pipeline.WriteReportJSONL(e.stdout, res); err != nil {
-			return err
-		}
-	} else {
-		printBatch(e.stdout, res)
-		fmt.Fprintf(e.stdout, "journal: %s\n", *journal)
-		if *report != "" {
-			fmt.Fprintf(e.stdout, "report: %s\n", *report)
-		}
+	reportErr, err := showBatch(e, "batch", res, *journal, *report, *asJSON)
+	if err != nil {
+		return err
 	}
 	if !res.AllSent() {
 		n := 0
@@ -267,6 +263,32 @@ func (p *progressPrinter) finish() {
 	if !p.json && p.last > 0 {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// showBatch writes the report file (when asked) and prints the result: the
+// rows and summary on stdout (the files' names only when written),
+// batch-level errors (the journal or the report could not be written) on
+// stderr. It returns the report file's error and stdout's.
+func showBatch(e *env, cmd string, res *pipeline.BatchResult, journal, report string, asJSON bool) (reportErr, err error) {
+	if report != "" {
+		if reportErr = pipeline.WriteReportFile(report, res); reportErr != nil {
+			fmt.Fprintf(e.stderr, "prep %s: report: %v\n", cmd, reportErr)
+		}
+	}
+	if res.Summary.Error != "" {
+		fmt.Fprintf(e.stderr, "prep %s: %s\n", cmd, res.Summary.Error)
+	}
+	if asJSON {
+		return reportErr, pipeline.WriteReportJSONL(e.stdout, res)
+	}
+	printBatch(e.stdout, res)
+	if journal != "" {
+		fmt.Fprintf(e.stdout, "journal: %s\n", journal)
+	}
+	if report != "" && reportErr == nil {
+		fmt.Fprintf(e.stdout, "report: %s\n", report)
+	}
+	return reportErr, nil
 }
 
 // printBatch prints the rows that were not sent, the sent ones briefly,

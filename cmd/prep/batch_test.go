@@ -509,9 +509,12 @@ func TestBatchReportWriteFailureFails(t *testing.T) {
 	manifest := filepath.Join(dir, "m.csv")
 	os.WriteFile(manifest, []byte("to,file,provider\n+447700900001,a.ogg,meta\n"), 0o644)
 	report := filepath.Join(dir, "no-such-dir", "r.jsonl")
-	_, errOut, code := runCLI(t, nil, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report)
+	out, errOut, code := runCLI(t, nil, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report)
 	if code != exitFailed || !strings.Contains(errOut, "report") {
 		t.Errorf("exit %d, want %d with the report error\n%s", code, exitFailed, errOut)
+	}
+	if strings.Contains(out, "report: ") {
+		t.Errorf("stdout announces the report that was not written:\n%s", out)
 	}
 	if len(sb.Messages()) != 1 {
 		t.Errorf("%d messages", len(sb.Messages()))

@@ -96,17 +96,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if prog != nil {
 		prog.finish()
 	}
-	if *report != "" {
-		if err := pipeline.WriteReportFile(*report, res); err != nil {
-			fmt.Fprintf(e.stderr, "prep demo: report: %v\n", err)
-		}
+	if _, err := showBatch(e, "demo", res, "", *report, *asJSON); err != nil {
+		return err
 	}
-	if *asJSON {
-		if err := pipeline.WriteReportJSONL(e.stdout, res); err != nil {
-			return err
-		}
-	} else {
-		printBatch(e.stdout, res)
+	if !*asJSON {
 		fmt.Fprintf(e.stdout, "\nThe sandbox received %d messages; its page shows each conversation: %s/\n", len(sb.Messages()), sb.URL())
 		fmt.Fprintf(e.stdout, "demo finished in %s\n", time.Since(start).Round(time.Millisecond))
 	}

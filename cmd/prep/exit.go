@@ -5,13 +5,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+
+	"github.com/prep-audio/prep/pkg/pipeline"
 )
 
 // Exit codes, the same for every command:
 //
-//	0  everything asked for was done
-//	1  some input failed, a provider refused, or the outcome is in doubt
-//	2  usage or input errors found before any work was done
+//	0    everything asked for was done
+//	1    some input failed, a provider refused, or the outcome is in doubt
+//	2    usage, input or configuration errors found before any work was done
+//	     (a bad manifest, a journal that is locked, unwritable or damaged)
+//	130  stopped by Ctrl-C or SIGTERM (128 + SIGINT, the shells' convention)
 const (
 	exitOK      = 0
 	exitFailed  = 1
@@ -55,6 +59,19 @@ func exitCode(err error) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		return exitUsage
+	}
+	var (
+		me *pipeline.ManifestError
+		je *pipeline.JournalError
+	)
+	switch {
+	case errors.As(err, &me):
+		return exitUsage // the manifest as a whole is unreadable: nothing done
+	case errors.As(err, &je):
+		// Returned only when a batch could not start (locked, unwritable
+		// or damaged journal): nothing done. A journal that fails during a
+		// run is in the batch's summary instead.
 		return exitUsage
 	}
 	var ec exitCoder

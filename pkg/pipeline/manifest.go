@@ -57,9 +57,6 @@ func (e *ManifestError) Error() string {
 }
 func (e *ManifestError) Unwrap() error { return e.Err }
 
-// ExitCode makes a bad manifest a usage error (nothing was done).
-func (e *ManifestError) ExitCode() int { return 2 }
-
 // maxManifestLine bounds one line of a JSON Lines manifest.
 const maxManifestLine = 1 << 20
 

@@ -151,7 +151,11 @@ func WriteReportCSV(w io.Writer, r *BatchResult) error {
 	if err := cw.Error(); err != nil {
 		return err
 	}
-	for _, line := range strings.Split(r.Summary.Text(), "\n") {
+	text := r.Summary.Text()
+	if r.Summary.Error != "" {
+		text += "\nerror: " + r.Summary.Error
+	}
+	for _, line := range strings.Split(text, "\n") {
 		if _, err := fmt.Fprintf(w, "# %s\n", line); err != nil {
 			return err
 		}
@@ -159,7 +163,8 @@ func WriteReportCSV(w io.Writer, r *BatchResult) error {
 	return nil
 }
 
-// Text is the summary in a few human lines.
+// Text is the summary in a few human lines. The batch-level Error is not
+// part of it: it is a diagnostic (the CLI prints it on stderr).
 func (s Summary) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d rows:", s.Rows)
@@ -176,9 +181,6 @@ func (s Summary) Text() string {
 		s.Stages.Upload.Round(time.Millisecond), s.Stages.Send.Round(time.Millisecond))
 	if s.Interrupted {
 		b.WriteString("\ninterrupted: rows not attempted are skipped; run the same command again to resume")
-	}
-	if s.Error != "" {
-		b.WriteString("\nerror: " + s.Error)
 	}
 	return b.String()
 }

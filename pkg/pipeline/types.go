@@ -208,16 +208,6 @@ type StageError struct {
 func (e *StageError) Error() string { return e.Stage + ": " + e.Err.Error() }
 func (e *StageError) Unwrap() error { return e.Err }
 
-// ExitCode lets the CLI keep the stage's own exit code (e.g. a send
-// validation error is a usage error, 2), else 1.
-func (e *StageError) ExitCode() int {
-	var ec interface{ ExitCode() int }
-	if errors.As(e.Err, &ec) {
-		return ec.ExitCode()
-	}
-	return 1
-}
-
 // InDoubtError says a send may or may not have reached the provider: the
 // request left and no answer came (dropped connection, timeout, the process
 // stopped at once). Such a row is "unknown" and is not resent unless asked.
