@@ -1,0 +1,283 @@
+package status
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// metaBody is Meta's webhook envelope (Meta, "Status messages webhook
+// reference",
+// https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/reference/messages/status;
+// Meta Business Messaging OpenAPI v23.0, components/schemas/WebhookPayload →
+// Entry → Change → StatusMessageValue → Statuses). 360dialog forwards the
+// same envelope.
+type metaBody struct {
+	Object string `json:"object"`
+	Entry  []struct {
+		ID      string `json:"id"`
+		Changes []struct {
+			Field string `json:"field"`
+			Value struct {
+				Statuses []metaStatus    `json:"statuses"`
+				Messages json.RawMessage `json:"messages"`
+				Errors   json.RawMessage `json:"errors"`
+			} `json:"value"`
+		} `json:"changes"`
+	} `json:"entry"`
+}
+
+type metaStatus struct {
+	ID           string     `json:"id"`
+	Status       string     `json:"status"`
+	Timestamp    flexInt    `json:"timestamp"`
+	RecipientID  string     `json:"recipient_id"`
+	CallbackData string     `json:"biz_opaque_callback_data"`
+	Errors       []graphErr `json:"errors"`
+}
+
+type graphErr struct {
+	Code      int    `json:"code"`
+	Title     string `json:"title"`
+	Message   string `json:"message"`
+	ErrorData struct {
+		Details string `json:"details"`
+	} `json:"error_data"`
+}
+
+// flexInt is Unix seconds sent as a string ("1751142888") or a number.
+type flexInt struct {
+	v   int64
+	set bool
+}
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	s := string(bytes.Trim(b, `"`))
+	if s == "" || s == "null" {
+		return nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("timestamp %.40q is not Unix seconds", s)
+	}
+	f.v, f.set = n, true
+	return nil
+}
+
+// ParseMeta reads a Meta Cloud API webhook body (also what 360dialog
+// forwards) into events, with p the provider it came from. Every status of
+// every change of every entry is an event; the statuses Meta documents are
+// sent, delivered, read, played (voice notes: Meta changelog of 3 Nov 2025;
+// 360dialog, "Audio", https://docs.360dialog.com/docs/messaging/message-types/audio)
+// and failed. The error, when not nil, says what of the body was not
+// understood (a bad status is skipped, the others are returned); a body
+// with no statuses at all (incoming messages, other fields) returns no
+// events and ErrNoStatuses.
+func ParseMeta(p Provider, body []byte, received time.Time) ([]Event, error) {
+	var b metaBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, parseErr(p, fmt.Errorf("not JSON of the webhook envelope: %w", err))
+	}
+	var evs []Event
+	var probs []string
+	other := false
+	for _, en := range b.Entry {
+		for _, ch := range en.Changes {
+			v := &ch.Value
+			if len(v.Messages) > 0 && string(v.Messages) != "null" || len(v.Errors) > 0 && string(v.Errors) != "null" {
+				other = true
+			}
+			for i := range v.Statuses {
+				e, err := metaEvent(p, &v.Statuses[i], received)
+				if err != nil {
+					if len(probs) < 5 {
+						probs = append(probs, err.Error())
+					}
+					continue
+				}
+				evs = append(evs, e)
+			}
+		}
+	}
+	switch {
+	case len(probs) > 0:
+		return evs, parseErr(p, errors.New(strings.Join(probs, "; ")))
+	case len(evs) == 0:
+		return nil, parseErr(p, ErrNoStatuses)
+	case other:
+		return evs, parseErr(p, ErrNotOnlyStatuses)
+	}
+	return evs, nil
+}
+
+// ErrNoStatuses is wrapped when an authentic body carries no statuses;
+// ErrNotOnlyStatuses when it carries statuses and something else too (an
+// incoming message, an error). Such bodies are kept whole in the store.
+var (
+	ErrNoStatuses      = errors.New("no statuses")
+	ErrNotOnlyStatuses = errors.New("statuses and other content")
+)
+
+func metaEvent(p Provider, s *metaStatus, received time.Time) (Event, error) {
+	if s.ID == "" {
+		return Event{}, errors.New("a status without an id")
+	}
+	st := Status(strings.ToLower(s.Status))
+	switch st {
+	case Sent, Delivered, Read, Played, Failed:
+	default:
+		return Event{}, fmt.Errorf("status %.40q of %.80s is not one prep knows", s.Status, s.ID)
+	}
+	e := Event{Provider: p, MessageID: s.ID, Status: st, Received: received.UTC(),
+		Recipient: s.RecipientID, CallbackData: s.CallbackData}
+	if s.Timestamp.set {
+		e.Time = time.Unix(s.Timestamp.v, 0).UTC()
+	}
+	if st == Failed {
+		f := &Failure{Time: e.Time}
+		if len(s.Errors) > 0 {
+			ge := s.Errors[0]
+			f.Code, f.Title, f.Message, f.Details = ge.Code, ge.Title, ge.Message, ge.ErrorData.Details
+		}
+		advise(p, f)
+		e.Error = f
+	}
+	return e, nil
+}
+
+// infobipBody is a delivery report or a seen report (Infobip OpenAPI
+// 3.210.0, schemas DeliveryResult/DeliveryReport and SeenResult/SeenReport;
+// Infobip, "Send WhatsApp audio message", notifyUrl,
+// https://www.infobip.com/docs/api/channels/whatsapp/whatsapp-outbound-messages/send-whatsapp-audio-message).
+// One URL receives both: a seen report has seenAt, a delivery report has
+// status and doneAt.
+type infobipBody struct {
+	Results []infobipResult `json:"results"`
+}
+
+type infobipResult struct {
+	MessageID    string `json:"messageId"`
+	To           string `json:"to"`
+	SentAt       string `json:"sentAt"`
+	DoneAt       string `json:"doneAt"`
+	SeenAt       string `json:"seenAt"`
+	CallbackData string `json:"callbackData"`
+	Status       *struct {
+		GroupID     int    `json:"groupId"`
+		GroupName   string `json:"groupName"`
+		ID          int    `json:"id"`
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	} `json:"status"`
+	Error *struct {
+		GroupID     int    `json:"groupId"`
+		GroupName   string `json:"groupName"`
+		ID          int    `json:"id"`
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		Permanent   bool   `json:"permanent"`
+	} `json:"error"`
+}
+
+// ParseInfobip reads an Infobip delivery or seen report into events. Status
+// groups map as: ACCEPTED → accepted, PENDING → sent, DELIVERED →
+// delivered, UNDELIVERABLE, EXPIRED and REJECTED → failed; a seen report
+// is read. The error, when not nil, says which results were skipped.
+func ParseInfobip(body []byte, received time.Time) ([]Event, error) {
+	var b infobipBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, parseErr(Infobip, fmt.Errorf("not JSON of a delivery or seen report: %w", err))
+	}
+	var evs []Event
+	var probs []string
+	for i := range b.Results {
+		e, err := infobipEvent(&b.Results[i], received)
+		if err != nil {
+			if len(probs) < 5 {
+				probs = append(probs, err.Error())
+			}
+			continue
+		}
+		evs = append(evs, e)
+	}
+	switch {
+	case len(probs) > 0:
+		return evs, parseErr(Infobip, errors.New(strings.Join(probs, "; ")))
+	case len(evs) == 0:
+		return nil, parseErr(Infobip, ErrNoStatuses)
+	}
+	return evs, nil
+}
+
+// Infobip status group ids (Infobip, "Response status and error codes",
+// https://www.infobip.com/docs/essentials/response-status-and-error-codes).
+var infobipGroups = [...]string{0: "ACCEPTED", 1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
+
+func infobipEvent(r *infobipResult, received time.Time) (Event, error) {
+	if r.MessageID == "" {
+		return Event{}, errors.New("a result without a messageId")
+	}
+	e := Event{Provider: Infobip, MessageID: r.MessageID, Received: received.UTC(), Recipient: r.To, CallbackData: r.CallbackData}
+	var err error
+	if r.SeenAt != "" {
+		e.Status = Read
+		e.Time, err = infobipTime(r.SeenAt)
+		return e, err
+	}
+	if r.Status == nil {
+		return Event{}, fmt.Errorf("result %.80s has neither status nor seenAt", r.MessageID)
+	}
+	group := strings.ToUpper(r.Status.GroupName)
+	if group == "" && r.Status.GroupID >= 0 && r.Status.GroupID < len(infobipGroups) {
+		group = infobipGroups[r.Status.GroupID]
+	}
+	switch group {
+	case "ACCEPTED":
+		e.Status = Accepted
+	case "PENDING":
+		e.Status = Sent
+	case "DELIVERED":
+		e.Status = Delivered
+	case "UNDELIVERABLE", "EXPIRED", "REJECTED":
+		e.Status = Failed
+	default:
+		return Event{}, fmt.Errorf("status group %.40q of %.80s is not one prep knows", r.Status.GroupName, r.MessageID)
+	}
+	e.Detail = r.Status.Name
+	at := r.DoneAt
+	if at == "" {
+		at = r.SentAt
+	}
+	if at != "" {
+		if e.Time, err = infobipTime(at); err != nil {
+			return Event{}, err
+		}
+	}
+	if e.Status == Failed {
+		f := &Failure{Time: e.Time, Title: r.Status.Name, Message: r.Status.Description}
+		if r.Error != nil && r.Error.ID != 0 {
+			f.Code, f.Title, f.Details = r.Error.ID, r.Error.Name, r.Error.Description
+			if f.Message == "" {
+				f.Message = r.Error.Description
+			}
+		}
+		adviseInfobip(group, f)
+		e.Error = f
+	}
+	return e, nil
+}
+
+// infobipTime parses Infobip's yyyy-MM-dd'T'HH:mm:ss.SSSZ (a +0000 zone),
+// or RFC 3339.
+func infobipTime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05-0700", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("time %.40q is not Infobip's yyyy-MM-ddTHH:mm:ss.SSSZ", s)
+}
