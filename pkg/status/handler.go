@@ -42,10 +42,9 @@ type Config struct {
 	InfobipToken string
 	// MaxBody bounds a body (DefaultMaxBody when 0).
 	MaxBody int64
-	// OnEvent, when set, is called with every event of a body once the
-	// body is stored (for logs); OnRaw with every body kept whole.
-	OnEvent func(Event)
-	OnRaw   func(Raw)
+	// OnStored, when set, is called once a body is stored, with its events
+	// (duplicates included) and, when it was kept whole, raw (for logs).
+	OnStored func(p Provider, events []Event, raw *Raw)
 	// OnReject, when set, is called for every request answered non-200,
 	// with the reason (never a secret).
 	OnReject func(p Provider, code int, reason string)
@@ -260,13 +259,8 @@ func (r *Receiver) take(w http.ResponseWriter, req *http.Request, p Provider, bo
 		return
 	}
 	w.WriteHeader(http.StatusOK)
-	if r.cfg.OnEvent != nil {
-		for _, e := range evs {
-			r.cfg.OnEvent(e)
-		}
-	}
-	if raw != nil && r.cfg.OnRaw != nil {
-		r.cfg.OnRaw(*raw)
+	if r.cfg.OnStored != nil {
+		r.cfg.OnStored(p, evs, raw)
 	}
 }
 

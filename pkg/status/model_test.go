@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -166,7 +168,7 @@ func TestTornLastLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Corrupt != 1 {
+	if s.Corrupt != 0 {
 		t.Fatalf("corrupt %d", s.Corrupt)
 	}
 	if err := s.Append(context.Background(), []Event{{Provider: Meta, MessageID: "c", Status: Sent}}, nil); err != nil {
@@ -178,10 +180,80 @@ func TestTornLastLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if s2.Status("a") != Delivered || s2.Status("c") != Sent || s2.Corrupt != 1 {
+	if s2.Status("a") != Delivered || s2.Status("c") != Sent || s2.Corrupt != 0 {
 		t.Fatalf("after reopen: a=%s c=%s corrupt=%d", s2.Status("a"), s2.Status("c"), s2.Corrupt)
+	}
+	if b, _ := os.ReadFile(path); string(b[:len(good)]) != good || strings.Contains(string(b), `"sta`+"\n") {
+		t.Fatalf("the torn line was not cut: %q", b)
 	}
 	if _, err := OpenStore(path); err == nil {
 		t.Fatal("a second writer opened a locked store")
+	}
+}
+
+func TestRow(t *testing.T) {
+	ix := newIndex()
+	at := time.Unix(t0, 0).UTC()
+	ix.mu.Lock()
+	for _, e := range []Event{
+		{Provider: Meta, MessageID: "p1", Status: Played, Time: at, CallbackData: "rowA"},
+		{Provider: Meta, MessageID: "p2", Status: Delivered, Time: at.Add(time.Second), CallbackData: "rowA"},
+		{Provider: Meta, MessageID: "q1", Status: Read, Time: at, CallbackData: "rowB"},
+		{Provider: Meta, MessageID: "f1", Status: Failed, Time: at, Error: &Failure{Code: 131053}},
+	} {
+		ix.applyLocked(e)
+	}
+	ix.mu.Unlock()
+	cases := []struct {
+		name string
+		refs []Ref
+		want Status
+	}{
+		{"two parts, one only delivered", []Ref{{ID: "p1"}, {ID: "p2"}}, Delivered},
+		{"a part not heard of", []Ref{{ID: "p1"}, {ID: "nope"}}, Unknown},
+		{"in doubt, found by callback data", []Ref{{CallbackData: "rowB"}}, Read},
+		{"both parts in doubt, one callback", []Ref{{CallbackData: "rowA"}, {CallbackData: "rowA"}}, Delivered},
+		{"one id known, the other by callback", []Ref{{ID: "p2", CallbackData: "rowA"}, {CallbackData: "rowA"}}, Delivered},
+		{"three parts, two messages", []Ref{{CallbackData: "rowA"}, {CallbackData: "rowA"}, {CallbackData: "rowA"}}, Unknown},
+		{"a failed part", []Ref{{ID: "p1"}, {ID: "f1"}}, Failed},
+		{"nothing", nil, Unknown},
+	}
+	for _, c := range cases {
+		r := ix.Row(c.refs...)
+		if r.Status != c.want {
+			t.Errorf("%s: %s, want %s (%+v)", c.name, r.Status, c.want, r)
+		}
+		if c.want == Failed && (r.Error == nil || r.Error.Code != 131053) {
+			t.Errorf("%s: error %+v", c.name, r.Error)
+		}
+	}
+	if r := ix.Row(Ref{CallbackData: "rowA"}, Ref{CallbackData: "rowA"}); r.Parts[0].ID == r.Parts[1].ID {
+		t.Error("one message taken for two parts")
+	}
+}
+
+func TestNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := OpenStore(fifo); err == nil {
+			t.Error("a FIFO opened as a store")
+		}
+		if _, err := OpenReader(fifo); err == nil {
+			t.Error("a FIFO opened for reading")
+		}
+		if _, err := OpenReader(dir); err == nil {
+			t.Error("a directory opened for reading")
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("opening a FIFO hung")
 	}
 }

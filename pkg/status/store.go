@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -107,8 +108,15 @@ var _ Sink = (*Store)(nil)
 // OpenStore opens (creating it when missing) and locks the store file at
 // path, and indexes what it already holds.
 func OpenStore(path string) (*Store, error) {
+	if err := regular(path, true); err != nil {
+		return nil, storeErr(path, err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
+		return nil, storeErr(path, err)
+	}
+	if err := regularFile(f); err != nil {
+		f.Close()
 		return nil, storeErr(path, err)
 	}
 	if err := lockFile(f); err != nil {
@@ -121,16 +129,16 @@ func OpenStore(path string) (*Store, error) {
 		f.Close()
 		return nil, storeErr(path, err)
 	}
-	_, corrupt, torn, err := readLines(f, s.Index)
+	n, corrupt, torn, err := readLines(f, s.Index)
 	if err != nil {
 		f.Close()
 		return nil, storeErr(path, err)
 	}
 	s.Corrupt = corrupt
 	if torn > 0 {
-		// A torn last line: start ours on a fresh one.
-		s.Corrupt++
-		if _, err := f.Write([]byte("\n")); err != nil {
+		// A torn last line was being written when the writer died: it was
+		// never acknowledged. Cut it so ours starts a line of its own.
+		if err := f.Truncate(n); err != nil {
 			f.Close()
 			return nil, storeErr(path, err)
 		}
@@ -326,6 +334,35 @@ func indexLine(ix *Index, b []byte) bool {
 	return false
 }
 
+// regular refuses what is not a regular file before it is opened (a FIFO
+// would block the open or the read, a device never end it). A missing file
+// is fine when missingOK.
+func regular(path string, missingOK bool) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if missingOK && errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return nil
+}
+
+// regularFile checks an opened file again (it may have been replaced).
+func regularFile(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return nil
+}
+
 // syncDir fsyncs a directory so a newly created file's entry survives a
 // crash (best effort).
 func syncDir(dir string) {
@@ -366,14 +403,20 @@ func (r *Reader) Refresh() error { return r.refresh(false) }
 func (r *Reader) refresh(missingOK bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	f, err := os.Open(r.path)
-	if err != nil {
+	if err := regular(r.path, missingOK); err != nil {
 		if missingOK && errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
 		return storeErr(r.path, err)
 	}
+	f, err := os.Open(r.path)
+	if err != nil {
+		return storeErr(r.path, err)
+	}
 	defer f.Close()
+	if err := regularFile(f); err != nil {
+		return storeErr(r.path, err)
+	}
 	if _, err := f.Seek(r.off, io.SeekStart); err != nil {
 		return storeErr(r.path, err)
 	}
