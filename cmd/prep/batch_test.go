@@ -62,9 +62,14 @@ func prepBinary(t *testing.T) string {
 	return prepBinPath
 }
 
+// needFFmpeg skips a test without ffmpeg, except under CI (CI set),
+// where a missing tool fails the test: make test installs it.
 func needFFmpeg(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ffmpeg not installed: make test installs it (apt-get install ffmpeg)")
+		}
 		t.Skip("ffmpeg not installed (make deps)")
 	}
 }

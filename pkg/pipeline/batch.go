@@ -159,9 +159,10 @@ func (p *Pipeline) NewBatch(m *Manifest, opts BatchOptions) *Batch {
 	return &Batch{p: p, m: m, opts: opts, stopCh: make(chan struct{})}
 }
 
-// Stop asks the batch to stop gracefully: no new row is started, transcodes
-// and uploads in progress are abandoned, sends already in flight are
-// finished and journaled. Rows not attempted are reported skipped. Safe to
+// Stop asks the batch to stop gracefully: no new row is started,
+// transcodes in progress are abandoned, uploads and sends already in flight
+// are finished and journaled (a rerun sends a journaled upload instead of
+// uploading again). Rows not attempted are reported skipped. Safe to
 // call from any goroutine, any number of times. To stop at once, cancel
 // Run's context instead (in-flight sends then become unknown).
 func (b *Batch) Stop() { b.stopOnce.Do(func() { close(b.stopCh) }) }
@@ -249,6 +250,7 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 	// 2. Journal.
 	var j *Journal
 	hist := map[string]*rowHistory{}
+	var uploaded map[uploadKey][]Media
 	if opts.Journal != "" {
 		var recs []Record
 		var bad []badLine
@@ -263,6 +265,7 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 			return nil, &JournalError{Path: opts.Journal, Line: bad[0].line, Err: ErrJournalCorrupt}
 		}
 		hist = replayRows(recs)
+		uploaded = replayUploads(recs, time.Now())
 		markUnreadable(hist, bad, runs)
 		j.AppendAsync(Record{State: StateRun, Error: fmt.Sprintf("%d rows", len(runs))})
 	}
@@ -270,6 +273,7 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 	// 3. What is left to do, grouped by content.
 	recs := map[string]*recording{}
 	var order []*recording
+	var ready []*rowRun // rows whose recording an earlier run uploaded
 	distinct := map[string]bool{}
 	for _, rr := range runs {
 		if rr.row.Err != nil {
@@ -296,6 +300,15 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 			rr.resumed = true
 			rr.ids = h.messageIDs() // parts of a split row sent before the one in doubt
 			b.finish(rr, StatusUnknown, why)
+			continue
+		}
+		if media := uploaded[uploadKey{pk, rr.dest}]; media != nil && !h.anyFailed() {
+			// Uploaded by an earlier run (stopped before this row was
+			// sent): send that upload, do not prepare or upload again. A
+			// row a provider refused is prepared afresh (the refusal may
+			// have been the media's).
+			rr.media = media
+			ready = append(ready, rr)
 			continue
 		}
 		rec := recs[pk]
@@ -369,6 +382,9 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 			}
 		}
 	}
+	for _, rr := range ready {
+		queues[rr.row.Provider] = nil
+	}
 	for pv := range queues {
 		n := 0
 		for _, rr := range runs {
@@ -376,7 +392,15 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 				n++
 			}
 		}
+		for _, rr := range ready {
+			if rr.row.Provider == pv {
+				n++
+			}
+		}
 		queues[pv] = make(chan *rowRun, n)
+	}
+	for _, rr := range ready {
+		queues[rr.row.Provider] <- rr
 	}
 
 	var st struct {
@@ -475,7 +499,16 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 							abandoned(rows, prepCtx.Err())
 							return
 						}
-						media, d, err := p.upload(prepCtx, pr, dest)
+						if b.stopped() || ctx.Err() != nil {
+							<-upSem
+							abandoned(rows, context.Canceled)
+							return
+						}
+						// An upload once started is finished even after Stop
+						// (uploads are short) and recorded, so a rerun sends
+						// it instead of uploading the recording again; only
+						// cancelling ctx abandons it.
+						media, d, err := p.upload(ctx, pr, dest)
 						<-upSem
 						st.Lock()
 						st.stages.Upload += d
@@ -489,6 +522,7 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 						for i, m := range media {
 							refs[i] = m.Ref()
 						}
+						journal(Record{State: StateUploaded, Content: rec.key, Dest: dest, Parts: len(media), Media: strings.Join(refs, ";")}, false)
 						for _, rr := range rows {
 							rr.media, rr.timing.Upload = media, d
 							journal(Record{Key: rr.key, Row: rr.row.Line, Parts: len(media), State: StateUploaded, Media: strings.Join(refs, ";")}, false)

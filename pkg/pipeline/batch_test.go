@@ -677,3 +677,55 @@ func TestBatchPreparesBiggestFirst(t *testing.T) {
 		t.Errorf("prepared in the order %v, want the biggest first", got)
 	}
 }
+
+// Issue 13 item 4: a Stop while an upload is out lets it finish (it is
+// not cancelled) and records it; the rerun sends that upload and uploads
+// nothing again. Uploads not yet started are not started.
+func TestBatchStopFinishesUploadsAndRerunReusesThem(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.ogg": "AAA", "b.ogg": "BBB", "c.ogg": "CCC"})
+	m := mustManifest(t, dir, "m.csv", "to,file,provider\n+447000000001,a.ogg,meta\n+447000000002,b.ogg,meta\n+447000000003,c.ogg,meta\n+447000000004,a.ogg,meta\n")
+	journal := filepath.Join(dir, "j")
+	f := newFakes()
+	p := f.pipeline(t)
+	var b *Batch
+	var once sync.Once
+	f.onUpload = func(ctx context.Context, req UploadRequest) error {
+		once.Do(func() {
+			b.Stop()
+			// The upload is out when the stop comes: it must not be
+			// cancelled.
+			select {
+			case <-ctx.Done():
+				t.Error("the upload in flight was cancelled by Stop")
+			case <-time.After(50 * time.Millisecond):
+			}
+		})
+		return nil
+	}
+	b = p.NewBatch(m, BatchOptions{Journal: journal, Jobs: 1})
+	res, err := b.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.sent) != 0 || res.Summary.Uploads != 1 || !res.Summary.Interrupted {
+		t.Fatalf("stopped run: %d sends, %d uploads (want 0, 1): %v", len(f.sent), res.Summary.Uploads, byStatus(res))
+	}
+	first := map[string]int{}
+	for k, v := range f.uploaded {
+		first[k] = v
+	}
+	f.onUpload = nil
+	res = runBatch(t, p, m, BatchOptions{Journal: journal})
+	if !res.AllSent() {
+		t.Fatalf("rerun: %v", byStatus(res))
+	}
+	for k, n := range f.uploaded {
+		if n != 1 {
+			t.Errorf("%s uploaded %d times (%d in the stopped run)", k, n, first[k])
+		}
+	}
+	if len(f.uploaded) != 3 || res.Summary.Uploads != 2 {
+		t.Errorf("rerun uploaded %d recordings in all, %d in this run; want 3 and 2", len(f.uploaded), res.Summary.Uploads)
+	}
+}

@@ -38,7 +38,9 @@ type fakes struct {
 	doubt  map[string]bool
 	// onSend, when set, runs before a send is processed.
 	onSend func(ctx context.Context, req SendRequest) error
-	n      int
+	// onUpload, when set, runs before an upload is processed.
+	onUpload func(ctx context.Context, req UploadRequest) error
+	n        int
 }
 
 func newFakes() *fakes {
@@ -113,6 +115,11 @@ func (f *fakes) transcode(ctx context.Context, req TranscodeRequest) (*Transcode
 func (f *fakes) upload(ctx context.Context, req UploadRequest) (*Media, error) {
 	if req.SHA256 == "" || req.Bytes == 0 {
 		return nil, errors.New("fake upload: the pipeline gave no sha256/size")
+	}
+	if f.onUpload != nil {
+		if err := f.onUpload(ctx, req); err != nil {
+			return nil, err
+		}
 	}
 	f.mu.Lock()
 	f.uploaded[string(req.Dest)+"|"+req.SHA256]++

@@ -10,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"unicode/utf8"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // State is a row's (or a row part's) state in the journal.
@@ -31,18 +32,23 @@ const (
 
 // Record is one journal line.
 type Record struct {
-	Key       string    `json:"key,omitempty"`
-	Row       int       `json:"row,omitempty"`
-	Part      int       `json:"part"`
-	Parts     int       `json:"parts,omitempty"`
-	State     State     `json:"state"`
-	To        string    `json:"to,omitempty"`
-	Provider  Provider  `json:"provider,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	ClientID  string    `json:"client_id,omitempty"` // the client message id sent (Infobip messageId)
-	Media     string    `json:"media,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	Time      time.Time `json:"time"`
+	Key       string   `json:"key,omitempty"`
+	Row       int      `json:"row,omitempty"`
+	Part      int      `json:"part"`
+	Parts     int      `json:"parts,omitempty"`
+	State     State    `json:"state"`
+	To        string   `json:"to,omitempty"`
+	Provider  Provider `json:"provider,omitempty"`
+	MessageID string   `json:"message_id,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"` // the client message id sent (Infobip messageId)
+	Media     string   `json:"media,omitempty"`
+	// Content and Dest name a recording's upload (State uploaded, no
+	// Key): the recording's content key and where it went, Media the
+	// parts' ids or URLs joined with ";".
+	Content string      `json:"content,omitempty"`
+	Dest    Destination `json:"dest,omitempty"`
+	Error   string      `json:"error,omitempty"`
+	Time    time.Time   `json:"time"`
 }
 
 // JournalError is a failure to read, lock or write the journal. A batch
@@ -389,6 +395,56 @@ func replayRows(recs []Record) map[string]*rowHistory {
 		ps.err = r.Error
 	}
 	return out
+}
+
+// uploadReuse is how long an upload recorded in the journal is used again
+// by a rerun instead of uploading the recording again: well within the
+// life of a media id (Meta keeps them 30 days) and of a presigned URL (up
+// to 7 days).
+const uploadReuse = 24 * time.Hour
+
+// uploadKey names one recording's upload to one destination.
+type uploadKey struct {
+	content string
+	dest    Destination
+}
+
+// replayUploads returns the recent uploads the journal recorded, by
+// recording and destination.
+func replayUploads(recs []Record, now time.Time) map[uploadKey][]Media {
+	out := map[uploadKey][]Media{}
+	for _, r := range recs {
+		if r.State != StateUploaded || r.Content == "" || r.Media == "" || now.Sub(r.Time) > uploadReuse {
+			continue
+		}
+		refs := strings.Split(r.Media, ";")
+		if r.Parts > 0 && len(refs) != r.Parts {
+			continue
+		}
+		media := make([]Media, len(refs))
+		for i, ref := range refs {
+			if r.Dest == DestLink {
+				media[i] = Media{URL: ref, Reused: true}
+			} else {
+				media[i] = Media{ID: ref, Reused: true}
+			}
+		}
+		out[uploadKey{r.Content, r.Dest}] = media
+	}
+	return out
+}
+
+// anyFailed reports whether a part of the row was refused.
+func (h *rowHistory) anyFailed() bool {
+	if h == nil {
+		return false
+	}
+	for _, ps := range h.part {
+		if ps.state == StateFailed {
+			return true
+		}
+	}
+	return false
 }
 
 // allSent reports whether every part of the row was sent.
