@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/status"
 )
 
 // Exit codes, the same for every command:
@@ -64,8 +65,13 @@ func exitCode(err error) int {
 	var (
 		me *pipeline.ManifestError
 		je *pipeline.JournalError
+		se *status.Error
 	)
 	switch {
+	case errors.As(err, &se) && se.Kind != status.ErrRegister:
+		// A store that cannot be opened or read, a bad argument: nothing
+		// done. (A registration the provider refused is a failure, 1.)
+		return exitUsage
 	case errors.As(err, &me):
 		return exitUsage // the manifest as a whole is unreadable: nothing done
 	case errors.As(err, &je):
