@@ -26,7 +26,9 @@ const Default360BaseURL = "https://waba-v2.360dialog.io"
 // with Check360URL. hc nil means a client with a 30 s timeout that follows
 // no redirect (the API key must not reach another host).
 func Register360(ctx context.Context, hc *http.Client, base, apiKey, webhookURL, token string) error {
-	fail := func(err error) error { return &Error{Kind: ErrRegister, Op: "360dialog webhook registration", Err: err} }
+	fail := func(err error) error {
+		return &Error{Kind: ErrRegister, Op: "360dialog webhook registration", Err: err}
+	}
 	if apiKey == "" || token == "" {
 		return &Error{Kind: ErrInvalid, Op: "360dialog webhook registration", Err: fmt.Errorf("an API key and a webhook token are required")}
 	}
