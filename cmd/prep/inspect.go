@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/rules"
@@ -51,7 +55,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 			}
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.2fs\t%s\t%d\t%s\t%s\t%s\n", rep.Path, orDash(rep.MIME), orDash(rep.Codec),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.2fs\t%s\t%d\t%s\t%s\t%s\n", quoteName(rep.Path), orDash(rep.MIME), orDash(rep.Codec),
 			rep.Channels, rep.SampleRate, rep.Duration, kbps(rep.Bitrate), rep.Size, yesNo(rep.VoiceReady), yesNo(rep.AudioReady), problemCodes(rep))
 	}
 	if tw != nil {
@@ -61,6 +65,18 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		return &reportedError{failed: failed, total: len(paths)}
 	}
 	return nil
+}
+
+// quoteName keeps a file name on its row of a plain table: a name with a
+// control character (a newline or tab would break the table), invalid
+// UTF-8 or a leading or trailing space is printed Go-quoted, "like\nthis".
+func quoteName(s string) string {
+	if s == "" || (s[0] != ' ' && s[len(s)-1] != ' ' && s[0] != '"' && utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || r == utf8.RuneError || !unicode.IsPrint(r) && r != ' '
+	}) < 0) {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 func problemCodes(r *inspect.Report) string {

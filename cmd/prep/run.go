@@ -288,7 +288,7 @@ func describeRunError(err error) *runError {
 	case errors.As(err, &te):
 		re.Class = string(te.Kind)
 	case errors.As(err, &ie):
-		re.Class, re.Advice = string(ie.Code), "this file is not audio WhatsApp or ffmpeg can use (prep inspect tells more)"
+		re.Class, re.Advice = string(ie.Kind), "this file is not audio WhatsApp or ffmpeg can use (prep inspect tells more)"
 	}
 	return re
 }

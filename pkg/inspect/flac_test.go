@@ -172,7 +172,7 @@ func TestFLACErrors(t *testing.T) {
 			_, err := smpInspect(c.data, "x.flac")
 			var ie *Error
 			require.True(t, errors.As(err, &ie), "want *Error, got %v", err)
-			assert.Equal(t, c.code, ie.Code, "%v", err)
+			assert.Equal(t, c.code, Code(ie.Kind), "%v", err)
 		})
 	}
 }

@@ -73,8 +73,8 @@ func runFmtCases(t *testing.T, cases []fmtCase) {
 				if !errors.As(err, &ie) {
 					t.Fatalf("want an *Error with code %s, got %v (report %+v)", c.err, err, rep)
 				}
-				if ie.Code != c.err {
-					t.Fatalf("want code %s, got %s: %v", c.err, ie.Code, err)
+				if Code(ie.Kind) != c.err {
+					t.Fatalf("want code %s, got %s: %v", c.err, Code(ie.Kind), err)
 				}
 				if rep == nil || rep.Error == "" {
 					t.Fatalf("a failed inspection must still return a report with Error")

@@ -64,7 +64,7 @@ func TestHostile(t *testing.T) {
 			require.Error(t, err)
 			var ie *Error
 			require.True(t, errors.As(err, &ie), "want *inspect.Error, got %T: %v", err, err)
-			assert.Equal(t, c.code, ie.Code, "error: %v", err)
+			assert.Equal(t, c.code, Code(ie.Kind), "error: %v", err)
 			require.NotNil(t, rep)
 			assert.NotEmpty(t, rep.Error)
 			assert.Contains(t, rep.Error, "x.mp3", "the error names the file")
@@ -84,7 +84,7 @@ func TestHostileFiles(t *testing.T) {
 		rep, err := File(context.Background(), filepath.Join("..", "..", "testdata", name))
 		var ie *Error
 		require.True(t, errors.As(err, &ie), name)
-		assert.Equal(t, code, ie.Code, name)
+		assert.Equal(t, code, Code(ie.Kind), name)
 		assert.Contains(t, rep.Error, name)
 	}
 }
@@ -93,7 +93,7 @@ func TestMissingFile(t *testing.T) {
 	rep, err := File(context.Background(), filepath.Join(t.TempDir(), "nope.ogg"))
 	var ie *Error
 	require.True(t, errors.As(err, &ie))
-	assert.Equal(t, CodeUnreadable, ie.Code)
+	assert.Equal(t, CodeUnreadable, Code(ie.Kind))
 	assert.True(t, errors.Is(err, os.ErrNotExist))
 	assert.Contains(t, rep.Error, "nope.ogg")
 }
@@ -169,7 +169,7 @@ func TestVideoWithoutAudioIsNotAudio(t *testing.T) {
 			rep, err := Reader(context.Background(), bytes.NewReader(b), int64(len(b)), "x.bin")
 			var ie *Error
 			require.True(t, errors.As(err, &ie), "want *Error, got %v (report %+v)", err, rep)
-			assert.Equal(t, CodeNotAudio, ie.Code, "%v", err)
+			assert.Equal(t, CodeNotAudio, Code(ie.Kind), "%v", err)
 			assert.True(t, rep.Has(CodeNotAudio))
 			assert.False(t, rep.AudioReady)
 		})

@@ -20,7 +20,6 @@ import (
 	"io"
 	"math"
 	"mime"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -109,23 +108,18 @@ func buildOptions(opts []Option) options {
 
 // File inspects the file at path. The report is never nil: when the file
 // cannot be read as audio, the report carries Error and the problems, and
-// the returned error is an *Error.
+// the returned error is an *Error. Only regular files are read (see
+// OpenRegular): a FIFO or a device is refused, never opened for reading.
 func File(ctx context.Context, path string, opts ...Option) (*Report, error) {
-	f, err := os.Open(path)
+	if err := ctx.Err(); err != nil {
+		return failed(path, &Error{Path: path, Kind: KindUnreadable, Err: err}), err
+	}
+	f, st, err := OpenRegular(path)
 	if err != nil {
-		e := &Error{Path: path, Code: CodeUnreadable, Err: err}
+		e := err.(*Error)
 		return failed(path, e), e
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		e := &Error{Path: path, Code: CodeUnreadable, Err: err}
-		return failed(path, e), e
-	}
-	if st.IsDir() {
-		e := &Error{Path: path, Code: CodeUnreadable, Err: errors.New("is a directory")}
-		return failed(path, e), e
-	}
 	return Reader(ctx, f, st.Size(), path, opts...)
 }
 
@@ -135,7 +129,7 @@ func Reader(ctx context.Context, r io.ReaderAt, size int64, name string, opts ..
 	o := buildOptions(opts)
 	rep := &Report{Path: name, Size: size, ExtMIME: extMIME(name), Problems: []Problem{}}
 	if size <= 0 {
-		e := &Error{Path: name, Code: CodeEmpty, Err: errors.New("file is empty")}
+		e := &Error{Path: name, Kind: KindEmpty, Err: errors.New("the file is empty")}
 		rep.add(CodeEmpty, "the file is empty (0 bytes)")
 		rep.Error = e.Error()
 		return rep, e
@@ -146,21 +140,16 @@ func Reader(ctx context.Context, r io.ReaderAt, size int64, name string, opts ..
 	if err != nil {
 		var ie *Error
 		if !errors.As(err, &ie) {
-			ie = &Error{Code: CodeUnreadable, Err: err}
+			ie = &Error{Kind: KindUnreadable, Err: err}
 		}
 		ie.Path = name
 		if rep.MIME == "" {
 			rep.MIME = "application/octet-stream"
 		}
-		switch ie.Code {
-		case CodeNotAudio:
+		if ie.Kind == KindNotAudio {
 			rep.add(CodeNotAudio, fmt.Sprintf("the content is %s, not audio", rep.MIME))
-		case CodeUnsupportedContainer:
-			rep.add(CodeUnsupportedContainer, ie.Err.Error())
-		case CodeTruncated:
-			rep.add(CodeTruncated, ie.Err.Error())
-		default:
-			rep.add(ie.Code, ie.Err.Error())
+		} else {
+			rep.add(Code(ie.Kind), ie.Err.Error())
 		}
 		rep.Error = ie.Error()
 		return rep, ie
@@ -171,7 +160,7 @@ func Reader(ctx context.Context, r io.ReaderAt, size int64, name string, opts ..
 }
 
 func failed(path string, e *Error) *Report {
-	return &Report{Path: path, ExtMIME: extMIME(path), Problems: []Problem{{Code: e.Code, Message: e.Err.Error()}}, Error: e.Error()}
+	return &Report{Path: path, ExtMIME: extMIME(path), Problems: []Problem{{Code: Code(e.Kind), Message: e.Err.Error()}}, Error: e.Error()}
 }
 
 func (r *Report) fill(in *Info) {

@@ -396,7 +396,7 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 			// Past the headers, a cut element header is truncation; other
 			// junk ends the walk.
 			var ie *Error
-			if errors.As(err, &ie) && ie.Code == CodeTruncated {
+			if errors.As(err, &ie) && ie.Kind == KindTruncated {
 				st.truncated = true
 			}
 			break
@@ -470,9 +470,9 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 	}
 	if st.audio == nil { // as for MP4: no audio track is not audio
 		if info.HasVideo {
-			return nil, &Error{Code: CodeNotAudio, Err: errors.New("a Matroska/WebM video with no audio track")}
+			return nil, &Error{Kind: KindNotAudio, Err: errors.New("a Matroska/WebM video with no audio track")}
 		}
-		return nil, &Error{Code: CodeNotAudio, Err: errors.New("a Matroska/WebM file with no audio track")}
+		return nil, &Error{Kind: KindNotAudio, Err: errors.New("a Matroska/WebM file with no audio track")}
 	}
 	a := st.audio
 	info.Codec = mkvCodec(a)

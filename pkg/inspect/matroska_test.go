@@ -215,7 +215,7 @@ func TestMatroskaErrors(t *testing.T) {
 			_, err := smpInspect(c.data, "x.webm")
 			var ie *Error
 			require.True(t, errors.As(err, &ie), "want *Error, got %v", err)
-			assert.Equal(t, c.code, ie.Code, "%v", err)
+			assert.Equal(t, c.code, Code(ie.Kind), "%v", err)
 		})
 	}
 }

@@ -45,6 +45,9 @@ const (
 	mp4AllOnes32  = math.MaxUint32
 	mp4AllOnes64  = math.MaxUint64
 	mp4SampleBase = 28 // AudioSampleEntry fields after the 8-byte box header
+	// mp4MaxBoxSize is larger than any real file (1 PiB) and small enough
+	// that offsets computed from it never overflow.
+	mp4MaxBoxSize = 1 << 50
 )
 
 // matchMP4 accepts a first box whose type is one ISO BMFF files start with.
@@ -116,10 +119,11 @@ func (p *mp4Parser) get(off, n int64) ([]byte, error) {
 
 // mp4Box is one box header.
 type mp4Box struct {
-	typ  string
-	off  int64 // where the header starts
-	hdr  int64 // header length (8, or 16 with a 64-bit size)
-	size int64 // whole box, header included
+	typ      string
+	off      int64  // where the header starts
+	hdr      int64  // header length (8, or 16 with a 64-bit size)
+	size     int64  // whole box, header included (clipped to the space it is in)
+	declared uint64 // the size the header declares
 }
 
 func (b mp4Box) body() int64 { return b.off + b.hdr }
@@ -151,6 +155,7 @@ func (p *mp4Parser) header(off, end int64) (box mp4Box, over bool, err error) {
 		box.hdr = 16
 		size = binary.BigEndian.Uint64(l)
 	}
+	box.declared = size
 	if size < uint64(box.hdr) {
 		return box, false, errCorrupt("box %q at offset %d has an impossible size %d", box.typ, off, size)
 	}
@@ -195,7 +200,7 @@ func parseMP4(s *source, start int64) (*Info, error) {
 			}
 		case "moov":
 			if over {
-				return nil, errTruncated("the file ends inside its moov box (%d bytes missing)", off+mustSize(p, off)-s.size)
+				return nil, mp4CutMoov(box, s.size)
 			}
 			if p.moov {
 				break // a second moov: ignore, as players do
@@ -227,7 +232,7 @@ func parseMP4(s *source, start int64) (*Info, error) {
 					// The fragment's media stops early: count its samples
 					// in proportion to the bytes present (an estimate; the
 					// moof before it describes the whole fragment).
-					p.scaleLastFragment(snap, box.size-box.hdr, mustSize(p, off)-box.hdr)
+					p.scaleLastFragment(snap, box.size-box.hdr, int64(min(box.declared, math.MaxInt64/2))-box.hdr)
 				}
 			}
 		}
@@ -254,20 +259,15 @@ func (p *mp4Parser) scaleLastFragment(snap []uint64, present, declared int64) {
 	}
 }
 
-// mustSize re-reads the declared size of the box at off for a message.
-func mustSize(p *mp4Parser, off int64) int64 {
-	h, err := p.s.bytes(off, 16)
-	if err != nil {
-		return 0
+// mp4CutMoov is the error for a moov box that runs past the end of the
+// file: truncated when it declares a size a real file could have, corrupt
+// when the size is impossible (a 64-bit largesize near 2^64).
+func mp4CutMoov(box mp4Box, fileSize int64) error {
+	if box.declared > mp4MaxBoxSize {
+		return errCorrupt("the moov box at offset %d declares an impossible size of %d bytes", box.off, box.declared)
 	}
-	n := uint64(binary.BigEndian.Uint32(h))
-	if n == 1 {
-		n = binary.BigEndian.Uint64(h[8:])
-	}
-	if n > math.MaxInt64/2 {
-		return 0
-	}
-	return int64(n)
+	missing := box.declared - uint64(box.size)
+	return errTruncated("the file ends inside its moov box (%d of its %d bytes missing)", missing, box.declared)
 }
 
 // inMemory runs fn with box held in memory when it is small enough;
@@ -312,6 +312,10 @@ func (p *mp4Parser) children(parent mp4Box, depth int) error {
 
 func (p *mp4Parser) box(b mp4Box, depth int) error {
 	switch b.typ {
+	case "moov", "moof", "ftyp":
+		// Top-level boxes only (ISO/IEC 14496-12 §8.2.1, §8.8.4): nested,
+		// they are not a track index but an attack (thousands deep).
+		return errCorrupt("a %q box nested inside another box at offset %d", b.typ, b.off)
 	case "mdia", "minf", "stbl", "mvex", "edts":
 		return p.children(b, depth+1)
 	case "trak":
@@ -329,6 +333,9 @@ func (p *mp4Parser) box(b mp4Box, depth int) error {
 	}
 	body, err := p.leaf(b)
 	if err != nil {
+		return err
+	}
+	if err := mp4TableFits(b, body); err != nil {
 		return err
 	}
 	switch b.typ {
@@ -388,6 +395,37 @@ func (p *mp4Parser) box(b mp4Box, depth int) error {
 		if len(body) >= 12 {
 			t.samples = binary.BigEndian.Uint32(body[8:])
 		}
+	}
+	return nil
+}
+
+// mp4TableEntry is the size of one entry of the sample tables that are a
+// full-box header, an entry count and fixed-size entries (ISO/IEC 14496-12
+// §8.6.1.2 stts, §8.6.1.3 ctts, §8.7.4 stsc, §8.7.5 stco/co64, §8.6.2 stss).
+var mp4TableEntry = map[string]uint64{"stts": 8, "ctts": 8, "stsc": 12, "stco": 4, "co64": 8, "stss": 4}
+
+// mp4TableFits checks that a sample table's entries fit the box that holds
+// them: count × entry size ≤ payload (stsz: only when sample_size is 0,
+// i.e. a size per sample follows). A count larger than the box is corrupt,
+// whatever a reader does with it.
+func mp4TableFits(b mp4Box, body []byte) error {
+	payload := uint64(b.size - b.hdr)
+	var count, entry, head uint64
+	switch b.typ {
+	case "stsz": // version/flags(4) sample_size(4) sample_count(4) [entry_size(4)…]
+		if len(body) < 12 || binary.BigEndian.Uint32(body[4:]) != 0 {
+			return nil
+		}
+		count, entry, head = uint64(binary.BigEndian.Uint32(body[8:])), 4, 12
+	default:
+		e, ok := mp4TableEntry[b.typ]
+		if !ok || len(body) < 8 {
+			return nil
+		}
+		count, entry, head = uint64(binary.BigEndian.Uint32(body[4:])), e, 8
+	}
+	if count*entry > payload-min(head, payload) {
+		return errCorrupt("%q at offset %d: %d entries of %d bytes do not fit its %d-byte payload", b.typ, b.off, count, entry, payload)
 	}
 	return nil
 }
@@ -458,6 +496,17 @@ func (p *mp4Parser) trun(box mp4Box, b []byte) error {
 	if flags&0x04 != 0 {
 		o += 4
 	}
+	row := 0
+	for _, f := range []uint32{0x100, 0x200, 0x400, 0x800} {
+		if flags&f != 0 {
+			row += 4
+		}
+	}
+	// The per-sample rows must fit the box; with no per-sample field, each
+	// sample still takes at least a byte of the file.
+	if payload := uint64(box.size - box.hdr); count*uint64(row) > payload-min(uint64(o), payload) || count > uint64(p.s.size) {
+		return errCorrupt("a trun at offset %d of %d samples in a %d-byte box", box.off, count, payload)
+	}
 	if flags&0x100 == 0 {
 		def, ok := p.trafDefDur, p.trafHasDef
 		if !ok {
@@ -467,12 +516,6 @@ func (p *mp4Parser) trun(box mp4Box, b []byte) error {
 			t.fragDur = addSat(t.fragDur, mulSat(count, uint64(def)))
 		}
 		return nil
-	}
-	row := 4
-	for _, f := range []uint32{0x200, 0x400, 0x800} {
-		if flags&f != 0 {
-			row += 4
-		}
 	}
 	need := uint64(o) + count*uint64(row)
 	if int64(len(b)) < box.size-box.hdr && need > uint64(len(b)) {
@@ -770,7 +813,7 @@ func (p *mp4Parser) info() (*Info, error) {
 	if !p.moov {
 		switch p.brand {
 		case "heic", "heix", "hevc", "mif1", "msf1", "avif", "avis", "jpeg", "avci":
-			return nil, &Error{Code: CodeNotAudio, Err: fmt.Errorf("an ISO BMFF image (brand %q), not audio", p.brand)}
+			return nil, &Error{Kind: KindNotAudio, Err: fmt.Errorf("an ISO BMFF image (brand %q), not audio", p.brand)}
 		}
 		if p.truncated {
 			return nil, errTruncated("no moov box before the file ends: the recording was not finalized")
@@ -804,9 +847,9 @@ func (p *mp4Parser) info() (*Info, error) {
 	}
 	if audio == nil {
 		if in.HasVideo {
-			return nil, &Error{Code: CodeNotAudio, Err: errors.New("an MP4 video with no audio track")}
+			return nil, &Error{Kind: KindNotAudio, Err: errors.New("an MP4 video with no audio track")}
 		}
-		return nil, &Error{Code: CodeNotAudio, Err: fmt.Errorf("an MP4 file with %d tracks and no audio track", len(p.tracks))}
+		return nil, &Error{Kind: KindNotAudio, Err: fmt.Errorf("an MP4 file with %d tracks and no audio track", len(p.tracks))}
 	}
 	in.Codec = audio.codec
 	in.Channels = max(audio.channels, 0)

@@ -1,11 +1,16 @@
 package inspect
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/prep-audio/prep/pkg/rules"
 )
@@ -142,6 +147,38 @@ func mp4Cases() []fmtCase {
 		{name: "heif image is not audio", build: func(tb testing.TB) []byte {
 			return fmtConcat(mp4B("ftyp", []byte("heic"), mp4be32(0), []byte("mif1heic")), mp4B("meta", make([]byte, 40)), mp4B("mdat", make([]byte, 100)))
 		}, err: CodeNotAudio},
+		// Issue 13, finding 5: a trun claiming 2^32−1 samples gave 91,625,970 s and audio_ready.
+		{name: "trun sample_count 0xFFFFFFFF", file: "hostile-mp4-fragmented-trun-count-ffffffff.mp4", err: CodeCorrupt},
+		{name: "trun rows past its box", build: func(tb testing.TB) []byte {
+			return mp4WithTable(tb, "trun", mp4B("trun", mp4be32(0x000201), mp4be32(1000), mp4be32(0), make([]byte, 40)))
+		}, err: CodeCorrupt},
+		{name: "stts entries past its box", build: func(tb testing.TB) []byte {
+			return mp4WithTable(tb, "stts", mp4B("stts", mp4be32(0), mp4be32(3), mp4be32(10), mp4be32(1024)))
+		}, err: CodeCorrupt},
+		{name: "stsz sizes past its box", build: func(tb testing.TB) []byte {
+			return mp4WithTable(tb, "stsz", mp4B("stsz", mp4be32(0), mp4be32(0), mp4be32(0xFFFFFFFF), mp4be32(10)))
+		}, err: CodeCorrupt},
+		{name: "stsz with one size for all is not a table", build: func(tb testing.TB) []byte {
+			return mp4WithTable(tb, "stsz", mp4B("stsz", mp4be32(0), mp4be32(10), mp4be32(0xFFFF)))
+		}, container: mp4, codec: aac, channels: 1, rate: 48000, dur: float64(10*1024+4*512+300) / 48000, tol: 1e-6},
+		{name: "stsc entries past its box", build: func(tb testing.TB) []byte {
+			return mp4WithTable(tb, "stsc", mp4B("stsc", mp4be32(0), mp4be32(2), mp4be32(1), mp4be32(1), mp4be32(1)))
+		}, err: CodeCorrupt},
+		{name: "stco entries past its box", build: func(tb testing.TB) []byte {
+			return mp4WithTable(tb, "stco", mp4B("stco", mp4be32(0), mp4be32(0x40000000)))
+		}, err: CodeCorrupt},
+		{name: "co64 entries past its box", build: func(tb testing.TB) []byte {
+			return mp4WithTable(tb, "co64", mp4B("co64", mp4be32(0), mp4be32(2), make([]byte, 8)))
+		}, err: CodeCorrupt},
+		// Issue 13, finding 7: "-32 bytes missing"; "the content is audio/x-m4a, not audio".
+		{name: "moov largesize 2^64-1", build: mp4LargesizeMoov, err: CodeCorrupt},
+		{name: "2000 nested moov boxes", build: func(tb testing.TB) []byte {
+			b := mp4B("moov")
+			for i := 0; i < 2000; i++ {
+				b = mp4B("moov", b)
+			}
+			return fmtConcat(mp4B("ftyp", []byte("M4A "), mp4be32(0)), b)
+		}, err: CodeCorrupt},
 		{name: "huge moov claim", build: func(tb testing.TB) []byte {
 			return fmtConcat(mp4B("ftyp", []byte("isom"), mp4be32(0)), mp4be32(0x7FFFFFFF), []byte("moov"), make([]byte, 64))
 		}, err: CodeTruncated},
@@ -225,9 +262,57 @@ func ExampleReader_m4a() {
 	// Output: mp4 aac 1 44100 2 true
 }
 
+// mp4WithTable is the synthetic fragmented file with one more sample
+// table: a trun in a fourth fragment, or a leaf in the track's stbl.
+func mp4WithTable(tb testing.TB, typ string, box []byte) []byte {
+	tb.Helper()
+	b := synthFMP4(tb)
+	if typ == "trun" {
+		traf := mp4B("traf", mp4B("tfhd", mp4be32(0x020000), mp4be32(1)), box)
+		return fmtConcat(b, mp4B("moof", mp4B("mfhd", mp4be32(0), mp4be32(9)), traf), mp4B("mdat", make([]byte, 40)))
+	}
+	// Rebuild the file with box appended to stbl, fixing the sizes of the
+	// boxes around it (moov, trak, mdia, minf, stbl).
+	i := bytes.Index(b, []byte("stbl")) - 4
+	path := []string{"moov", "trak", "mdia", "minf"}
+	out := append([]byte(nil), b[:i]...)
+	stblSize := binary.BigEndian.Uint32(b[i:])
+	out = append(out, b[i:i+int(stblSize)]...)
+	out = append(out, box...)
+	out = append(out, b[i+int(stblSize):]...)
+	binary.BigEndian.PutUint32(out[i:], stblSize+uint32(len(box)))
+	for _, p := range path {
+		j := bytes.Index(out, []byte(p)) - 4
+		binary.BigEndian.PutUint32(out[j:], binary.BigEndian.Uint32(out[j:])+uint32(len(box)))
+	}
+	return out
+}
+
+// mp4LargesizeMoov is an ftyp and a moov whose 64-bit largesize is 2^64−1.
+func mp4LargesizeMoov(tb testing.TB) []byte {
+	return fmtConcat(mp4B("ftyp", []byte("M4A "), mp4be32(0)), mp4be32(1), []byte("moov"), binary.BigEndian.AppendUint64(nil, math.MaxUint64), make([]byte, 64))
+}
+
+// TestMP4ImpossibleSizesSaySo: the message of a moov with an impossible
+// size says so (issue 13, finding 7: it said "-32 bytes missing"); a moov
+// merely cut short says how much is missing.
+func TestMP4ImpossibleSizesSaySo(t *testing.T) {
+	_, err := inspectBytes(mp4LargesizeMoov(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "impossible size of 18446744073709551615 bytes")
+	assert.NotContains(t, err.Error(), "-")
+
+	b := fmtSample(t, "m4a-aac-mono-44100-trap-channelcount2.m4a") // moov last
+	_, err = inspectBytes(b[:len(b)-50])
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "50 of its")
+}
+
 // TestMP4FragmentDurationsDoNotWrap: trun sample counts × default
 // durations from hostile fragments must not wrap the uint64 sum around to
 // a small, plausible duration (4 × 2^31 × 2^31 = 2^64 ticks wraps to 0).
+// A trun cannot hold more samples than the file has bytes, so such a file
+// is now corrupt before any sum.
 func TestMP4FragmentDurationsDoNotWrap(t *testing.T) {
 	full := func(v, flags uint32) []byte { return mp4be32(v<<24 | flags) }
 	b := synthFMP4(t)
@@ -236,10 +321,8 @@ func TestMP4FragmentDurationsDoNotWrap(t *testing.T) {
 		b = fmtConcat(b, mp4B("moof", mp4B("mfhd", full(0, 0), mp4be32(4+i)), traf), mp4B("mdat", make([]byte, 10)))
 	}
 	rep, err := inspectBytes(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Duration < 1e9 {
-		t.Errorf("duration %v s: the fragment durations wrapped around", rep.Duration)
-	}
+	var ie *Error
+	require.True(t, errors.As(err, &ie), "want corrupt, got %v (duration %v)", err, rep.Duration)
+	assert.Equal(t, KindCorrupt, ie.Kind)
+	assert.False(t, rep.AudioReady)
 }

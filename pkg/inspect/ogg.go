@@ -308,7 +308,7 @@ func parseOgg(s *source, start int64) (*Info, error) {
 	}
 	if info.Streams == 0 {
 		if hasVideo { // as for MP4: a video with no audio stream is not audio
-			return nil, &Error{Code: CodeNotAudio, Err: errors.New("an Ogg video with no audio stream")}
+			return nil, &Error{Kind: KindNotAudio, Err: errors.New("an Ogg video with no audio stream")}
 		}
 		return nil, errUnsupported("Ogg: no logical stream of a known codec")
 	}

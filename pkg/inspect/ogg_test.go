@@ -265,7 +265,7 @@ func TestOggErrors(t *testing.T) {
 			_, err := smpInspect(c.data, "x.ogg")
 			var ie *Error
 			require.True(t, errors.As(err, &ie), "want *Error, got %v", err)
-			assert.Equal(t, c.code, ie.Code, "%v", err)
+			assert.Equal(t, c.code, Code(ie.Kind), "%v", err)
 		})
 	}
 }

@@ -25,6 +25,7 @@ const (
 	CodeChainedStream        Code = "chained_stream"        // Ogg with more than one logical bitstream
 	CodeUnreadable           Code = "unreadable"            // the file could not be opened or read
 	CodeCorrupt              Code = "corrupt"               // the structure is inconsistent
+	CodeNotRegular           Code = "not_regular_file"      // a FIFO, device, socket or directory
 )
 
 // Problem is one reason a file is not (or not cleanly) what WhatsApp takes.

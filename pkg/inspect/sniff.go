@@ -72,13 +72,13 @@ func detect(s *source) (*Info, string, error) {
 	}
 	if strings.HasPrefix(what, "audio/") || strings.HasPrefix(what, "video/") {
 		if parsedMIME[what] {
-			return nil, what, &Error{Code: CodeCorrupt, Err: fmt.Errorf("the content starts like %s but holds no valid structure of it", what)}
+			return nil, what, &Error{Kind: KindCorrupt, Err: fmt.Errorf("the content starts like %s but holds no valid structure of it", what)}
 		}
 		if strings.HasPrefix(what, "audio/") {
 			return nil, what, errUnsupported("%s is not a container prep reads or WhatsApp accepts", what)
 		}
 	}
-	return nil, what, &Error{Code: CodeNotAudio, Err: fmt.Errorf("the content is %s, not audio", what)}
+	return nil, what, &Error{Kind: KindNotAudio, Err: fmt.Errorf("the content is %s, not audio", what)}
 }
 
 // parsedMIME are sniffed types that one of the parsers handles; content
@@ -105,12 +105,12 @@ func readErr(err error) error {
 		return err
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return &Error{Code: CodeTruncated, Err: errors.New("the file ends in the middle of its headers")}
+		return &Error{Kind: KindTruncated, Err: errors.New("the file ends in the middle of its headers")}
 	}
 	if ctxErr(err) {
 		return err
 	}
-	return &Error{Code: CodeUnreadable, Err: err}
+	return &Error{Kind: KindUnreadable, Err: err}
 }
 
 func ctxErr(err error) bool {

@@ -48,7 +48,7 @@ func (s *source) header() ([]byte, error) {
 func (s *source) tick() error {
 	s.reads++
 	if s.reads > maxReads {
-		return &Error{Code: CodeCorrupt, Err: errTooManyReads}
+		return &Error{Kind: KindCorrupt, Err: errTooManyReads}
 	}
 	if s.reads%ctxEvery == 0 {
 		if err := s.ctx.Err(); err != nil {

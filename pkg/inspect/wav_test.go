@@ -112,7 +112,7 @@ func TestWAVErrors(t *testing.T) {
 			_, err := smpInspect(c.data, "x.wav")
 			var ie *Error
 			require.True(t, errors.As(err, &ie), "want *Error, got %v", err)
-			assert.Equal(t, c.code, ie.Code, "%v", err)
+			assert.Equal(t, c.code, Code(ie.Kind), "%v", err)
 		})
 	}
 }

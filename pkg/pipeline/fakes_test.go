@@ -69,7 +69,7 @@ func (f *fakes) inspect(ctx context.Context, path string, _ ...inspect.Option) (
 	f.mu.Unlock()
 	rep := &inspect.Report{Path: path, Size: int64(len(b)), MIME: "audio/ogg", Container: "ogg", Codec: "opus", Channels: 1}
 	if strings.HasPrefix(string(b), "NOTAUDIO") {
-		return rep, &inspect.Error{Path: path, Code: inspect.CodeNotAudio, Err: errors.New("not audio")}
+		return rep, &inspect.Error{Path: path, Kind: inspect.KindNotAudio, Err: errors.New("not audio")}
 	}
 	return rep, nil
 }

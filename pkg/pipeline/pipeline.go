@@ -262,7 +262,7 @@ func (p *Pipeline) upload(ctx context.Context, pr *prepared, dest Destination) (
 
 // hashFile returns the lowercase hex SHA-256 and size of a file.
 func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	f, _, err := inspect.OpenRegular(path) // a FIFO or device is refused, never opened for reading
 	if err != nil {
 		return "", 0, err
 	}

@@ -379,7 +379,7 @@ func outputOf(rep *inspect.Report) Output {
 
 // passthrough copies the input byte for byte.
 func (j *job) passthrough(ctx context.Context, rep *inspect.Report, d dest, p Plan) (Output, error) {
-	src, err := os.Open(j.src)
+	src, _, err := inspect.OpenRegular(j.src)
 	if err != nil {
 		return Output{}, &Error{Kind: KindInput, Err: err}
 	}

@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -113,18 +112,9 @@ func prepare(ctx context.Context, f File, hash bool) (*prepared, error) {
 		if f.Path == "" {
 			return nil, &InputError{Name: p.name, Err: errors.New("no path and no reader given")}
 		}
-		fh, err := os.Open(f.Path)
+		fh, st, err := inspect.OpenRegular(f.Path) // a FIFO or device is refused, never opened for reading
 		if err != nil {
 			return nil, &InputError{Name: p.name, Err: err}
-		}
-		st, err := fh.Stat()
-		if err != nil {
-			fh.Close()
-			return nil, &InputError{Name: p.name, Err: err}
-		}
-		if st.IsDir() {
-			fh.Close()
-			return nil, &InputError{Name: p.name, Err: errors.New("is a directory")}
 		}
 		p.r, p.size, p.close = fh, st.Size(), fh.Close
 	} else if f.Size < 0 {

@@ -50,3 +50,9 @@ for f in m4a-aac-mono-44100-trap-channelcount2.m4a m4a-aac-stereo-48000-faststar
          3gp-aac-mono-16000.3gp; do
   if [ -n "$(ffmpeg -nostdin -v error -i "$f" -f null - 2>&1)" ]; then echo "mp4.sh: $f does not decode cleanly" >&2; exit 1; fi
 done
+
+# hostile-mp4-fragmented-trun-count-ffffffff.mp4: the fragmented sample with
+# its first trun's sample_count (offset 784) set to 0xFFFFFFFF (issue 13,
+# finding 5): it must be corrupt, not 91,625,970 s of audio.
+cp mp4-aac-fragmented-mediarecorder.mp4 hostile-mp4-fragmented-trun-count-ffffffff.mp4
+printf '\xff\xff\xff\xff' | dd of=hostile-mp4-fragmented-trun-count-ffffffff.mp4 bs=1 seek=784 conv=notrunc status=none
