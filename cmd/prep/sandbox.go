@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +18,7 @@ func init() {
 }
 
 func runSandbox(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "sandbox", "[--addr 127.0.0.1:8080] [--webhook URL] [--app-secret S] [--data DIR] [fault flags]")
+	fs := newFlags(e, "sandbox", "[--addr 127.0.0.1:8080] [--webhook URL] [--app-secret S] [--data DIR] [fault flags] [webhook delivery flags] [--recipient N=SPEC]")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback unless you say otherwise; port 0 picks one)")
 	webhook := fs.String("webhook", "", "post Meta/360dialog status webhooks here (env PREP_SANDBOX_WEBHOOK)")
 	secret := fs.String("app-secret", "", "HMAC key for X-Hub-Signature-256 (env PREP_SANDBOX_APP_SECRET; default \"sandbox\")")
@@ -32,7 +35,18 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	outside := fs.String("outside-window", "", "comma-separated recipients outside the 24-hour window (error 131047)")
 	rate := fs.Float64("rate", 0, "messages per second per sender before 130429 / 429 (0 = no limit)")
 	pair := fs.Duration("pair-interval", 0, "minimum gap between messages to one recipient before 131056 (0 = off)")
-	statusDelay := fs.Duration("status-delay", 500*time.Millisecond, "delay between status webhooks")
+	statusDelay := fs.Duration("status-delay", 500*time.Millisecond, "delay between the steps of a status trail (sent, delivered, read)")
+	batch := fs.Int("webhook-batch", 0, "statuses per webhook POST, up to 1000 (0 or 1: one each); batched bodies have several entries and changes")
+	batchWindow := fs.Duration("batch-window", 0, "how long a status waits to share a POST (default --status-delay)")
+	dupRate := fs.Float64("duplicate-rate", 0, "fraction of statuses delivered twice")
+	reorderRate := fs.Float64("reorder-rate", 0, "fraction of messages whose delivered status arrives after read")
+	skipRate := fs.Float64("skip-delivered-rate", 0, "fraction of messages read at once (no delivered status)")
+	failAfterRate := fs.Float64("failed-after-delivered-rate", 0, "fraction of messages with a failed status (131026, another device) after delivered")
+	hookDrop := fs.Float64("webhook-drop-rate", 0, "fraction of webhook POSTs dropped once (not sent) and retried")
+	hookRetries := fs.Int("webhook-retries", 5, "retries of a webhook answered non-2xx or not at all (negative: none)")
+	hookBackoff := fs.Duration("webhook-backoff", 200*time.Millisecond, "first webhook retry delay, doubled for each next one (capped at 30s)")
+	recipients := recipientFlag{}
+	fs.Var(&recipients, "recipient", "script one recipient: NUMBER=fail:CODE | read-before-delivered | skip-delivered | failed-after-delivered | duplicate (comma-separated; repeatable)")
 	asJSON := fs.Bool("json", false, "print the URLs as one JSON object")
 	quiet := fs.Bool("quiet", false, "do not log requests on stderr")
 	rest, err := parseFlags(fs, args)
@@ -80,6 +94,18 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 		PairInterval:      *pair,
 		StatusDelay:       *statusDelay,
 		Faults:            faults,
+		// A secret: from the environment only. When set, Meta's
+		// hub.challenge verification runs before any status is posted.
+		VerifyToken: e.getenv("PREP_SANDBOX_VERIFY_TOKEN"),
+		Delivery: sandbox.Delivery{
+			Batch: *batch, BatchWindow: *batchWindow, DuplicateRate: *dupRate, ReadBeforeDeliveredRate: *reorderRate,
+			SkipDeliveredRate: *skipRate, FailedAfterDeliveredRate: *failAfterRate, DropRate: *hookDrop,
+			Retries: *hookRetries, RetryBackoff: *hookBackoff,
+		},
+		Recipients: recipients,
+	}
+	if *hookRetries == 0 {
+		cfg.Delivery.Retries = -1 // the library's 0 means the default
 	}
 	if !*quiet {
 		cfg.Logf = func(format string, a ...any) {
@@ -91,14 +117,18 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	}
 	srv, err := sandbox.Start(cfg)
 	if err != nil {
-		return err // *sandbox.ConfigError exits 2
+		var ce *sandbox.ConfigError
+		if errors.As(err, &ce) {
+			return usageErrorf("%v", err) // nothing was started: exit 2
+		}
+		return err
 	}
 	defer srv.Close()
 	if *asJSON {
 		_ = json.NewEncoder(e.stdout).Encode(map[string]string{
 			"url": srv.URL(), "page": srv.URL() + "/", "meta": srv.MetaURL(), "360dialog": srv.D360URL(),
 			"infobip": srv.InfobipURL(), "files": srv.URL() + "/_sandbox/files/", "messages": srv.URL() + "/_sandbox/messages",
-			"data": srv.DataDir(),
+			"data": srv.DataDir(), "play": srv.URL() + "/_sandbox/play/",
 		})
 	} else {
 		fmt.Fprintf(e.stdout, "prep sandbox listening on %s\n", srv.URL())
@@ -108,6 +138,8 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  Infobip    %s/whatsapp/1/message/audio         (Authorization: App <key>)\n", srv.InfobipURL())
 		fmt.Fprintf(e.stdout, "  files      %s/_sandbox/files/{name}   (POST/PUT to host media, GET to fetch)\n", srv.URL())
 		fmt.Fprintf(e.stdout, "  messages   %s/_sandbox/messages\n", srv.URL())
+		fmt.Fprintf(e.stdout, "  play       POST %s/_sandbox/play/{message-id}   (the recipient plays a voice note: \"played\")\n", srv.URL())
+		fmt.Fprintf(e.stdout, "  360dialog webhook: POST %s/v1/configs/webhook {\"url\", \"headers\"}\n", srv.D360URL())
 		fmt.Fprintf(e.stdout, "  media kept in %s\n", srv.DataDir())
 		fmt.Fprintln(e.stdout, "  credentials: \"sandbox\" for each provider unless set with flags or PREP_SANDBOX_* variables")
 		if cfg.WebhookURL != "" {
@@ -116,5 +148,39 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
 	}
 	<-ctx.Done()
+	return nil
+}
+
+// recipientFlag is --recipient NUMBER=SPEC, repeatable: SPEC is a
+// comma-separated list of fail:CODE, an order (read-before-delivered,
+// skip-delivered, failed-after-delivered) and duplicate.
+type recipientFlag map[string]sandbox.Recipient
+
+func (f recipientFlag) String() string { return "" }
+
+func (f recipientFlag) Set(v string) error {
+	num, spec, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(num) == "" || spec == "" {
+		return fmt.Errorf("want NUMBER=SPEC, got %q", v)
+	}
+	r := f[num]
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		switch {
+		case part == "duplicate":
+			r.Duplicate = true
+		case strings.HasPrefix(part, "fail:"):
+			code, err := strconv.Atoi(strings.TrimPrefix(part, "fail:"))
+			if err != nil || code <= 0 {
+				return fmt.Errorf("fail:CODE wants a positive error code, got %q", part)
+			}
+			r.Fail = code
+		case slices.Contains(sandbox.Orders(), sandbox.Order(part)):
+			r.Order = sandbox.Order(part)
+		default:
+			return fmt.Errorf("unknown %q (fail:CODE, duplicate, or one of %v)", part, sandbox.Orders())
+		}
+	}
+	f[num] = r
 	return nil
 }

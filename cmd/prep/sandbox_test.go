@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prep-audio/prep/pkg/sandbox"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the command's goroutine and the
@@ -104,9 +107,31 @@ func TestSandboxCommandUsage(t *testing.T) {
 		{"sandbox", "--webhook", "not-a-url"},
 		{"sandbox", "--rate", "-1"},
 		{"sandbox", "--latency", "soon"},
+		{"sandbox", "--duplicate-rate", "1.5"},
+		{"sandbox", "--webhook-batch", "1001"},
+		{"sandbox", "--reorder-rate", "0.6", "--skip-delivered-rate", "0.6"},
+		{"sandbox", "--recipient", "15550001=sideways"},
+		{"sandbox", "--recipient", "15550001=fail:x"},
+		{"sandbox", "--recipient", "no-spec"},
 	} {
 		if _, _, code := runCLI(t, nil, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+}
+
+func TestRecipientFlag(t *testing.T) {
+	f := recipientFlag{}
+	for _, v := range []string{"+1 555 0001=fail:131053,duplicate", "15550002=read-before-delivered", "15550002=duplicate"} {
+		if err := f.Set(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := recipientFlag{
+		"+1 555 0001": {Fail: 131053, Duplicate: true},
+		"15550002":    {Order: sandbox.ReadBeforeDelivered, Duplicate: true},
+	}
+	if !maps.Equal(f, want) {
+		t.Fatalf("%+v", f)
 	}
 }

@@ -45,6 +45,10 @@ func TestCloseReleasesWebhookConnections(t *testing.T) {
 		t.Fatalf("%d %s", a.status, a.body)
 	}
 	id := a.json["messages"].([]any)[0].(map[string]any)["id"].(string)
+	waitStatuses(t, s, id, 3)
+	if err := s.Play(id); err != nil {
+		t.Fatal(err)
+	}
 	waitStatuses(t, s, id, 4)
 	deadline := time.Now().Add(5 * time.Second)
 	for {

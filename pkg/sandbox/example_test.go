@@ -47,7 +47,15 @@ func Example() {
 	fmt.Println("HTTP", status)
 
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if m := s.Messages(); len(m) == 1 && len(m[0].Statuses) == 4 {
+		if m := s.Messages(); len(m) == 1 && len(m[0].Statuses) == 3 {
+			break
+		}
+	}
+	// The recipient plays the note (the page's play button does this too):
+	// "played" is sent then, never by itself.
+	_ = s.Play(s.Messages()[0].ID)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if m := s.Messages(); len(m[0].Statuses) == 4 {
 			break
 		}
 	}

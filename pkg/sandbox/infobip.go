@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -93,7 +92,7 @@ func (s *Server) handleInfobip(c *call) {
 		id = uuid.NewString()
 	}
 	m := &Message{Provider: Infobip, ID: id, From: req.from, To: req.to, Voice: req.voice, Link: req.mediaURL,
-		NotifyURL: req.notifyURL, Callback: req.callbackData, Time: time.Now()}
+		NotifyURL: req.notifyURL, Callback: req.callbackData, Time: time.Now(), applicationID: req.applicationID, entityID: req.entityID}
 	m.FileName = cleanFileName(strings.SplitN(u.Path, "?", 2)[0])
 	fail, details := 0, ""
 	data, ctype, err := s.fetch(c.r.Context(), req.mediaURL, c.r.Host)
@@ -215,61 +214,4 @@ func parseInfobip(body []byte) (*infobipSend, map[string][]string, bool) {
 		}
 	}
 	return out, verrs, true
-}
-
-// Infobip report statuses (Infobip "Response status and error codes").
-var (
-	ibDelivered   = map[string]any{"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET", "description": "Message delivered to handset"}
-	ibUndelivered = map[string]any{"groupId": 2, "groupName": "UNDELIVERABLE", "id": 9, "name": "UNDELIVERABLE_NOT_DELIVERED", "description": "Message sent not delivered"}
-	ibNoError     = map[string]any{"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR", "description": "No Error", "permanent": false}
-)
-
-// infobipTime is the time format of Infobip reports (yyyy-MM-dd'T'HH:mm:ss.SSSZ).
-const infobipTime = "2006-01-02T15:04:05.000-0700"
-
-// infobipReport posts the delivery report (at "delivered" or "failed") and
-// the seen report (at "read") to the message's notifyUrl — only when it
-// is a loopback URL: the sandbox never calls out.
-func (s *Server) infobipReport(ctx context.Context, m Message, status string, fail int, details string, at time.Time) {
-	if m.NotifyURL == "" {
-		return
-	}
-	u, err := url.Parse(m.NotifyURL)
-	if err != nil || !isLoopbackHost(u.Hostname()) {
-		return
-	}
-	var result map[string]any
-	switch status {
-	case StatusDelivered, StatusFailed:
-		result = map[string]any{
-			"bulkId":       "",
-			"price":        map[string]any{"pricePerMessage": 0, "currency": "EUR"},
-			"status":       ibDelivered,
-			"error":        ibNoError,
-			"messageId":    m.ID,
-			"doneAt":       at.Format(infobipTime),
-			"messageCount": 1,
-			"sentAt":       m.Time.Format(infobipTime),
-			"to":           m.To,
-		}
-		if m.Callback != "" {
-			result["callbackData"] = m.Callback
-		}
-		if status == StatusFailed {
-			if details == "" {
-				details = graphDetails[fail]
-			}
-			result["status"] = ibUndelivered
-			// Infobip relays WhatsApp's error; the id and name are the
-			// WhatsApp code, in Infobip's error object.
-			result["error"] = map[string]any{"groupId": 2, "groupName": "USER_ERRORS", "id": fail,
-				"name": "EC_" + strings.ToUpper(strings.ReplaceAll(graphTitle(fail), " ", "_")), "description": details, "permanent": true}
-		}
-	case StatusRead:
-		result = map[string]any{"messageId": m.ID, "from": m.From, "to": m.To, "sentAt": m.Time.Format(infobipTime), "seenAt": at.Format(infobipTime)}
-	default:
-		return
-	}
-	body, _ := json.Marshal(map[string]any{"results": []any{result}})
-	s.post(ctx, s.local, Infobip, m.NotifyURL, body, false)
 }

@@ -235,14 +235,16 @@ func TestInfobipReports(t *testing.T) {
 	conform(t, seenSchema, reports[1], true, "seen report", infobipDateTime())
 	var dlr struct {
 		Results []struct {
-			MessageID, To, CallbackData string
-			Status                      struct{ GroupName, Name string }
+			MessageID, To string
+			Status        struct{ GroupName, Name string }
+			Contact       struct{ PhoneNumber string }
 		}
 	}
 	if err := json.Unmarshal(reports[0], &dlr); err != nil || len(dlr.Results) != 1 {
 		t.Fatalf("dlr %s", reports[0])
 	}
-	if r := dlr.Results[0]; r.MessageID != "m-1" || r.Status.GroupName != "DELIVERED" || r.CallbackData != "cb-1" || r.To != "441134960001" {
+	if r := dlr.Results[0]; r.MessageID != "m-1" || r.Status.GroupName != "DELIVERED" || r.Contact.PhoneNumber != "441134960001" || r.To != "441134960001" ||
+		strings.Contains(string(reports[0]), "callbackData") {
 		t.Fatalf("dlr %s", reports[0])
 	}
 	if !strings.Contains(string(reports[1]), `"seenAt"`) || !strings.Contains(string(reports[1]), `"m-1"`) {

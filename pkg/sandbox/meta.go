@@ -76,6 +76,8 @@ func (s *Server) handleD360(c *call) {
 		s.mediaDownload(c, segs[1])
 	case len(segs) == 1 && segs[0] == "messages" && c.r.Method == http.MethodPost:
 		s.sendGraph(c, d360PhoneID)
+	case len(segs) == 3 && segs[0] == "v1" && segs[1] == "configs" && segs[2] == "webhook":
+		s.d360Config(c)
 	case len(segs) == 1 && segs[0] == "media" && c.r.Method == http.MethodPost:
 		s.uploadGraph(c, d360PhoneID)
 	case len(segs) == 1 && segs[0] != "messages" && segs[0] != "media" && (c.r.Method == http.MethodGet || c.r.Method == http.MethodDelete):
@@ -374,11 +376,16 @@ func (s *Server) mediaDownload(c *call, id string) {
 
 // graphSend is the parsed body of POST …/messages.
 type graphSend struct {
-	to      string
-	mediaID string
-	link    string
-	voice   bool
+	to       string
+	mediaID  string
+	link     string
+	voice    bool
+	callback string // biz_opaque_callback_data
 }
+
+// maxCallbackData is the most characters of biz_opaque_callback_data
+// (Meta, "Send messages": "Maximum 512 characters").
+const maxCallbackData = 512
 
 // parseGraphSend validates a send body the way the Cloud API does
 // (seed 001 request syntax; spec components/schemas/AudioMessage). The
@@ -450,6 +457,16 @@ func parseGraphSend(body []byte) (*graphSend, *graphError) {
 	default:
 		return nil, &graphError{code: 100, message: fmt.Sprintf("Param type must be one of {AUDIO, CONTACTS, DOCUMENT, IMAGE, INTERACTIVE, LOCATION, REACTION, STICKER, TEMPLATE, TEXT, VIDEO} - got %q.", typ)}
 	}
+	// biz_opaque_callback_data: Meta's messages docs describe it (echoed
+	// in the message's status webhooks); the v23.0 OpenAPI lists it only
+	// for calls.
+	cb, _, gerr := str("biz_opaque_callback_data")
+	if gerr != nil {
+		return nil, gerr
+	}
+	if n := len([]rune(cb)); n > maxCallbackData {
+		return nil, &graphError{code: 100, message: fmt.Sprintf("Param biz_opaque_callback_data must be at most %d characters long.", maxCallbackData)}
+	}
 	rawAudio, ok := m["audio"]
 	if !ok || string(rawAudio) == "null" {
 		e := missingParam("audio")
@@ -459,7 +476,7 @@ func parseGraphSend(body []byte) (*graphSend, *graphError) {
 	if err := json.Unmarshal(rawAudio, &audio); err != nil {
 		return nil, &graphError{code: 100, message: "Param audio must be a JSON object."}
 	}
-	out := &graphSend{to: to}
+	out := &graphSend{to: to, callback: cb}
 	for key, raw := range audio {
 		switch key {
 		case "id", "link":
@@ -571,7 +588,7 @@ func (s *Server) sendGraph(c *call, phoneID string) {
 		writeGraph(c.w, graphError{code: 131056})
 		return
 	}
-	m := &Message{Provider: c.p, ID: wamid(), From: phoneID, To: toDigits, Voice: req.voice, MediaID: req.mediaID, Link: req.link, Time: time.Now()}
+	m := &Message{Provider: c.p, ID: wamid(), From: phoneID, To: toDigits, Voice: req.voice, MediaID: req.mediaID, Link: req.link, Callback: req.callback, Time: time.Now()}
 	var data []byte
 	fail, details, served := 0, "", ""
 	if mo != nil {

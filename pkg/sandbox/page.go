@@ -47,8 +47,6 @@ var pageTmpl = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"last":  func(st []Status) string { return lastStatus(st) },
 }).ParseFS(pageFS, "page.html"))
 
-var waveformSlot = make(chan struct{}, 1)
-
 // maxWaveformsPerPage bounds the waveforms one page view computes.
 const maxWaveformsPerPage = 24
 
@@ -127,10 +125,11 @@ func (s *Server) computeWaveform(ctx context.Context, id string) {
 	if file == "" {
 		return
 	}
-	// One ffmpeg at a time: batches of sends must not swamp the machine.
+	// One ffmpeg at a time per server: batches of sends must not swamp
+	// the machine.
 	select {
-	case waveformSlot <- struct{}{}:
-		defer func() { <-waveformSlot }()
+	case s.waveSlot <- struct{}{}:
+		defer func() { <-s.waveSlot }()
 	case <-ctx.Done():
 		return
 	}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"image"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,9 @@ func chromium(t *testing.T) string {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium not installed (CI is set: apt-get install -y chromium, or make test)")
 	}
 	t.Skip("chromium not installed (apt-get install -y chromium, or make test with PREP_DEPS_EXTRA=chromium)")
 	return ""
@@ -143,7 +148,18 @@ func TestPageInChromium(t *testing.T) {
 
 	voiceAns := sendLink(t, s, s.MetaURL()+"/v23.0/1065403522/messages", "15550000001", "voice.ogg", "audio/ogg", voice, true)
 	voiceID := voiceAns.json["messages"].([]any)[0].(map[string]any)["id"].(string)
-	waitStatuses(t, s, voiceID, 4)
+	waitStatuses(t, s, voiceID, 3)
+	// A person clicks play: the mouse press and release go through
+	// Chromium's input pipeline (DevTools Input.dispatchMouseEvent), and
+	// the page's own handler asks the sandbox to send "played".
+	time.Sleep(100 * time.Millisecond)
+	if m, _ := s.Message(voiceID); statusNames(m.Statuses) != "sent,delivered,read" {
+		t.Fatalf("played before any click: %s", statusNames(m.Statuses))
+	}
+	clickPlay(t, bin, s.URL()+"/", "play-"+voiceID)
+	if m := waitStatuses(t, s, voiceID, 4); statusNames(m.Statuses) != "sent,delivered,read,played" {
+		t.Fatalf("after the click: %s", statusNames(m.Statuses))
+	}
 	dom := string(runChromium(t, bin, "--dump-dom", s.URL()+"/"))
 	playBtn := regexp.MustCompile(`<button[^>]*class="play"[^>]*id="play-` + regexp.QuoteMeta(voiceID) + `"`)
 	if !playBtn.MatchString(dom) {
@@ -176,6 +192,10 @@ func TestPageAndMessagesJSON(t *testing.T) {
 	}
 	a := sendLink(t, s, s.MetaURL()+"/v23.0/1/messages", "15550000001", "v.ogg", "audio/ogg", voice, true)
 	id := a.json["messages"].([]any)[0].(map[string]any)["id"].(string)
+	waitStatuses(t, s, id, 3)
+	if got := do(t, http.MethodPost, s.URL()+"/_sandbox/play/"+id, nil, nil); got.status != 200 {
+		t.Fatalf("play: %d %s", got.status, got.body)
+	}
 	waitStatuses(t, s, id, 4)
 	if m, _ := s.Message(id); m.Waveform != nil {
 		t.Fatal("waveform computed before any page view")
@@ -241,4 +261,126 @@ func equalFloats(a, b []float64) bool {
 		}
 	}
 	return true
+}
+
+// clickPlay opens url in headless Chromium, driven over the DevTools
+// protocol on a pipe (--remote-debugging-pipe: commands on fd 3, answers
+// on fd 4, each a JSON message ended by NUL), and clicks the element with
+// id buttonID with the mouse, as a person would.
+func clickPlay(t *testing.T, bin, url, buttonID string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	toChrome, cmdW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromChrome, cmdR := (*os.File)(nil), (*os.File)(nil)
+	if fromChrome, cmdR, err = os.Pipe(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+		"--mute-audio", "--autoplay-policy=no-user-gesture-required", "--user-data-dir="+t.TempDir(),
+		"--window-size=900,700", "--remote-debugging-pipe", "about:blank")
+	cmd.ExtraFiles = []*os.File{toChrome, cmdR} // fd 3: Chromium reads; fd 4: Chromium writes
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	toChrome.Close()
+	cmdR.Close()
+	defer func() {
+		cmdW.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		fromChrome.Close()
+	}()
+	type message struct {
+		ID        int             `json:"id,omitempty"`
+		Method    string          `json:"method,omitempty"`
+		SessionID string          `json:"sessionId,omitempty"`
+		Params    any             `json:"params,omitempty"`
+		Result    json.RawMessage `json:"result,omitempty"`
+		Error     json.RawMessage `json:"error,omitempty"`
+	}
+	msgs := make(chan message, 64)
+	go func() {
+		defer close(msgs)
+		r := bufio.NewReader(fromChrome)
+		for {
+			b, err := r.ReadBytes(0)
+			if err != nil {
+				return
+			}
+			var m message
+			if json.Unmarshal(b[:len(b)-1], &m) == nil {
+				msgs <- m
+			}
+		}
+	}()
+	next := 0
+	call := func(session, method string, params any) json.RawMessage {
+		t.Helper()
+		next++
+		b, _ := json.Marshal(message{ID: next, Method: method, SessionID: session, Params: params})
+		if _, err := cmdW.Write(append(b, 0)); err != nil {
+			t.Fatalf("devtools %s: %v", method, err)
+		}
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					t.Fatalf("devtools %s: chromium closed the pipe", method)
+				}
+				if m.ID == next {
+					if len(m.Error) > 0 {
+						t.Fatalf("devtools %s: %s", method, m.Error)
+					}
+					return m.Result
+				}
+			case <-ctx.Done():
+				t.Fatalf("devtools %s: timed out", method)
+			}
+		}
+	}
+	var target struct{ TargetID string }
+	_ = json.Unmarshal(call("", "Target.createTarget", map[string]any{"url": "about:blank"}), &target)
+	var attached struct{ SessionID string }
+	_ = json.Unmarshal(call("", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}), &attached)
+	sess := attached.SessionID
+	call(sess, "Page.navigate", map[string]any{"url": url})
+	var box struct {
+		X, Y float64
+		OK   bool
+	}
+	eval := func(expr string, v any) {
+		var res struct {
+			Result struct{ Value json.RawMessage }
+		}
+		_ = json.Unmarshal(call(sess, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true}), &res)
+		_ = json.Unmarshal(res.Result.Value, v)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !box.OK {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s on the page", buttonID)
+		}
+		time.Sleep(50 * time.Millisecond)
+		eval(`(function(){var b=document.getElementById(`+strconv.Quote(buttonID)+`); if(!b||document.readyState!=="complete") return {OK:false};
+			b.scrollIntoView(); var r=b.getBoundingClientRect(); return {X:r.x+r.width/2, Y:r.y+r.height/2, OK:true};})()`, &box)
+	}
+	for _, typ := range []string{"mouseMoved", "mousePressed", "mouseReleased"} {
+		call(sess, "Input.dispatchMouseEvent", map[string]any{"type": typ, "x": box.X, "y": box.Y, "button": "left", "clickCount": 1})
+	}
+	// The page reports whether the sandbox took the play.
+	var played string
+	for deadline := time.Now().Add(10 * time.Second); played == ""; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the page never heard back from the sandbox after the click")
+		}
+		eval(`(document.getElementById(`+strconv.Quote(buttonID)+`)||{dataset:{}}).dataset.played||""`, &played)
+	}
+	if played != "yes" {
+		t.Fatalf("the sandbox refused the play: %s", played)
+	}
 }

@@ -13,16 +13,30 @@
 //	{URL}/360dialog/{media-id}, /360dialog/download/{media-id}
 //	{URL}/infobip/whatsapp/1/message/audio            Authorization: App <InfobipKey>
 //	{URL}/_sandbox/files/{name}                       POST/PUT stores bytes, GET serves them (a media host)
+//	{URL}/360dialog/v1/configs/webhook                POST {"url", "headers"}: 360dialog's webhook
 //	{URL}/_sandbox/messages                           every accepted message, as JSON
+//	{URL}/_sandbox/play/{message-id}                  POST: the recipient plays the voice note ("played")
 //	{URL}/_sandbox/media/{message-id}                 the media a message carried (for the page)
 //	{URL}/                                            a page showing each conversation like a phone
 //
-// Answers follow the providers' contracts (../shared/specs: Meta's OpenAPI
-// v23.0 and Infobip's OpenAPI excerpt) and docs (../shared/seeds: 000
-// Infobip, 001 Meta, 002 360dialog): Graph-shaped errors for Meta and
-// 360dialog, Infobip's requestError/serviceException shape, Meta's status
-// webhooks signed with X-Hub-Signature-256, and Infobip's delivery and seen
-// reports.
+// Answers follow the providers' contracts (Meta's Business Messaging
+// OpenAPI v23.0, https://github.com/facebook/openapi; Infobip's WhatsApp
+// OpenAPI, https://www.infobip.com/docs/api/channels/whatsapp) and docs
+// (Infobip "Send WhatsApp audio message"; Meta Cloud API "Audio messages"
+// and "Webhooks"; 360dialog "Audio" and "Webhook"): Graph-shaped errors for
+// Meta and 360dialog, Infobip's requestError/serviceException shape.
+//
+// Statuses reach receivers as the providers send them: Meta's webhooks
+// signed with X-Hub-Signature-256 over bytes with non-ASCII escaped as
+// \uXXXX, after the hub.challenge verification when Config.VerifyToken is
+// set; 360dialog's to the URL set with POST /v1/configs/webhook, with its
+// registered headers and no signature; Infobip's delivery and seen reports
+// to each message's notifyUrl. Config.Delivery batches them (several
+// statuses, entries and changes per POST), duplicates and reorders them
+// (read before delivered, delivered skipped, failed after delivered),
+// drops POSTs and retries non-2xx answers with backoff; Config.Recipients
+// scripts per recipient. "played" is sent only when a voice note is played
+// (Play, POST /_sandbox/play/{id}, or the page's play button).
 //
 // Behaviour that real users hit and that the sandbox reproduces:
 //   - a wrong token: HTTP 401, Graph code 190 (360dialog: its own meta
@@ -87,18 +101,23 @@ var Providers = []Provider{Meta, D360, Infobip}
 // Config configures a Server. The zero value is a working sandbox on a
 // random loopback port with the credential "sandbox" everywhere.
 type Config struct {
-	Addr              string              // listen address for Start; default "127.0.0.1:0" (loopback only unless set)
-	MetaToken         string              // accepted "Authorization: Bearer <token>"; default "sandbox"
-	D360Key           string              // accepted "D360-API-KEY"; default "sandbox"
-	InfobipKey        string              // accepted "Authorization: App <key>"; default "sandbox"
-	AppSecret         string              // HMAC key for X-Hub-Signature-256 on webhooks; default "sandbox"
-	WebhookURL        string              // Meta/360dialog status webhooks go here; "" = none
-	DataDir           string              // received media kept here; "" = a temp dir removed on Close
-	OutsideWindow     []string            // recipients (digits) outside the 24-hour window → error 131047
-	MessagesPerSecond float64             // per business phone number / API key before 130429 (Meta) / 429 (Infobip); 0 = no limit
-	PairInterval      time.Duration       // minimum gap between two messages to the same recipient before 131056; 0 = off
-	StatusDelay       time.Duration       // delay between status webhooks (sent → delivered → read → played); default 50ms
-	Faults            map[Provider]Faults // random faults (for `prep sandbox` flags)
+	Addr              string               // listen address for Start; default "127.0.0.1:0" (loopback only unless set)
+	MetaToken         string               // accepted "Authorization: Bearer <token>"; default "sandbox"
+	D360Key           string               // accepted "D360-API-KEY"; default "sandbox"
+	InfobipKey        string               // accepted "Authorization: App <key>"; default "sandbox"
+	AppSecret         string               // HMAC key for X-Hub-Signature-256 on webhooks; default "sandbox"
+	WebhookURL        string               // Meta status webhooks go here, signed; "" = none
+	VerifyToken       string               // when set, Meta's hub.challenge GET verifies WebhookURL before any status is posted to it
+	D360WebhookURL    string               // 360dialog status webhooks go here (as if set with POST /v1/configs/webhook), unsigned; "" = none until registered
+	D360Headers       map[string]string    // headers added to every 360dialog delivery (as registered)
+	DataDir           string               // received media kept here; "" = a temp dir removed on Close
+	OutsideWindow     []string             // recipients (digits) outside the 24-hour window → error 131047
+	MessagesPerSecond float64              // per business phone number / API key before 130429 (Meta) / 429 (Infobip); 0 = no limit
+	PairInterval      time.Duration        // minimum gap between two messages to the same recipient before 131056; 0 = off
+	StatusDelay       time.Duration        // delay between the steps of a trail (sent → delivered → read); default 50ms
+	Faults            map[Provider]Faults  // random faults (for `prep sandbox` flags)
+	Delivery          Delivery             // how statuses reach receivers: batches, duplicates, order, drops, retries
+	Recipients        map[string]Recipient // scripted outcomes per recipient (digits or any international form)
 
 	// Logf, when set, receives one line per request and per webhook
 	// delivery (credentials never appear in it).
@@ -161,9 +180,12 @@ type Message struct {
 	WaveFrom  string    `json:"waveform_from,omitempty"` // "ffmpeg" (decoded peaks) or "bytes" (a deterministic placeholder)
 	Failure   string    `json:"failure,omitempty"`       // why a "failed" status was sent (error_data.details)
 	NotifyURL string    `json:"notify_url,omitempty"`    // Infobip
-	Callback  string    `json:"callback_data,omitempty"` // Infobip
+	Callback  string    `json:"callback_data,omitempty"` // Infobip callbackData; Meta/360dialog biz_opaque_callback_data (echoed in statuses)
 
-	file string // path of the kept media under DataDir
+	file                    string // path of the kept media under DataDir
+	applicationID, entityID string // Infobip, echoed in seen reports
+	read, failed            bool   // the trail ended: read, or failed
+	played, playWanted      bool
 }
 
 // Status is one step of a message's status trail.
@@ -186,12 +208,17 @@ type MediaObject struct {
 	deleted bool
 }
 
-// Webhook is one webhook or report the sandbox posted (or tried to).
+// Webhook is one webhook or report the sandbox posted (or tried to): one
+// attempt. Meta's hub.challenge verification is recorded with Method GET
+// and no body.
 type Webhook struct {
 	Provider Provider  `json:"provider"`
+	Method   string    `json:"method"`
 	URL      string    `json:"url"`
 	Body     []byte    `json:"body"`
-	Status   int       `json:"status"` // the receiver's answer, 0 if it could not be reached
+	Statuses int       `json:"statuses"` // statuses or reports in the body
+	Attempt  int       `json:"attempt"`  // 1 for the first try, 2 for the first retry, …
+	Status   int       `json:"status"`   // the receiver's answer, 0 if it could not be reached
 	Error    string    `json:"error,omitempty"`
 	Time     time.Time `json:"time"`
 }
@@ -217,20 +244,29 @@ type Server struct {
 	ln  net.Listener
 	srv *http.Server
 
-	mu        sync.Mutex
-	baseURL   string
-	requests  map[Provider][]Request
-	messages  []*Message
-	media     map[Provider][]*MediaObject
-	files     map[string]hostedFile
-	scripted  map[Provider][]Fault
-	faults    map[Provider]Faults
-	limiters  map[string]*rate.Limiter
-	lastPair  map[string]time.Time
-	webhooks  []Webhook
-	outside   map[string]bool
-	closed    bool
-	closeOnce sync.Once
+	mu       sync.Mutex
+	baseURL  string
+	requests map[Provider][]Request
+	messages []*Message
+	media    map[Provider][]*MediaObject
+	files    map[string]hostedFile
+	scripted map[Provider][]Fault
+	faults   map[Provider]Faults
+	limiters map[string]*rate.Limiter
+	lastPair map[string]time.Time
+	webhooks []Webhook
+	outside  map[string]bool
+	closed   bool
+
+	recipients map[string]Recipient
+	outbox     []*hookEvent
+	retries    []*hookBatch
+	wake       chan struct{}
+	d360       d360Hook
+	verified   bool
+	dropNext   int
+	waveSlot   chan struct{} // one waveform decode (ffmpeg) at a time
+	closeOnce  sync.Once
 }
 
 const defaultCredential = "sandbox"
@@ -271,6 +307,38 @@ func New(cfg Config) (*Server, error) {
 		limiters: map[string]*rate.Limiter{},
 		lastPair: map[string]time.Time{},
 		outside:  map[string]bool{},
+
+		recipients: map[string]Recipient{},
+		wake:       make(chan struct{}, 1),
+		waveSlot:   make(chan struct{}, 1),
+	}
+	if err := cfg.Delivery.check(); err != nil {
+		return nil, &ConfigError{Msg: err.Error()}
+	}
+	if s.cfg.Delivery.Retries == 0 {
+		s.cfg.Delivery.Retries = 5
+	} else if s.cfg.Delivery.Retries < 0 {
+		s.cfg.Delivery.Retries = 0
+	}
+	if s.cfg.Delivery.RetryBackoff == 0 {
+		s.cfg.Delivery.RetryBackoff = 200 * time.Millisecond
+	}
+	if s.cfg.Delivery.Batch > 1 && s.cfg.Delivery.BatchWindow == 0 {
+		s.cfg.Delivery.BatchWindow = cfg.StatusDelay
+	}
+	for n, r := range cfg.Recipients {
+		if r.Order != "" && !slices.Contains(Orders(), r.Order) {
+			return nil, &ConfigError{Msg: fmt.Sprintf("recipient %s: unknown order %q", n, r.Order)}
+		}
+		if d := digits(n); d != "" {
+			s.recipients[d] = r
+		}
+	}
+	if cfg.D360WebhookURL != "" {
+		if err := checkHTTPURL(cfg.D360WebhookURL); err != nil {
+			return nil, &ConfigError{Msg: "360dialog webhook URL " + err.Error()}
+		}
+		s.SetD360Webhook(cfg.D360WebhookURL, cfg.D360Headers)
 	}
 	for p, f := range cfg.Faults {
 		if err := checkFaults(f); err != nil {
@@ -311,6 +379,12 @@ func New(cfg Config) (*Server, error) {
 	s.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 10 * time.Second, CheckRedirect: redirects}
 	s.local = &http.Client{Transport: loopbackTransport(), Timeout: 10 * time.Second, CheckRedirect: redirects}
 	s.handler = s.routes()
+	s.goBackground(s.dispatch)
+	if cfg.WebhookURL != "" && cfg.VerifyToken != "" {
+		// Meta verifies a callback URL when it is saved; a receiver that
+		// starts after the sandbox is verified at the first delivery.
+		s.goBackground(func(ctx context.Context) { _ = s.VerifyWebhook(ctx) })
+	}
 	return s, nil
 }
 
@@ -561,11 +635,8 @@ func readAll(r io.Reader, limit int64) ([]byte, error) {
 
 var errTooLarge = errors.New("body too large")
 
-// ConfigError is a Config that cannot work (find it with errors.As). Its
-// exit code is 2: a usage error, nothing was started.
+// ConfigError is a Config that cannot work (find it with errors.As):
+// nothing was started.
 type ConfigError struct{ Msg string }
 
 func (e *ConfigError) Error() string { return "sandbox: " + e.Msg }
-
-// ExitCode makes the CLI exit 2 (usage) for configuration errors.
-func (e *ConfigError) ExitCode() int { return 2 }

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -30,6 +32,8 @@ func (s *Server) routes() http.Handler {
 			s.serveMessagesJSON(w, r)
 		case strings.HasPrefix(path, "/_sandbox/files/"):
 			s.serveFiles(w, r, strings.TrimPrefix(path, "/_sandbox/files/"))
+		case strings.HasPrefix(path, "/_sandbox/play/"):
+			s.servePlay(w, r, strings.TrimPrefix(path, "/_sandbox/play/"))
 		case strings.HasPrefix(path, "/_sandbox/media/"):
 			s.serveMessageMedia(w, r, strings.TrimPrefix(path, "/_sandbox/media/"))
 		case path == "/meta" || strings.HasPrefix(path, "/meta/"):
@@ -42,6 +46,27 @@ func (s *Server) routes() http.Handler {
 			http.NotFound(w, r)
 		}
 	})
+}
+
+// servePlay is POST /_sandbox/play/{message-id}: the recipient plays the
+// voice note (Play). 200 {"id", "played": true}; 404 for an unknown id;
+// 409 for a message that cannot be played.
+func (s *Server) servePlay(w http.ResponseWriter, r *http.Request, id string) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := s.Play(id); err != nil {
+		var pe *PlayError
+		code := http.StatusConflict
+		if errors.As(err, &pe) && !pe.Found {
+			code = http.StatusNotFound
+		}
+		writeJSON(w, code, map[string]any{"id": id, "played": false, "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "played": true})
 }
 
 // learnBase records the base URL from the first request when the server
@@ -171,6 +196,9 @@ func (s *Server) record(p Provider, r *http.Request, body []byte) int {
 	if !strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/") && len(body) <= maxJSONBody {
 		req.Body = bytes.Clone(body)
 	}
+	if strings.HasSuffix(r.URL.Path, "/v1/configs/webhook") {
+		req.Body = redactHookConfig(body)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests[p] = append(s.requests[p], req)
@@ -274,4 +302,21 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// redactHookConfig keeps a webhook registration's URL and header names,
+// not the header values (a receiver's token).
+func redactHookConfig(body []byte) []byte {
+	var v struct {
+		URL     any            `json:"url"`
+		Headers map[string]any `json:"headers"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	for k := range v.Headers {
+		v.Headers[k] = "[redacted]"
+	}
+	out, _ := json.Marshal(v)
+	return out
 }
