@@ -34,6 +34,12 @@ if [[ ! -x "$tools/versitygw" ]]; then
   GOBIN="$tools" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 
+# opus-tools' opusinfo validates every voice note the transcode tests write.
+if ! command -v opusinfo >/dev/null; then
+  echo "deps: installing opus-tools (opusinfo)"
+  apt_install opus-tools
+fi
+
 # Headless Chromium checks the sandbox's page (pkg/sandbox). Skip with
 # PREP_NO_CHROMIUM=1 (that test then skips itself).
 if [[ -z "${PREP_NO_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null; then

@@ -29,6 +29,7 @@ type stageFlags struct {
 	noCache  *bool
 	split    *bool
 	bitrate  *int
+	packing  *string
 	rate     *float64
 	s3Bucket *string
 }
@@ -40,6 +41,7 @@ func addStageFlags(fs *flag.FlagSet) *stageFlags {
 		noCache:  fs.Bool("no-cache", false, "do not use the media-id cache"),
 		split:    fs.Bool("split", false, "voice: cut recordings too long for one note into consecutive notes"),
 		bitrate:  fs.Int("bitrate", 0, "override the planned bitrate (bits/s)"),
+		packing:  fs.String("packing", "native", "voice: native (three 20 ms frames a packet, like WhatsApp's own notes) or single (one frame a packet)"),
 		rate:     fs.Float64("rate", 0, "messages per second per provider account (0: the provider default: Meta/360dialog 80, Infobip 4000)"),
 		s3Bucket: fs.String("bucket", "", "S3 bucket for URL uploads (env S3_BUCKET)"),
 	}
@@ -62,7 +64,14 @@ func (f *stageFlags) linkUpload() (bool, error) {
 // come from the environment as for `prep send` and `prep upload`. Missing
 // settings are usage errors, found before any work.
 func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipeline.Provider, link bool) (*pipeline.Pipeline, error) {
-	topts := transcode.Options{Bitrate: *f.bitrate}
+	topts := transcode.Options{Bitrate: *f.bitrate, Packing: transcode.Packing(*f.packing)}
+	if _, err := transcode.New(topts); err != nil {
+		var te *transcode.Error
+		if errors.As(err, &te) {
+			return nil, usageErrorf("%v", te.Err)
+		}
+		return nil, err
+	}
 	needLink := link
 	for _, p := range providers {
 		if p == pipeline.Infobip {

@@ -36,6 +36,7 @@ type transcodePlanBrief struct {
 	Reason  string `json:"reason"`
 	Bitrate int    `json:"bitrate_bps,omitempty"`
 	VBR     string `json:"vbr,omitempty"`
+	Packing string `json:"packing,omitempty"`
 }
 
 func runTranscode(ctx context.Context, e *env, args []string) error {
@@ -53,6 +54,8 @@ func runTranscode(ctx context.Context, e *env, args []string) error {
 	minBR := fs.String("min-bitrate", "", "bitrate floor (voice default 6k)")
 	maxBR := fs.String("max-bitrate", "", "bitrate cap (voice default 32k)")
 	rate := fs.Int("sample-rate", 0, "voice: Opus encoder input rate 8000|12000|16000|24000|48000 (default 16000); audio: output rate")
+	packing := fs.String("packing", "native", "voice: native (three 20 ms frames a packet, like WhatsApp's own notes; repacks compliant SILK notes) or single (one frame a packet, as ffmpeg writes)")
+	reencode := fs.Bool("reencode", false, "re-encode inputs that are already compliant instead of passing them through or repacking them")
 	jobs := fs.Int("jobs", 0, "inputs transcoded in parallel (default: number of cores)")
 	ffmpegBin := fs.String("ffmpeg", "", "ffmpeg binary (default $PREP_FFMPEG, else ffmpeg in PATH)")
 	inputs, err := parseFlags(fs, args)
@@ -75,6 +78,7 @@ func runTranscode(ctx context.Context, e *env, args []string) error {
 	opts := transcode.Options{
 		Profile: transcode.Profile(*profile), MaxBytes: *maxBytes, SampleRate: *rate,
 		Normalize: *normalize, TrimSilence: *trim, AllowOversize: *allowOver, Split: *split,
+		Packing: transcode.Packing(*packing), Reencode: *reencode,
 		FFmpeg: envOr(e, *ffmpegBin, "PREP_FFMPEG"),
 	}
 	for _, b := range []struct {
@@ -198,7 +202,7 @@ func toTranscodeJSON(in string, r *transcode.Result, err error) transcodeJSON {
 	if r.Outputs != nil {
 		j.Outputs = r.Outputs
 	}
-	j.Plan = &transcodePlanBrief{Reason: r.Plan.Reason, Bitrate: r.Plan.Bitrate, VBR: r.Plan.VBR}
+	j.Plan = &transcodePlanBrief{Reason: r.Plan.Reason, Bitrate: r.Plan.Bitrate, VBR: r.Plan.VBR, Packing: string(r.Plan.Packing)}
 	return j
 }
 

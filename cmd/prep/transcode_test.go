@@ -27,6 +27,7 @@ func TestTranscodeUsage(t *testing.T) {
 		{"transcode", "--sample-rate", "44100", "--out-dir", dir, "a.wav"},
 		{"transcode", "--split", "--allow-oversize", "--out-dir", dir, "a.wav"},
 		{"transcode", "--jobs", "-1", "--out-dir", dir, "a.wav"},
+		{"transcode", "--packing", "triple", "--out-dir", dir, "a.wav"},
 		{"transcode", "--out-dir", dir, "x/memo.wav", "y/memo.m4a"},
 	}
 	for _, c := range cases {
@@ -93,6 +94,8 @@ func TestTranscodeCLI(t *testing.T) {
 
 	assert.Equal(t, "transcode", got[1].Action)
 	assert.Equal(t, 1, got[1].Attempts)
+	require.NotNil(t, got[1].Plan)
+	assert.Equal(t, "native", got[1].Plan.Packing)
 	require.Len(t, got[1].Outputs, 1)
 	o := got[1].Outputs[0]
 	assert.Equal(t, filepath.Join(out, "memo.ogg"), o.Path)
@@ -119,4 +122,36 @@ func TestTranscodeCLIOutFile(t *testing.T) {
 	st, err := os.Stat(dst)
 	require.NoError(t, err)
 	assert.Greater(t, st.Size(), int64(1000))
+}
+
+// TestTranscodeCLIPacking: --packing single writes one frame a packet
+// (TOC code 0 or libopus's padded code 3 with one frame), native three.
+func TestTranscodeCLIPacking(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	for pk, want := range map[string]string{"single": "\"packing\":\"single\"", "native": "\"packing\":\"native\""} {
+		dst := filepath.Join(t.TempDir(), pk+".ogg")
+		so, _, code := runCLI(t, nil, "transcode", "--json", "--packing", pk, "../../testdata/ogg-vorbis-stereo-44k-2s.ogg", "-o", dst)
+		require.Equal(t, exitOK, code)
+		assert.Contains(t, so, want)
+		b, err := os.ReadFile(dst)
+		require.NoError(t, err)
+		// The first audio page's first packet: 3 pages in (OpusHead, OpusTags).
+		off := 0
+		for i := 0; i < 2; i++ {
+			n := 27 + int(b[off+26])
+			for _, l := range b[off+27 : off+n] {
+				n += int(l)
+			}
+			off += n
+		}
+		toc, frames := b[off+27+int(b[off+26])], b[off+28+int(b[off+26])]
+		if pk == "native" {
+			assert.Equal(t, byte(3), toc&3, "code 3")
+			assert.Equal(t, byte(3), frames&0x3f, "3 frames")
+		} else {
+			assert.True(t, toc&3 == 0 || toc&3 == 3 && frames&0x3f == 1, "one frame a packet: TOC %#x %#x", toc, frames)
+		}
+	}
 }

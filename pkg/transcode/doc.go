@@ -26,6 +26,13 @@
 // floor is refused (KindTooLong) unless Split (consecutive notes cut at
 // pauses found by silencedetect, NAME-part1.ogg, …) or AllowOversize.
 //
+// Packing (Options.Packing, PackingNative by default): every voice note is
+// repacked without decoding so that its frames go three to a packet (TOC
+// code 3, 60 ms; RFC 6716 §3.2.5), like WhatsApp's own notes, with Ogg
+// granule positions that count the samples (RFC 7845 §4); libopus decodes
+// it to the same PCM. A compliant note of SILK wideband frames packed one
+// to a packet is repacked (ActionRepack) instead of copied.
+//
 // Sources of the rules: Meta Cloud API "Supported audio formats" (Ogg is
 // "OPUS codecs only; … mono input only") and 360dialog "Audio" ("the play
 // icon will only appear if the file is 512KB or smaller"), via pkg/rules;

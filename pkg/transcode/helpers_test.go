@@ -54,7 +54,8 @@ func speechLike(dur float64, rate int) []string {
 func itoa(i int) string { return strings.TrimSpace(strings.Replace(secs(float64(i)), ".000", "", 1)) }
 
 // checkVoice inspects an output on its own and checks it is a voice note
-// within budget with about the source's duration (srcDur 0: unchecked).
+// within budget with about the source's duration (srcDur 0: unchecked),
+// and that opusinfo finds nothing wrong with it.
 func checkVoice(t testing.TB, path string, budget int64, srcDur float64) *inspect.Report {
 	t.Helper()
 	rep, err := inspect.File(context.Background(), path)
@@ -73,6 +74,8 @@ func checkVoice(t testing.TB, path string, budget int64, srcDur float64) *inspec
 	if filepath.Ext(path) != rules.Voice.Ext {
 		t.Errorf("%s: want extension %s", path, rules.Voice.Ext)
 	}
+	// Every note passes Xiph's validator with no warning.
+	opusinfoClean(t, path)
 	return rep
 }
 

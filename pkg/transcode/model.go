@@ -68,14 +68,42 @@ func oggOpusSize(dur float64, bytesPerPacket int) int64 {
 	return oggHeadersBytes + pages*oggPageHeader + packets*(lacing+int64(bytesPerPacket))
 }
 
+// noteSize predicts the size of a CBR voice note as written with packing:
+// ffmpeg's own (oggOpusSize) for PackingSingle; for PackingNative the
+// same frames three to a packet: each 60 ms packet has one TOC byte, one
+// frame-count byte and (worst case, VBR framing) a length for each frame
+// but the last, and one lacing value where three packets had three; the
+// frames are at most bytesPerPacket−1 bytes (libopus's CBR padding and
+// the TOC byte of each dropped).
+func noteSize(dur float64, bytesPerPacket int, packing Packing) int64 {
+	if packing == PackingSingle {
+		return oggOpusSize(dur, bytesPerPacket)
+	}
+	if dur <= 0 || bytesPerPacket <= 0 {
+		return 0
+	}
+	frames := oggOpusPackets(dur)
+	packets := (frames + 2) / 3
+	frame := int64(max(bytesPerPacket-1, 0))
+	lenBytes := int64(1)
+	if frame >= 252 {
+		lenBytes = 2
+	}
+	perPacket := 2 + 3*frame + 2*lenBytes
+	lacing := perPacket/255 + 1
+	perPage := int64(oggPageSec/opusFrameSec) / 3 // 16: a page holds 17 (≥ 1 s)
+	pages := (packets+perPage-1)/perPage + 1
+	return oggHeadersBytes + pages*oggPageHeader + packets*(lacing+perPacket)
+}
+
 // oggOpusVBRSize predicts a VBR file's size: the CBR size with the payload
 // grown by the mode's worst measured deviation.
-func oggOpusVBRSize(dur float64, bitrate int, mode string) int64 {
+func oggOpusVBRSize(dur float64, bitrate int, mode string, packing Packing) int64 {
 	k := bitrate / cbrStep
 	if k < 1 {
 		k = 1
 	}
-	base := oggOpusSize(dur, k)
+	base := noteSize(dur, k, packing)
 	payload := oggOpusPackets(dur) * int64(k)
 	dev := 1.0
 	switch mode {
@@ -92,14 +120,14 @@ func oggOpusVBRSize(dur float64, bitrate int, mode string) int64 {
 
 // fitCBR returns the largest CBR bitrate (a multiple of cbrStep) whose
 // predicted size for dur seconds is within budget, or 0 if none is.
-func fitCBR(dur float64, budget int64) int {
+func fitCBR(dur float64, budget int64, packing Packing) int {
 	if dur <= 0 {
 		return 0
 	}
 	lo, hi := 0, 1275 // RFC 6716 §3.2.1: at most 1275 bytes a frame
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		if oggOpusSize(dur, mid) <= budget {
+		if noteSize(dur, mid, packing) <= budget {
 			lo = mid
 		} else {
 			hi = mid - 1
@@ -110,12 +138,12 @@ func fitCBR(dur float64, budget int64) int {
 
 // maxDurationCBR returns the longest duration (s) that fits budget at the
 // CBR bitrate br.
-func maxDurationCBR(br int, budget int64) float64 {
+func maxDurationCBR(br int, budget int64, packing Packing) float64 {
 	k := max(br/cbrStep, 1)
 	lo, hi := 0.0, 1e6
 	for i := 0; i < 60; i++ {
 		mid := (lo + hi) / 2
-		if oggOpusSize(mid, k) <= budget {
+		if noteSize(mid, k, packing) <= budget {
 			lo = mid
 		} else {
 			hi = mid

@@ -29,6 +29,20 @@ const (
 	VBROn          = "on"          // unconstrained VBR (size deviates most)
 )
 
+// Packing is how a voice note's Opus frames are put into packets.
+type Packing string
+
+// Packings.
+const (
+	// PackingNative packs consecutive frames of the same configuration
+	// three 20 ms frames to a packet (TOC code 3, 60 ms), the way
+	// WhatsApp's own voice notes are packed; lossless (the same frames,
+	// decoded to the same samples). The default.
+	PackingNative Packing = "native"
+	// PackingSingle keeps libopus's one frame per packet (TOC code 0).
+	PackingSingle Packing = "single"
+)
+
 // Defaults of the voice profile.
 const (
 	DefaultSampleRate = 16000 // libopus encoder input (wideband speech)
@@ -62,6 +76,15 @@ type Options struct {
 	SampleRate int
 	// VBR is the libopus VBR mode (VBRAuto by default).
 	VBR string
+
+	// Packing is how voice notes' frames are packed (default
+	// PackingNative). With PackingNative, an input that is already a
+	// voice note of SILK wideband frames (16 kHz) not packed that way is
+	// repacked losslessly instead of passed through.
+	Packing Packing
+	// Reencode re-encodes inputs that are already voice notes (or
+	// accepted audio) instead of passing them through or repacking them.
+	Reencode bool
 
 	Normalize     bool // EBU R128 loudness (loudnorm) for speech, after trimming leading silence
 	TrimSilence   bool // trim leading and trailing silence, shorten long pauses
@@ -109,6 +132,13 @@ func (o Options) normalize() (Options, error) {
 	case VBRAuto, VBRConstrained, VBROff, VBROn:
 	default:
 		return o, errorf(KindOptions, "unknown VBR mode %q (want constrained, off or on)", o.VBR)
+	}
+	switch o.Packing {
+	case "":
+		o.Packing = PackingNative
+	case PackingNative, PackingSingle:
+	default:
+		return o, errorf(KindOptions, "unknown packing %q (want native or single)", o.Packing)
 	}
 	if o.Profile == ProfileVoice {
 		if o.SampleRate == 0 {
@@ -164,5 +194,5 @@ func (o Options) normalize() (Options, error) {
 func DefaultJobs() int { return max(1, runtime.NumCPU()) }
 
 func (o Options) String() string {
-	return fmt.Sprintf("profile=%s max_bytes=%d bitrate=%d range=[%d,%d] rate=%d", o.Profile, o.MaxBytes, o.Bitrate, o.MinBitrate, o.MaxBitrate, o.SampleRate)
+	return fmt.Sprintf("profile=%s max_bytes=%d bitrate=%d range=[%d,%d] rate=%d packing=%s", o.Profile, o.MaxBytes, o.Bitrate, o.MinBitrate, o.MaxBitrate, o.SampleRate, o.Packing)
 }

@@ -21,6 +21,9 @@ const (
 	ActionRemux Action = "remux"
 	// ActionTranscode decodes and encodes.
 	ActionTranscode Action = "transcode"
+	// ActionRepack rewrites a voice note's packets and pages without
+	// decoding (PackingNative on a note that is not packed that way).
+	ActionRepack Action = "repack"
 )
 
 // Plan is what Transcoder.Plan decides for one input: pure, from the
@@ -52,12 +55,14 @@ type Plan struct {
 	PartMax float64 `json:"part_max_s,omitempty"`
 	// Oversize is set when the voice budget was given up (--allow-oversize).
 	Oversize bool `json:"oversize,omitempty"`
+	// Packing of a voice note's Opus frames (voice encodes and remuxes).
+	Packing Packing `json:"packing,omitempty"`
 }
 
 // refusal builds the error for a voice note that cannot fit.
-func refusal(dur float64, budget int64, floor int) *Error {
+func refusal(dur float64, budget int64, floor int, packing Packing) *Error {
 	return errorf(KindTooLong, "%.1f s cannot fit a %d-byte voice note even at the %d bit/s floor (the longest that fits is %.0f s): use --split to cut it into several voice notes, --allow-oversize to send it anyway (with a download icon instead of a play icon), or --profile audio",
-		dur, budget, floor, maxDurationCBR(floor, int64(float64(budget)*budgetMargin)))
+		dur, budget, floor, maxDurationCBR(floor, int64(float64(budget)*budgetMargin), packing))
 }
 
 // plan decides what to do with the input described by rep. rep may carry
@@ -88,7 +93,7 @@ func firstProblem(rep *inspect.Report) string {
 
 // forced reports whether the options ask for processing, which rules out
 // passthrough and remux.
-func forced(o Options) bool { return o.Normalize || o.TrimSilence || o.Bitrate > 0 }
+func forced(o Options) bool { return o.Normalize || o.TrimSilence || o.Bitrate > 0 || o.Reencode }
 
 func filters(o Options) string {
 	var f []string
@@ -129,15 +134,15 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 			// no duration, the file's own size stands in (verified after).
 			est := rep.Size
 			if rep.Duration > 0 && rep.Bitrate > 0 {
-				est = oggOpusSize(rep.Duration, int(float64(rep.Bitrate)*opusFrameSec/8)+1)
+				est = noteSize(rep.Duration, int(float64(rep.Bitrate)*opusFrameSec/8)+1, o.Packing)
 			}
 			if est > 0 && est <= budget {
-				p.Action, p.Reason, p.Estimate = ActionRemux, fmt.Sprintf("mono Opus in %s: copied into Ogg", rep.Container), est
+				p.Action, p.Reason, p.Estimate, p.Packing = ActionRemux, fmt.Sprintf("mono Opus in %s: copied into Ogg", rep.Container), est, o.Packing
 				return p, nil
 			}
 		}
 	}
-	p.Action, p.Channels, p.SampleRate, p.Filters = ActionTranscode, 1, o.SampleRate, filters(o)
+	p.Action, p.Channels, p.SampleRate, p.Filters, p.Packing = ActionTranscode, 1, o.SampleRate, filters(o), o.Packing
 	p.Reason = voiceReason(rep)
 	if o.Bitrate > 0 {
 		p.Bitrate, p.VBR = o.Bitrate, o.VBR
@@ -145,7 +150,7 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 			p.VBR = VBRConstrained
 		}
 		if rep.Duration > 0 {
-			p.Estimate = oggOpusVBRSize(rep.Duration, p.Bitrate, p.VBR)
+			p.Estimate = oggOpusVBRSize(rep.Duration, p.Bitrate, p.VBR, o.Packing)
 			if p.Estimate > budget && !o.AllowOversize {
 				return p, errorf(KindTooLong, "at --bitrate %d a %.1f s note would be about %d bytes, over the %d-byte budget: lower the bitrate, drop --bitrate to let prep plan it, or use --allow-oversize", p.Bitrate, rep.Duration, p.Estimate, budget)
 			}
@@ -177,7 +182,7 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 			}
 			p.Reason += "; over the voice budget, allowed by --allow-oversize"
 		default:
-			return p, refusal(rep.Duration, budget, o.MinBitrate)
+			return p, refusal(rep.Duration, budget, o.MinBitrate, o.Packing)
 		}
 	}
 	p.Bitrate, p.VBR, p.Estimate = br, vbr, est
@@ -201,30 +206,30 @@ func voiceBitrate(dur float64, budget int64, o Options) (int, string, int64) {
 	capBR := o.MaxBitrate
 	if o.VBR == VBRAuto || o.VBR == VBRConstrained || o.VBR == VBROn {
 		mode := orVBR(o.VBR, VBRConstrained)
-		if est := oggOpusVBRSize(dur, capBR, mode); est <= target {
+		if est := oggOpusVBRSize(dur, capBR, mode, o.Packing); est <= target {
 			return capBR, mode, est
 		}
 		if o.VBR != VBRAuto {
 			// A forced VBR mode: the largest bitrate whose worst case fits.
 			for br := capBR / cbrStep * cbrStep; br >= o.MinBitrate; br -= cbrStep {
-				if est := oggOpusVBRSize(dur, br, mode); est <= target {
+				if est := oggOpusVBRSize(dur, br, mode, o.Packing); est <= target {
 					return br, mode, est
 				}
 			}
 			return 0, "", 0
 		}
 	}
-	br := min(fitCBR(dur, target), capBR/cbrStep*cbrStep)
+	br := min(fitCBR(dur, target, o.Packing), capBR/cbrStep*cbrStep)
 	if br < o.MinBitrate {
 		return 0, "", 0
 	}
-	return br, VBROff, oggOpusSize(dur, br/cbrStep)
+	return br, VBROff, noteSize(dur, br/cbrStep, o.Packing)
 }
 
 // splitPartMax is the longest part planned at the floor, with 2% room so
 // that a part cut a little late (at a silence) still fits.
 func splitPartMax(budget int64, o Options) float64 {
-	return 0.98 * maxDurationCBR(o.MinBitrate, int64(float64(budget)*budgetMargin))
+	return 0.98 * maxDurationCBR(o.MinBitrate, int64(float64(budget)*budgetMargin), o.Packing)
 }
 
 func voiceReason(rep *inspect.Report) string {

@@ -142,7 +142,7 @@ func (j *job) split(ctx context.Context, res *Result, d dest, p Plan) (*Result, 
 		pp.Split, pp.PartMax, pp.Duration = false, 0, seg.Dur
 		br, vbr, est := voiceBitrate(seg.Dur, p.Budget, o)
 		if br == 0 { // cannot happen for a part ≤ PartMax; stay safe
-			br, vbr, est = o.MinBitrate/cbrStep*cbrStep, VBROff, oggOpusSize(seg.Dur, o.MinBitrate/cbrStep)
+			br, vbr, est = o.MinBitrate/cbrStep*cbrStep, VBROff, noteSize(seg.Dur, o.MinBitrate/cbrStep, o.Packing)
 		}
 		pp.Bitrate, pp.VBR, pp.Estimate = br, vbr, est
 		encSeg := seg

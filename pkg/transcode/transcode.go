@@ -268,6 +268,17 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 	if d.w != nil && p.Split {
 		return nil, errorf(KindOptions, "the recording must be split into several voice notes, which needs files: use a file or directory output")
 	}
+	if p.Action == ActionPassthrough && p.Profile == ProfileVoice && t.o.Packing == PackingNative {
+		out, done, err := j.repackPassthrough(ctx, d, &p)
+		if err != nil {
+			return nil, err
+		}
+		res.Action, res.Plan = p.Action, p
+		if done {
+			res.Outputs = []Output{out}
+			return res, nil
+		}
+	}
 	if p.Action == ActionPassthrough {
 		out, err := j.passthrough(ctx, rep, d, p)
 		if err != nil {
@@ -516,6 +527,11 @@ func (j *job) encodeVerified(ctx context.Context, p Plan, src *inspect.Report, t
 			e.warning += "; encoded again skipping what could not be decoded"
 			continue
 		}
+		if e.plan.Profile == ProfileVoice && e.plan.Packing == PackingNative {
+			if err := repackInPlace(tmp); err != nil {
+				return e, err
+			}
+		}
 		rep, over, err := j.verify(ctx, e.plan, tmp)
 		if err != nil {
 			return e, err
@@ -573,7 +589,7 @@ func (j *job) correct(p Plan, out *inspect.Report, seg Segment) (Plan, error) {
 	}
 	// Voice: plan CBR on the measured duration (exact sizes); if the model
 	// itself was off, scale by what the first encode measured.
-	br := fitCBR(dur, target)
+	br := fitCBR(dur, target, o.Packing)
 	if p.VBR == VBROff && p.Bitrate > 0 {
 		scaled := int(float64(p.Bitrate) * float64(target) / float64(out.Size))
 		br = min(br, scaled)
@@ -584,9 +600,9 @@ func (j *job) correct(p Plan, out *inspect.Report, seg Segment) (Plan, error) {
 			p.Split, p.Duration, p.PartMax = true, dur, splitPartMax(p.Budget, o)
 			return p, errorf(KindTooLong, "too long for one voice note")
 		}
-		return p, refusal(dur, p.Budget, o.MinBitrate)
+		return p, refusal(dur, p.Budget, o.MinBitrate, o.Packing)
 	}
-	p.Bitrate, p.VBR, p.Estimate = br, VBROff, oggOpusSize(dur, br/cbrStep)
+	p.Bitrate, p.VBR, p.Estimate = br, VBROff, noteSize(dur, br/cbrStep, o.Packing)
 	p.Duration = math.Max(p.Duration, dur)
 	return p, nil
 }

@@ -1,0 +1,375 @@
+package oggopus
+
+import (
+	"bytes"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/native.ogg and native.txt from testdata/single.ogg")
+
+func TestTOC(t *testing.T) {
+	for _, c := range []struct {
+		toc       TOC
+		mode      Mode
+		bw        string
+		samples   int
+		code      int
+		stereo    bool
+		configNum int
+	}{
+		{0x48, ModeSILK, "WB", 960, 0, false, 9},  // WhatsApp's voice notes: config 9
+		{0x4b, ModeSILK, "WB", 960, 3, false, 9},  // … packed with code 3
+		{0x00, ModeSILK, "NB", 480, 0, false, 0},  // SILK NB 10 ms
+		{0x18, ModeSILK, "NB", 2880, 0, false, 3}, // SILK NB 60 ms
+		{0x28, ModeSILK, "MB", 960, 0, false, 5},  // SILK MB 20 ms
+		{0x60, ModeHybrid, "SWB", 480, 0, false, 12},
+		{0x7c, ModeHybrid, "FB", 960, 0, true, 15},
+		{0x80, ModeCELT, "NB", 120, 0, false, 16},
+		{0xb8, ModeCELT, "WB", 960, 0, false, 23},
+		{0xfd, ModeCELT, "FB", 960, 1, true, 31},
+	} {
+		if c.toc.Config() != c.configNum || c.toc.Mode() != c.mode || c.toc.Bandwidth() != c.bw || c.toc.FrameSamples() != c.samples || c.toc.Code() != c.code || c.toc.Stereo() != c.stereo {
+			t.Errorf("TOC %#02x: config %d %s %s %d samples code %d stereo %v", byte(c.toc), c.toc.Config(), c.toc.Mode(), c.toc.Bandwidth(), c.toc.FrameSamples(), c.toc.Code(), c.toc.Stereo())
+		}
+	}
+}
+
+func frames(sizes ...int) [][]byte {
+	var f [][]byte
+	for i, n := range sizes {
+		f = append(f, bytes.Repeat([]byte{byte('a' + i)}, n))
+	}
+	return f
+}
+
+func TestParsePacket(t *testing.T) {
+	big := bytes.Repeat([]byte{7}, 300)
+	for _, c := range []struct {
+		name   string
+		pkt    []byte
+		sizes  []int // nil: an error
+		toc    TOC
+		frames int
+	}{
+		{"code 0", []byte{0x48, 1, 2, 3}, []int{3}, 0x48, 1},
+		{"code 0 empty frame (DTX)", []byte{0x48}, []int{0}, 0x48, 1},
+		{"code 1", []byte{0x49, 1, 2, 3, 4}, []int{2, 2}, 0x49, 2},
+		{"code 1 odd", []byte{0x49, 1, 2, 3}, nil, 0, 0},
+		{"code 2", []byte{0x4a, 1, 9, 8, 7}, []int{1, 2}, 0x4a, 2},
+		{"code 2 two-byte length", append([]byte{0x4a, 252, 1}, big...), []int{256, 44}, 0x4a, 2},
+		{"code 2 length past end", []byte{0x4a, 9, 1}, nil, 0, 0},
+		{"code 3 CBR", []byte{0x4b, 3, 1, 2, 3, 4, 5, 6}, []int{2, 2, 2}, 0x4b, 3},
+		{"code 3 CBR uneven", []byte{0x4b, 3, 1, 2, 3, 4}, nil, 0, 0},
+		{"code 3 VBR", []byte{0x4b, 0x83, 1, 2, 9, 8, 8, 7, 7, 7}, []int{1, 2, 3}, 0x4b, 3},
+		{"code 3 padded CBR (libopus CBR)", []byte{0x4b, 0x41, 2, 5, 5, 5, 0, 0}, []int{3}, 0x4b, 1},
+		{"code 3 padding 255 chain", append([]byte{0x4b, 0x41, 255, 0, 9}, make([]byte, 254)...), []int{1}, 0x4b, 1},
+		{"code 3 padding past end", []byte{0x4b, 0x41, 9, 1}, nil, 0, 0},
+		{"code 3 zero frames", []byte{0x4b, 0}, nil, 0, 0},
+		{"code 3 over 120 ms", []byte{0x4b, 7}, nil, 0, 0}, // 7 × 20 ms
+		{"code 3 no count", []byte{0x4b}, nil, 0, 0},
+		{"empty", nil, nil, 0, 0},
+		{"code 0 over 1275", append([]byte{0x48}, make([]byte, 1276)...), nil, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := ParsePacket(c.pkt)
+			if c.sizes == nil {
+				if err == nil {
+					t.Fatalf("want an error, got %d frames", len(p.Frames))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.TOC != c.toc || len(p.Frames) != c.frames {
+				t.Fatalf("TOC %#x %d frames", byte(p.TOC), len(p.Frames))
+			}
+			for i, f := range p.Frames {
+				if len(f) != c.sizes[i] {
+					t.Errorf("frame %d: %d bytes, want %d", i, len(f), c.sizes[i])
+				}
+			}
+		})
+	}
+}
+
+func TestAppendCode3RoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		sizes   []int
+		wantLen int // packet length
+	}{
+		{[]int{80, 80, 80}, 2 + 240},          // CBR framing
+		{[]int{80, 70, 60}, 2 + 2 + 210},      // VBR: two one-byte lengths
+		{[]int{300, 10, 20}, 2 + 2 + 1 + 330}, // VBR: a two-byte length
+		{[]int{0, 0, 0}, 2},                   // DTX frames
+		{[]int{40}, 2 + 40},                   // a last packet of one frame
+	} {
+		f := frames(c.sizes...)
+		b, err := AppendCode3(nil, 0x48, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != c.wantLen {
+			t.Errorf("%v: %d bytes, want %d", c.sizes, len(b), c.wantLen)
+		}
+		p, err := ParsePacket(b)
+		if err != nil {
+			t.Fatalf("%v: %v", c.sizes, err)
+		}
+		if p.TOC != 0x4b || len(p.Frames) != len(f) {
+			t.Fatalf("%v: TOC %#x, %d frames", c.sizes, byte(p.TOC), len(p.Frames))
+		}
+		for i := range f {
+			if !bytes.Equal(p.Frames[i], f[i]) {
+				t.Errorf("%v: frame %d differs", c.sizes, i)
+			}
+		}
+	}
+	if _, err := AppendCode3(nil, 0x48, frames(1, 1, 1, 1, 1, 1, 1)); err == nil {
+		t.Error("140 ms in one packet accepted")
+	}
+	if _, err := AppendCode3(nil, 0x48, frames(1276)); err == nil {
+		t.Error("a 1276-byte frame accepted")
+	}
+}
+
+// TestCRC checks the Ogg CRC against a page ffmpeg wrote.
+func TestCRC(t *testing.T) {
+	b, err := os.ReadFile("testdata/single.ogg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := pageHeaderLen + int(b[26]) + int(b[27])
+	page := append([]byte(nil), b[:n]...)
+	want := binary.LittleEndian.Uint32(page[22:])
+	page[22], page[23], page[24], page[25] = 0, 0, 0, 0
+	if got := crc(page); got != want {
+		t.Fatalf("crc %08x, ffmpeg wrote %08x", got, want)
+	}
+}
+
+// describe lists a stream's pages and packets, for the golden file.
+func describe(s *Stream) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "serial %08x pre-skip %d channels %d input rate %d vendor %q\n", s.Serial, s.Head.PreSkip, s.Head.Channels, s.Head.InputRate, s.Vendor)
+	for i, p := range s.Pages {
+		fmt.Fprintf(&sb, "page %d flags %d granule %d packets %d segments %d\n", p.Seq, p.Flags, p.Granule, p.Packets, p.Segments)
+		_ = i
+	}
+	for _, a := range s.Audio {
+		pk, _ := ParsePacket(a.Data)
+		fmt.Fprintf(&sb, "packet %d bytes config %d code %d frames %d granule %d\n", len(a.Data), pk.TOC.Config(), pk.TOC.Code(), len(pk.Frames), a.Granule)
+	}
+	return sb.String()
+}
+
+// TestRepackGolden repacks a small ffmpeg note (testdata/single.ogg) and
+// compares the bytes with testdata/native.ogg (go test -update rewrites it
+// and its description native.txt).
+func TestRepackGolden(t *testing.T) {
+	in, err := os.ReadFile("testdata/single.ogg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, st, err := Repack(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse(out)
+	if err != nil {
+		t.Fatalf("the repacked stream does not parse: %v", err)
+	}
+	desc := describe(s)
+	if *update {
+		if err := os.WriteFile("testdata/native.ogg", out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("testdata/native.txt", []byte(desc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile("testdata/native.ogg")
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if !bytes.Equal(out, want) {
+		wantDesc, _ := os.ReadFile("testdata/native.txt")
+		t.Errorf("repacked bytes differ from testdata/native.ogg\n--- got\n%s--- want\n%s", desc, wantDesc)
+	}
+	src, err := Parse(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRepacked(t, src, s, st)
+}
+
+// checkRepacked checks a repacked stream against its source: OpusHead the
+// same, every packet code 3 with up to 60 ms, full groups of the same
+// configuration, granules exactly the samples so far, the final granule
+// the source's.
+func checkRepacked(t *testing.T, src, s *Stream, st Stats) {
+	t.Helper()
+	if !bytes.Equal(src.Head.raw, s.Head.raw) || s.Serial != src.Serial {
+		t.Error("OpusHead or serial changed")
+	}
+	if s.Pages[0].Flags != flagBOS || s.Pages[len(s.Pages)-1].Flags&flagEOS == 0 || !s.EOS {
+		t.Error("BOS/EOS flags wrong")
+	}
+	var srcFrames, srcSamples int
+	for _, a := range src.Audio {
+		p, _ := ParsePacket(a.Data)
+		srcFrames += len(p.Frames)
+		srcSamples += p.Samples()
+	}
+	var frames, samples int
+	for i, a := range s.Audio {
+		p, err := ParsePacket(a.Data)
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if p.TOC.Code() != 3 || p.Samples() > MaxPacketSamples {
+			t.Errorf("packet %d: code %d, %d samples", i, p.TOC.Code(), p.Samples())
+		}
+		if i < len(s.Audio)-1 {
+			next, _ := ParsePacket(s.Audio[i+1].Data)
+			if next.TOC>>2 == p.TOC>>2 && p.Samples()+p.TOC.FrameSamples() <= MaxPacketSamples {
+				t.Errorf("packet %d: %d frames where more of the same configuration follow", i, len(p.Frames))
+			}
+		}
+		frames += len(p.Frames)
+		samples += p.Samples()
+		endsPage := i == len(s.Audio)-1 || s.Audio[i+1].Granule != a.Granule
+		if !a.Last && (endsPage && a.Granule != int64(samples) || a.Granule < int64(samples)) {
+			t.Errorf("packet %d: page granule %d, samples so far %d", i, a.Granule, samples)
+		}
+	}
+	if frames != srcFrames || samples != srcSamples {
+		t.Errorf("%d frames / %d samples, source %d / %d", frames, samples, srcFrames, srcSamples)
+	}
+	last := s.Audio[len(s.Audio)-1].Granule
+	if srcLast := src.Audio[len(src.Audio)-1].Granule; last != srcLast && srcLast <= int64(srcSamples) {
+		t.Errorf("final granule %d, source %d", last, srcLast)
+	}
+	if last != st.Granule || last > int64(samples) {
+		t.Errorf("final granule %d (stats %d), samples %d", last, st.Granule, samples)
+	}
+}
+
+// TestRepackRewritesGranuleGaps: a source whose granules jump ahead of its
+// samples (what ffmpeg's muxer writes from inputs with timestamp gaps)
+// comes out with granules that count the samples.
+func TestRepackRewritesGranuleGaps(t *testing.T) {
+	in, err := os.ReadFile("testdata/single.ogg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := Parse(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rebuild the source one packet a page, the granules jumping 9600
+	// samples (200 ms) ahead after the first packet, the end trim kept.
+	total := 0
+	for _, a := range src.Audio {
+		p, _ := ParsePacket(a.Data)
+		total += p.Samples()
+	}
+	trim := int64(total) - src.Audio[len(src.Audio)-1].Granule
+	var pages []page
+	done := 0
+	for i, a := range src.Audio {
+		p, _ := ParsePacket(a.Data)
+		done += p.Samples()
+		g := int64(done)
+		if i > 0 {
+			g += 9600
+		}
+		pg := page{granule: g, packets: [][]byte{a.Data}}
+		if i == len(src.Audio)-1 {
+			pg.flags, pg.granule = flagEOS, g-trim
+		}
+		pages = append(pages, pg)
+	}
+	b := appendPage(nil, src.Serial, 0, page{flags: flagBOS, packets: [][]byte{src.Head.raw}})
+	b = appendPage(b, src.Serial, 1, page{packets: [][]byte{tagsPacket(src.Vendor)}})
+	for i, p := range pages {
+		b = appendPage(b, src.Serial, uint32(i+2), p)
+	}
+	gapped, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, st, err := Repack(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Granule != src.Audio[len(src.Audio)-1].Granule {
+		t.Errorf("final granule %d, want %d (the gap removed, the end trim kept)", st.Granule, src.Audio[len(src.Audio)-1].Granule)
+	}
+	checkRepacked(t, gapped, s, st)
+}
+
+func TestParseRejects(t *testing.T) {
+	in, err := os.ReadFile("testdata/single.ogg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	badCRC := append([]byte(nil), in...)
+	badCRC[len(badCRC)-1] ^= 1
+	twice := append(append([]byte(nil), in...), in...)
+	for name, b := range map[string][]byte{
+		"bad CRC":        badCRC,
+		"cut":            in[:len(in)-3],
+		"chained":        twice,
+		"empty":          nil,
+		"not ogg":        []byte("RIFF....WAVEfmt "),
+		"only the first": in[:pageHeaderLen+1+int(in[27])],
+	} {
+		if _, _, err := Repack(b); err == nil {
+			t.Errorf("%s: repacked without an error", name)
+		}
+	}
+}
+
+// FuzzRepack: no input panics Parse or Repack, and whatever Repack writes
+// parses and repacks to itself.
+func FuzzRepack(f *testing.F) {
+	for _, p := range []string{"testdata/single.ogg", "testdata/native.ogg"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)/2])
+	}
+	files, _ := filepath.Glob("../../../../testdata/ogg-opus-*")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil && len(b) < 64<<10 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = Parse(b)
+		out, _, err := Repack(b)
+		if err != nil {
+			return
+		}
+		again, st, err := Repack(out)
+		if err != nil {
+			t.Fatalf("the repacked stream does not repack: %v", err)
+		}
+		if st.PacketsIn != st.PacketsOut || !bytes.Equal(again, out) {
+			t.Fatalf("repacking is not idempotent")
+		}
+	})
+}

@@ -1,0 +1,179 @@
+package oggopus
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// MaxPacketSamples is the longest packet Repack makes: 60 ms (three 20 ms
+// SILK frames, as WhatsApp packs its voice notes).
+const MaxPacketSamples = 2880
+
+// pageSamples is how much audio Repack puts on a page: one second, as
+// ffmpeg's Ogg muxer does by default.
+const pageSamples = 48000
+
+// Stats says what Repack did.
+type Stats struct {
+	PacketsIn, PacketsOut int
+	Frames                int
+	// Samples is the total of the packets' samples at 48 kHz (pre-skip
+	// included); Granule the final granule position written (Samples minus
+	// the end trimming the input asked for).
+	Samples, Granule int64
+	// EndTrim is the number of samples the final page trims (RFC 7845
+	// §4.4), as in the input.
+	EndTrim int64
+}
+
+// Repack rewrites a single-link Ogg Opus stream with channel mapping
+// family 0: consecutive frames of the same TOC configuration and channel
+// count are combined into code-3 packets of at most 60 ms (CBR framing
+// when the frames are the same size, VBR otherwise, never padding); the
+// OpusHead is kept byte for byte (pre-skip unchanged), OpusTags keeps the
+// vendor string and no comments, pages hold about a second each, and
+// every granule position is the count of samples the packets completed up
+// to its page hold (whatever the input's granules said), except the last,
+// which trims the end exactly as the input's last page did. The decoded
+// samples are the input's (RFC 6716 §3.2: the same frames).
+func Repack(in []byte) ([]byte, Stats, error) {
+	var st Stats
+	s, err := Parse(in)
+	if err != nil {
+		return nil, st, err
+	}
+	if s.Head.Family != 0 || s.Head.Channels > 2 {
+		return nil, st, fmt.Errorf("oggopus: channel mapping family %d (%d channels) is not repacked", s.Head.Family, s.Head.Channels)
+	}
+	if len(s.Audio) == 0 {
+		return nil, st, errors.New("oggopus: no audio packets")
+	}
+	st.PacketsIn = len(s.Audio)
+
+	// End trimming asked for by the input's last page: what its packets
+	// hold beyond the granule position, measured from the page before
+	// (so a gap the muxer put in earlier granules does not count).
+	var prevGran int64
+	var lastSamples int64
+	for _, a := range s.Audio {
+		p, err := ParsePacket(a.Data)
+		if err != nil {
+			return nil, st, fmt.Errorf("oggopus: audio packet: %w", err)
+		}
+		if a.Last {
+			lastSamples += int64(p.Samples())
+		} else {
+			prevGran = a.Granule
+		}
+	}
+	if s.Audio[0].Last {
+		prevGran = 0
+	}
+	finalGran := s.Audio[len(s.Audio)-1].Granule
+	if trim := prevGran + lastSamples - finalGran; trim > 0 && trim < lastSamples {
+		st.EndTrim = trim
+	}
+
+	// Regroup frames.
+	var out [][]byte
+	var outSamples []int
+	var cur [][]byte
+	var curTOC TOC
+	flush := func() error {
+		if len(cur) == 0 {
+			return nil
+		}
+		b, err := AppendCode3(nil, curTOC, cur)
+		if err != nil {
+			return err
+		}
+		out = append(out, b)
+		outSamples = append(outSamples, len(cur)*curTOC.FrameSamples())
+		cur = nil
+		return nil
+	}
+	for _, a := range s.Audio {
+		p, _ := ParsePacket(a.Data) // parsed above
+		for _, f := range p.Frames {
+			st.Frames++
+			same := len(cur) > 0 && curTOC>>2 == p.TOC>>2
+			if !same || (len(cur)+1)*curTOC.FrameSamples() > MaxPacketSamples {
+				if err := flush(); err != nil {
+					return nil, st, err
+				}
+				curTOC = p.TOC
+			}
+			cur = append(cur, f)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, st, err
+	}
+	st.PacketsOut = len(out)
+
+	// Paginate: about a second a page, at most 255 lacing values.
+	var pages []page
+	var pg page
+	var gran, pageStart int64
+	segs := 0
+	for i, p := range out {
+		if segs+segments(len(p)) > maxSegments {
+			pages = append(pages, pg)
+			pg, segs, pageStart = page{}, 0, gran
+		}
+		pg.packets = append(pg.packets, p)
+		segs += segments(len(p))
+		gran += int64(outSamples[i])
+		pg.granule = gran
+		if gran-pageStart >= pageSamples && i < len(out)-1 {
+			pages = append(pages, pg)
+			pg, segs, pageStart = page{}, 0, gran
+		}
+	}
+	pages = append(pages, pg)
+	st.Samples = gran
+	// The last page must hold more samples than it trims, so its granule
+	// stays after the previous page's: merge a short last page back.
+	if n := len(pages); n >= 2 && gran-st.EndTrim <= pages[n-2].granule {
+		segsPrev := 0
+		for _, p := range append(pages[n-2].packets, pages[n-1].packets...) {
+			segsPrev += segments(len(p))
+		}
+		if segsPrev <= maxSegments {
+			pages[n-2].packets = append(pages[n-2].packets, pages[n-1].packets...)
+			pages[n-2].granule = pages[n-1].granule
+			pages = pages[:n-1]
+		} else {
+			st.EndTrim = 0 // cannot happen with ≤ 60 ms packets; stay valid
+		}
+	}
+	st.Granule = gran - st.EndTrim
+	pages[len(pages)-1].granule = st.Granule
+	pages[len(pages)-1].flags |= flagEOS
+
+	// Write.
+	b := make([]byte, 0, len(in))
+	seq := uint32(0)
+	b = appendPage(b, s.Serial, seq, page{flags: flagBOS, packets: [][]byte{s.Head.raw}})
+	seq++
+	b = appendPage(b, s.Serial, seq, page{packets: [][]byte{tagsPacket(s.Vendor)}})
+	for _, p := range pages {
+		seq++
+		b = appendPage(b, s.Serial, seq, p)
+	}
+	return b, st, nil
+}
+
+// tagsPacket is a minimal OpusTags packet (RFC 7845 §5.2): the vendor
+// string and no comments.
+func tagsPacket(vendor string) []byte {
+	if len(vendor) > 256 {
+		vendor = vendor[:256]
+	}
+	b := make([]byte, 0, 16+len(vendor))
+	b = append(b, "OpusTags"...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(vendor)))
+	b = append(b, vendor...)
+	return binary.LittleEndian.AppendUint32(b, 0)
+}
