@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/transcode/internal/oggopus"
 )
 
@@ -80,17 +81,17 @@ func checkNative(t testing.TB, s *oggopus.Stream) map[int]int {
 	configs := map[int]int{}
 	samples := int64(0)
 	for i, a := range s.Audio {
-		p, err := oggopus.ParsePacket(a.Data)
+		p, err := codec.ParseOpusPacket(a.Data)
 		if err != nil {
 			t.Fatalf("packet %d: %v", i, err)
 		}
-		configs[p.TOC.Config()]++
-		if p.TOC.Code() != 3 || p.Samples() > oggopus.MaxPacketSamples {
-			t.Errorf("packet %d: code %d, %d frames", i, p.TOC.Code(), len(p.Frames))
+		configs[int(p.TOC.Config)]++
+		if p.TOC.Code != 3 || p.Samples() > oggopus.MaxPacketSamples {
+			t.Errorf("packet %d: code %d, %d frames", i, p.TOC.Code, len(p.Frames))
 		}
 		if i < len(s.Audio)-1 {
-			next, _ := oggopus.ParsePacket(s.Audio[i+1].Data)
-			if next.TOC.Config() == p.TOC.Config() && p.Samples() < oggopus.MaxPacketSamples {
+			next, _ := codec.ParseOpusPacket(s.Audio[i+1].Data)
+			if next.TOC.Config == p.TOC.Config && p.Samples() < oggopus.MaxPacketSamples {
 				t.Errorf("packet %d: %d frames, not full", i, len(p.Frames))
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/transcode/internal/oggopus"
 )
 
@@ -58,9 +59,11 @@ func repackInPlace(p string) error {
 	return nil
 }
 
-// silkWideband is the TOC configuration range of SILK wideband frames
-// (RFC 6716 §3.1: configs 8–11), what a 16 kHz voip encode makes.
-func silkWideband(t oggopus.TOC) bool { return t.Config() >= 8 && t.Config() <= 11 }
+// silkWideband: SILK wideband frames (RFC 6716 §3.1: configs 8–11), what
+// a 16 kHz voip encode of speech makes.
+func silkWideband(t codec.OpusTOC) bool {
+	return t.Mode() == codec.OpusSILK && t.Bandwidth() == codec.OpusWB
+}
 
 // repackable reports whether a compliant voice note should be repacked
 // under PackingNative: every frame SILK wideband, and not already packed
@@ -71,19 +74,19 @@ func repackable(b []byte) (ok bool, why string) {
 	if err != nil {
 		return false, "its Ogg pages cannot be repacked (" + err.Error() + ")"
 	}
-	if s.Head.Family != 0 {
+	if s.Head.MappingFamily != 0 {
 		return false, "its channel mapping cannot be repacked"
 	}
 	allCode3 := true
 	for _, a := range s.Audio {
-		pk, err := oggopus.ParsePacket(a.Data)
+		pk, err := codec.ParseOpusPacket(a.Data)
 		if err != nil {
 			return false, "it holds a malformed Opus packet"
 		}
 		if !silkWideband(pk.TOC) {
 			return false, fmt.Sprintf("its frames are not all SILK wideband (%s %s)", pk.TOC.Mode(), pk.TOC.Bandwidth())
 		}
-		if pk.TOC.Code() != 3 {
+		if pk.TOC.Code != 3 {
 			allCode3 = false
 		}
 	}

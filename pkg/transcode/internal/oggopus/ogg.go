@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 )
 
 // Ogg page layout (RFC 3533 §6).
@@ -40,40 +42,6 @@ func crc(b []byte) uint32 {
 	return c
 }
 
-// Head is the Opus ID header (RFC 7845 §5.1).
-type Head struct {
-	Version   byte
-	Channels  int
-	PreSkip   int
-	InputRate uint32
-	Gain      int16
-	Family    byte
-	raw       []byte
-}
-
-// ParseHead parses an OpusHead packet.
-func ParseHead(b []byte) (Head, error) {
-	if len(b) < 19 || string(b[:8]) != "OpusHead" {
-		return Head{}, errors.New("not an OpusHead packet")
-	}
-	h := Head{
-		Version:   b[8],
-		Channels:  int(b[9]),
-		PreSkip:   int(binary.LittleEndian.Uint16(b[10:])),
-		InputRate: binary.LittleEndian.Uint32(b[12:]),
-		Gain:      int16(binary.LittleEndian.Uint16(b[16:])),
-		Family:    b[18],
-		raw:       b,
-	}
-	if h.Version>>4 != 0 {
-		return h, fmt.Errorf("OpusHead version %d is not 0.x", h.Version)
-	}
-	if h.Channels == 0 {
-		return h, errors.New("OpusHead with 0 channels")
-	}
-	return h, nil
-}
-
 // AudioPacket is one audio packet of a stream with the granule position
 // of the page it completes on.
 type AudioPacket struct {
@@ -94,7 +62,8 @@ type PageInfo struct {
 // Stream is a parsed single-link Ogg Opus stream.
 type Stream struct {
 	Serial  uint32
-	Head    Head
+	Head    codec.OpusHead
+	HeadRaw []byte // the OpusHead packet as stored
 	Vendor  string
 	Audio   []AudioPacket
 	Pages   []PageInfo
@@ -206,11 +175,11 @@ func Parse(b []byte) (*Stream, error) {
 	if len(packets) < 2 {
 		return nil, errors.New("oggopus: no OpusHead and OpusTags")
 	}
-	head, err := ParseHead(packets[0])
+	head, err := codec.ParseOpusHead(packets[0])
 	if err != nil {
 		return nil, fmt.Errorf("oggopus: %w", err)
 	}
-	s.Head = head
+	s.Head, s.HeadRaw = head, packets[0]
 	tags := packets[1]
 	if len(tags) < 16 || string(tags[:8]) != "OpusTags" {
 		return nil, errors.New("oggopus: the second packet is not OpusTags")

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 )
 
 // MaxPacketSamples is the longest packet Repack makes: 60 ms (three 20 ms
@@ -43,8 +45,8 @@ func Repack(in []byte) ([]byte, Stats, error) {
 	if err != nil {
 		return nil, st, err
 	}
-	if s.Head.Family != 0 || s.Head.Channels > 2 {
-		return nil, st, fmt.Errorf("oggopus: channel mapping family %d (%d channels) is not repacked", s.Head.Family, s.Head.Channels)
+	if s.Head.MappingFamily != 0 {
+		return nil, st, fmt.Errorf("oggopus: channel mapping family %d (%d channels) is not repacked", s.Head.MappingFamily, s.Head.Channels)
 	}
 	if len(s.Audio) == 0 {
 		return nil, st, errors.New("oggopus: no audio packets")
@@ -57,7 +59,7 @@ func Repack(in []byte) ([]byte, Stats, error) {
 	var prevGran int64
 	var lastSamples int64
 	for _, a := range s.Audio {
-		p, err := ParsePacket(a.Data)
+		p, err := codec.ParseOpusPacket(a.Data)
 		if err != nil {
 			return nil, st, fmt.Errorf("oggopus: audio packet: %w", err)
 		}
@@ -79,7 +81,7 @@ func Repack(in []byte) ([]byte, Stats, error) {
 	var out [][]byte
 	var outSamples []int
 	var cur [][]byte
-	var curTOC TOC
+	var curTOC codec.OpusTOC
 	flush := func() error {
 		if len(cur) == 0 {
 			return nil
@@ -94,10 +96,10 @@ func Repack(in []byte) ([]byte, Stats, error) {
 		return nil
 	}
 	for _, a := range s.Audio {
-		p, _ := ParsePacket(a.Data) // parsed above
+		p, _ := codec.ParseOpusPacket(a.Data) // parsed above
 		for _, f := range p.Frames {
 			st.Frames++
-			same := len(cur) > 0 && curTOC>>2 == p.TOC>>2
+			same := len(cur) > 0 && curTOC.Config == p.TOC.Config && curTOC.Stereo == p.TOC.Stereo
 			if !same || (len(cur)+1)*curTOC.FrameSamples() > MaxPacketSamples {
 				if err := flush(); err != nil {
 					return nil, st, err
@@ -155,7 +157,7 @@ func Repack(in []byte) ([]byte, Stats, error) {
 	// Write.
 	b := make([]byte, 0, len(in))
 	seq := uint32(0)
-	b = appendPage(b, s.Serial, seq, page{flags: flagBOS, packets: [][]byte{s.Head.raw}})
+	b = appendPage(b, s.Serial, seq, page{flags: flagBOS, packets: [][]byte{s.HeadRaw}})
 	seq++
 	b = appendPage(b, s.Serial, seq, page{packets: [][]byte{tagsPacket(s.Vendor)}})
 	for _, p := range pages {
