@@ -18,7 +18,13 @@ type graphMessage struct {
 	To               string     `json:"to"`
 	Type             string     `json:"type"`
 	Audio            graphAudio `json:"audio"`
+	// CallbackData is echoed in the message's status webhooks.
+	CallbackData string `json:"biz_opaque_callback_data,omitempty"`
 }
+
+// maxGraphCallbackData bounds biz_opaque_callback_data (Meta: "Maximum
+// 512 characters").
+const maxGraphCallbackData = 512
 
 type graphAudio struct {
 	ID    string `json:"id,omitempty"`
@@ -54,8 +60,11 @@ func (c *Client) Send(ctx context.Context, m Message) (*Receipt, error) {
 }
 
 func (c *Client) graphBody(m Message) (string, []byte, error) {
-	if !m.Extras.empty() {
-		return "", nil, invalid("extras", "from, message id, callback data, notify URL, entity and application id are Infobip fields; %s does not take them", c.provider)
+	if x := m.Extras; x != (Extras{CallbackData: x.CallbackData}) {
+		return "", nil, invalid("extras", "from, message id, notify URL, entity and application id are Infobip fields; %s does not take them", c.provider)
+	}
+	if n := len([]rune(m.Extras.CallbackData)); n > maxGraphCallbackData {
+		return "", nil, invalid("callback data", "%d characters, more than the %d %s takes", n, maxGraphCallbackData, c.provider)
 	}
 	to, err := NormalizePhone(m.To)
 	if err != nil {
@@ -78,7 +87,7 @@ func (c *Client) graphBody(m Message) (string, []byte, error) {
 	default:
 		return "", nil, invalid("media", "give a media id or a link")
 	}
-	body, err := marshal(graphMessage{MessagingProduct: "whatsapp", RecipientType: "individual", To: to, Type: "audio", Audio: a})
+	body, err := marshal(graphMessage{MessagingProduct: "whatsapp", RecipientType: "individual", To: to, Type: "audio", Audio: a, CallbackData: m.Extras.CallbackData})
 	return to, body, err
 }
 

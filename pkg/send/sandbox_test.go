@@ -989,3 +989,21 @@ func TestInfobipInDoubtNotRetried(t *testing.T) {
 		t.Errorf("with RetryInDoubt: %v, receipt %+v; want success on attempt 2", err, rc)
 	}
 }
+
+// Meta and 360dialog sends carry the callback data as
+// biz_opaque_callback_data, which the provider echoes in the message's
+// statuses; Infobip's is callbackData.
+func TestCallbackDataEveryProvider(t *testing.T) {
+	s := startSandbox(t, sandbox.Config{})
+	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
+	for _, p := range []send.Provider{send.Meta, send.D360, send.Infobip} {
+		cb := "row-key-" + string(p) + "-é"
+		rc, err := newClient(t, s, p).Send(context.Background(), send.Message{To: "+16505551234", Link: link, Voice: true, Extras: send.Extras{CallbackData: cb}})
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if m, ok := s.Message(rc.MessageID); !ok || m.Callback != cb {
+			t.Fatalf("%s: the provider got callback data %q, want %q", p, m.Callback, cb)
+		}
+	}
+}

@@ -95,12 +95,18 @@ type Message struct {
 	Extras  Extras
 }
 
-// Extras are Infobip's optional fields (seeds/000, Infobip OpenAPI
-// AudioMessage). Setting one for Meta or 360dialog is a validation error.
+// Extras are optional fields. CallbackData is taken by every provider;
+// the others are Infobip's (Infobip OpenAPI AudioMessage), and setting one
+// for Meta or 360dialog is a validation error.
 type Extras struct {
-	From          string // sender number; default: the client's WithSender
-	MessageID     string // default: a new UUID, kept across retries
-	CallbackData  string // echoed in delivery reports
+	From      string // sender number; default: the client's WithSender
+	MessageID string // default: a new UUID, kept across retries
+	// CallbackData is Meta's and 360dialog's biz_opaque_callback_data (at
+	// most 512 characters; echoed in the message's status webhooks: Meta,
+	// "Send messages",
+	// https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages)
+	// or Infobip's callbackData (at most 4000).
+	CallbackData  string
 	NotifyURL     string // where Infobip posts delivery and seen reports
 	EntityID      string
 	ApplicationID string
