@@ -19,7 +19,8 @@ deps:
 	@bash scripts/deps.sh
 
 # test-deps adds what the tests need: versitygw (a real S3 server on
-# loopback) and Debian's chromium (the sandbox page test).
+# loopback), nats-server (JetStream, for the queue tests) and Debian's
+# chromium (the sandbox page test).
 test-deps:
 	@bash scripts/deps.sh test
 

@@ -40,6 +40,12 @@ if ! command -v opusinfo >/dev/null; then
   apt_install opus-tools
 fi
 
+# NATS JetStream for the queue tests (pkg/queue, prep worker).
+if [[ ! -x "$tools/nats-server" ]]; then
+  echo "deps: building nats-server v2.15.2 into $tools"
+  GOBIN="$tools" go install github.com/nats-io/nats-server/v2@v2.15.2
+fi
+
 # Headless Chromium checks the sandbox's page (pkg/sandbox). Skip with
 # PREP_NO_CHROMIUM=1 (that test then skips itself).
 if [[ -z "${PREP_NO_CHROMIUM:-}" ]] && ! command -v chromium >/dev/null; then

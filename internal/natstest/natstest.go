@@ -1,0 +1,222 @@
+// Package natstest runs real nats-server processes for tests: one server
+// or a three-node cluster, bound to 127.0.0.1, JetStream on a temporary
+// directory, stopped (or killed, or restarted on the same storage) by PID.
+//
+// The binary is looked up as $NATS_SERVER, then in prep's tools cache
+// (~/.cache/prep-tools/bin, where `make test` builds nats-server v2.15.2),
+// then on PATH. When it is missing a test is skipped — and fails when the
+// CI environment variable is set, so CI cannot pass by skipping.
+package natstest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binary returns the nats-server path, or "" when there is none.
+func Binary() string {
+	if p := os.Getenv("NATS_SERVER"); p != "" {
+		return p
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cache", "prep-tools", "bin", "nats-server")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("nats-server"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// Need returns the nats-server binary or ends the test: skipped, or failed
+// when CI is set.
+func Need(t testing.TB) string {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		msg := "nats-server not found (run `make test-deps`: it builds nats-server v2.15.2 into ~/.cache/prep-tools/bin)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
+// Server is one nats-server process.
+type Server struct {
+	t       testing.TB
+	bin     string
+	args    []string
+	dir     string
+	Port    int
+	Name    string
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	log     *lockedBuf
+	stopped bool
+}
+
+// URL is the client URL, nats://127.0.0.1:PORT.
+func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.Port) }
+
+// Start starts one JetStream server on a free loopback port with its store
+// in a temporary directory; it is stopped when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := Need(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	s := &Server{t: t, bin: bin, dir: dir, Port: port, Name: "n1",
+		args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir, "-n", "n1"}}
+	s.start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = &lockedBuf{}
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("nats-server: %v", err)
+	}
+	done := make(chan struct{})
+	s.cmd, s.done, s.stopped = cmd, done, false
+	go func() { cmd.Wait(); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("nats-server on port %d did not start:\n%s", s.Port, s.log.String())
+}
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	if s.stopped || cmd == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	s.mu.Unlock()
+	cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Stop ends the server gracefully (SIGTERM; SIGKILL after 10 s).
+func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
+
+// Kill ends the server with SIGKILL.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+// Restart stops the server (gracefully) and starts it again on the same
+// port and storage.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.start()
+}
+
+// Log is what the server printed so far.
+func (s *Server) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Cluster is three JetStream servers routed together.
+type Cluster struct {
+	Servers []*Server
+}
+
+// URLs is every node's client URL, comma-separated (what nats.Connect takes).
+func (c *Cluster) URLs() string {
+	var u []string
+	for _, s := range c.Servers {
+		u = append(u, s.URL())
+	}
+	return strings.Join(u, ",")
+}
+
+// StartCluster starts a three-node JetStream cluster on loopback.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	bin := Need(t)
+	c := &Cluster{}
+	ports := make([]int, 3)
+	cports := make([]int, 3)
+	for i := range ports {
+		ports[i], cports[i] = freePort(t), freePort(t)
+	}
+	var routes []string
+	for _, p := range cports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	for i := range ports {
+		dir := t.TempDir()
+		name := fmt.Sprintf("n%d", i+1)
+		s := &Server{t: t, bin: bin, dir: dir, Port: ports[i], Name: name, args: []string{
+			"-a", "127.0.0.1", "-p", strconv.Itoa(ports[i]), "-js", "-sd", dir, "-n", name,
+			"--cluster_name", "prep", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", cports[i]),
+			"--routes", strings.Join(routes, ","),
+		}}
+		s.start()
+		t.Cleanup(s.Stop)
+		c.Servers = append(c.Servers, s)
+	}
+	return c
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,177 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/prep-audio/prep/pkg/pipeline"
+)
+
+// Wait follows the submission's rows until every valid one is settled
+// (sent, failed or unknown) or ctx ends, calling progress every `every`
+// (and once at the end, Final set), and returns the batch's result —
+// the same report a local batch gives. Rows not settled when ctx ends are
+// reported skipped ("not finished"): they stay queued for the workers.
+func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, progress func(pipeline.Progress)) (*pipeline.BatchResult, error) {
+	if every <= 0 {
+		every = time.Second
+	}
+	state := map[string]*Row{}
+	want := map[string]bool{}
+	for _, sr := range sub.Rows {
+		if sr.Err == nil {
+			want[rowKV(sub.Batch, sr.Key)] = true
+		}
+	}
+	settled := func() int {
+		n := 0
+		for k := range want {
+			if r := state[k]; r != nil && r.State.Terminal() {
+				n++
+			}
+		}
+		return n
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	interrupted := false
+	for {
+		w, err := q.rows.Watch(ctx, sub.Batch+".>", jetstream.IgnoreDeletes())
+		if err != nil {
+			if ctx.Err() != nil {
+				interrupted = true
+				break
+			}
+			sleep(ctx, 250*time.Millisecond)
+			continue
+		}
+		done := false
+		for !done {
+			select {
+			case e, ok := <-w.Updates():
+				if !ok {
+					done = true // the watcher ended (server restart): start another
+					break
+				}
+				if e == nil {
+					continue // the initial values are in
+				}
+				var r Row
+				if json.Unmarshal(e.Value(), &r) == nil {
+					state[e.Key()] = &r
+				}
+				if settled() == len(want) {
+					w.Stop()
+					return q.result(ctx, sub, state, false, progress), nil
+				}
+			case <-t.C:
+				if progress != nil {
+					progress(q.progress(sub, state, false))
+				}
+			case <-ctx.Done():
+				done, interrupted = true, true
+			}
+		}
+		w.Stop()
+		if interrupted {
+			break
+		}
+	}
+	return q.result(context.WithoutCancel(ctx), sub, state, interrupted, progress), nil
+}
+
+func (q *Queue) progress(sub *Submission, state map[string]*Row, final bool) pipeline.Progress {
+	pg := pipeline.Progress{Total: len(sub.Rows), Elapsed: time.Since(sub.Start), Final: final}
+	for _, sr := range sub.Rows {
+		if sr.Err != nil {
+			pg.Invalid++
+			continue
+		}
+		r := state[rowKV(sub.Batch, sr.Key)]
+		if r == nil {
+			continue
+		}
+		switch r.State {
+		case StateSent:
+			pg.Sent++
+		case StateFailed:
+			pg.Failed++
+		case StateUnknown:
+			pg.Unknown++
+		}
+	}
+	pg.Done = pg.Sent + pg.Failed + pg.Unknown + pg.Invalid
+	if sec := pg.Elapsed.Seconds(); sec > 0 {
+		pg.Rate = float64(pg.Done) / sec
+	}
+	if pg.Rate > 0 && pg.Done < pg.Total {
+		pg.ETA = time.Duration(float64(pg.Total-pg.Done) / pg.Rate * float64(time.Second))
+	}
+	return pg
+}
+
+// result builds the report from the rows' states.
+func (q *Queue) result(ctx context.Context, sub *Submission, state map[string]*Row, interrupted bool, progress func(pipeline.Progress)) *pipeline.BatchResult {
+	res := &pipeline.BatchResult{Summary: pipeline.Summary{Rows: len(sub.Rows), Counts: map[pipeline.Status]int{}, Distinct: sub.Distinct}}
+	recs := map[string]bool{}
+	for _, sr := range sub.Rows {
+		r := sr.Row
+		rr := pipeline.RowResult{Row: r.Line, To: r.To, File: r.File, Provider: r.Provider, Profile: r.Profile, SHA256: sr.SHA, Key: sr.Key}
+		switch st := state[rowKV(sub.Batch, sr.Key)]; {
+		case sr.Err != nil:
+			rr.Status, rr.Error = pipeline.StatusInvalid, sr.Err.Error()
+		case st == nil:
+			rr.Status, rr.Error = pipeline.StatusSkipped, "not finished (still queued)"
+		default:
+			rr.MessageID = strings.Join(st.IDs, ";")
+			rr.Media = strings.Join(st.Media, ";")
+			rr.Error = st.Error
+			rr.Timing = st.Timing
+			rr.Resumed = !st.Queued.IsZero() && st.Queued.Before(sub.Start)
+			switch st.State {
+			case StateSent:
+				rr.Status, rr.Error = pipeline.StatusSent, ""
+			case StateFailed:
+				rr.Status = pipeline.StatusFailed
+			case StateUnknown:
+				rr.Status = pipeline.StatusUnknown
+			default:
+				rr.Status, rr.Error = pipeline.StatusSkipped, "not finished (still "+string(st.State)+")"
+			}
+			res.Summary.Messages += len(st.IDs)
+			res.Summary.Stages.Send += st.Timing.Send
+			recs[ContentKey(sr.SHA, r.Profile)] = true
+		}
+		res.Summary.Counts[rr.Status]++
+		res.Rows = append(res.Rows, rr)
+	}
+	for ck := range recs {
+		e, err := q.recs.Get(ctx, ck)
+		if err != nil {
+			continue
+		}
+		var rec Recording
+		if json.Unmarshal(e.Value(), &rec) != nil {
+			continue
+		}
+		res.Summary.Prepared += rec.Claims
+		for _, n := range rec.Uploads {
+			res.Summary.Uploads += n
+		}
+		res.Summary.BytesBefore += rec.Bytes.Before
+		res.Summary.BytesAfter += rec.Bytes.After
+		res.Summary.Stages.Inspect += rec.Timing.Inspect
+		res.Summary.Stages.Transcode += rec.Timing.Transcode
+		res.Summary.Stages.Upload += rec.Timing.Upload
+	}
+	res.Summary.Wall = time.Since(sub.Start)
+	res.Summary.Interrupted = interrupted
+	if progress != nil {
+		progress(q.progress(sub, state, true))
+	}
+	return res
+}

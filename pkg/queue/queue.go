@@ -1,0 +1,267 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config names and tunes the JetStream resources a queue uses. Every
+// process that shares a queue (submitters and workers) must use the same
+// Config; the zero value is the default.
+type Config struct {
+	// Prefix names the stream (PREFIX_WORK, upper case) and buckets
+	// (prefix_rows, prefix_recs, prefix_workers, prefix_rates,
+	// prefix_batches); default "prep".
+	Prefix string
+	// Replicas for every stream and bucket: 1 (default), or 3 on a
+	// three-node cluster so a node can be lost.
+	Replicas int
+	// AckWait is how long a delivered message may go without an ack or an
+	// InProgress before JetStream delivers it again; default 30 s. Workers
+	// send InProgress every AckWait/3.
+	AckWait time.Duration
+	// MaxDeliver bounds deliveries of one row's message; default 20. The
+	// last delivery fails a row it cannot finish.
+	MaxDeliver int
+	// WorkerTTL is how long a worker counts as alive after its last
+	// heartbeat; default 15 s (heartbeat every WorkerTTL/3).
+	WorkerTTL time.Duration
+	// MediaTTL is how long a prepared recording's media ids and URLs are
+	// reused; default 6 days (S3 presigned URLs last 7, Meta keeps media 30).
+	MediaTTL time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = "prep"
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 20
+	}
+	if c.WorkerTTL <= 0 {
+		c.WorkerTTL = 15 * time.Second
+	}
+	if c.MediaTTL <= 0 {
+		c.MediaTTL = 6 * 24 * time.Hour
+	}
+	return c
+}
+
+// Queue is a handle on the JetStream resources of one queue. It is safe for
+// concurrent use.
+type Queue struct {
+	cfg     Config
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	cons    jetstream.Consumer
+	rows    jetstream.KeyValue
+	recs    jetstream.KeyValue
+	workers jetstream.KeyValue
+	rates   jetstream.KeyValue
+	batches jetstream.KeyValue
+	subject string // work subject prefix: prefix.work
+}
+
+// Error is a failure of the queue's JetStream layer (the server cannot be
+// reached, a stream or bucket cannot be made).
+type Error struct {
+	Op  string
+	Err error
+}
+
+func (e *Error) Error() string { return "queue: " + e.Op + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Connect connects to the NATS server(s) at url (comma-separated for a
+// cluster) with reconnects that never give up, for long-running workers
+// and submitters that must outlive a server restart.
+func Connect(url, name string) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, &Error{Op: "connect " + redactURL(url), Err: err}
+	}
+	return nc, nil
+}
+
+// redactURL drops user:password@ from a URL for messages.
+func redactURL(u string) string {
+	var out []string
+	for _, p := range strings.Split(u, ",") {
+		if i := strings.Index(p, "@"); i >= 0 {
+			if j := strings.Index(p, "://"); j >= 0 && j < i {
+				p = p[:j+3] + "***@" + p[i+1:]
+			} else {
+				p = "***@" + p[i+1:]
+			}
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ",")
+}
+
+// Open makes (or updates) the queue's stream, consumer and buckets on nc's
+// JetStream and returns a handle.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
+	cfg = cfg.withDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, &Error{Op: "jetstream", Err: err}
+	}
+	q := &Queue{cfg: cfg, nc: nc, js: js, subject: cfg.Prefix + ".work"}
+	name := strings.ToUpper(cfg.Prefix) + "_WORK"
+	q.stream, err = retry(ctx, func() (jetstream.Stream, error) {
+		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name: name, Subjects: []string{q.subject + ".>"}, Retention: jetstream.WorkQueuePolicy,
+			Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: 2 * time.Minute,
+		})
+	})
+	if err != nil {
+		return nil, &Error{Op: "stream " + name, Err: err}
+	}
+	q.cons, err = retry(ctx, func() (jetstream.Consumer, error) {
+		return q.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable: "workers", AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
+			MaxDeliver: cfg.MaxDeliver, MaxAckPending: 10000, Replicas: cfg.Replicas,
+		})
+	})
+	if err != nil {
+		return nil, &Error{Op: "consumer", Err: err}
+	}
+	buckets := []struct {
+		kv  *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&q.rows, jetstream.KeyValueConfig{Bucket: cfg.Prefix + "_rows", Description: "prep: row states"}},
+		{&q.recs, jetstream.KeyValueConfig{Bucket: cfg.Prefix + "_recs", Description: "prep: recordings (claims, media)", TTL: cfg.MediaTTL}},
+		{&q.workers, jetstream.KeyValueConfig{Bucket: cfg.Prefix + "_workers", Description: "prep: live workers", TTL: cfg.WorkerTTL}},
+		{&q.rates, jetstream.KeyValueConfig{Bucket: cfg.Prefix + "_rates", Description: "prep: rate buckets", TTL: time.Hour}},
+		{&q.batches, jetstream.KeyValueConfig{Bucket: cfg.Prefix + "_batches", Description: "prep: submitted batches"}},
+	}
+	for _, b := range buckets {
+		b.cfg.Storage, b.cfg.Replicas, b.cfg.History = jetstream.FileStorage, cfg.Replicas, 1
+		kv, err := retry(ctx, func() (jetstream.KeyValue, error) { return js.CreateOrUpdateKeyValue(ctx, b.cfg) })
+		if err != nil {
+			return nil, &Error{Op: "bucket " + b.cfg.Bucket, Err: err}
+		}
+		*b.kv = kv
+	}
+	return q, nil
+}
+
+// Config returns the queue's configuration with defaults filled in.
+func (q *Queue) Config() Config { return q.cfg }
+
+// retry runs f until it succeeds, ctx ends, or ~10 s of transient failures
+// (a cluster electing a leader, a server restarting) have passed.
+func retry[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	var zero T
+	deadline := time.Now().Add(10 * time.Second)
+	wait := 50 * time.Millisecond
+	for {
+		v, err := f()
+		if err == nil {
+			return v, nil
+		}
+		if !transient(err) || time.Now().After(deadline) {
+			return zero, err
+		}
+		select {
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, time.Second)
+	}
+}
+
+// transient reports whether a JetStream error may go away by itself.
+func transient(err error) bool {
+	switch {
+	case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch),
+		errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, context.Canceled):
+		return false
+	}
+	return true
+}
+
+// errConflict means a compare-and-set lost to another writer.
+var errConflict = errors.New("revision conflict")
+
+// update reads key, lets f change the decoded value, and writes it back
+// with compare-and-set on the revision it read, again until it wins or f
+// says to stop (by returning an error, passed through) or ctx ends.
+// Transient server errors are retried. A missing key is decoded as the zero
+// value with revision 0 (created then).
+func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, f func(v *T, exists bool) error) (T, uint64, error) {
+	for {
+		var v T
+		var rev uint64
+		e, err := kv.Get(ctx, key)
+		switch {
+		case err == nil:
+			rev = e.Revision()
+			if jerr := json.Unmarshal(e.Value(), &v); jerr != nil {
+				return v, 0, fmt.Errorf("key %s: %w", key, jerr)
+			}
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		default:
+			if ctx.Err() != nil {
+				return v, 0, ctx.Err()
+			}
+			if !transient(err) {
+				return v, 0, err
+			}
+			sleep(ctx, 100*time.Millisecond)
+			continue
+		}
+		if err := f(&v, rev != 0); err != nil {
+			return v, rev, err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return v, 0, err
+		}
+		var nrev uint64
+		if rev == 0 {
+			nrev, err = kv.Create(ctx, key, b)
+		} else {
+			nrev, err = kv.Update(ctx, key, b, rev)
+		}
+		if err == nil {
+			return v, nrev, nil
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue // lost the race: read again
+		}
+		if ctx.Err() != nil {
+			return v, 0, ctx.Err()
+		}
+		return v, 0, err // unknown whether it landed: the caller decides
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

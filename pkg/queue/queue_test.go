@@ -1,0 +1,414 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/prep-audio/prep/internal/natstest"
+	"github.com/prep-audio/prep/pkg/pipeline"
+)
+
+// fakeStages counts prepares per recording and records every send.
+type fakeStages struct {
+	mu          sync.Mutex
+	prepares    map[string]int // by file name
+	sends       []pipeline.SendRequest
+	prepareWait time.Duration
+	sendHook    func(req pipeline.SendRequest) (*pipeline.Receipt, error)
+	n           atomic.Int64
+}
+
+func newFake() *fakeStages { return &fakeStages{prepares: map[string]int{}} }
+
+func (f *fakeStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared, error) {
+	f.mu.Lock()
+	f.prepares[filepath.Base(req.Path)]++
+	f.mu.Unlock()
+	if f.prepareWait > 0 && !sleep(ctx, f.prepareWait) {
+		return nil, ctx.Err()
+	}
+	p := &Prepared{Media: map[pipeline.Destination][]pipeline.Media{}}
+	for _, d := range req.Dests {
+		p.Media[d] = []pipeline.Media{{ID: fmt.Sprintf("%s-%s", d, filepath.Base(req.Path))}}
+	}
+	return p, nil
+}
+
+func (f *fakeStages) Send(ctx context.Context, req pipeline.SendRequest) (*pipeline.Receipt, error) {
+	if f.sendHook != nil {
+		if rc, err := f.sendHook(req); rc != nil || err != nil {
+			if rc != nil || !errors.Is(err, errPass) {
+				f.record(req)
+				return rc, err
+			}
+		}
+	}
+	f.record(req)
+	return &pipeline.Receipt{MessageID: fmt.Sprintf("wamid.%d", f.n.Add(1))}, nil
+}
+
+var errPass = errors.New("pass")
+
+func (f *fakeStages) record(req pipeline.SendRequest) {
+	f.mu.Lock()
+	f.sends = append(f.sends, req)
+	f.mu.Unlock()
+}
+
+func (f *fakeStages) NewMessageID(p pipeline.Provider) string {
+	if p == pipeline.Infobip {
+		return fmt.Sprintf("client-%d", time.Now().UnixNano())
+	}
+	return ""
+}
+
+func (f *fakeStages) sendsTo() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := map[string]int{}
+	for _, s := range f.sends {
+		m[s.To+"|"+s.MediaID+s.Link]++
+	}
+	return m
+}
+
+// testQueue starts a nats-server and opens a queue with short timers.
+func testQueue(t *testing.T) (*natstest.Server, *nats.Conn, *Queue) {
+	t.Helper()
+	srv := natstest.Start(t)
+	nc, err := Connect(srv.URL(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	q, err := Open(context.Background(), nc, Config{AckWait: 2 * time.Second, WorkerTTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, nc, q
+}
+
+// manifest writes n files and a CSV manifest of rows rows over them (row i
+// uses file i%n, recipient i, provider meta or infobip alternately).
+func manifest(t *testing.T, files, rows int) *pipeline.Manifest {
+	t.Helper()
+	dir := t.TempDir()
+	for i := range files {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("rec%02d.ogg", i)), []byte(fmt.Sprintf("recording %d", i)), 0o644)
+	}
+	var b strings.Builder
+	b.WriteString("to,file,provider\n")
+	for i := range rows {
+		pv := "meta"
+		if i%3 == 2 {
+			pv = "infobip"
+		}
+		fmt.Fprintf(&b, "+1555%07d,rec%02d.ogg,%s\n", i, i%files, pv)
+	}
+	p := filepath.Join(dir, "m.csv")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	m, err := pipeline.ParseManifest(p, pipeline.ManifestDefaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func runWorkers(t *testing.T, q *Queue, st Stages, n int, opts WorkerOptions) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range n {
+		o := opts
+		o.ID = fmt.Sprintf("w%d-%d", i, time.Now().UnixNano())
+		w := q.NewWorker(st, o)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(ctx, context.Background()); err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		}()
+	}
+	return func() { cancel(); wg.Wait() }
+}
+
+func waitResult(t *testing.T, q *Queue, sub *Submission) *pipeline.BatchResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := q.Wait(ctx, sub, 100*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Summary.Interrupted {
+		t.Fatalf("batch did not finish: %+v", res.Summary.Counts)
+	}
+	return res
+}
+
+// TestUpdateCAS: concurrent read-modify-writes of one key lose nothing.
+func TestUpdateCAS(t *testing.T) {
+	_, _, q := testQueue(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 25 {
+				if _, _, err := update(ctx, q.rates, "counter", func(v *tokenBucket, _ bool) error { v.Tokens++; return nil }); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	v, _, _ := update(ctx, q.rates, "counter", func(v *tokenBucket, _ bool) error { return errWait })
+	if v.Tokens != 200 {
+		t.Fatalf("counter = %v, want 200 (a lost update)", v.Tokens)
+	}
+}
+
+// TestBatchAcrossWorkers: three workers share a batch; every recording is
+// prepared once, every row sent once; resubmitting sends nothing.
+func TestBatchAcrossWorkers(t *testing.T) {
+	_, _, q := testQueue(t)
+	fk := newFake()
+	fk.prepareWait = 50 * time.Millisecond
+	m := manifest(t, 6, 60)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Queued != 60 || sub.Distinct != 6 {
+		t.Fatalf("queued %d distinct %d, want 60 and 6", sub.Queued, sub.Distinct)
+	}
+	stop := runWorkers(t, q, fk, 3, WorkerOptions{Jobs: 2})
+	defer stop()
+	res := waitResult(t, q, sub)
+	if !res.AllSent() {
+		t.Fatalf("not all sent: %+v", res.Summary.Counts)
+	}
+	for f, n := range fk.prepares {
+		if n != 1 {
+			t.Errorf("%s prepared %d times, want once", f, n)
+		}
+	}
+	if len(fk.prepares) != 6 {
+		t.Errorf("%d recordings prepared, want 6", len(fk.prepares))
+	}
+	for k, n := range fk.sendsTo() {
+		if n != 1 {
+			t.Errorf("%s got %d messages", k, n)
+		}
+	}
+	if len(fk.sends) != 60 {
+		t.Errorf("%d sends, want 60", len(fk.sends))
+	}
+	// Resubmit: nothing queued, nothing sent, same report.
+	sub2, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub2.Queued != 0 {
+		t.Errorf("resubmission queued %d rows, want 0", sub2.Queued)
+	}
+	res2 := waitResult(t, q, sub2)
+	if !res2.AllSent() || len(fk.sends) != 60 {
+		t.Errorf("after resubmitting: all sent %v, %d sends", res2.AllSent(), len(fk.sends))
+	}
+	for i := range res.Rows {
+		if res.Rows[i].MessageID != res2.Rows[i].MessageID {
+			t.Errorf("row %d: message id %q then %q", res.Rows[i].Row, res.Rows[i].MessageID, res2.Rows[i].MessageID)
+		}
+	}
+}
+
+// TestSendingUnderDeadWorkerIsUnknown: a row left "sending" by a worker
+// that is gone is unknown, never resent — unless resubmitted with
+// ResendUnknown, and then with the same client message id.
+func TestSendingUnderDeadWorkerIsUnknown(t *testing.T) {
+	_, _, q := testQueue(t)
+	fk := newFake()
+	m := manifest(t, 1, 3) // rows 0,1 meta, row 2 infobip
+	ctx := context.Background()
+	// Submit with no worker running, then play a worker that set rows
+	// "sending" and died.
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 2} {
+		k := rowKV(sub.Batch, sub.Rows[i].Key)
+		if _, _, err := update(ctx, q.rows, k, func(r *Row, _ bool) error {
+			r.State, r.Worker, r.Attempt, r.ClientID = StateSending, "ghost", "a1", "client-ghost"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{Logf: t.Logf})
+	res := waitResult(t, q, sub)
+	want := []pipeline.Status{pipeline.StatusUnknown, pipeline.StatusSent, pipeline.StatusUnknown}
+	for i, r := range res.Rows {
+		if r.Status != want[i] {
+			t.Errorf("row %d: %s (%s), want %s", r.Row, r.Status, r.Error, want[i])
+		}
+	}
+	if len(fk.sends) != 1 {
+		t.Fatalf("%d sends, want 1 (the in-doubt rows must not be resent)", len(fk.sends))
+	}
+	sub, err = q.Submit(ctx, m, SubmitOptions{ResendUnknown: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = waitResult(t, q, sub)
+	stop()
+	if !res.AllSent() || len(fk.sends) != 3 {
+		t.Fatalf("with ResendUnknown: all sent %v, %d sends (want 3)", res.AllSent(), len(fk.sends))
+	}
+	if got := fk.sends[2].MessageID; fk.sends[2].Provider == pipeline.Infobip && got != "client-ghost" {
+		t.Errorf("Infobip resend carried messageId %q, want the in-doubt one (client-ghost)", got)
+	}
+}
+
+// TestClaimTakeover: a recording claimed by a dead worker is taken over;
+// one claimed by a live worker is waited for.
+func TestClaimTakeover(t *testing.T) {
+	_, _, q := testQueue(t)
+	fk := newFake()
+	m := manifest(t, 2, 4)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// rec00 claimed by a dead worker; rec01 by a live one that then
+	// finishes it itself.
+	for i, holder := range []string{"ghost", "alive"} {
+		ck := ContentKey(sub.Rows[i].SHA, sub.Rows[i].Row.Profile)
+		update(ctx, q.recs, ck, func(r *Recording, _ bool) error { r.Worker = holder; r.Claims++; return nil })
+	}
+	q.workers.Put(ctx, "alive", []byte("x"))
+	stop := runWorkers(t, q, fk, 2, WorkerOptions{})
+	defer stop()
+	time.Sleep(500 * time.Millisecond)
+	ck := ContentKey(sub.Rows[1].SHA, sub.Rows[1].Row.Profile)
+	update(ctx, q.recs, ck, func(r *Recording, _ bool) error {
+		r.Worker = ""
+		r.Media = map[pipeline.Destination][]MediaRef{}
+		for _, d := range r.Want {
+			r.Media[d] = []MediaRef{{Media: pipeline.Media{ID: "by-alive-" + string(d)}, At: time.Now()}}
+		}
+		return nil
+	})
+	res := waitResult(t, q, sub)
+	if !res.AllSent() {
+		t.Fatalf("not all sent: %+v", res.Summary.Counts)
+	}
+	if fk.prepares["rec00.ogg"] != 1 || fk.prepares["rec01.ogg"] != 0 {
+		t.Errorf("prepares %v: want rec00 taken over once, rec01 left to its live holder", fk.prepares)
+	}
+	if !strings.HasPrefix(res.Rows[1].Media, "by-alive-") {
+		t.Errorf("row 1 media %q, want the live holder's", res.Rows[1].Media)
+	}
+}
+
+// TestRateAcrossWorkers: two workers together hold one account's rate.
+func TestRateAcrossWorkers(t *testing.T) {
+	_, _, q := testQueue(t)
+	fk := newFake()
+	var mu sync.Mutex
+	var times []time.Time
+	fk.sendHook = func(pipeline.SendRequest) (*pipeline.Receipt, error) {
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+		return nil, errPass
+	}
+	m := manifest(t, 1, 60)
+	ctx := context.Background()
+	const rate = 20.0
+	sub, err := q.Submit(ctx, m, SubmitOptions{Rate: map[pipeline.Provider]float64{pipeline.Meta: rate, pipeline.Infobip: rate}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, fk, 2, WorkerOptions{})
+	defer stop()
+	res := waitResult(t, q, sub)
+	if !res.AllSent() {
+		t.Fatalf("not all sent: %+v", res.Summary.Counts)
+	}
+	// Meta rows: 40 at 20/s with a burst of 1 → no window of one second
+	// holds more than 21 (plus one of slack for the check's own timing).
+	var meta []time.Time
+	for i, s := range fk.sends {
+		if s.Provider == pipeline.Meta {
+			meta = append(meta, times[i])
+		}
+	}
+	for i := range meta {
+		n := 0
+		for _, t2 := range meta[i:] {
+			if t2.Sub(meta[i]) < time.Second {
+				n++
+			}
+		}
+		if n > int(rate)+2 {
+			t.Fatalf("%d Meta sends within one second from send %d; the shared limit is %v/s", n, i, rate)
+		}
+	}
+	t.Logf("%d Meta sends over %v", len(meta), meta[len(meta)-1].Sub(meta[0]))
+}
+
+// TestStopHandsBack: a worker stopped while preparing releases its claim
+// and its rows; another worker finishes them, preparing once more.
+func TestStopHandsBack(t *testing.T) {
+	_, _, q := testQueue(t)
+	slow := newFake()
+	slow.prepareWait = time.Minute
+	m := manifest(t, 1, 5)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, slow, 1, WorkerOptions{})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		slow.mu.Lock()
+		n := len(slow.prepares)
+		slow.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first worker never started preparing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t0 := time.Now()
+	stop()
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("stopping took %v", d)
+	}
+	fast := newFake()
+	stop2 := runWorkers(t, q, fast, 1, WorkerOptions{})
+	defer stop2()
+	res := waitResult(t, q, sub)
+	if !res.AllSent() || len(slow.sends) != 0 || len(fast.sends) != 5 {
+		t.Fatalf("all sent %v, sends by the stopped worker %d, by the other %d", res.AllSent(), len(slow.sends), len(fast.sends))
+	}
+}

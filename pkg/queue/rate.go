@@ -1,0 +1,85 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/pipeline"
+)
+
+// DefaultRate is a provider account's message rate when the batch names
+// none: Meta's and 360dialog's 80 messages/s (Meta's lowest throughput
+// tier), Infobip's documented 4,000 requests/s.
+func DefaultRate(p pipeline.Provider) float64 {
+	if p == pipeline.Infobip {
+		return 4000
+	}
+	return 80
+}
+
+// tokenBucket is a rate bucket's value in the rates bucket.
+type tokenBucket struct {
+	Tokens float64   `json:"tokens"`
+	T      time.Time `json:"t"`
+}
+
+// limiter takes send tokens from the shared buckets. A worker takes a lease
+// of several tokens in one compare-and-set (about rate/50 of them, so a
+// bucket sees ~50 writes a second whatever the rate and the number of
+// workers) and spends them locally.
+type limiter struct {
+	q     *Queue
+	mu    sync.Mutex
+	lease map[string]float64
+}
+
+// leaseSize is how many tokens one compare-and-set takes at most.
+func leaseSize(rate float64) float64 { return math.Max(1, math.Floor(rate/50)) }
+
+// take waits for one token of the bucket key filling at rate per second.
+func (l *limiter) take(ctx context.Context, key string, rate float64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lease[key] >= 1 {
+		l.lease[key]--
+		return nil
+	}
+	n := leaseSize(rate)
+	for {
+		var got float64
+		var wait time.Duration
+		_, _, err := update(ctx, l.q.rates, key, func(b *tokenBucket, exists bool) error {
+			now := time.Now().UTC()
+			if !exists {
+				b.Tokens, b.T = n, now
+			} else if el := now.Sub(b.T); el > 0 {
+				b.Tokens = math.Min(n, b.Tokens+el.Seconds()*rate)
+				b.T = now
+			}
+			if b.Tokens < 1 {
+				wait = time.Duration((1 - b.Tokens) / rate * float64(time.Second))
+				return errWait
+			}
+			got = math.Min(n, math.Floor(b.Tokens))
+			b.Tokens -= got
+			return nil
+		})
+		switch {
+		case err == nil:
+			l.lease[key] += got - 1
+			return nil
+		case errors.Is(err, errWait):
+			if !sleep(ctx, max(wait, time.Millisecond)) {
+				return ctx.Err()
+			}
+		default:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			sleep(ctx, 100*time.Millisecond) // the server is away: try again
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/pipeline"
+)
+
+// Recording is a distinct recording's entry in the recordings bucket: who
+// holds its claim, what the batches want of it, and where it was uploaded.
+type Recording struct {
+	Content string                 `json:"content"` // ContentKey
+	SHA256  string                 `json:"sha256"`
+	Profile pipeline.Profile       `json:"profile"`
+	Source  string                 `json:"source"` // where to fetch it (any row's file)
+	Split   bool                   `json:"split,omitempty"`
+	Want    []pipeline.Destination `json:"want"` // destinations asked for
+	// Worker holds the claim ("" when none); ClaimedAt is when it took it.
+	Worker    string    `json:"worker,omitempty"`
+	ClaimedAt time.Time `json:"claimed_at,omitempty"`
+	// Claims counts claims taken: each one fetched and transcoded the
+	// recording (or began to).
+	Claims int `json:"claims"`
+	// Uploads counts upload passes per destination.
+	Uploads map[pipeline.Destination]int        `json:"uploads,omitempty"`
+	Media   map[pipeline.Destination][]MediaRef `json:"media,omitempty"`
+	Error   string                              `json:"error,omitempty"` // the last claim failed; resubmitting clears it
+	Timing  pipeline.Timing                     `json:"timing"`
+	Bytes   struct{ Before, After int64 }       `json:"bytes"`
+}
+
+// MediaRef is an upload's result, with when it was made (reused for
+// MediaTTL).
+type MediaRef struct {
+	pipeline.Media
+	At time.Time `json:"at"`
+}
+
+// media returns the uploaded parts for d, when fresh.
+func (r *Recording) media(d pipeline.Destination, ttl time.Duration) []pipeline.Media {
+	refs := r.Media[d]
+	if len(refs) == 0 {
+		return nil
+	}
+	out := make([]pipeline.Media, len(refs))
+	for i, m := range refs {
+		if time.Since(m.At) > ttl {
+			return nil
+		}
+		out[i] = m.Media
+	}
+	return out
+}
+
+// RecordingError is a recording that could not be prepared or uploaded:
+// every row using it fails (resubmitting retries it).
+type RecordingError struct {
+	Content string
+	Msg     string
+}
+
+func (e *RecordingError) Error() string { return e.Msg }
+
+// errWait is returned inside update to give up without writing.
+var errWait = errors.New("wait")
+
+// media returns the media for row's recording at row's destination,
+// preparing it under a claim when nobody has, waiting for the holder of
+// the claim otherwise, and taking the claim over when the holder is gone.
+func (w *Worker) media(ctx context.Context, row *Row) ([]pipeline.Media, error) {
+	key := ContentKey(row.SHA256, row.Profile)
+	ttl := w.q.cfg.MediaTTL
+	backoff := 50 * time.Millisecond
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var holder string
+		var done []pipeline.Media
+		var failed string
+		_, _, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
+			if m := r.media(row.Dest, ttl); m != nil {
+				done = m
+				return errWait
+			}
+			if r.Error != "" {
+				failed = r.Error
+				return errWait
+			}
+			if !exists {
+				r.Content, r.SHA256, r.Profile, r.Source, r.Split = key, row.SHA256, row.Profile, row.Source, row.Split
+			}
+			if !slices.Contains(r.Want, row.Dest) {
+				// Not submitted this way (or expired): record the want,
+				// then look again.
+				r.Want = append(r.Want, row.Dest)
+				holder = "-"
+				return nil
+			}
+			holder = r.Worker
+			return errWait
+		})
+		switch {
+		case done != nil:
+			return done, nil
+		case failed != "":
+			return nil, &RecordingError{Content: key, Msg: failed}
+		case err != nil && !errors.Is(err, errWait):
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			sleep(ctx, 200*time.Millisecond) // a server restart: try again
+			continue
+		case holder == "-":
+			continue
+		}
+		if holder != "" && (holder == w.id || w.alive(ctx, holder)) {
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 500*time.Millisecond)
+			continue
+		}
+		// Nobody (alive) holds it: take a local transcode slot, then the claim.
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		m, err, retry := w.claimAndPrepare(ctx, key, holder, row)
+		<-w.slots
+		if !retry {
+			return m, err
+		}
+	}
+}
+
+// claimAndPrepare takes the claim on key (from prev, "" or a dead worker)
+// and, when it got it, prepares the recording for every destination
+// wanted. retry is true when the claim went to someone else meanwhile.
+func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row) ([]pipeline.Media, error, bool) {
+	ttl := w.q.cfg.MediaTTL
+	rec, _, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
+		if !exists || r.media(row.Dest, ttl) != nil || r.Error != "" || r.Worker != prev {
+			return errConflict
+		}
+		r.Worker, r.ClaimedAt = w.id, time.Now().UTC()
+		r.Claims++
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err(), false
+		}
+		return nil, nil, true
+	}
+	w.stats.claims.Add(1)
+	var dests []pipeline.Destination
+	for _, d := range rec.Want {
+		if rec.media(d, ttl) == nil {
+			dests = append(dests, d)
+		}
+	}
+	prep, perr := w.prepare(ctx, &rec, dests)
+	// Store the outcome (or, when stopped, just release the claim) —
+	// even if ctx ended: a claim left behind waits for the heartbeat TTL.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	var out []pipeline.Media
+	_, _, err = update(sctx, w.q.recs, key, func(r *Recording, exists bool) error {
+		if r.Worker == w.id {
+			r.Worker = ""
+		}
+		if prep != nil {
+			if r.Media == nil {
+				r.Media = map[pipeline.Destination][]MediaRef{}
+			}
+			if r.Uploads == nil {
+				r.Uploads = map[pipeline.Destination]int{}
+			}
+			now := time.Now().UTC()
+			for d, ms := range prep.Media {
+				refs := make([]MediaRef, len(ms))
+				for i, m := range ms {
+					refs[i] = MediaRef{Media: m, At: now}
+				}
+				r.Media[d] = refs
+				r.Uploads[d]++
+			}
+			r.Timing.Inspect += prep.Timing.Inspect
+			r.Timing.Transcode += prep.Timing.Transcode
+			r.Timing.Upload += prep.Timing.Upload
+			r.Bytes.Before, r.Bytes.After = prep.Before, prep.After
+		}
+		if perr != nil && ctx.Err() == nil {
+			r.Error = perr.Error()
+		}
+		out = r.media(row.Dest, ttl)
+		return nil
+	})
+	if err != nil {
+		w.logf("recording %s: storing the outcome: %v", key, err)
+	}
+	if perr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err(), false
+		}
+		return nil, &RecordingError{Content: key, Msg: perr.Error()}, false
+	}
+	if out == nil {
+		return nil, nil, true // another destination was added meanwhile: go again
+	}
+	return out, nil, false
+}
+
+// prepare fetches rec's source and runs the prepare stage for dests.
+func (w *Worker) prepare(ctx context.Context, rec *Recording, dests []pipeline.Destination) (*Prepared, error) {
+	dir, err := os.MkdirTemp(w.opts.TempDir, "prep-worker-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path, err := w.opts.Sources.Fetch(ctx, rec.Source, rec.SHA256, dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := w.stages.Prepare(ctx, PrepareRequest{Path: path, Name: rec.Source, Profile: rec.Profile, Split: rec.Split, Dests: dests, Dir: dir})
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", rec.Source, err)
+	}
+	w.stats.prepared.Add(1)
+	return p, nil
+}

@@ -1,0 +1,209 @@
+package queue
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// DefaultMaxSourceBytes caps a recording read from S3 (or a local file):
+// 1 GiB, an hour of 48 kHz stereo 24-bit WAV and then some.
+const DefaultMaxSourceBytes = 1 << 30
+
+// S3Config is how sources in S3 are read (the settings of pkg/upload's S3:
+// a custom endpoint means path-style addressing).
+type S3Config struct {
+	Endpoint        string // e.g. http://127.0.0.1:7070 (MinIO, versitygw, R2); "" for AWS
+	Region          string // default us-east-1
+	AccessKeyID     string // "" for the AWS default chain
+	SecretAccessKey string
+	SessionToken    string
+}
+
+// Sources reads recordings: s3://bucket/key objects and local paths.
+type Sources struct {
+	s3       *s3.Client // nil: s3:// sources are refused
+	MaxBytes int64      // default DefaultMaxSourceBytes
+}
+
+// SourceError is a recording that cannot be read.
+type SourceError struct {
+	Source string
+	Err    error
+}
+
+func (e *SourceError) Error() string { return fmt.Sprintf("source %s: %v", e.Source, e.Err) }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// ErrTooLarge is wrapped by a SourceError for a source over the cap.
+var ErrTooLarge = errors.New("larger than the source size cap")
+
+// NewSources makes a reader of local and, when cfg is not nil, S3 sources.
+func NewSources(ctx context.Context, cfg *S3Config) (*Sources, error) {
+	s := &Sources{MaxBytes: DefaultMaxSourceBytes}
+	if cfg == nil {
+		return s, nil
+	}
+	var opts []func(*config.LoadOptions) error
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.AccessKeyID != "" {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, &Error{Op: "S3 configuration", Err: err}
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	s.s3 = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+			o.UsePathStyle = true
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		}
+	})
+	return s, nil
+}
+
+// IsS3 reports whether a manifest file names an S3 object.
+func IsS3(file string) bool { return strings.HasPrefix(file, "s3://") }
+
+// ParseS3 splits s3://bucket/key.
+func ParseS3(src string) (bucket, key string, err error) {
+	u, err := url.Parse(src)
+	if err != nil || u.Scheme != "s3" || u.Host == "" || len(u.Path) < 2 {
+		return "", "", fmt.Errorf("not an s3://bucket/key URL")
+	}
+	return u.Host, strings.TrimPrefix(u.Path, "/"), nil
+}
+
+func (s *Sources) max() int64 {
+	if s.MaxBytes > 0 {
+		return s.MaxBytes
+	}
+	return DefaultMaxSourceBytes
+}
+
+// open returns the source's bytes, capped.
+func (s *Sources) open(ctx context.Context, src string) (io.ReadCloser, error) {
+	if !IsS3(src) {
+		f, err := os.Open(src)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, &SourceError{Source: src, Err: err}
+		}
+		return f, nil
+	}
+	if s.s3 == nil {
+		return nil, &SourceError{Source: src, Err: errors.New("no S3 configuration to read it with")}
+	}
+	bucket, key, err := ParseS3(src)
+	if err != nil {
+		return nil, &SourceError{Source: src, Err: err}
+	}
+	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return nil, &SourceError{Source: src, Err: err}
+	}
+	if out.ContentLength != nil && *out.ContentLength > s.max() {
+		out.Body.Close()
+		return nil, &SourceError{Source: src, Err: ErrTooLarge}
+	}
+	return out.Body, nil
+}
+
+// copyCapped copies at most max bytes, failing with ErrTooLarge beyond.
+func copyCapped(ctx context.Context, w io.Writer, r io.Reader, max int64, src string) (int64, error) {
+	n, err := io.Copy(w, io.LimitReader(ctxReader{ctx, r}, max+1))
+	if err != nil {
+		return n, &SourceError{Source: src, Err: err}
+	}
+	if n > max {
+		return n, &SourceError{Source: src, Err: ErrTooLarge}
+	}
+	return n, nil
+}
+
+// Hash streams the source through SHA-256 (nothing is stored).
+func (s *Sources) Hash(ctx context.Context, src string) (string, int64, error) {
+	r, err := s.open(ctx, src)
+	if err != nil {
+		return "", 0, err
+	}
+	defer r.Close()
+	h := sha256.New()
+	n, err := copyCapped(ctx, h, r, s.max(), src)
+	if err != nil {
+		return "", n, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// Fetch makes the source available as a local file: a local path as it is,
+// an S3 object streamed into dir. It checks the bytes against sha (when
+// not empty): a source changed since it was submitted is an error.
+func (s *Sources) Fetch(ctx context.Context, src, sha, dir string) (string, error) {
+	if !IsS3(src) {
+		return src, nil
+	}
+	r, err := s.open(ctx, src)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	_, key, _ := ParseS3(src)
+	name := filepath.Base(key)
+	if name == "." || name == "/" || name == "" {
+		name = "source"
+	}
+	path := filepath.Join(dir, "src-"+name)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", &SourceError{Source: src, Err: err}
+	}
+	h := sha256.New()
+	_, err = copyCapped(ctx, io.MultiWriter(f, h), r, s.max(), src)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = &SourceError{Source: src, Err: cerr}
+	}
+	if err == nil && sha != "" && hex.EncodeToString(h.Sum(nil)) != sha {
+		err = &SourceError{Source: src, Err: errors.New("its bytes changed since the batch was submitted (SHA-256 differs)")}
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return path, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
+}

@@ -1,0 +1,539 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/prep-audio/prep/pkg/pipeline"
+)
+
+// WorkerOptions configure a worker.
+type WorkerOptions struct {
+	// ID names the worker in claims and "sending" rows; default
+	// host-pid-random. Two processes must never share one.
+	ID string
+	// Jobs is how many recordings it prepares (transcodes) at once;
+	// default runtime.NumCPU().
+	Jobs int
+	// Concurrency is how many rows it holds at once (waiting for media or
+	// sending); default 32.
+	Concurrency int
+	// Sources reads recordings (default: local files only).
+	Sources *Sources
+	// TempDir holds work directories; default os.TempDir().
+	TempDir string
+	// Account names a provider account for the shared rate buckets
+	// (default: the provider's name; give distinct names to distinct
+	// accounts of one provider). It must not contain secrets.
+	Account func(pipeline.Provider) string
+	// Logf, when set, receives one line per notable event.
+	Logf func(format string, args ...any)
+}
+
+// Worker takes rows from a queue and runs them through Stages.
+type Worker struct {
+	q      *Queue
+	stages Stages
+	opts   WorkerOptions
+	id     string
+	slots  chan struct{}
+	lim    *limiter
+
+	mu       sync.Mutex
+	inflight map[string]bool
+	alive    func(ctx context.Context, id string) bool
+	aliveAt  map[string]time.Time
+	specs    map[string]*BatchSpec
+
+	stats struct {
+		claims, prepared, messages, rows atomic.Int64
+	}
+}
+
+// WorkerStats are a worker's counts since it started.
+type WorkerStats struct {
+	Claims   int64 `json:"claims"`   // recording claims taken
+	Prepared int64 `json:"prepared"` // recordings prepared and uploaded
+	Messages int64 `json:"messages"` // send requests answered with a message id
+	Rows     int64 `json:"rows"`     // rows finished (any outcome)
+}
+
+// NewWorker makes a worker of q running st.
+func (q *Queue) NewWorker(st Stages, opts WorkerOptions) *Worker {
+	if opts.ID == "" {
+		host, _ := os.Hostname()
+		opts.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	opts.ID = BatchName(opts.ID)
+	if opts.Jobs <= 0 {
+		opts.Jobs = runtime.NumCPU()
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 32
+	}
+	if opts.Sources == nil {
+		opts.Sources = &Sources{}
+	}
+	if opts.Account == nil {
+		opts.Account = func(p pipeline.Provider) string { return string(p) }
+	}
+	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, slots: make(chan struct{}, opts.Jobs),
+		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{},
+		aliveAt: map[string]time.Time{}, specs: map[string]*BatchSpec{}}
+	w.alive = w.isAlive
+	return w
+}
+
+// ID is the worker's id.
+func (w *Worker) ID() string { return w.id }
+
+// Stats returns the worker's counts.
+func (w *Worker) Stats() WorkerStats {
+	return WorkerStats{Claims: w.stats.claims.Load(), Prepared: w.stats.prepared.Load(),
+		Messages: w.stats.messages.Load(), Rows: w.stats.rows.Load()}
+}
+
+func (w *Worker) logf(format string, args ...any) {
+	if w.opts.Logf != nil {
+		w.opts.Logf(format, args...)
+	}
+}
+
+// Run takes rows until ctx ends, then hands back what it holds: rows
+// waiting for media or for their turn are released for other workers
+// (their messages are nak'd), recordings being prepared are abandoned and
+// their claims released, and sends already in flight are finished and
+// their outcome stored. Cancelling hard as well abandons the sends in
+// flight (their rows become unknown). Run returns when every held row is
+// settled.
+func (w *Worker) Run(ctx, hard context.Context) error {
+	hb := w.q.workers
+	beat := func() error {
+		_, err := hb.Put(context.WithoutCancel(ctx), w.id, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+		return err
+	}
+	if err := beat(); err != nil {
+		return &Error{Op: "register worker", Err: err}
+	}
+	hbDone := make(chan struct{})
+	hbStopped := make(chan struct{})
+	go func() {
+		defer close(hbStopped)
+		t := time.NewTicker(w.q.cfg.WorkerTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbDone:
+				return
+			case <-t.C:
+				if err := beat(); err != nil {
+					w.logf("heartbeat: %v", err)
+				}
+			}
+		}
+	}()
+	defer func() {
+		close(hbDone)
+		<-hbStopped
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		hb.Delete(dctx, w.id) // gone at once: others need not wait for the TTL
+		cancel()
+	}()
+
+	var g errgroup.Group
+	g.SetLimit(w.opts.Concurrency)
+	free := make(chan struct{}, w.opts.Concurrency)
+	for range w.opts.Concurrency {
+		free <- struct{}{}
+	}
+	for ctx.Err() == nil {
+		// Fetch as many as there are free handlers (at least one).
+		select {
+		case <-free:
+		case <-ctx.Done():
+			continue
+		}
+		n := 1
+	more:
+		for n < w.opts.Concurrency {
+			select {
+			case <-free:
+				n++
+			default:
+				break more
+			}
+		}
+		// The context bounds the fetch even when the client's own expiry
+		// timer keeps being reset.
+		fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+		batch, err := w.q.cons.Fetch(n, jetstream.FetchContext(fctx))
+		got := 0
+		if err == nil {
+			for msg := range batch.Messages() {
+				got++
+				g.Go(func() error {
+					defer func() { free <- struct{}{} }()
+					w.handle(ctx, hard, msg)
+					return nil
+				})
+			}
+			err = batch.Error()
+		}
+		fcancel()
+		for ; got < n; got++ {
+			free <- struct{}{}
+		}
+		if err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			w.logf("fetch: %v", err)
+			sleep(ctx, 250*time.Millisecond) // the server is away: try again
+		}
+	}
+	g.Wait()
+	return nil
+}
+
+// action is what becomes of a row's message.
+type action int
+
+const (
+	ack      action = iota // the row's outcome is stored (or there is nothing to do)
+	handBack               // not done: deliver it again (soon)
+	later                  // another worker may still finish it: deliver again after AckWait
+)
+
+// handle settles one row message, keeping it in progress meanwhile.
+func (w *Worker) handle(ctx, hard context.Context, msg jetstream.Msg) {
+	stop := make(chan struct{})
+	var hbWG sync.WaitGroup
+	hbWG.Add(1)
+	go func() {
+		defer hbWG.Done()
+		t := time.NewTicker(w.q.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				msg.InProgress()
+			}
+		}
+	}()
+	key := string(msg.Data())
+	last := false
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered >= uint64(w.q.cfg.MaxDeliver) {
+		last = true
+	}
+	a := w.process(ctx, hard, key, last)
+	close(stop)
+	hbWG.Wait()
+	switch a {
+	case ack:
+		msg.Ack()
+	case handBack:
+		msg.NakWithDelay(200 * time.Millisecond)
+	case later:
+		msg.NakWithDelay(w.q.cfg.AckWait)
+	}
+}
+
+// process runs one row; see handle.
+func (w *Worker) process(ctx, hard context.Context, key string, last bool) action {
+	w.mu.Lock()
+	if w.inflight[key] {
+		w.mu.Unlock()
+		return later // a second message for a row this worker is on
+	}
+	w.inflight[key] = true
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.inflight, key)
+		w.mu.Unlock()
+	}()
+
+	row, err := w.getRow(ctx, key)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return ack // nothing to do
+		}
+		return handBack
+	}
+	switch row.State {
+	case StateSent, StateFailed, StateUnknown:
+		return ack
+	case StateSending:
+		if row.Worker != w.id && w.alive(ctx, row.Worker) && !last {
+			return later
+		}
+		// Its worker is gone (or this worker restarted) with the request
+		// maybe out: in doubt, never resent by itself.
+		attempt := row.Attempt
+		_, _, err := update(ctx, w.q.rows, key, func(r *Row, exists bool) error {
+			if !exists || r.State != StateSending || r.Attempt != attempt {
+				return errConflict
+			}
+			r.State, r.Updated = StateUnknown, time.Now().UTC()
+			r.Error = fmt.Sprintf("the worker sending it (%s) stopped before the provider's answer was stored: it may have been delivered", r.Worker)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errConflict) {
+			w.logf("row %s: unknown: %v", key, err)
+			return handBack
+		}
+		w.stats.rows.Add(1)
+		return ack
+	}
+	// queued
+	media, err := w.media(ctx, row)
+	if err != nil {
+		if ctx.Err() != nil {
+			return w.giveBack(key, last, "the worker stopped before sending")
+		}
+		var re *RecordingError
+		if !errors.As(err, &re) {
+			if !last {
+				return handBack
+			}
+		}
+		w.finishRow(key, "", func(r *Row) {
+			r.State, r.Error = StateFailed, err.Error()
+		})
+		return ack
+	}
+	return w.sendRow(ctx, hard, key, media, last)
+}
+
+// giveBack hands a row back (or, on its last delivery, fails it so it can
+// be resubmitted).
+func (w *Worker) giveBack(key string, last bool, why string) action {
+	if !last {
+		return handBack
+	}
+	w.finishRow(key, "", func(r *Row) {
+		if r.State == StateQueued {
+			r.State, r.Error = StateFailed, why+" (the last of its deliveries; resubmitting retries it)"
+		}
+	})
+	return ack
+}
+
+func (w *Worker) getRow(ctx context.Context, key string) (*Row, error) {
+	e, err := w.q.rows.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	var r Row
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// finishRow stores a row's outcome with compare-and-set, for as long as it
+// takes the server to come back (2 minutes at most): f changes the row
+// read; attempt, when set, must still be the row's (another worker's
+// change is never overwritten).
+func (w *Worker) finishRow(key, attempt string, f func(r *Row)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for {
+		_, _, err := update(ctx, w.q.rows, key, func(r *Row, exists bool) error {
+			if !exists || (attempt != "" && r.Attempt != attempt) {
+				return errConflict
+			}
+			f(r)
+			r.Updated = time.Now().UTC()
+			return nil
+		})
+		if err == nil || errors.Is(err, errConflict) {
+			if err == nil {
+				w.stats.rows.Add(1)
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			w.logf("row %s: could not store its outcome: %v", key, err)
+			return err
+		}
+		sleep(ctx, 200*time.Millisecond)
+	}
+}
+
+// batchSpec returns (and caches) a batch's spec.
+func (w *Worker) batchSpec(ctx context.Context, batch string) *BatchSpec {
+	w.mu.Lock()
+	s := w.specs[batch]
+	w.mu.Unlock()
+	if s != nil {
+		return s
+	}
+	s = &BatchSpec{}
+	if e, err := w.q.batches.Get(ctx, batch); err == nil {
+		json.Unmarshal(e.Value(), s)
+		w.mu.Lock()
+		w.specs[batch] = s
+		w.mu.Unlock()
+	}
+	return s
+}
+
+// sendRow sends the row's parts not yet sent, each "sending" first.
+func (w *Worker) sendRow(ctx, hard context.Context, key string, media []pipeline.Media, last bool) action {
+	refs := make([]string, len(media))
+	for i, m := range media {
+		refs[i] = m.Ref()
+	}
+	for {
+		row, err := w.getRow(ctx, key)
+		if err != nil {
+			if ctx.Err() != nil {
+				return w.giveBack(key, last, "the worker stopped before sending")
+			}
+			return handBack
+		}
+		if row.State != StateQueued {
+			return ack // someone else settled it meanwhile
+		}
+		i := len(row.IDs)
+		if i >= len(media) {
+			w.finishRow(key, "", func(r *Row) {
+				if r.State == StateQueued {
+					r.State = StateSent
+				}
+			})
+			return ack
+		}
+		spec := w.batchSpec(ctx, row.Batch)
+		rate := spec.Rate[row.Provider]
+		if rate <= 0 {
+			rate = DefaultRate(row.Provider)
+		}
+		if err := w.lim.take(ctx, string(row.Provider)+"."+BatchName(w.opts.Account(row.Provider)), rate); err != nil {
+			return w.giveBack(key, last, "the worker stopped before sending")
+		}
+		attempt := uuid.NewString()
+		clientID := w.stages.NewMessageID(row.Provider)
+		if row.Resend && row.ClientID != "" && row.Part == i {
+			clientID = row.ClientID // the in-doubt request's id again
+		}
+		_, _, err = update(ctx, w.q.rows, key, func(r *Row, exists bool) error {
+			if !exists || r.State != StateQueued || len(r.IDs) != i {
+				return errConflict
+			}
+			r.State, r.Worker, r.Attempt, r.Part, r.Parts = StateSending, w.id, attempt, i, len(media)
+			r.ClientID, r.Media, r.Updated = clientID, refs, time.Now().UTC()
+			return nil
+		})
+		if err != nil && !errors.Is(err, errConflict) {
+			// Unknown whether "sending" was stored: look.
+			r, gerr := w.getRow(context.WithoutCancel(ctx), key)
+			if gerr != nil || r.Attempt != attempt {
+				if ctx.Err() != nil {
+					return w.giveBack(key, last, "the worker stopped before sending")
+				}
+				return handBack // not ours: nothing left
+			}
+		} else if err != nil {
+			continue // changed meanwhile: look again
+		}
+		req := pipeline.SendRequest{Provider: row.Provider, To: row.To, MediaID: media[i].ID, Voice: row.Profile == pipeline.Voice,
+			CallbackData: row.CallbackData, MessageID: clientID}
+		if req.MediaID == "" {
+			req.Link = media[i].URL
+		}
+		t0 := time.Now()
+		rc, err := w.stages.Send(hard, req)
+		d := time.Since(t0)
+		if err == nil && (rc == nil || rc.MessageID == "") {
+			err = &pipeline.InDoubtError{MessageID: clientID, Err: errors.New("the provider answered without a message id")}
+		}
+		parts := len(media)
+		msgOf := func(err error) string {
+			m := err.Error()
+			if parts > 1 {
+				m = fmt.Sprintf("part %d of %d: %s", i+1, parts, m)
+			}
+			return m
+		}
+		switch {
+		case err == nil:
+			w.stats.messages.Add(1)
+			err := w.finishRow(key, attempt, func(r *Row) {
+				r.IDs = append(r.IDs, rc.MessageID)
+				r.Timing.Send += d
+				r.Error, r.Resend = "", false
+				if len(r.IDs) >= parts {
+					r.State = StateSent
+				} else {
+					r.State = StateQueued // the next part
+				}
+			})
+			if err != nil && !errors.Is(err, errConflict) {
+				return later // the outcome could not be stored: leave the message
+			}
+			if len(row.IDs)+1 < parts && err == nil {
+				continue
+			}
+			return ack
+		case isInDoubt(err) || hard.Err() != nil:
+			m := msgOf(err)
+			if clientID != "" {
+				m += " (client messageId " + clientID + ")"
+			}
+			w.finishRow(key, attempt, func(r *Row) {
+				r.State, r.Error, r.Timing.Send = StateUnknown, m, r.Timing.Send+d
+			})
+			return ack
+		default:
+			w.finishRow(key, attempt, func(r *Row) {
+				r.State, r.Error, r.Timing.Send = StateFailed, msgOf(err), r.Timing.Send+d
+			})
+			return ack
+		}
+	}
+}
+
+// isInDoubt reports whether a send error leaves its outcome unknown.
+func isInDoubt(err error) bool {
+	var d interface{ InDoubt() bool }
+	return errors.As(err, &d) && d.InDoubt()
+}
+
+// isAlive reports whether a worker's liveness key exists (cached 500 ms).
+func (w *Worker) isAlive(ctx context.Context, id string) bool {
+	if id == "" {
+		return false
+	}
+	if id == w.id {
+		return true
+	}
+	w.mu.Lock()
+	at, ok := w.aliveAt[id]
+	w.mu.Unlock()
+	if ok && time.Since(at) < 500*time.Millisecond {
+		return true
+	}
+	_, err := w.q.workers.Get(ctx, id)
+	if err == nil {
+		w.mu.Lock()
+		w.aliveAt[id] = time.Now()
+		w.mu.Unlock()
+		return true
+	}
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false
+	}
+	return true // cannot tell (the server is away): assume alive, look again later
+}
