@@ -243,7 +243,7 @@ func containerMIME(in *Info) (string, string) {
 	if in.Container == rules.ContainerAMR && in.Codec == "amr_wb" {
 		return "audio/amr-wb", ".awb"
 	}
-	for _, t := range rules.AudioTypes {
+	for _, t := range rules.AudioTypes() {
 		if t.Container == in.Container {
 			return t.MIME, t.Ext
 		}

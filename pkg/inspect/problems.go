@@ -12,20 +12,20 @@ type Code string
 
 // Problem codes.
 const (
-	CodeExtMismatch          Code = "ext_mismatch"          // the extension claims another type than the bytes
-	CodeNotAudio             Code = "not_audio"             // the bytes are not audio at all
-	CodeEmpty                Code = "empty"                 // zero bytes
-	CodeTruncated            Code = "truncated"             // the file ends before its structure says it should
-	CodeUnsupportedContainer Code = "unsupported_container" // audio, but in a container WhatsApp does not take
-	CodeUnsupportedCodec     Code = "unsupported_codec"     // a container WhatsApp takes, with a codec it does not
-	CodeNotMono              Code = "not_mono"              // more than one channel where mono is required
-	CodeTooLarge             Code = "too_large"             // over rules.AudioMaxBytes
-	CodeTooLargeForVoice     Code = "too_large_for_voice"   // over the voice budget (no play icon)
-	CodeHasVideo             Code = "has_video"             // a video track is present
-	CodeChainedStream        Code = "chained_stream"        // Ogg with more than one logical bitstream
-	CodeUnreadable           Code = "unreadable"            // the file could not be opened or read
-	CodeCorrupt              Code = "corrupt"               // the structure is inconsistent
-	CodeNotRegular           Code = "not_regular_file"      // a FIFO, device, socket or directory
+	CodeExtMismatch          Code = "ext_mismatch"                    // the extension claims another type than the bytes
+	CodeNotAudio             Code = "not_audio"                       // the bytes are not audio at all
+	CodeEmpty                Code = "empty"                           // zero bytes
+	CodeTruncated            Code = rules.ProblemTruncated            // the file ends before its structure says it should
+	CodeUnsupportedContainer Code = rules.ProblemUnsupportedContainer // audio, but in a container WhatsApp does not take
+	CodeUnsupportedCodec     Code = rules.ProblemUnsupportedCodec     // a container WhatsApp takes, with a codec it does not
+	CodeNotMono              Code = rules.ProblemNotMono              // more than one channel where mono is required
+	CodeTooLarge             Code = rules.ProblemTooLarge             // over rules.AudioMaxBytes
+	CodeTooLargeForVoice     Code = rules.ProblemTooLargeForVoice     // over the voice budget (no play icon)
+	CodeHasVideo             Code = rules.ProblemHasVideo             // a video track is present
+	CodeChainedStream        Code = rules.ProblemChainedStream        // Ogg with more than one logical bitstream
+	CodeUnreadable           Code = "unreadable"                      // the file could not be opened or read
+	CodeCorrupt              Code = "corrupt"                         // the structure is inconsistent
+	CodeNotRegular           Code = "not_regular_file"                // a FIFO, device, socket or directory
 )
 
 // Problem is one reason a file is not (or not cleanly) what WhatsApp takes.
@@ -38,108 +38,29 @@ func (r *Report) add(code Code, msg string) {
 	r.Problems = append(r.Problems, Problem{Code: code, Message: msg})
 }
 
-// judge sets VoiceReady, AudioReady and the problems that explain them.
-// Readiness judges the bytes only: the uploader names and types files by
-// content, so a wrong extension is reported (ext_mismatch) but does not
-// make a file unready.
+// judge sets VoiceReady, AudioReady and the problems that explain them:
+// the decision is rules.Check's, over the report's facts. Readiness judges
+// the bytes only: the uploader names and types files by content, so a
+// wrong extension is reported (ext_mismatch) but does not make a file
+// unready.
 func (r *Report) judge(o options) {
 	if r.ExtMIME != "" && !sameType(r.ExtMIME, r.MIME) {
 		r.add(CodeExtMismatch, fmt.Sprintf("the name says %s but the content is %s", r.ExtMIME, r.MIME))
 	}
-	audioOK, voiceOK := true, true
-	t, known := rules.Lookup(r.Container, r.Codec)
-	if !known {
-		audioOK, voiceOK = false, false
-		if containerAccepted(r.Container) {
-			r.add(CodeUnsupportedCodec, fmt.Sprintf("%s in %s is not accepted; WhatsApp takes %s", orUnknown(r.Codec), r.Container, acceptedCodecs(r.Container)))
-		} else {
-			r.add(CodeUnsupportedContainer, fmt.Sprintf("the %s container is not accepted; WhatsApp takes %s", r.Container, acceptedTypes()))
-		}
+	f := r.Facts()
+	f.VoiceMaxBytes = o.voiceMax
+	v := rules.Check(f)
+	for _, p := range v.Problems {
+		r.add(Code(p.Code), p.Message)
 	}
-	if r.HasVideo {
-		audioOK, voiceOK = false, false
-		r.add(CodeHasVideo, "the file has a video track; WhatsApp audio must be audio only")
-	}
-	if r.Truncated {
-		audioOK, voiceOK = false, false
-		r.add(CodeTruncated, "the file ends early (truncated or still being written)")
-	}
-	if r.Chained || r.Streams > 1 {
-		audioOK, voiceOK = false, false
-		switch {
-		case r.Chained:
-			r.add(CodeChainedStream, "the Ogg file is chained (several recordings one after another); WhatsApp needs exactly one logical stream")
-		case r.Container == rules.ContainerOgg:
-			r.add(CodeChainedStream, fmt.Sprintf("the Ogg file multiplexes %d logical streams; WhatsApp needs exactly one", r.Streams))
-		default:
-			r.add(CodeChainedStream, fmt.Sprintf("the file holds %d audio tracks; WhatsApp needs exactly one", r.Streams))
-		}
-	}
-	if r.Channels != 1 {
-		voiceOK = false
-		if known && t.MonoOnly {
-			audioOK = false
-		}
-		switch {
-		case r.Channels > 1:
-			r.add(CodeNotMono, fmt.Sprintf("%d channels; a voice note must be mono", r.Channels))
-		case known && t.MonoOnly: // 0: the header gives no channel count
-			r.add(CodeNotMono, fmt.Sprintf("the channel count is unknown; WhatsApp takes %s mono only", t.Name))
-		}
-	}
-	if r.Container != rules.Voice.Container || r.Codec != rules.Voice.Codec {
-		voiceOK = false
-	}
-	switch {
-	case r.Size > rules.AudioMaxBytes:
-		audioOK, voiceOK = false, false
-		r.add(CodeTooLarge, fmt.Sprintf("%d bytes is over WhatsApp's limit of %d bytes", r.Size, rules.AudioMaxBytes))
-	case r.Size > o.voiceMax:
-		voiceOK = false
-		// Said only of what is otherwise a voice note's type (Ogg Opus):
-		// other types become voice notes by transcoding, which plans the
-		// size anyway.
-		if r.Container == rules.Voice.Container && r.Codec == rules.Voice.Codec {
-			r.add(CodeTooLargeForVoice, fmt.Sprintf("%d bytes is over the voice-note budget of %d bytes: it would show a download icon, not a play icon", r.Size, o.voiceMax))
-		}
-	}
-	r.AudioReady = audioOK
-	r.VoiceReady = voiceOK && audioOK
+	r.AudioReady, r.VoiceReady = v.Audio, v.Voice
 }
 
-func containerAccepted(c string) bool {
-	for _, t := range rules.AudioTypes {
-		if t.Container == c {
-			return true
-		}
-	}
-	return false
-}
-
-// acceptedTypes lists the rules table's types, e.g. "MP4 Audio (aac in mp4, .m4a)".
-func acceptedTypes() string {
-	var names []string
-	for _, t := range rules.AudioTypes {
-		names = append(names, fmt.Sprintf("%s (%s in %s, %s)", t.Name, t.Codec, t.Container, t.Ext))
-	}
-	return strings.Join(names, ", ")
-}
-
-func acceptedCodecs(c string) string {
-	var names []string
-	for _, t := range rules.AudioTypes {
-		if t.Container == c {
-			names = append(names, t.Codec)
-		}
-	}
-	return strings.Join(names, ", ")
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "an unknown codec"
-	}
-	return s
+// Facts are the report's facts as rules.Check takes them (with the
+// default voice budget).
+func (r *Report) Facts() rules.Facts {
+	return rules.Facts{Container: r.Container, Codec: r.Codec, Channels: r.Channels, Streams: r.Streams, Chained: r.Chained,
+		HasVideo: r.HasVideo, Truncated: r.Truncated, Size: r.Size}
 }
 
 // sameType compares MIME types, treating well-known aliases as equal.

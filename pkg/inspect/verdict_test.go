@@ -97,7 +97,7 @@ func TestUnsupportedContainerNamesTheTable(t *testing.T) {
 	require.True(t, r.Has(CodeUnsupportedContainer))
 	for _, p := range r.Problems {
 		if p.Code == CodeUnsupportedContainer {
-			for _, typ := range rules.AudioTypes {
+			for _, typ := range rules.AudioTypes() {
 				assert.Contains(t, p.Message, typ.Name)
 			}
 		}

@@ -163,7 +163,7 @@ func TestE2EVoiceMemoEachFormatArrivesOnce(t *testing.T) {
 		if sm.To != recipients[r.Provider] || string(sm.Provider) != string(r.Provider) {
 			t.Errorf("row %d: message to %s via %s", r.Row, sm.To, sm.Provider)
 		}
-		if !sm.Voice || sm.MIME != rules.Voice.MIME || sm.Codec != rules.CodecOpus || sm.Channels != 1 || sm.Bytes > rules.VoiceMaxBytes || !sm.PlayIcon {
+		if !sm.Voice || sm.MIME != rules.Voice().MIME || sm.Codec != rules.CodecOpus || sm.Channels != 1 || sm.Bytes > rules.VoiceMaxBytes || !sm.PlayIcon {
 			t.Errorf("row %d (%s): not a voice note: voice=%v mime=%s codec=%s ch=%d bytes=%d play=%v note=%q",
 				r.Row, r.File, sm.Voice, sm.MIME, sm.Codec, sm.Channels, sm.Bytes, sm.PlayIcon, sm.Note)
 		}
@@ -205,7 +205,7 @@ func TestE2ERunEachProvider(t *testing.T) {
 				t.Fatalf("%+v", res)
 			}
 			sm, ok := sb.Message(res.MessageID)
-			if !ok || !sm.Voice || sm.To != "447700900123" || sm.MIME != rules.Voice.MIME {
+			if !ok || !sm.Voice || sm.To != "447700900123" || sm.MIME != rules.Voice().MIME {
 				t.Errorf("sandbox message %+v", sm)
 			}
 			if (pv == Infobip) != (sm.Link != "") {

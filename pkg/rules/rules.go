@@ -2,16 +2,21 @@
 // other prep package reads. No other package may hold a copy of these
 // numbers, MIME types or extensions.
 //
+// Check is the one decision of what WhatsApp takes, made from plain Facts
+// about a file's bytes; pkg/inspect's verdict, pkg/upload's refusal,
+// pkg/transcode's plan and pkg/sandbox all ask it.
+//
 // Sources:
 //   - Meta Cloud API, "Audio messages" → "Supported audio formats"
-//     (../shared/seeds/001): AAC .aac audio/aac, AMR .amr audio/amr,
+//     (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#supported-media-types): AAC .aac audio/aac, AMR .amr audio/amr,
 //     MP3 .mp3 audio/mpeg, MP4 Audio .m4a audio/mp4, OGG Audio .ogg
 //     audio/ogg ("OPUS codecs only; base audio/ogg not supported; mono
 //     input only"), each 16 MB at most.
-//   - 360dialog "Audio" (../shared/seeds/002): voice messages require .ogg
+//   - 360dialog "Audio" (https://docs.360dialog.com/docs/waba-messaging/media): voice messages require .ogg
 //     with the OPUS codec; "the play icon will only appear if the file is
 //     512KB or smaller".
-//   - Infobip "Send WhatsApp audio message" (../shared/seeds/000): AAC, AMR,
+//   - Infobip "Send WhatsApp audio message"
+//     (https://www.infobip.com/docs/api/channels/whatsapp/whatsapp-outbound-messages/send-whatsapp-audio-message): AAC, AMR,
 //     MP3, MP4, OPUS, "Maximum audio size is 16MB".
 //   - Meta media ids live 30 days (Cloud API media reference).
 package rules
@@ -67,9 +72,9 @@ type MediaType struct {
 	MonoOnly  bool // Ogg Opus: "mono input only"
 }
 
-// AudioTypes lists the basic-audio types every provider accepts, in the
-// order of Meta's table.
-var AudioTypes = []MediaType{
+// audioTypes lists the basic-audio types every provider accepts, in the
+// order of Meta's table. Read it through AudioTypes (a copy).
+var audioTypes = [...]MediaType{
 	{Name: "AAC", Container: ContainerADTS, Codec: CodecAAC, MIME: "audio/aac", Ext: ".aac", MaxBytes: AudioMaxBytes},
 	{Name: "AMR", Container: ContainerAMR, Codec: CodecAMRNB, MIME: "audio/amr", Ext: ".amr", MaxBytes: AudioMaxBytes},
 	{Name: "MP3", Container: ContainerMP3, Codec: CodecMP3, MIME: "audio/mpeg", Ext: ".mp3", MaxBytes: AudioMaxBytes},
@@ -77,12 +82,28 @@ var AudioTypes = []MediaType{
 	{Name: "OGG Audio", Container: ContainerOgg, Codec: CodecOpus, MIME: "audio/ogg", Ext: ".ogg", MaxBytes: AudioMaxBytes, MonoOnly: true},
 }
 
-// Voice is the type of a voice note: Ogg Opus, mono, one logical stream.
-var Voice = MediaType{Name: "Voice note", Container: ContainerOgg, Codec: CodecOpus, MIME: "audio/ogg", Ext: ".ogg", MaxBytes: VoiceMaxBytes, MonoOnly: true}
+// AudioTypes returns the basic-audio types every provider accepts, in the
+// order of Meta's table. The slice is the caller's own.
+func AudioTypes() []MediaType {
+	out := audioTypes
+	return out[:]
+}
+
+// Voice returns the type of a voice note: Ogg Opus, mono, one logical
+// stream, at most VoiceMaxBytes.
+func Voice() MediaType {
+	return MediaType{Name: "Voice note", Container: ContainerOgg, Codec: CodecOpus, MIME: "audio/ogg", Ext: ".ogg", MaxBytes: VoiceMaxBytes, MonoOnly: true}
+}
+
+// IsVoiceType reports whether container and codec are a voice note's
+// (Ogg Opus), whatever else is true of the file.
+func IsVoiceType(container, codec string) bool {
+	return container == ContainerOgg && codec == CodecOpus
+}
 
 // Lookup returns the accepted type for a container and codec.
 func Lookup(container, codec string) (MediaType, bool) {
-	for _, t := range AudioTypes {
+	for _, t := range audioTypes {
 		if t.Container == container && t.Codec == codec {
 			return t, true
 		}
@@ -97,7 +118,7 @@ func ByMIME(mime string) (MediaType, bool) {
 	if i := strings.IndexByte(mime, ';'); i >= 0 {
 		mime = strings.TrimSpace(mime[:i])
 	}
-	for _, t := range AudioTypes {
+	for _, t := range audioTypes {
 		if t.MIME == mime {
 			return t, true
 		}
@@ -112,7 +133,7 @@ func ByExt(ext string) (MediaType, bool) {
 	if ext != "" && ext[0] != '.' {
 		ext = "." + ext
 	}
-	for _, t := range AudioTypes {
+	for _, t := range audioTypes {
 		if t.Ext == ext {
 			return t, true
 		}
@@ -122,8 +143,8 @@ func ByExt(ext string) (MediaType, bool) {
 
 // MIMEs returns the accepted upload MIME types in table order.
 func MIMEs() []string {
-	out := make([]string, len(AudioTypes))
-	for i, t := range AudioTypes {
+	out := make([]string, len(audioTypes))
+	for i, t := range audioTypes {
 		out[i] = t.MIME
 	}
 	return out

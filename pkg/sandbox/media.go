@@ -31,10 +31,14 @@ func inspectBytes(ctx context.Context, data []byte, name string) (*inspect.Repor
 }
 
 // isVoiceNote reports whether a report is what a voice note must be: mono
-// Ogg Opus, one stream (rules.Voice), whatever its size.
+// Ogg Opus, one stream, complete (rules.Check), whatever its size.
 func isVoiceNote(rep *inspect.Report) bool {
-	return rep != nil && rep.Container == rules.Voice.Container && rep.Codec == rules.Voice.Codec &&
-		rep.Channels == 1 && rep.Streams <= 1 && !rep.Chained && !rep.HasVideo && !rep.Truncated
+	if rep == nil || rep.Error != "" {
+		return false
+	}
+	f := rep.Facts()
+	f.VoiceMaxBytes, f.Size = rules.AudioMaxBytes, min(f.Size, rules.AudioMaxBytes) // the size is judged elsewhere
+	return rules.Check(f).Voice
 }
 
 // checkHTTPURL accepts absolute http(s) URLs with a host.

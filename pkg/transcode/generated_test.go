@@ -73,7 +73,7 @@ func TestGeneratedInputs(t *testing.T) {
 			}
 			out := res.Outputs[0]
 			base := strings.TrimSuffix(filepath.Base(c.path), filepath.Ext(c.path))
-			if want := filepath.Join(dir, base+rules.Voice.Ext); out.Path != want {
+			if want := filepath.Join(dir, base+rules.Voice().Ext); out.Path != want {
 				t.Errorf("output %s, want %s", out.Path, want)
 			}
 			rep := checkVoice(t, out.Path, budget, c.dur)

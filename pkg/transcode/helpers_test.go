@@ -62,7 +62,7 @@ func checkVoice(t testing.TB, path string, budget int64, srcDur float64) *inspec
 	if err != nil {
 		t.Fatalf("inspect %s: %v", path, err)
 	}
-	if rep.Container != rules.Voice.Container || rep.Codec != rules.Voice.Codec || rep.Channels != 1 {
+	if rep.Container != rules.Voice().Container || rep.Codec != rules.Voice().Codec || rep.Channels != 1 {
 		t.Errorf("%s is %s/%s %d ch, want mono Ogg Opus", path, rep.Container, rep.Codec, rep.Channels)
 	}
 	if rep.Size > budget {
@@ -71,8 +71,8 @@ func checkVoice(t testing.TB, path string, budget int64, srcDur float64) *inspec
 	if srcDur > 0 && math.Abs(rep.Duration-srcDur) > 0.06+0.01*srcDur {
 		t.Errorf("%s lasts %.3f s, source %.3f s", path, rep.Duration, srcDur)
 	}
-	if filepath.Ext(path) != rules.Voice.Ext {
-		t.Errorf("%s: want extension %s", path, rules.Voice.Ext)
+	if filepath.Ext(path) != rules.Voice().Ext {
+		t.Errorf("%s: want extension %s", path, rules.Voice().Ext)
 	}
 	// Every note passes Xiph's validator with no warning.
 	opusinfoClean(t, path)

@@ -115,7 +115,7 @@ func filters(o Options) string {
 
 func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 	budget := o.MaxBytes
-	p := Plan{Profile: ProfileVoice, Ext: rules.Voice.Ext, Format: "ogg", Duration: rep.Duration, Budget: budget}
+	p := Plan{Profile: ProfileVoice, Ext: rules.Voice().Ext, Format: "ogg", Duration: rep.Duration, Budget: budget}
 	ok := rep.Error == ""
 	if ok && !forced(o) {
 		if rep.VoiceReady {
@@ -123,13 +123,13 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 			p.Format = ""
 			return p, nil
 		}
-		if o.AllowOversize && rep.AudioReady && rep.Container == rules.Voice.Container && rep.Codec == rules.Voice.Codec && rep.Channels == 1 {
+		if o.AllowOversize && rep.AudioReady && rules.Check(oversize(rep)).Voice {
 			p.Action, p.Reason, p.Estimate, p.Oversize = ActionPassthrough, "mono Ogg Opus over the voice budget, allowed by --allow-oversize", rep.Size, true
 			p.Budget, p.Format = rules.AudioMaxBytes, ""
 			return p, nil
 		}
-		if rep.Codec == rules.Voice.Codec && rep.Channels == 1 && !rep.Truncated && !rep.Chained && opusCopyable(rep.Container) &&
-			(rep.Container != rules.Voice.Container || rep.HasVideo) {
+		if rep.Codec == rules.CodecOpus && rep.Channels == 1 && !rep.Truncated && !rep.Chained && opusCopyable(rep.Container) &&
+			(!rules.IsVoiceType(rep.Container, rep.Codec) || rep.HasVideo) {
 			// Opus payload ≈ bitrate × duration; Ogg adds its pages. With
 			// no duration, the file's own size stands in (verified after).
 			est := rep.Size
@@ -189,6 +189,15 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 	return p, nil
 }
 
+// oversize is the report's facts with the voice budget raised to the audio
+// limit: rules.Check then says whether the file is a voice note but for its
+// size.
+func oversize(rep *inspect.Report) rules.Facts {
+	f := rep.Facts()
+	f.VoiceMaxBytes = rules.AudioMaxBytes
+	return f
+}
+
 func orVBR(mode, def string) string {
 	if mode == VBRAuto {
 		return def
@@ -237,7 +246,7 @@ func voiceReason(rep *inspect.Report) string {
 		return "not a type prep reads natively: transcoded by ffmpeg"
 	}
 	var why []string
-	if rep.Codec != rules.Voice.Codec || rep.Container != rules.Voice.Container {
+	if !rules.IsVoiceType(rep.Container, rep.Codec) {
 		why = append(why, fmt.Sprintf("%s in %s", orUnknown(rep.Codec), orUnknown(rep.Container)))
 	}
 	if rep.Channels > 1 {

@@ -31,7 +31,7 @@ func report(container, codec string, ch int, dur float64, size int64, mut ...fun
 		m(r)
 	}
 	r.AudioReady = known && !r.HasVideo && !r.Truncated && !r.Chained && size <= rules.AudioMaxBytes && (!t.MonoOnly || r.Channels == 1)
-	r.VoiceReady = r.AudioReady && container == rules.Voice.Container && codec == rules.Voice.Codec && ch == 1 && size <= rules.VoiceMaxBytes
+	r.VoiceReady = r.AudioReady && container == rules.Voice().Container && codec == rules.Voice().Codec && ch == 1 && size <= rules.VoiceMaxBytes
 	if size > rules.VoiceMaxBytes {
 		r.Problems = append(r.Problems, inspect.Problem{Code: inspect.CodeTooLargeForVoice})
 	}

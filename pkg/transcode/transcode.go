@@ -468,7 +468,7 @@ func (j *job) verify(ctx context.Context, p Plan, tmp string) (*inspect.Report, 
 	}
 	switch p.Profile {
 	case ProfileVoice:
-		if rep.Container != rules.Voice.Container || rep.Codec != rules.Voice.Codec || rep.Channels != 1 {
+		if !rules.IsVoiceType(rep.Container, rep.Codec) || rep.Channels != 1 {
 			return rep, false, &Error{Kind: KindFFmpeg, Err: fmt.Errorf("ffmpeg wrote %s/%s with %d channels, not mono Ogg Opus", rep.Container, rep.Codec, rep.Channels)}
 		}
 	case ProfileAudio:

@@ -213,7 +213,7 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 		return c, nil
 	}
 	c.checkContentType(typ, true)
-	if rep.Has(inspect.CodeTooLargeForVoice) && typ.Container == rules.Voice.Container && typ.Codec == rules.Voice.Codec {
+	if rep.Has(inspect.CodeTooLargeForVoice) && rules.IsVoiceType(typ.Container, typ.Codec) {
 		c.warn(URLTooLargeForVoice, fmt.Sprintf("%d bytes is over the %d-byte voice-note budget: it would show a download icon", c.Size, rules.VoiceMaxBytes))
 	}
 	return c, nil

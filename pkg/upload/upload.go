@@ -162,53 +162,31 @@ func prepare(ctx context.Context, f File, hash bool) (*prepared, error) {
 }
 
 // accept decides from an inspection whether providers take the bytes, and
-// as which type. The type (and so MIME and extension) comes from the rules
-// table for the real container and codec.
+// as which type: rules.Check over the report's facts (checked again, so a
+// hand-made Report cannot slip by), or, when the bytes could not be read
+// as audio, the inspection's own reasons.
 func accept(name string, rep *inspect.Report) (rules.MediaType, error) {
-	typ, known := rules.Lookup(rep.Container, rep.Codec)
+	v := rules.Check(rep.Facts())
 	var blocking []inspect.Problem
-	for _, pr := range rep.Problems {
-		if isBlocking(pr.Code, typ, known) {
-			blocking = append(blocking, pr)
+	if rep.Error != "" || rep.Container == "" {
+		for _, pr := range rep.Problems {
+			if pr.Code != inspect.CodeExtMismatch {
+				blocking = append(blocking, pr)
+			}
 		}
 	}
-	// The inspection's own verdict, then the rules this package is
-	// responsible for, checked again so a hand-made Report cannot slip by.
-	switch {
-	case !known && len(blocking) == 0:
-		blocking = append(blocking, inspect.Problem{Code: inspect.CodeUnsupportedContainer,
-			Message: fmt.Sprintf("%s is not a type WhatsApp accepts", orDefault(rep.MIME, "the content"))})
-	case known && rep.HasVideo && !hasCode(blocking, inspect.CodeHasVideo):
-		blocking = append(blocking, inspect.Problem{Code: inspect.CodeHasVideo, Message: "the file has a video track"})
-	case known && typ.MonoOnly && rep.Channels != 1 && !hasCode(blocking, inspect.CodeNotMono):
-		blocking = append(blocking, inspect.Problem{Code: inspect.CodeNotMono,
-			Message: fmt.Sprintf("%d channels; %s must be mono", rep.Channels, typ.Name)})
-	case known && rep.Size > typ.MaxBytes && !hasCode(blocking, inspect.CodeTooLarge):
-		blocking = append(blocking, inspect.Problem{Code: inspect.CodeTooLarge,
-			Message: fmt.Sprintf("%d bytes is over the %d-byte limit", rep.Size, typ.MaxBytes)})
-	case known && !rep.AudioReady && len(blocking) == 0:
+	if len(blocking) == 0 {
+		for _, p := range v.Refusals() {
+			blocking = append(blocking, inspect.Problem{Code: inspect.Code(p.Code), Message: p.Message})
+		}
+	}
+	if len(blocking) == 0 && !rep.AudioReady {
 		blocking = append(blocking, inspect.Problem{Code: inspect.CodeCorrupt, Message: "inspection judged the file not ready for WhatsApp"})
 	}
 	if len(blocking) > 0 {
 		return rules.MediaType{}, &RefusedError{Name: name, MIME: rep.MIME, Problems: blocking}
 	}
-	return typ, nil
-}
-
-// isBlocking reports whether a problem makes providers reject the file.
-// A wrong extension is not blocking (the upload is named by content), nor is
-// being over the voice budget (it is still basic audio), nor stereo where
-// the type allows it.
-func isBlocking(c inspect.Code, typ rules.MediaType, known bool) bool {
-	switch c {
-	case inspect.CodeExtMismatch, inspect.CodeTooLargeForVoice:
-		return false
-	case inspect.CodeNotMono:
-		// Only where the type demands mono; for an unknown type the
-		// container or codec is the reason.
-		return known && typ.MonoOnly
-	}
-	return true
+	return v.Type, nil
 }
 
 func hasCode(ps []inspect.Problem, c inspect.Code) bool {
