@@ -7,7 +7,9 @@ import (
 	"fmt"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/status"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // Exit codes, the same for every command:
@@ -46,8 +48,8 @@ func (e *reportedError) Error() string {
 	return fmt.Sprintf("%d of %d inputs failed", e.failed, e.total)
 }
 
-// exitCoder lets a library error choose its exit code (e.g. send's
-// validation errors map to 2).
+// exitCoder lets an error of cmd/prep (or a package not yet moved to
+// typed errors) choose its exit code.
 type exitCoder interface{ ExitCode() int }
 
 // exitCode is the one place that maps errors to exit codes.
@@ -62,12 +64,21 @@ func exitCode(err error) int {
 		}
 		return exitUsage
 	}
+	// Library errors by type: a mistake found before any request is a
+	// usage error (nothing was done); a refused file failed.
 	var (
 		me *pipeline.ManifestError
 		je *pipeline.JournalError
 		se *status.Error
+		ve *send.ValidationError
+		ce *upload.ConfigError
+		re *upload.RefusedError
 	)
 	switch {
+	case errors.As(err, &ve), errors.As(err, &ce):
+		return exitUsage
+	case errors.As(err, &re):
+		return exitFailed
 	case errors.As(err, &se) && se.Kind != status.ErrRegister:
 		// A store that cannot be opened or read, a bad argument: nothing
 		// done. (A registration the provider refused is a failure, 1.)

@@ -83,20 +83,19 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 		sendOpts = append(sendOpts, send.WithRateLimit(*f.rate, 0))
 	}
 	s3FromEnv := func(required bool) (pipeline.Uploader, error) {
-		bucket := envOr(e, *f.s3Bucket, "S3_BUCKET")
-		if bucket == "" {
+		cfg := upload.S3ConfigFromEnv(e.getenv)
+		if *f.s3Bucket != "" {
+			cfg.Bucket = *f.s3Bucket
+		}
+		if cfg.Bucket == "" {
 			if !required {
 				return nil, nil
 			}
 			return nil, usageErrorf("Infobip and --upload s3 need a URL: set S3_BUCKET (and S3_ENDPOINT, AWS_* for a custom S3), or use --sandbox")
 		}
-		reg := envOr(e, e.getenv("S3_REGION"), "AWS_REGION")
-		s3, err := upload.NewS3(ctx, upload.S3Config{
-			Bucket: bucket, Prefix: e.getenv("S3_PREFIX"), Endpoint: e.getenv("S3_ENDPOINT"), PublicURL: e.getenv("S3_PUBLIC_URL"), Region: reg,
-			AccessKeyID: e.getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: e.getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: e.getenv("AWS_SESSION_TOKEN"),
-		})
+		s3, err := upload.NewS3(ctx, cfg)
 		if err != nil {
-			return nil, usageErrorf("S3: %v", err)
+			return nil, usageErrorf("S3: %v", withHint(err))
 		}
 		return pipeline.FromUpload(s3), nil
 	}
@@ -124,22 +123,17 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 	p := &pipeline.Pipeline{Transcoder: pipeline.NewTranscode(topts), NormalizeTo: send.NormalizePhone, Senders: map[pipeline.Provider]pipeline.Sender{}}
 	ups := pipeline.Uploads{}
 	for _, pv := range providers {
+		// One client per account: it sends the messages and uploads the
+		// media, under one rate limit and one retry policy.
 		c, err := send.FromEnv(string(pv), e.getenv, sendOpts...)
 		if err != nil {
-			return nil, err
+			return nil, withHint(err)
 		}
 		p.Senders[pv] = pipeline.FromSend(c, pv)
 		if link || pv == pipeline.Infobip {
 			continue
 		}
-		cfg := upload.MediaConfig{Cache: cache}
-		if pv == pipeline.Meta {
-			cfg.Provider, cfg.Token, cfg.PhoneNumberID = upload.Meta, e.getenv(send.EnvMetaToken), e.getenv(send.EnvMetaPhoneID)
-			cfg.BaseURL, cfg.Version = e.getenv(send.EnvMetaURL), e.getenv(send.EnvMetaVersion)
-		} else {
-			cfg.Provider, cfg.APIKey, cfg.BaseURL = upload.D360, e.getenv(send.EnvD360Key), e.getenv(send.EnvD360URL)
-		}
-		m, err := upload.NewMedia(cfg)
+		m, err := upload.NewMedia(c, cache)
 		if err != nil {
 			return nil, err
 		}
@@ -291,7 +285,7 @@ func describeRunError(err error) *runError {
 	case isInDoubtErr(err):
 		re.Class, re.Advice = "in_doubt", "the message may have been sent: check delivery status (webhooks / reports) before sending again"
 	case errors.As(err, &api):
-		re.Class, re.Code, re.Advice = string(api.Class), api.Code, api.Advice
+		re.Class, re.Code, re.Advice = string(api.Kind), api.Code, api.Advice
 	case errors.As(err, &ue):
 		re.Class, re.Advice = "refused", ue.Advice()
 	case errors.As(err, &te):

@@ -108,7 +108,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	}
 	c, err := send.FromEnv(string(p), e.getenv, opts...)
 	if err != nil {
-		return fail(err)
+		return fail(withHint(err))
 	}
 	m := send.Message{To: *to, MediaID: *mediaID, Link: *link, Voice: *voice, Extras: send.Extras{
 		MessageID: *messageID, CallbackData: *callback, NotifyURL: *notify, EntityID: *entityID, ApplicationID: *appID,
@@ -140,13 +140,16 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	)
 	switch {
 	case errors.As(err, &ve):
-		return fail(err)
+		return fail(withHint(err))
 	case errors.As(err, &ide):
 		res.Status, res.MessageID, res.Attempts = "in_doubt", ide.MessageID, ide.Attempts
 		res.Error = &sendError{Class: "in_doubt", Message: err.Error(), Advice: "the message may have been sent: check delivery status (webhooks / reports) before sending again"}
 	case errors.As(err, &ae):
 		res.Status = "failed"
-		res.Error = &sendError{Class: string(ae.Class), Code: ae.Code, Subcode: ae.Subcode, HTTPStatus: ae.HTTPStatus, Message: ae.Error(), Advice: ae.Advice, TraceID: ae.TraceID, Validation: ae.ValidationErrors}
+		res.Error = &sendError{Class: string(ae.Kind), Code: ae.Code, Subcode: ae.Subcode, HTTPStatus: ae.HTTPStatus, Message: ae.Error(), Advice: ae.Advice, TraceID: ae.TraceID, Validation: ae.ValidationErrors}
+		if h := hint(err); h != "" {
+			res.Error.Advice += " (" + h + ")"
+		}
 	default:
 		if errors.Is(err, context.Canceled) {
 			return err

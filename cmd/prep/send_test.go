@@ -162,7 +162,7 @@ func TestSendUsageErrors(t *testing.T) {
 		{"infobip base missing", without("INFOBIP_BASE_URL"), []string{"--provider", "infobip", "--to", "+16505551234", "--link", link}},
 		{"infobip sender missing", without("INFOBIP_SENDER"), []string{"--provider", "infobip", "--to", "+16505551234", "--link", link}},
 		{"from on meta", env, []string{"--provider", "meta", "--to", "+16505551234", "--link", link, "--from", "441134960000"}},
-		{"callback on meta", env, []string{"--provider", "meta", "--to", "+16505551234", "--link", link, "--callback-data", "x"}},
+		{"notify URL on meta", env, []string{"--provider", "meta", "--to", "+16505551234", "--link", link, "--notify-url", "https://example.com/r"}},
 		{"positional", env, []string{"--provider", "meta", "--to", "+16505551234", "--link", link, "EAAtoken"}},
 		{"bad flag", env, []string{"--provider", "meta", "--bogus"}},
 	}

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/upload"
+	"golang.org/x/sync/errgroup"
 )
 
 func init() {
@@ -47,7 +47,7 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 	ttl := fs.Duration("ttl", upload.MaxPresignTTL, "lifetime of presigned URLs (at most 168h)")
 	phoneID := fs.String("phone-number-id", "", "Meta phone number id (env "+send.EnvMetaPhoneID+")")
 	apiURL := fs.String("api-url", "", "provider base URL (env "+send.EnvMetaURL+" / "+send.EnvD360URL+")")
-	apiVersion := fs.String("api-version", "", "Meta Graph API version (env "+send.EnvMetaVersion+", default "+upload.DefaultMetaVersion+")")
+	apiVersion := fs.String("api-version", "", "Meta Graph API version (env "+send.EnvMetaVersion+", default "+send.DefaultMetaVersion+")")
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
@@ -68,53 +68,43 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 	var up upload.Uploader
 	switch strings.ToLower(*to) {
 	case "s3":
-		reg := envOr(e, *region, "S3_REGION")
-		if reg == "" {
-			reg = e.getenv("AWS_REGION")
-		}
-		cfg := upload.S3Config{
-			Bucket:     envOr(e, *bucket, "S3_BUCKET"),
-			Prefix:     envOr(e, *prefix, "S3_PREFIX"),
-			Endpoint:   envOr(e, *endpoint, "S3_ENDPOINT"),
-			PublicURL:  envOr(e, *publicURL, "S3_PUBLIC_URL"),
-			Region:     reg,
-			PresignTTL: *ttl,
-			// Static keys when the environment has them; otherwise the AWS
-			// SDK's standard chain (profiles, SSO, instance roles, …).
-			AccessKeyID:     e.getenv("AWS_ACCESS_KEY_ID"),
-			SecretAccessKey: e.getenv("AWS_SECRET_ACCESS_KEY"),
-			SessionToken:    e.getenv("AWS_SESSION_TOKEN"),
-		}
+		cfg := upload.S3ConfigFromEnv(e.getenv)
+		override(&cfg.Bucket, *bucket)
+		override(&cfg.Prefix, *prefix)
+		override(&cfg.Endpoint, *endpoint)
+		override(&cfg.PublicURL, *publicURL)
+		override(&cfg.Region, *region)
+		cfg.PresignTTL = *ttl
 		s, err := upload.NewS3(ctx, cfg)
 		if err != nil {
-			return usageErrorf("%v", err)
+			return usageErrorf("%v", withHint(err))
 		}
 		up = s
 	case "meta", "360dialog", "d360", "360":
-		cfg := upload.MediaConfig{Provider: upload.Meta}
-		if strings.ToLower(*to) != "meta" {
-			cfg.Provider = upload.D360
+		var opts []send.Option
+		if *apiURL != "" {
+			opts = append(opts, send.WithBaseURL(*apiURL))
 		}
-		if cfg.Provider == upload.Meta {
-			cfg.Token = e.getenv(send.EnvMetaToken)
-			cfg.PhoneNumberID = envOr(e, *phoneID, send.EnvMetaPhoneID)
-			cfg.BaseURL = envOr(e, *apiURL, send.EnvMetaURL)
-			cfg.Version = envOr(e, *apiVersion, send.EnvMetaVersion)
-		} else {
-			cfg.APIKey = e.getenv(send.EnvD360Key)
-			cfg.BaseURL = envOr(e, *apiURL, send.EnvD360URL)
+		if *phoneID != "" {
+			opts = append(opts, send.WithPhoneNumberID(*phoneID))
 		}
+		if *apiVersion != "" {
+			opts = append(opts, send.WithAPIVersion(*apiVersion))
+		}
+		c, err := send.FromEnv(*to, e.getenv, opts...)
+		if err != nil {
+			return usageErrorf("%v", withHint(err))
+		}
+		var cache *upload.Cache
 		if !*noCache {
-			c, err := upload.OpenCache(*cacheDir)
-			if err != nil {
+			if cache, err = upload.OpenCache(*cacheDir); err != nil {
 				fmt.Fprintf(e.stderr, "prep upload: media-id cache unavailable (%v); uploading without it\n", err)
-			} else {
-				cfg.Cache = c
+				cache = nil
 			}
 		}
-		m, err := upload.NewMedia(cfg)
+		m, err := upload.NewMedia(c, cache)
 		if err != nil {
-			return usageErrorf("%v", err)
+			return usageErrorf("%v", withHint(err))
 		}
 		up = m
 	case "":
@@ -124,40 +114,54 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("upload: --to %q: want s3, meta or 360dialog (Infobip takes URLs: use --to s3)", *to)
 	}
 
-	results := make([]uploadResult, len(files))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, *parallel)
-	for i, f := range files {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] = uploadResult{File: f, Error: ctx.Err().Error()}
-				return
-			}
-			defer func() { <-sem }()
-			start := time.Now()
-			ref, err := up.Upload(ctx, upload.File{Path: f})
-			results[i] = toResult(f, ref, err)
-			if e.isTerminal && !*asJSON {
-				fmt.Fprintf(e.stderr, "\r%s done in %s\033[K\n", f, time.Since(start).Round(time.Millisecond))
-			}
-		}()
-	}
-	wg.Wait()
+	results := uploadAll(ctx, e, up, files, *parallel, !*asJSON)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return printUploads(e, results, *asJSON)
+}
 
+// override sets *dst to a flag's value when the flag was given: flags
+// override the environment.
+func override(dst *string, flagVal string) {
+	if flagVal != "" {
+		*dst = flagVal
+	}
+}
+
+// uploadAll uploads files, parallel at a time; one result per file, in
+// order (a failure is a result, not the end of the others).
+func uploadAll(ctx context.Context, e *env, up upload.Uploader, files []string, parallel int, progress bool) []uploadResult {
+	results := make([]uploadResult, len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	for i, f := range files {
+		if gctx.Err() != nil {
+			results[i] = uploadResult{File: f, Error: gctx.Err().Error()}
+			continue
+		}
+		g.Go(func() error {
+			start := time.Now()
+			ref, err := up.Upload(gctx, upload.File{Path: f})
+			results[i] = toResult(f, ref, withHint(err))
+			if progress && e.isTerminal {
+				fmt.Fprintf(e.stderr, "\r%s done in %s\033[K\n", f, time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // every upload reports into results
+	return results
+}
+
+func printUploads(e *env, results []uploadResult, asJSON bool) error {
 	failed := 0
 	enc := json.NewEncoder(e.stdout)
 	for _, r := range results {
 		if r.Error != "" {
 			failed++
 		}
-		if *asJSON {
+		if asJSON {
 			if err := enc.Encode(r); err != nil {
 				return err
 			}
@@ -182,7 +186,7 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s\t%s\t%d bytes\tsha256 %s\t%s\t%s\n", r.File, r.MIME, r.Bytes, r.SHA256, state, ref)
 	}
 	if failed > 0 {
-		return &reportedError{failed: failed, total: len(files)}
+		return &reportedError{failed: failed, total: len(results)}
 	}
 	return nil
 }
@@ -195,7 +199,7 @@ func toResult(file string, ref *upload.Ref, err error) uploadResult {
 		var se *upload.S3Error
 		switch {
 		case errors.As(err, &re):
-			r.Code = string(re.Code())
+			r.Code = string(re.Kind)
 		case errors.As(err, &se):
 			r.Code = "s3_" + string(se.Kind)
 		}

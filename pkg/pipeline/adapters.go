@@ -225,14 +225,6 @@ func NewSandboxPipeline(cfg SandboxConfig) (*Pipeline, error) {
 	}
 	token, key, ikey := def(cfg.MetaToken, "sandbox"), def(cfg.D360Key, "sandbox"), def(cfg.InfobipKey, "sandbox")
 	phone := def(cfg.PhoneNumberID, "100000000000001")
-	metaUp, err := upload.NewMedia(upload.MediaConfig{Provider: upload.Meta, BaseURL: base + "/meta", PhoneNumberID: phone, Token: token, HTTPClient: hc, Cache: cfg.Cache})
-	if err != nil {
-		return nil, err
-	}
-	d360Up, err := upload.NewMedia(upload.MediaConfig{Provider: upload.D360, BaseURL: base + "/360dialog", APIKey: key, HTTPClient: hc, Cache: cfg.Cache})
-	if err != nil {
-		return nil, err
-	}
 	link := cfg.Link
 	if link == nil {
 		link = &FileHost{BaseURL: base + "/_sandbox/files", Client: hc}
@@ -247,6 +239,15 @@ func NewSandboxPipeline(cfg SandboxConfig) (*Pipeline, error) {
 		return nil, err
 	}
 	ib, err := send.NewInfobip(append([]send.Option{send.WithBaseURL(base + "/infobip"), send.WithAPIKey(ikey), send.WithSender(def(cfg.InfobipSender, "447860099299"))}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	// One client per account: media uploads go through the same one.
+	metaUp, err := upload.NewMedia(meta, cfg.Cache)
+	if err != nil {
+		return nil, err
+	}
+	d360Up, err := upload.NewMedia(d360, cfg.Cache)
 	if err != nil {
 		return nil, err
 	}

@@ -219,7 +219,7 @@ func TestE2ERunEachProvider(t *testing.T) {
 	_, err := p.Run(context.Background(), Item{Path: src, To: "+447700900123", Provider: Meta})
 	var se *StageError
 	var api *send.APIError
-	if !errors.As(err, &se) || se.Stage != StageSend || !errors.As(err, &api) || api.Class != send.ClassAuth {
+	if !errors.As(err, &se) || se.Stage != StageSend || !errors.As(err, &api) || api.Kind != send.KindAuth {
 		t.Fatalf("err = %v", err)
 	}
 	// A file that is not audio fails at inspect, before anything is sent.

@@ -1,32 +1,34 @@
 package send
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// Client sends audio messages through one provider and one sender account.
-// Build it once (NewMeta, NewD360, NewInfobip) and share it: it is safe for
-// concurrent use, and its rate limiter and pauses are shared by all callers.
+// Client is one provider account — a Meta business phone number, a
+// 360dialog API key or an Infobip account — and everything that talks to
+// it: the HTTP transport (no redirects), the credential and how it is sent,
+// the base URL, the retry policy (RetryPolicy), the rate limiter and the
+// rate-limit pauses, and the scrubbing of the credential from every error.
+// Build one per account (NewMeta, NewD360, NewInfobip or FromEnv) and share
+// it: it is safe for concurrent use, and what uses it — Send for messages,
+// package upload's media uploader for media — shares its limiter and
+// pauses.
 type Client struct {
 	provider Provider
-	endpoint string // full URL of the send endpoint
+	base     string // base URL, path prefix kept, no trailing slash
+	version  string // Meta: Graph API version
+	phoneID  string // Meta: business phone number id
 	cred     string
 	sender   string // Infobip default From (digits)
 	ua       string
@@ -45,91 +47,129 @@ type Client struct {
 
 var _ Sender = (*Client)(nil)
 
-// Provider reports which provider the client sends through.
+// Provider reports which provider the account is at.
 func (c *Client) Provider() Provider { return c.provider }
 
-// Endpoint is the URL the client posts to (it holds no credentials).
-func (c *Client) Endpoint() string { return c.endpoint }
+// URL is the address of an API path of this account (it holds no
+// credentials): "messages" or "media" under {base}/{version}/{phone number
+// id}/ for Meta, under {base}/ for 360dialog and Infobip.
+func (c *Client) URL(path string) string {
+	path = strings.TrimLeft(path, "/")
+	if c.provider == Meta {
+		return c.base + "/" + url.PathEscape(c.version) + "/" + url.PathEscape(c.phoneID) + "/" + path
+	}
+	return c.base + "/" + path
+}
 
-// NewMeta builds a Cloud API client: POST {base}/{version}/{phone-number-id}/messages
-// with "Authorization: Bearer {token}" (seeds/001). WithToken and
-// WithPhoneNumberID are required.
+// Endpoint is the URL messages are posted to.
+func (c *Client) Endpoint() string { return c.URL(c.messagesPath()) }
+
+func (c *Client) messagesPath() string {
+	if c.provider == Infobip {
+		return "whatsapp/1/message/audio"
+	}
+	return "messages"
+}
+
+// Account identifies the account without revealing its credential: Meta's
+// phone number id, or for 360dialog and Infobip (whose key selects the
+// account) "key-" and 16 hex digits of a salted SHA-256 of the key. Caches
+// of what belongs to an account (media ids) key on it.
+func (c *Client) Account() string {
+	if c.provider == Meta {
+		return c.phoneID
+	}
+	// The salt is the one the media-id cache has always used, so that
+	// cached entries stay valid.
+	sum := sha256.Sum256([]byte("prep media cache\x00" + c.cred))
+	return "key-" + hex.EncodeToString(sum[:8])
+}
+
+// NewMeta builds a client for a Cloud API phone number: requests go to
+// {base}/{version}/{phone-number-id}/… with "Authorization: Bearer {token}"
+// (Meta's "Send messages" guide,
+// https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages).
+// WithToken and WithPhoneNumberID are required.
 func NewMeta(opts ...Option) (*Client, error) {
 	cfg := apply(opts)
 	if cfg.senderSet {
-		return nil, invalid("option", "WithSender is for Infobip; Meta sends from the phone number id")
+		return nil, invalidFor(Meta, "option", "WithSender is for Infobip; Meta sends from the phone number id")
 	}
 	if cfg.cred == "" {
-		return nil, invalid("credentials", "Meta needs an access token (WHATSAPP_ACCESS_TOKEN)")
+		return nil, invalidFor(Meta, "credentials", "Meta needs an access token")
 	}
 	if err := checkID("phone number id", cfg.phoneID, 64); err != nil {
-		return nil, invalid("phone number id", "Meta needs the business phone number id (WHATSAPP_PHONE_NUMBER_ID): %s", err.(*ValidationError).Reason)
+		return nil, invalidFor(Meta, "phone number id", "Meta needs the business phone number id: %s", reason(err))
 	}
 	version := cfg.version
 	if version == "" {
 		version = DefaultMetaVersion
 	}
 	if err := checkID("API version", version, 16); err != nil {
-		return nil, err
+		return nil, invalidFor(Meta, "API version", "%s", reason(err))
 	}
 	base, err := baseURL(cfg.baseURL, DefaultMetaBaseURL)
 	if err != nil {
-		return nil, err
+		return nil, invalidFor(Meta, "base URL", "%s", reason(err))
 	}
-	c := newClient(Meta, cfg, base+"/"+url.PathEscape(version)+"/"+url.PathEscape(cfg.phoneID)+"/messages", MetaMessagesPerSecond, DefaultRetry())
+	c := newClient(Meta, cfg, base, MetaMessagesPerSecond)
+	c.version, c.phoneID = version, cfg.phoneID
 	return c, nil
 }
 
-// NewD360 builds a 360dialog client: POST {base}/messages with the
-// "D360-API-KEY" header, no bearer (seeds/002). WithAPIKey is required.
+// NewD360 builds a 360dialog client: requests go to {base}/… with the
+// "D360-API-KEY" header, no bearer (360dialog's "Media messages" docs,
+// https://docs.360dialog.com/docs/messaging/media). WithAPIKey is required.
 func NewD360(opts ...Option) (*Client, error) {
 	cfg := apply(opts)
 	switch {
 	case cfg.senderSet:
-		return nil, invalid("option", "WithSender is for Infobip")
+		return nil, invalidFor(D360, "option", "WithSender is for Infobip")
 	case cfg.phoneSet:
-		return nil, invalid("option", "WithPhoneNumberID is for Meta; 360dialog's key selects the number")
+		return nil, invalidFor(D360, "option", "WithPhoneNumberID is for Meta; 360dialog's key selects the number")
 	case cfg.versionSet:
-		return nil, invalid("option", "WithAPIVersion is for Meta; 360dialog's path has no version")
+		return nil, invalidFor(D360, "option", "WithAPIVersion is for Meta; 360dialog's path has no version")
 	case cfg.cred == "":
-		return nil, invalid("credentials", "360dialog needs an API key (D360_API_KEY)")
+		return nil, invalidFor(D360, "credentials", "360dialog needs an API key")
 	}
 	base, err := baseURL(cfg.baseURL, DefaultD360BaseURL)
 	if err != nil {
-		return nil, err
+		return nil, invalidFor(D360, "base URL", "%s", reason(err))
 	}
-	return newClient(D360, cfg, base+"/messages", MetaMessagesPerSecond, DefaultRetry()), nil
+	return newClient(D360, cfg, base, MetaMessagesPerSecond), nil
 }
 
-// NewInfobip builds an Infobip client: POST {base}/whatsapp/1/message/audio
-// with "Authorization: App {key}" (seeds/000, Infobip OpenAPI). WithBaseURL
-// (per account) and WithAPIKey are required; WithSender gives the default
-// From. A request in doubt is not retried, as for Meta: see RetryPolicy.RetryInDoubt.
+// NewInfobip builds an Infobip client: requests go to {base}/… with
+// "Authorization: App {key}" (Infobip's "Send WhatsApp audio message",
+// https://www.infobip.com/docs/api/channels/whatsapp/whatsapp-outbound-messages/send-whatsapp-audio-message).
+// WithBaseURL (per account) and WithAPIKey are required; WithSender gives
+// the default From. A request in doubt is not retried, as for Meta: see
+// RetryPolicy.RetryInDoubt.
 func NewInfobip(opts ...Option) (*Client, error) {
 	cfg := apply(opts)
 	switch {
 	case cfg.phoneSet:
-		return nil, invalid("option", "WithPhoneNumberID is for Meta; Infobip uses a sender number (WithSender)")
+		return nil, invalidFor(Infobip, "option", "WithPhoneNumberID is for Meta; Infobip uses a sender number (WithSender)")
 	case cfg.versionSet:
-		return nil, invalid("option", "WithAPIVersion is for Meta")
+		return nil, invalidFor(Infobip, "option", "WithAPIVersion is for Meta")
 	case cfg.cred == "":
-		return nil, invalid("credentials", "Infobip needs an API key (INFOBIP_API_KEY)")
+		return nil, invalidFor(Infobip, "credentials", "Infobip needs an API key")
 	case strings.TrimSpace(cfg.baseURL) == "":
-		return nil, invalid("base URL", "Infobip's base URL is per account (INFOBIP_BASE_URL, e.g. https://xxxxx.api.infobip.com)")
+		return nil, invalidFor(Infobip, "base URL", "Infobip's base URL is per account (e.g. https://xxxxx.api.infobip.com)")
 	}
 	sender := ""
 	if cfg.sender != "" {
 		s, err := NormalizePhone(cfg.sender)
 		if err != nil {
-			return nil, invalid("sender", "%s", err.(*ValidationError).Reason)
+			return nil, invalidFor(Infobip, "sender", "%s", reason(err))
 		}
 		sender = s
 	}
 	base, err := baseURL(cfg.baseURL, "")
 	if err != nil {
-		return nil, err
+		return nil, invalidFor(Infobip, "base URL", "%s", reason(err))
 	}
-	c := newClient(Infobip, cfg, base+"/whatsapp/1/message/audio", InfobipRequestsPerSecond, DefaultRetry())
+	c := newClient(Infobip, cfg, base, InfobipRequestsPerSecond)
 	c.sender = sender
 	return c, nil
 }
@@ -177,8 +217,8 @@ func redactURL(s string) string {
 	return "(unparsable)"
 }
 
-func newClient(p Provider, cfg *config, endpoint string, defRate float64, defPolicy RetryPolicy) *Client {
-	c := &Client{provider: p, endpoint: endpoint, cred: cfg.cred, hc: cfg.hc, hook: cfg.hook, logger: cfg.logger, ua: cfg.userAgent, now: cfg.now, pair: map[string]time.Time{}}
+func newClient(p Provider, cfg *config, base string, defRate float64) *Client {
+	c := &Client{provider: p, base: base, cred: cfg.cred, hc: cfg.hc, hook: cfg.hook, logger: cfg.logger, ua: cfg.userAgent, now: cfg.now, pair: map[string]time.Time{}}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
 	} else {
@@ -196,39 +236,28 @@ func newClient(p Provider, cfg *config, endpoint string, defRate float64, defPol
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.policy = DefaultRetry()
 	if cfg.policy != nil {
 		c.policy = cfg.policy.withDefaults()
-	} else {
-		c.policy = defPolicy.withDefaults()
 	}
 	switch {
 	case cfg.limiter != nil:
 		c.limiter = cfg.limiter
 	case !cfg.rateSet:
-		c.limiter = accountLimiter(endpoint, cfg.cred, defRate, 0)
+		c.limiter = newLimiter(defRate, 0)
 	case cfg.perSecond > 0 && !math.IsInf(cfg.perSecond, 0) && !math.IsNaN(cfg.perSecond):
-		c.limiter = accountLimiter(endpoint, cfg.cred, cfg.perSecond, cfg.burst)
+		c.limiter = newLimiter(cfg.perSecond, cfg.burst)
 	}
 	return c
 }
 
-// limiters holds one limiter per sender account and limit, so that
-// clients built separately for the same account (same endpoint — for Meta
-// it holds the phone number id — and same credential) share the budget.
-var limiters sync.Map // key → *rate.Limiter
-
-func accountLimiter(endpoint, cred string, perSecond float64, burst int) *rate.Limiter {
+// newLimiter is the client's own limiter; burst 0 means a twentieth of a
+// second's worth, at least 1.
+func newLimiter(perSecond float64, burst int) *rate.Limiter {
 	if burst <= 0 {
-		burst = int(perSecond / 20)
-		if burst < 1 {
-			burst = 1
-		}
+		burst = max(int(perSecond/20), 1)
 	}
-	// The key holds a hash of the credential, never the credential.
-	sum := sha256.Sum256([]byte(cred))
-	key := fmt.Sprintf("%s|%x|%g|%d", endpoint, sum[:8], perSecond, burst)
-	l, _ := limiters.LoadOrStore(key, rate.NewLimiter(rate.Limit(perSecond), burst))
-	return l.(*rate.Limiter)
+	return rate.NewLimiter(rate.Limit(perSecond), burst)
 }
 
 func defaultHTTPClient() *http.Client {
@@ -251,295 +280,6 @@ func (c *Client) scrub(s string) string {
 	return s
 }
 
-// answer is what one attempt got.
-type answer struct {
-	status int
-	header http.Header
-	body   []byte
-	err    error // transport error or body read error
-	// wrote: the request was (or may have been) written to the provider.
-	wrote bool
-}
-
-const maxBody = 1 << 20
-
-// roundTrip makes one attempt with a fresh body.
-func (c *Client) roundTrip(ctx context.Context, body []byte) answer {
-	actx, cancel := context.WithTimeout(ctx, c.policy.AttemptTimeout)
-	defer cancel()
-	var started, wrote atomic.Bool
-	trace := &httptrace.ClientTrace{
-		GetConn: func(string) { started.Store(true) },
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), http.MethodPost, c.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return answer{err: err}
-	}
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.ua)
-	switch c.provider {
-	case Meta:
-		req.Header.Set("Authorization", "Bearer "+c.cred)
-	case D360:
-		req.Header.Set("D360-API-KEY", c.cred)
-	case Infobip:
-		req.Header.Set("Authorization", "App "+c.cred)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		w := wrote.Load()
-		if !started.Load() && !isDialError(err) {
-			// A transport without traces: we cannot tell, so assume the
-			// worst.
-			w = true
-		}
-		if isDialError(err) {
-			w = false
-		}
-		return answer{err: err, wrote: w}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
-	a := answer{status: resp.StatusCode, header: resp.Header, body: b, wrote: true}
-	if err != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		a.err = err
-	}
-	return a
-}
-
-func isDialError(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	var dns *net.DNSError
-	return errors.As(err, &dns)
-}
-
-// parseFunc turns a provider's answer into a receipt or an error (an
-// *APIError, or an *InDoubtError for an unreadable acceptance).
-type parseFunc func(a answer) (*Receipt, error)
-
-// do runs the attempts of one message.
-func (c *Client) do(ctx context.Context, to, messageID string, body []byte, parse parseFunc) (*Receipt, error) {
-	var last error
-	// doubt: an earlier attempt may have reached the provider (retried
-	// with RetryInDoubt). No later answer proves it did not, so every
-	// failure from then on is reported in doubt, wrapping the last error.
-	doubt := false
-	settle := func(err error, attempts int) error {
-		var ide *InDoubtError
-		if !doubt || errors.As(err, &ide) {
-			return err
-		}
-		return &InDoubtError{Provider: c.provider, To: to, MessageID: messageID, Attempts: attempts, Err: err}
-	}
-	for attempt := 1; ; attempt++ {
-		if err := c.waitTurn(ctx, to); err != nil {
-			return nil, settle(c.ctxErr(err, last), attempt-1)
-		}
-		a := c.roundTrip(ctx, body)
-		var (
-			err    error
-			apiErr *APIError
-			reason string
-		)
-		if a.err != nil {
-			if ctx.Err() != nil {
-				if a.wrote {
-					return nil, &InDoubtError{Provider: c.provider, To: to, MessageID: messageID, Attempts: attempt, Err: ctx.Err()}
-				}
-				return nil, settle(c.ctxErr(ctx.Err(), last), attempt)
-			}
-			msg := c.scrub(transportMessage(a.err))
-			if !a.wrote {
-				err = fmt.Errorf("%s: the request never reached the provider: %s", c.provider, msg)
-				reason = "the request never reached the provider, so retrying cannot duplicate it"
-			} else {
-				err = &InDoubtError{Provider: c.provider, To: to, MessageID: messageID, Attempts: attempt, Err: errors.New(msg)}
-				if !c.policy.RetryInDoubt {
-					c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: "in doubt: the request may have reached the provider and none of the three providers documents an idempotency key, so a retry could send the message twice", Err: err})
-					return nil, err
-				}
-				doubt = true
-				reason = "in doubt, retried as asked (RetryInDoubt): the message may be received twice"
-			}
-		} else {
-			r, perr := parse(a)
-			if perr == nil {
-				r.Attempts = attempt
-				return r, nil
-			}
-			if !errors.As(perr, &apiErr) {
-				if ide := (*InDoubtError)(nil); errors.As(perr, &ide) {
-					ide.Attempts = attempt
-				}
-				return nil, settle(perr, attempt)
-			}
-			err = apiErr
-			if !apiErr.Retryable {
-				c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: fmt.Sprintf("not retried: %s errors are not temporary", apiErr.Class), Err: err})
-				return nil, settle(err, attempt)
-			}
-			reason = fmt.Sprintf("%s (HTTP %d", apiErr.Class, apiErr.HTTPStatus)
-			if apiErr.Code != 0 {
-				reason += fmt.Sprintf(", code %d", apiErr.Code)
-			}
-			reason += ")"
-		}
-		last = err
-		if attempt >= c.policy.MaxAttempts {
-			c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: fmt.Sprintf("giving up after %d attempts: %s", attempt, reason), Err: err})
-			return nil, settle(err, attempt)
-		}
-		wait := c.policy.backoff(attempt)
-		if apiErr != nil && apiErr.RetryAfter > 0 {
-			if apiErr.RetryAfter > c.policy.MaxRetryAfter {
-				c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: fmt.Sprintf("not retried: Retry-After %s is longer than the cap %s", apiErr.RetryAfter, c.policy.MaxRetryAfter), Err: err})
-				return nil, settle(err, attempt)
-			}
-			wait = apiErr.RetryAfter
-			reason += fmt.Sprintf("; Retry-After %s honoured", apiErr.RetryAfter)
-		} else if apiErr != nil && apiErr.Code == codePairRate && wait < c.policy.PairDelay {
-			wait = c.policy.PairDelay
-			reason += fmt.Sprintf("; waiting the pair interval %s", wait)
-		}
-		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
-			c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Reason: "not retried: the context's deadline comes before the next attempt could start", Err: err})
-			return nil, settle(err, attempt)
-		}
-		if apiErr != nil && apiErr.Class == ClassRateLimit {
-			if apiErr.Code == codePairRate {
-				c.hold(to, wait)
-				reason += "; only this recipient waits"
-			} else {
-				c.hold("", wait)
-				reason += "; the whole account waits"
-			}
-		}
-		c.emit(RetryEvent{Provider: c.provider, To: to, Attempt: attempt, Retry: true, Wait: wait, Reason: reason, Err: err})
-		if err := sleep(ctx, wait); err != nil {
-			return nil, settle(c.ctxErr(err, last), attempt)
-		}
-	}
-}
-
-// ctxErr reports a cancellation, keeping the last attempt's error.
-func (c *Client) ctxErr(err, last error) error {
-	if last == nil {
-		return fmt.Errorf("%s: %w", c.provider, err)
-	}
-	return fmt.Errorf("%s: %w while waiting to retry after: %w", c.provider, err, last)
-}
-
-// transportMessage describes a transport error without the URL (which
-// holds no secret, but is noise) where possible.
-func transportMessage(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "attempt timed out"
-	}
-	return err.Error()
-}
-
-// hold pauses a recipient ("" = the whole account) for d.
-func (c *Client) hold(to string, d time.Duration) {
-	until := c.now().Add(d)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if to == "" {
-		if until.After(c.pauseUntil) {
-			c.pauseUntil = until
-		}
-		return
-	}
-	if len(c.pair) > 4096 {
-		now := c.now()
-		for k, t := range c.pair {
-			if t.Before(now) {
-				delete(c.pair, k)
-			}
-		}
-	}
-	if until.After(c.pair[to]) {
-		c.pair[to] = until
-	}
-}
-
-// waitTurn waits for account and recipient holds, then for the limiter.
-func (c *Client) waitTurn(ctx context.Context, to string) error {
-	for {
-		c.mu.Lock()
-		until := c.pauseUntil
-		if t, ok := c.pair[to]; ok && t.After(until) {
-			until = t
-		}
-		c.mu.Unlock()
-		d := until.Sub(c.now())
-		if d <= 0 {
-			break
-		}
-		if err := sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			// The limiter refuses to wait past the deadline.
-			return fmt.Errorf("the rate limiter's next slot is after the deadline: %w", context.DeadlineExceeded)
-		}
-	}
-	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func (c *Client) emit(ev RetryEvent) {
-	if c.hook != nil {
-		c.hook(ev)
-	}
-	if c.logger != nil {
-		attrs := []any{"provider", string(ev.Provider), "to", ev.To, "attempt", ev.Attempt, "reason", ev.Reason}
-		if ev.Err != nil {
-			attrs = append(attrs, "error", ev.Err.Error())
-		}
-		if ev.Retry {
-			c.logger.Info("send: retrying", append(attrs, "wait", ev.Wait)...)
-		} else {
-			c.logger.Warn("send: not retrying", attrs...)
-		}
-	}
-}
-
 // snippet is a short, credential-free excerpt of a non-JSON error body.
 func (c *Client) snippet(b []byte) string {
 	s := c.scrub(strings.TrimSpace(string(b)))
@@ -553,4 +293,19 @@ func (c *Client) snippet(b []byte) string {
 		s = strings.ToValidUTF8(s[:200], "") + "…"
 	}
 	return s
+}
+
+// reason is a validation error's reason (or the error's text).
+func reason(err error) string {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return err.Error()
+}
+
+func invalidFor(p Provider, field, format string, a ...any) *ValidationError {
+	e := invalid(field, format, a...)
+	e.Provider = p
+	return e
 }

@@ -6,23 +6,24 @@ import (
 	"time"
 )
 
-// Class is the kind of a provider refusal; it decides the advice and
+// ErrorKind is the kind of a provider refusal; it decides the advice and
 // whether a retry is safe.
-type Class string
+type ErrorKind string
 
-// The classes of provider errors.
+// The kinds of provider errors (the CLI's JSON calls this "class").
 const (
-	ClassWindow           Class = "window"            // outside the 24-hour customer service window
-	ClassMedia            Class = "media"             // the media could not be downloaded or is of the wrong type
-	ClassAuth             Class = "auth"              // credentials invalid, expired or lacking permission
-	ClassInvalidParameter Class = "invalid_parameter" // the request itself is wrong
-	ClassRateLimit        Class = "rate_limit"        // too many messages; retried after a wait
-	ClassTransient        Class = "transient"         // a temporary failure at the provider; retried
-	ClassUnknown          Class = "unknown"
+	KindWindow           ErrorKind = "window"            // outside the 24-hour customer service window
+	KindMedia            ErrorKind = "media"             // the media could not be downloaded or is of the wrong type
+	KindAuth             ErrorKind = "auth"              // credentials invalid, expired or lacking permission
+	KindInvalidParameter ErrorKind = "invalid_parameter" // the request itself is wrong
+	KindRateLimit        ErrorKind = "rate_limit"        // too many requests; retried after a wait
+	KindTransient        ErrorKind = "transient"         // a temporary failure at the provider; retried
+	KindUnknown          ErrorKind = "unknown"
 )
 
-// APIError is a provider's refusal of a message, whatever the provider.
-// Find it with errors.As. It never carries credentials.
+// APIError is a provider's error answer to a request of an account's
+// Client — a message (Send) or a media upload (package upload) — whatever
+// the provider. Find it with errors.As. It never carries credentials.
 type APIError struct {
 	Provider   Provider
 	HTTPStatus int
@@ -46,10 +47,12 @@ type APIError struct {
 	RetryAfter time.Duration
 	// Transient is Graph's is_transient flag.
 	Transient bool
+	// Attempts is how many requests were made, retries included.
+	Attempts int
 
-	Class     Class
+	Kind      ErrorKind
 	Advice    string
-	Retryable bool
+	Retryable bool // the kind is one a retry may cure (it may have been retried already)
 }
 
 func (e *APIError) Error() string {
@@ -64,7 +67,7 @@ func (e *APIError) Error() string {
 	if e.Type != "" && e.Code == 0 {
 		fmt.Fprintf(&b, " %s", e.Type)
 	}
-	fmt.Fprintf(&b, " (%s)", e.Class)
+	fmt.Fprintf(&b, " (%s)", e.Kind)
 	if e.Message != "" {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
@@ -73,6 +76,9 @@ func (e *APIError) Error() string {
 	}
 	if len(e.ValidationErrors) > 0 {
 		fmt.Fprintf(&b, " %v", e.ValidationErrors)
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
 	}
 	if e.TraceID != "" {
 		fmt.Fprintf(&b, " [trace %s]", e.TraceID)
@@ -96,7 +102,7 @@ type InDoubtError struct {
 }
 
 func (e *InDoubtError) Error() string {
-	s := fmt.Sprintf("%s: in doubt: the request to %s may have reached the provider but no answer came (%v)", e.Provider, e.To, e.Err)
+	s := fmt.Sprintf("%s: in doubt: the message to %s may have reached the provider but no answer came (%v)", e.Provider, e.To, e.Err)
 	if e.MessageID != "" {
 		s += "; messageId " + e.MessageID
 	}
@@ -107,9 +113,15 @@ func (e *InDoubtError) Unwrap() error { return e.Err }
 
 // ValidationError is a mistake in a message or a client's configuration
 // (bad number, missing media id or link, non-http(s) link, field too long,
-// missing credentials), found before any request was made. Its exit code is
-// 2, a usage error.
+// missing credentials), found before any request was made: nothing was
+// sent.
 type ValidationError struct {
+	// Provider is the provider whose client or message is wrong ("" when
+	// the provider itself is unknown).
+	Provider Provider
+	// Field names what is wrong: "to", "link", "credentials", "phone
+	// number id", "base URL", "sender", "provider", … (never an
+	// environment variable or flag: callers add those hints).
 	Field  string
 	Reason string
 }
@@ -118,18 +130,16 @@ func (e *ValidationError) Error() string {
 	return fmt.Sprintf("send: invalid %s: %s", e.Field, e.Reason)
 }
 
-// ExitCode makes the CLI exit with 2: nothing was sent.
-func (e *ValidationError) ExitCode() int { return 2 }
-
 func invalid(field, format string, a ...any) *ValidationError {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, a...)}
 }
 
-// Graph API error codes that prep treats specially. Sources: issue 5, the
-// Meta OpenAPI v23.0 (../shared/specs: code 4 "Application request limit
-// reached" with is_transient, code 2 "unexpected error ... retry", 190
-// "Invalid OAuth access token", 100 invalid parameter) and Meta's Cloud API
-// error-code reference.
+// Graph API error codes that prep treats specially. Sources: Meta's
+// Business Messaging OpenAPI v23.0 (https://github.com/facebook/openapi:
+// code 4 "Application request limit reached" with is_transient, code 2
+// "unexpected error ... retry", 190 "Invalid OAuth access token", 100
+// invalid parameter) and Meta's Cloud API error codes
+// (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
 const (
 	codeUnknownTransient = 1      // API Unknown
 	codeService          = 2      // API Service: "An unexpected error occurred. Please retry"
@@ -149,51 +159,65 @@ const (
 	codeMediaDownload    = 131052 // media download error
 	codeMediaUpload      = 131053 // media upload error (unsupported / mismatched type)
 	codePairRate         = 131056 // (business, consumer) pair rate limit
+	codeTempUnavailable  = 133004 // server temporarily unavailable
 )
 
-// classify fills Class, Advice and Retryable from the provider's answer.
+// classify fills Kind, Advice and Retryable from the provider's answer.
+// It is the one place that reads Meta's, 360dialog's and Infobip's error
+// answers, for messages and media uploads alike (see RetryPolicy for what
+// a retry then does).
 func classify(e *APIError) {
-	e.Class, e.Advice = ClassUnknown, "see the provider's message; not retried"
+	e.Kind, e.Advice, e.Retryable = KindUnknown, "see the provider's message; not retried", false
 	switch e.Provider {
 	case Meta, D360:
-		switch {
-		case e.Code == codeReEngagement:
-			e.Class, e.Advice = ClassWindow, "the recipient has not written in the last 24 hours: send an approved template message first"
-		case e.Code == codeMediaUpload || e.Code == codeMediaDownload:
-			e.Class, e.Advice = ClassMedia, "the media could not be fetched or is not a supported audio type: check the file's real type, MIME type and size (prep inspect) and that the link or media id is reachable"
-		case e.Code == codeAccessToken || e.HTTPStatus == 401:
-			e.Class, e.Advice = ClassAuth, "the access token or API key is invalid or expired: issue a new one"
-		case e.Code == codePermission || e.Code == codeAccessDenied || (e.Code >= 200 && e.Code <= 299) || e.HTTPStatus == 403:
-			e.Class, e.Advice = ClassAuth, "the credentials lack permission for this phone number: check the token's scopes and the phone number id"
-		// Codes before statuses: a refusal code is never retried, whatever
-		// the HTTP status it came with.
-		case e.Code == codeInvalidParam || e.Code == codeParamMissing || e.Code == codeParamInvalid || e.Code == codeUnsupportedType:
-			e.Class, e.Advice = ClassInvalidParameter, "a request parameter is wrong: check the recipient, media id or link and the phone number id"
-		case e.Code == codeTooManyCalls || e.Code == codeRateLimitHit || e.Code == codeCloudThroughput || e.HTTPStatus == 429:
-			e.Class, e.Advice, e.Retryable = ClassRateLimit, "the provider's rate limit was reached: slow down (retried after a backoff)", true
-		case e.Code == codePairRate:
-			e.Class, e.Advice, e.Retryable = ClassRateLimit, "too many messages to this recipient in a short time: wait before sending to them again (retried for this recipient only)", true
-		case e.Code == codeGeneric || e.Code == codeServiceUnavail || e.Code == codeUnknownTransient || e.Code == codeService || e.HTTPStatus >= 500 || e.Transient:
-			e.Class, e.Advice, e.Retryable = ClassTransient, "a temporary failure at the provider (retried with backoff)", true
-		}
+		classifyGraph(e)
 	case Infobip:
-		// Status codes from the Infobip OpenAPI excerpt: 400, 401, 403,
-		// 429, 500 (../shared/specs/infobip-whatsapp-audio-openapi.json).
-		switch {
-		case e.HTTPStatus == 401:
-			e.Class, e.Advice = ClassAuth, "the API key is invalid or revoked: check INFOBIP_API_KEY"
-		case e.HTTPStatus == 403:
-			e.Class, e.Advice = ClassAuth, "the API key lacks the whatsapp:message:send scope or the sender is not yours"
-		case e.HTTPStatus == 429:
-			e.Class, e.Advice, e.Retryable = ClassRateLimit, "Infobip's rate limit was reached: slow down (retried after a backoff)", true
-		case e.HTTPStatus >= 500:
-			e.Class, e.Advice, e.Retryable = ClassTransient, "a temporary failure at Infobip (retried with backoff; the messageId is kept)", true
-		case e.HTTPStatus == 400:
-			e.Class, e.Advice = ClassInvalidParameter, "Infobip rejected a field: see the validation errors"
-			for f := range e.ValidationErrors {
-				if strings.Contains(f, "mediaUrl") {
-					e.Class, e.Advice = ClassMedia, "Infobip rejected the media URL: it must be a reachable http(s) URL of at most 2048 characters"
-				}
+		classifyInfobip(e)
+	}
+}
+
+// classifyGraph: codes before statuses — a refusal code is never retried,
+// whatever the HTTP status it came with; Meta sends most rate limits as
+// HTTP 400 with a code.
+func classifyGraph(e *APIError) {
+	switch {
+	case e.Code == codeReEngagement:
+		e.Kind, e.Advice = KindWindow, "the recipient has not written in the last 24 hours: send an approved template message first"
+	case e.Code == codeMediaUpload || e.Code == codeMediaDownload:
+		e.Kind, e.Advice = KindMedia, "the media could not be fetched or is not a supported audio type: check the file's real type, MIME type and size (prep inspect) and that the link or media id is reachable"
+	case e.Code == codeAccessToken || e.HTTPStatus == 401:
+		e.Kind, e.Advice = KindAuth, "the access token or API key is invalid or expired: issue a new one"
+	case e.Code == codePermission || e.Code == codeAccessDenied || (e.Code >= 200 && e.Code <= 299) || e.HTTPStatus == 403:
+		e.Kind, e.Advice = KindAuth, "the credentials lack permission for this phone number: check the token's scopes and the phone number id"
+	case e.Code == codeInvalidParam || e.Code == codeParamMissing || e.Code == codeParamInvalid || e.Code == codeUnsupportedType:
+		e.Kind, e.Advice = KindInvalidParameter, "a request parameter is wrong: check the recipient, media id or link and the phone number id"
+	case e.Code == codeTooManyCalls || e.Code == codeRateLimitHit || e.Code == codeCloudThroughput || e.HTTPStatus == 429:
+		e.Kind, e.Advice, e.Retryable = KindRateLimit, "the provider's rate limit was reached: slow down (retried after a backoff)", true
+	case e.Code == codePairRate:
+		e.Kind, e.Advice, e.Retryable = KindRateLimit, "too many messages to this recipient in a short time: wait before sending to them again (retried for this recipient only)", true
+	case e.Code == codeGeneric || e.Code == codeServiceUnavail || e.Code == codeUnknownTransient || e.Code == codeService || e.Code == codeTempUnavailable ||
+		e.HTTPStatus >= 500 || e.HTTPStatus == 408 || e.Transient:
+		e.Kind, e.Advice, e.Retryable = KindTransient, "a temporary failure at the provider (retried with backoff)", true
+	}
+}
+
+// classifyInfobip: status codes from Infobip's "Send WhatsApp audio
+// message" reference and OpenAPI (400, 401, 403, 429, 500).
+func classifyInfobip(e *APIError) {
+	switch {
+	case e.HTTPStatus == 401:
+		e.Kind, e.Advice = KindAuth, "the API key is invalid or revoked"
+	case e.HTTPStatus == 403:
+		e.Kind, e.Advice = KindAuth, "the API key lacks the whatsapp:message:send scope or the sender is not yours"
+	case e.HTTPStatus == 429:
+		e.Kind, e.Advice, e.Retryable = KindRateLimit, "Infobip's rate limit was reached: slow down (retried after a backoff)", true
+	case e.HTTPStatus >= 500 || e.HTTPStatus == 408:
+		e.Kind, e.Advice, e.Retryable = KindTransient, "a temporary failure at Infobip (retried with backoff; the messageId is kept)", true
+	case e.HTTPStatus == 400:
+		e.Kind, e.Advice = KindInvalidParameter, "Infobip rejected a field: see the validation errors"
+		for f := range e.ValidationErrors {
+			if strings.Contains(f, "mediaUrl") {
+				e.Kind, e.Advice = KindMedia, "Infobip rejected the media URL: it must be a reachable http(s) URL of at most 2048 characters"
 			}
 		}
 	}

@@ -37,10 +37,10 @@ func ExampleFromEnv() {
 
 	_, err = send.FromEnv("infobip", func(k string) string { return env[k] })
 	var ve *send.ValidationError
-	fmt.Println(errors.As(err, &ve), ve.ExitCode())
+	fmt.Println(errors.As(err, &ve), ve.Provider, ve.Field)
 	// Output:
 	// meta https://graph.facebook.com/v23.0/106540352242922/messages
-	// true 2
+	// true infobip credentials
 }
 
 // A voice note by link through Meta's Cloud API, here the local sandbox.
@@ -97,7 +97,7 @@ func ExampleAPIError() {
 	_, err := c.Send(context.Background(), send.Message{To: "+16505551234", MediaID: "1013859600285441"})
 	var ae *send.APIError
 	if errors.As(err, &ae) {
-		fmt.Println(ae.HTTPStatus, ae.Code, ae.Class, ae.Retryable)
+		fmt.Println(ae.HTTPStatus, ae.Code, ae.Kind, ae.Retryable)
 		fmt.Println(ae.Advice)
 	}
 	// Output:

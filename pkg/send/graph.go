@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 )
 
-// Graph (Meta Cloud API and 360dialog) message body, seeds/001 and
-// seeds/002: {"messaging_product":"whatsapp","recipient_type":"individual",
+// Graph (Meta Cloud API and 360dialog) message body, from Meta's "Audio
+// messages"
+// (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/audio-messages)
+// and 360dialog's "Audio" docs: {"messaging_product":"whatsapp","recipient_type":"individual",
 // "to":…,"type":"audio","audio":{"id"|"link", "voice":true}}; "voice" is
-// included only for a voice message (seeds/002: "Only include if sending
+// included only for a voice message (360dialog: "Only include if sending
 // voice message").
 type graphMessage struct {
 	MessagingProduct string     `json:"messaging_product"`
@@ -40,8 +44,9 @@ const maxGraphLink = 2048
 // maxMediaID bounds a media id (Meta's are ~16 digits).
 const maxMediaID = 256
 
-// Send sends one audio message. It validates m before any request; see the
-// package documentation for errors and retries.
+// Send sends one audio message: the messages service of the account. It
+// validates m before any request; see the package documentation for errors
+// and retries.
 func (c *Client) Send(ctx context.Context, m Message) (*Receipt, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -49,14 +54,48 @@ func (c *Client) Send(ctx context.Context, m Message) (*Receipt, error) {
 	if c == nil {
 		return nil, invalid("client", "nil client")
 	}
+	var (
+		r     Request
+		parse func(*Response) (*Receipt, error)
+	)
 	if c.provider == Infobip {
-		return c.sendInfobip(ctx, m)
+		to, id, body, err := c.infobipBody(m)
+		if err != nil {
+			return nil, err
+		}
+		r = Request{Recipient: to, MessageID: id, Body: bodyOf(body)}
+		parse = c.infobipReceipt(to, id)
+	} else {
+		to, body, err := c.graphBody(m)
+		if err != nil {
+			return nil, err
+		}
+		r = Request{Recipient: to, Body: bodyOf(body)}
+		parse = c.graphReceipt(to)
 	}
-	to, body, err := c.graphBody(m)
+	r.Path, r.ContentType = c.messagesPath(), "application/json"
+	resp, err := c.Do(ctx, &r)
 	if err != nil {
 		return nil, err
 	}
-	return c.do(ctx, to, "", body, c.parseGraph(to))
+	rc, err := parse(resp)
+	if err != nil {
+		var ide *InDoubtError
+		if errors.As(err, &ide) {
+			ide.Attempts = resp.Attempts
+		} else if resp.InDoubt {
+			// An earlier attempt may have been accepted.
+			err = c.inDoubt(&r, resp.Attempts, err)
+		}
+		return nil, err
+	}
+	rc.Attempts = resp.Attempts
+	return rc, nil
+}
+
+// bodyOf returns a fresh reader over b for each attempt.
+func bodyOf(b []byte) func() (io.Reader, error) {
+	return func() (io.Reader, error) { return bytes.NewReader(b), nil }
 }
 
 func (c *Client) graphBody(m Message) (string, []byte, error) {
@@ -113,91 +152,18 @@ type graphResponse struct {
 	} `json:"messages"`
 }
 
-// graphError is a Graph API error object (Meta OpenAPI GraphAPIError).
-type graphError struct {
-	Message        string          `json:"message"`
-	Type           string          `json:"type"`
-	Code           int             `json:"code"`
-	ErrorSubcode   int             `json:"error_subcode"`
-	ErrorData      json.RawMessage `json:"error_data"`
-	FBTraceID      string          `json:"fbtrace_id"`
-	IsTransient    bool            `json:"is_transient"`
-	ErrorUserTitle string          `json:"error_user_title"`
-	ErrorUserMsg   string          `json:"error_user_msg"`
-}
-
-func (c *Client) parseGraph(to string) parseFunc {
-	return func(a answer) (*Receipt, error) {
-		if a.status >= 200 && a.status < 300 {
-			var r graphResponse
-			if err := json.Unmarshal(a.body, &r); err != nil || len(r.Messages) == 0 || r.Messages[0].ID == "" {
-				why := "no message id in the answer"
-				if a.err != nil {
-					why = "the answer could not be read: " + c.scrub(transportMessage(a.err))
-				}
-				return nil, &InDoubtError{Provider: c.provider, To: to, Err: fmt.Errorf("HTTP %d, %s", a.status, why)}
-			}
-			rc := &Receipt{Provider: c.provider, To: to, MessageID: r.Messages[0].ID, Status: r.Messages[0].MessageStatus}
-			if len(r.Contacts) > 0 {
-				rc.WAID = r.Contacts[0].WAID
-			}
-			return rc, nil
+// graphReceipt reads Meta's and 360dialog's acceptance; one without a
+// message id is in doubt.
+func (c *Client) graphReceipt(to string) func(*Response) (*Receipt, error) {
+	return func(a *Response) (*Receipt, error) {
+		var r graphResponse
+		if err := json.Unmarshal(a.Body, &r); err != nil || len(r.Messages) == 0 || r.Messages[0].ID == "" {
+			return nil, &InDoubtError{Provider: c.provider, To: to, Err: fmt.Errorf("HTTP %d, no message id in the answer", a.Status)}
 		}
-		e := &APIError{Provider: c.provider, HTTPStatus: a.status, RetryAfter: parseRetryAfter(a.header, c.now())}
-		var env struct {
-			Error json.RawMessage `json:"error"`
-			// 360dialog's gateway envelope, e.g. for a wrong D360-API-KEY:
-			// {"meta":{"success":false,"http_code":401,"developer_message":…,"360dialog_trace_id":…}}.
-			Meta *struct {
-				DeveloperMessage string `json:"developer_message"`
-				TraceID          string `json:"360dialog_trace_id"`
-			} `json:"meta"`
+		rc := &Receipt{Provider: c.provider, To: to, MessageID: r.Messages[0].ID, Status: r.Messages[0].MessageStatus}
+		if len(r.Contacts) > 0 {
+			rc.WAID = r.Contacts[0].WAID
 		}
-		jsonOK := json.Unmarshal(a.body, &env) == nil
-		if jsonOK && len(env.Error) == 0 && env.Meta != nil {
-			e.Message, e.TraceID = env.Meta.DeveloperMessage, env.Meta.TraceID
-		} else if jsonOK && len(env.Error) > 0 {
-			var ge graphError
-			var s string
-			switch {
-			case json.Unmarshal(env.Error, &ge) == nil:
-				e.Code, e.Subcode, e.Type, e.TraceID, e.Transient = ge.Code, ge.ErrorSubcode, ge.Type, ge.FBTraceID, ge.IsTransient
-				e.Message = ge.Message
-				if ge.ErrorUserTitle != "" && e.Message == "" {
-					e.Message = ge.ErrorUserTitle
-				}
-				e.Details = errorDetails(ge.ErrorData)
-				if e.Details == "" {
-					e.Details = ge.ErrorUserMsg
-				}
-			case json.Unmarshal(env.Error, &s) == nil:
-				// 360dialog: {"error": "Invalid request"} (seeds/002).
-				e.Message = s
-			}
-		} else if len(a.body) > 0 {
-			e.Message = c.snippet(a.body)
-		}
-		e.Message, e.Details, e.TraceID, e.Type = c.scrub(e.Message), c.scrub(e.Details), c.scrub(e.TraceID), c.scrub(e.Type)
-		classify(e)
-		return nil, e
+		return rc, nil
 	}
-}
-
-// errorDetails reads Graph's error_data: an object with "details" or a
-// plain string.
-func errorDetails(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var o struct {
-		Details string `json:"details"`
-	}
-	if json.Unmarshal(raw, &o) == nil && o.Details != "" {
-		return o.Details
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return ""
 }

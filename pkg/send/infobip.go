@@ -1,7 +1,6 @@
 package send
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -9,7 +8,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// Infobip field lengths, from seeds/000 ("from string [1 .. 24]", "messageId
+// Infobip field lengths, from Infobip's "Send WhatsApp audio message"
+// (https://www.infobip.com/docs/api/channels/whatsapp/whatsapp-outbound-messages/send-whatsapp-audio-message:
+// "from string [1 .. 24]", "messageId
 // [0 .. 100]", "mediaUrl [1 .. 2048]", "callbackData [0 .. 4000]",
 // "notifyUrl [0 .. 2048]", "entityId/applicationId [0 .. 255]") and the
 // Infobip OpenAPI excerpt (AudioMessage). Where they differ (the OpenAPI
@@ -24,7 +25,7 @@ const (
 	infobipMaxApplicationID = 255
 )
 
-// infobipMessage is Infobip's AudioMessage (seeds/000).
+// infobipMessage is Infobip's AudioMessage.
 type infobipMessage struct {
 	From          string         `json:"from"`
 	To            string         `json:"to"`
@@ -57,7 +58,7 @@ func (c *Client) infobipBody(m Message) (to, messageID string, body []byte, err 
 	}
 	switch {
 	case from == "":
-		return "", "", nil, invalid("from", "Infobip needs a sender number (--from or INFOBIP_SENDER)")
+		return "", "", nil, invalidFor(Infobip, "from", "Infobip needs a sender number")
 	case len(from) > infobipMaxFrom:
 		return "", "", nil, invalid("from", "longer than %d characters", infobipMaxFrom)
 	case m.MediaID != "":
@@ -94,14 +95,6 @@ func (c *Client) infobipBody(m Message) (to, messageID string, body []byte, err 
 	return to, messageID, body, err
 }
 
-func (c *Client) sendInfobip(ctx context.Context, m Message) (*Receipt, error) {
-	to, id, body, err := c.infobipBody(m)
-	if err != nil {
-		return nil, err
-	}
-	return c.do(ctx, to, id, body, c.parseInfobip(to, id))
-}
-
 // infobipInfo is SingleMessageInfo (Infobip OpenAPI).
 type infobipInfo struct {
 	To        string `json:"to"`
@@ -116,69 +109,26 @@ type infobipInfo struct {
 	} `json:"status"`
 }
 
-// infobipException is ApiException: requestError.serviceException (or
-// policyException) with messageId, text and validationErrors.
-type infobipException struct {
-	RequestError struct {
-		ServiceException *infobipDetails `json:"serviceException"`
-		PolicyException  *infobipDetails `json:"policyException"`
-	} `json:"requestError"`
-}
-
-type infobipDetails struct {
-	MessageID        string              `json:"messageId"`
-	Text             string              `json:"text"`
-	ValidationErrors map[string][]string `json:"validationErrors"`
-}
-
-func (c *Client) parseInfobip(to, id string) parseFunc {
-	return func(a answer) (*Receipt, error) {
-		if a.status >= 200 && a.status < 300 {
-			var r infobipInfo
-			if err := json.Unmarshal(a.body, &r); err != nil {
-				why := "the answer could not be decoded"
-				if a.err != nil {
-					why = "the answer could not be read: " + c.scrub(transportMessage(a.err))
-				}
-				return nil, &InDoubtError{Provider: Infobip, To: to, MessageID: id, Err: fmt.Errorf("HTTP %d, %s", a.status, why)}
-			}
-			if r.MessageID == "" {
-				r.MessageID = id
-			}
-			// A status in the REJECTED group is a refusal even with 200
-			// (Infobip "response status and error codes").
-			if strings.EqualFold(r.Status.GroupName, "REJECTED") {
-				e := &APIError{Provider: Infobip, HTTPStatus: a.status, Type: c.scrub(r.Status.Name), Message: c.scrub(r.Status.Description), TraceID: r.MessageID}
-				classify(e)
-				if r.Status.Action != "" {
-					e.Advice = c.scrub(r.Status.Action)
-				}
-				return nil, e
-			}
-			return &Receipt{Provider: Infobip, To: to, MessageID: r.MessageID, Status: r.Status.Name, StatusGroup: r.Status.GroupName, Description: r.Status.Description}, nil
+// infobipReceipt reads Infobip's acceptance; a status in the REJECTED
+// group is a refusal even with 200 (Infobip "Response status and error
+// codes", https://www.infobip.com/docs/essentials/api-essentials/response-status-and-error-codes).
+func (c *Client) infobipReceipt(to, id string) func(*Response) (*Receipt, error) {
+	return func(a *Response) (*Receipt, error) {
+		var r infobipInfo
+		if err := json.Unmarshal(a.Body, &r); err != nil {
+			return nil, &InDoubtError{Provider: Infobip, To: to, MessageID: id, Err: fmt.Errorf("HTTP %d, the answer could not be decoded", a.Status)}
 		}
-		e := &APIError{Provider: Infobip, HTTPStatus: a.status, TraceID: id, RetryAfter: parseRetryAfter(a.header, c.now())}
-		var ex infobipException
-		if json.Unmarshal(a.body, &ex) == nil && (ex.RequestError.ServiceException != nil || ex.RequestError.PolicyException != nil) {
-			d := ex.RequestError.ServiceException
-			if d == nil {
-				d = ex.RequestError.PolicyException
-			}
-			e.Type, e.Message = c.scrub(d.MessageID), c.scrub(d.Text)
-			if len(d.ValidationErrors) > 0 {
-				e.ValidationErrors = make(map[string][]string, len(d.ValidationErrors))
-				for k, v := range d.ValidationErrors {
-					vs := make([]string, len(v))
-					for i := range v {
-						vs[i] = c.scrub(v[i])
-					}
-					e.ValidationErrors[c.scrub(k)] = vs
-				}
-			}
-		} else if len(a.body) > 0 {
-			e.Message = c.snippet(a.body)
+		if r.MessageID == "" {
+			r.MessageID = id
 		}
-		classify(e)
-		return nil, e
+		if strings.EqualFold(r.Status.GroupName, "REJECTED") {
+			e := &APIError{Provider: Infobip, HTTPStatus: a.Status, Type: c.scrub(r.Status.Name), Message: c.scrub(r.Status.Description), TraceID: r.MessageID, Attempts: a.Attempts}
+			classify(e)
+			if r.Status.Action != "" {
+				e.Advice = c.scrub(r.Status.Action)
+			}
+			return nil, e
+		}
+		return &Receipt{Provider: Infobip, To: to, MessageID: r.MessageID, Status: r.Status.Name, StatusGroup: r.Status.GroupName, Description: r.Status.Description}, nil
 	}
 }

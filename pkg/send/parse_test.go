@@ -20,36 +20,34 @@ func TestParseAnswers(t *testing.T) {
 		body    string
 		id      string // receipt message id; "" = an error
 		kind    string // "api", "doubt"
-		class   Class
+		class   ErrorKind
 		message string
 	}{
 		{"meta ok", meta, 200, `{"messaging_product":"whatsapp","contacts":[{"input":"+16505551234","wa_id":"16505551234"}],"messages":[{"id":"wamid.X"}]}`, "wamid.X", "", "", ""},
 		{"meta 200 without id", meta, 200, `{"messages":[]}`, "", "doubt", "", ""},
 		{"meta 200 garbage", meta, 200, `<html>`, "", "doubt", "", ""},
-		{"meta graph error", meta, 400, `{"error":{"message":"(#131047) Re-engagement message","type":"OAuthException","code":131047,"error_data":{"messaging_product":"whatsapp","details":"Message failed to send because more than 24 hours have passed"},"fbtrace_id":"AbC"}}`, "", "api", ClassWindow, "Re-engagement"},
-		{"meta error_data string", meta, 400, `{"error":{"message":"m","code":100,"error_data":"plain details"}}`, "", "api", ClassInvalidParameter, "plain details"},
-		{"meta html 502", meta, 502, `<html><body>Bad Gateway</body></html>`, "", "api", ClassTransient, "Bad Gateway"},
-		{"meta empty 503", meta, 503, ``, "", "api", ClassTransient, ""},
-		{"meta echoes token", meta, 400, `{"error":{"message":"bad t0ken-secret","code":100}}`, "", "api", ClassInvalidParameter, "[redacted]"},
-		{"meta echoes token as the type", meta, 400, `{"error":{"message":"m","type":"Bearer t0ken-secret"}}`, "", "api", ClassUnknown, "[redacted]"},
-		{"360 string error", d360, 400, `{"error": "Invalid request"}`, "", "api", ClassUnknown, "Invalid request"},
-		{"360 gateway 401", d360, 401, `{"meta":{"success":false,"http_code":401,"developer_message":"Invalid api key","360dialog_trace_id":"tr1"}}`, "", "api", ClassAuth, "Invalid api key"},
+		{"meta graph error", meta, 400, `{"error":{"message":"(#131047) Re-engagement message","type":"OAuthException","code":131047,"error_data":{"messaging_product":"whatsapp","details":"Message failed to send because more than 24 hours have passed"},"fbtrace_id":"AbC"}}`, "", "api", KindWindow, "Re-engagement"},
+		{"meta error_data string", meta, 400, `{"error":{"message":"m","code":100,"error_data":"plain details"}}`, "", "api", KindInvalidParameter, "plain details"},
+		{"meta html 502", meta, 502, `<html><body>Bad Gateway</body></html>`, "", "api", KindTransient, "Bad Gateway"},
+		{"meta empty 503", meta, 503, ``, "", "api", KindTransient, ""},
+		{"meta echoes token", meta, 400, `{"error":{"message":"bad t0ken-secret","code":100}}`, "", "api", KindInvalidParameter, "[redacted]"},
+		{"meta echoes token as the type", meta, 400, `{"error":{"message":"m","type":"Bearer t0ken-secret"}}`, "", "api", KindUnknown, "[redacted]"},
+		{"360 string error", d360, 400, `{"error": "Invalid request"}`, "", "api", KindUnknown, "Invalid request"},
+		{"360 gateway 401", d360, 401, `{"meta":{"success":false,"http_code":401,"developer_message":"Invalid api key","360dialog_trace_id":"tr1"}}`, "", "api", KindAuth, "Invalid api key"},
 		{"infobip ok", ib, 200, `{"to":"441134960001","messageCount":1,"messageId":"a28dd97c","status":{"groupId":1,"groupName":"PENDING","id":7,"name":"PENDING_ENROUTE","description":"Message sent to next instance"}}`, "a28dd97c", "", "", ""},
 		{"infobip ok without id", ib, 200, `{"status":{"name":"PENDING_ENROUTE"}}`, "sent-id", "", "", ""},
-		{"infobip rejected in 200", ib, 200, `{"messageId":"m1","status":{"groupId":5,"groupName":"REJECTED","id":6,"name":"REJECTED_NETWORK","description":"Network is forbidden","action":"Contact account manager"}}`, "", "api", ClassUnknown, "Network is forbidden"},
-		{"infobip rejected echoes key", ib, 200, `{"messageId":"m1","status":{"groupName":"REJECTED","name":"App k3y-secret","description":"d"}}`, "", "api", ClassUnknown, "[redacted]"},
-		{"infobip validation", ib, 400, `{"requestError":{"serviceException":{"messageId":"BAD_REQUEST","text":"Bad request","validationErrors":{"content.mediaUrl":["is not a valid url"]}}}}`, "", "api", ClassMedia, "Bad request"},
-		{"infobip policy", ib, 403, `{"requestError":{"policyException":{"messageId":"FORBIDDEN","text":"Sender not allowed"}}}`, "", "api", ClassAuth, "Sender not allowed"},
+		{"infobip rejected in 200", ib, 200, `{"messageId":"m1","status":{"groupId":5,"groupName":"REJECTED","id":6,"name":"REJECTED_NETWORK","description":"Network is forbidden","action":"Contact account manager"}}`, "", "api", KindUnknown, "Network is forbidden"},
+		{"infobip rejected echoes key", ib, 200, `{"messageId":"m1","status":{"groupName":"REJECTED","name":"App k3y-secret","description":"d"}}`, "", "api", KindUnknown, "[redacted]"},
+		{"infobip validation", ib, 400, `{"requestError":{"serviceException":{"messageId":"BAD_REQUEST","text":"Bad request","validationErrors":{"content.mediaUrl":["is not a valid url"]}}}}`, "", "api", KindMedia, "Bad request"},
+		{"infobip policy", ib, 403, `{"requestError":{"policyException":{"messageId":"FORBIDDEN","text":"Sender not allowed"}}}`, "", "api", KindAuth, "Sender not allowed"},
 		{"infobip 200 garbage", ib, 200, `[`, "", "doubt", "", ""},
 	}
 	for _, tt := range tests {
-		var parse parseFunc
+		to := "16505551234"
 		if tt.c.provider == Infobip {
-			parse = tt.c.parseInfobip("441134960001", "sent-id")
-		} else {
-			parse = tt.c.parseGraph("16505551234")
+			to = "441134960001"
 		}
-		rc, err := parse(answer{status: tt.status, header: http.Header{}, body: []byte(tt.body)})
+		rc, err := tt.c.parse(to, "sent-id", answer{status: tt.status, header: http.Header{}, body: []byte(tt.body)})
 		if tt.id != "" {
 			if err != nil || rc.MessageID != tt.id {
 				t.Errorf("%s: receipt %+v, err %v; want id %s", tt.name, rc, err, tt.id)
@@ -60,8 +58,8 @@ func TestParseAnswers(t *testing.T) {
 		var ide *InDoubtError
 		switch {
 		case tt.kind == "api" && errors.As(err, &ae):
-			if ae.Class != tt.class || ae.HTTPStatus != tt.status || !strings.Contains(ae.Error(), tt.message) {
-				t.Errorf("%s: %v (class %s), want class %s mentioning %q", tt.name, ae, ae.Class, tt.class, tt.message)
+			if ae.Kind != tt.class || ae.HTTPStatus != tt.status || !strings.Contains(ae.Error(), tt.message) {
+				t.Errorf("%s: %v (class %s), want class %s mentioning %q", tt.name, ae, ae.Kind, tt.class, tt.message)
 			}
 		case tt.kind == "doubt" && errors.As(err, &ide):
 		default:
@@ -102,8 +100,8 @@ func FuzzParse(f *testing.F) {
 	meta, _ := NewMeta(WithToken("t0ken-secret"), WithPhoneNumberID("1"))
 	ib, _ := NewInfobip(WithAPIKey("t0ken-secret"), WithBaseURL("https://x"), WithSender("441134960000"))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		for _, parse := range []parseFunc{meta.parseGraph("16505551234"), ib.parseInfobip("16505551234", "id")} {
-			rc, err := parse(answer{status: status, header: http.Header{"Retry-After": {string(body)}}, body: body})
+		for _, c := range []*Client{meta, ib} {
+			rc, err := c.parse("16505551234", "id", answer{status: status, header: http.Header{"Retry-After": {string(body)}}, body: body})
 			if err == nil {
 				if rc == nil || rc.MessageID == "" {
 					t.Fatalf("success without a message id: %+v", rc)
@@ -120,4 +118,17 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// parse reads one answer as Send does: a 2xx through the provider's
+// receipt reader, anything else through the one error reader.
+func (c *Client) parse(to, id string, a answer) (*Receipt, error) {
+	if a.status >= 200 && a.status < 300 {
+		resp := &Response{Status: a.status, Header: a.header, Body: a.body, Attempts: 1}
+		if c.provider == Infobip {
+			return c.infobipReceipt(to, id)(resp)
+		}
+		return c.graphReceipt(to)(resp)
+	}
+	return nil, c.apiError(a, &Request{Recipient: to, MessageID: id})
 }

@@ -1,27 +1,45 @@
 package send
 
 import (
-	"math/rand/v2"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// RetryPolicy bounds and paces retries. Only rate limits, transient
-// provider errors and requests that certainly never reached the provider are
-// retried; everything else is returned at once.
+// RetryPolicy is the one retry policy of an account's Client, for
+// messages and media uploads alike. What is retried, and how:
+//
+//	answer                                          retried   wait                          pause
+//	rate limit: HTTP 429; Graph 4, 80007, 130429     yes       Retry-After, else backoff     the whole account
+//	pair rate limit: Graph 131056                    yes       Retry-After, else ≥ PairDelay this recipient
+//	transient: 5xx, 408; Graph 1, 2, 131000,         yes       Retry-After, else backoff     —
+//	  131016, 133004, is_transient
+//	any other error answer (auth, window, media,     no        —                             —
+//	  invalid parameter, unknown)
+//	no connection (never reached the provider)       yes       backoff                       —
+//	sent, no answer (in doubt)                       only a Request.Repeatable one (a media
+//	                                                 upload) or with RetryInDoubt
+//	Retry-After longer than MaxRetryAfter            no: the error (with RetryAfter) is returned
+//
+// Backoff is exponential with full jitter: attempt n waits a random time
+// in [0, min(MaxDelay, BaseDelay·2^(n-1))). At most MaxAttempts attempts;
+// waits sleep on the context and end with it; no retry starts that the
+// context's deadline would cut. A refusal code decides over the HTTP status
+// (Meta sends most rate limits as HTTP 400; a 100 behind a 429 is not
+// retried).
 type RetryPolicy struct {
 	// MaxAttempts is the total number of attempts, the first included
 	// (1 = never retry). Default 5.
 	MaxAttempts int
 	// BaseDelay and MaxDelay shape the exponential backoff with full
-	// jitter: attempt n waits a random time in [0, min(MaxDelay,
-	// BaseDelay·2^(n-1))). Defaults 500ms and 30s.
+	// jitter. Defaults 500ms and 30s.
 	BaseDelay time.Duration
 	MaxDelay  time.Duration
 	// MaxRetryAfter caps a provider's Retry-After: a longer one is not
-	// waited for and the error is returned. Default 60s.
+	// waited for (waiting less would only be refused again) and the error
+	// is returned. Default 60s.
 	MaxRetryAfter time.Duration
 	// RetryInDoubt allows retrying a request that may have reached the
 	// provider (body written, then no answer): the explicit consent to a
@@ -40,8 +58,9 @@ type RetryPolicy struct {
 	// same user (Cloud API "Throughput", pair rate limit), which a
 	// sub-second backoff would only hit again. Default 6s.
 	PairDelay time.Duration
-	// AttemptTimeout bounds each attempt (connect, write, answer). Default
-	// 30s. A timeout after the body was written is "in doubt".
+	// AttemptTimeout bounds each attempt (connect, write, answer) unless
+	// the Request sets its own. Default 30s. A timeout after the body was
+	// written is "in doubt".
 	AttemptTimeout time.Duration
 }
 
@@ -77,8 +96,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 }
 
 // backoff returns the full-jitter delay before attempt n+1 after n failed
-// attempts (n ≥ 1).
-func (p RetryPolicy) backoff(n int) time.Duration {
+// attempts (n ≥ 1): draw(ceiling), ceiling = min(MaxDelay, BaseDelay·2^(n-1)).
+func (p RetryPolicy) backoff(n int, draw func(time.Duration) time.Duration) time.Duration {
 	ceil := p.BaseDelay
 	for i := 1; i < n && ceil < p.MaxDelay; i++ {
 		ceil *= 2
@@ -89,20 +108,91 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 	if ceil <= 0 {
 		return 0
 	}
-	return rand.N(ceil)
+	return draw(ceil)
 }
 
 // RetryEvent is one decision after a failed attempt, given to the hook set
 // with WithRetryHook and logged with WithLogger. It carries no credentials.
 type RetryEvent struct {
 	Provider Provider
-	To       string
-	Attempt  int  // the attempt that failed, from 1
-	Retry    bool // whether another attempt follows
+	Path     string // the request's path under the account: "messages", "media", …
+	To       string // the recipient, for a message
+	Attempt  int    // the attempt that failed, from 1
+	Retry    bool   // whether another attempt follows
 	// Wait is the pause before the next attempt (Retry-After or backoff).
 	Wait   time.Duration
 	Reason string
 	Err    error
+}
+
+// hold is whom a rate limit pauses.
+type hold int
+
+const (
+	holdNone      hold = iota
+	holdRecipient      // the message's recipient only (131056)
+	holdAccount        // every request of the account
+)
+
+// decision is what to do after a failed attempt.
+type decision struct {
+	retry  bool
+	wait   time.Duration
+	hold   hold
+	reason string
+}
+
+// decide applies the policy to the failed attempt number attempt: an error
+// answer (api), or no answer (api nil), where arrived says the request may
+// have reached the provider and repeatable that repeating it is harmless.
+// draw picks the jittered wait below a ceiling (rand.N; a test passes a
+// fixed one).
+func (p RetryPolicy) decide(attempt int, api *APIError, arrived, repeatable bool, draw func(time.Duration) time.Duration) decision {
+	var why string
+	switch {
+	case api == nil && !arrived:
+		why = "the request never reached the provider, so retrying cannot duplicate it"
+	case api == nil && repeatable:
+		why = "no answer; repeating this request is harmless"
+	case api == nil && p.RetryInDoubt:
+		why = "in doubt, retried as asked (RetryInDoubt): the message may be received twice"
+	case api == nil:
+		return decision{reason: "in doubt: the request may have reached the provider and none of the three providers documents an idempotency key, so a retry could send the message twice"}
+	case !api.Retryable:
+		return decision{reason: fmt.Sprintf("not retried: %s errors are not temporary", api.Kind)}
+	default:
+		why = fmt.Sprintf("%s (HTTP %d", api.Kind, api.HTTPStatus)
+		if api.Code != 0 {
+			why += fmt.Sprintf(", code %d", api.Code)
+		}
+		why += ")"
+	}
+	if attempt >= p.MaxAttempts {
+		return decision{reason: fmt.Sprintf("giving up after %d attempts: %s", attempt, why)}
+	}
+	d := decision{retry: true, wait: p.backoff(attempt, draw)}
+	switch {
+	case api == nil:
+	case api.RetryAfter > p.MaxRetryAfter:
+		return decision{reason: fmt.Sprintf("not retried: Retry-After %s is longer than the cap %s", api.RetryAfter, p.MaxRetryAfter)}
+	case api.RetryAfter > 0:
+		d.wait = api.RetryAfter
+		why += fmt.Sprintf("; Retry-After %s honoured", api.RetryAfter)
+	case api.Code == codePairRate && d.wait < p.PairDelay:
+		d.wait = p.PairDelay
+		why += fmt.Sprintf("; waiting the pair interval %s", d.wait)
+	}
+	if api != nil && api.Kind == KindRateLimit {
+		if api.Code == codePairRate {
+			d.hold = holdRecipient
+			why += "; only this recipient waits"
+		} else {
+			d.hold = holdAccount
+			why += "; the whole account waits"
+		}
+	}
+	d.reason = why
+	return d
 }
 
 // parseRetryAfter reads a Retry-After header: delta-seconds or an HTTP

@@ -25,6 +25,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/send"
+	"golang.org/x/time/rate"
 )
 
 // Credentials for the sandbox; distinctive so that a leak is easy to grep.
@@ -270,32 +271,32 @@ func TestErrorClasses(t *testing.T) {
 		name      string
 		p         send.Provider
 		fault     sandbox.Fault
-		class     send.Class
+		class     send.ErrorKind
 		code      int
 		retried   bool
 		badCreds  bool
 		foreignLk bool
 	}{
-		{"meta window 131047", send.Meta, sandbox.Fault{Status: 400, Code: 131047}, send.ClassWindow, 131047, false, false, false},
-		{"meta media 131053", send.Meta, sandbox.Fault{Status: 400, Code: 131053}, send.ClassMedia, 131053, false, false, false},
-		{"meta media 131052", send.Meta, sandbox.Fault{Status: 400, Code: 131052}, send.ClassMedia, 131052, false, false, false},
-		{"meta auth wrong token", send.Meta, sandbox.Fault{}, send.ClassAuth, 190, false, true, false},
-		{"360 auth wrong key", send.D360, sandbox.Fault{}, send.ClassAuth, 0, false, true, false},
-		{"meta invalid parameter 100", send.Meta, sandbox.Fault{Status: 400, Code: 100}, send.ClassInvalidParameter, 100, false, false, false},
-		{"meta link refused", send.Meta, sandbox.Fault{}, send.ClassInvalidParameter, 100, false, false, true},
-		{"meta rate 4", send.Meta, sandbox.Fault{Status: 400, Code: 4}, send.ClassRateLimit, 4, true, false, false},
-		{"meta rate 80007", send.Meta, sandbox.Fault{Status: 400, Code: 80007}, send.ClassRateLimit, 80007, true, false, false},
-		{"meta rate 130429 (HTTP 400)", send.Meta, sandbox.Fault{Status: 400, Code: 130429}, send.ClassRateLimit, 130429, true, false, false},
-		{"meta pair 131056 (HTTP 400)", send.Meta, sandbox.Fault{Status: 400, Code: 131056}, send.ClassRateLimit, 131056, true, false, false},
-		{"360 HTTP 429", send.D360, sandbox.Fault{Status: 429}, send.ClassRateLimit, 4, true, false, false},
-		{"meta transient 131000", send.Meta, sandbox.Fault{Status: 500, Code: 131000}, send.ClassTransient, 131000, true, false, false},
-		{"360 transient 131016", send.D360, sandbox.Fault{Status: 503, Code: 131016}, send.ClassTransient, 131016, true, false, false},
-		{"meta 502", send.Meta, sandbox.Fault{Status: 502}, send.ClassTransient, 1, true, false, false},
-		{"infobip auth", send.Infobip, sandbox.Fault{}, send.ClassAuth, 0, false, true, false},
-		{"infobip 400", send.Infobip, sandbox.Fault{Status: 400}, send.ClassInvalidParameter, 0, false, false, false},
-		{"infobip foreign link", send.Infobip, sandbox.Fault{}, send.ClassMedia, 0, false, false, true},
-		{"infobip 429", send.Infobip, sandbox.Fault{Status: 429}, send.ClassRateLimit, 0, true, false, false},
-		{"infobip 500", send.Infobip, sandbox.Fault{Status: 500}, send.ClassTransient, 0, true, false, false},
+		{"meta window 131047", send.Meta, sandbox.Fault{Status: 400, Code: 131047}, send.KindWindow, 131047, false, false, false},
+		{"meta media 131053", send.Meta, sandbox.Fault{Status: 400, Code: 131053}, send.KindMedia, 131053, false, false, false},
+		{"meta media 131052", send.Meta, sandbox.Fault{Status: 400, Code: 131052}, send.KindMedia, 131052, false, false, false},
+		{"meta auth wrong token", send.Meta, sandbox.Fault{}, send.KindAuth, 190, false, true, false},
+		{"360 auth wrong key", send.D360, sandbox.Fault{}, send.KindAuth, 0, false, true, false},
+		{"meta invalid parameter 100", send.Meta, sandbox.Fault{Status: 400, Code: 100}, send.KindInvalidParameter, 100, false, false, false},
+		{"meta link refused", send.Meta, sandbox.Fault{}, send.KindInvalidParameter, 100, false, false, true},
+		{"meta rate 4", send.Meta, sandbox.Fault{Status: 400, Code: 4}, send.KindRateLimit, 4, true, false, false},
+		{"meta rate 80007", send.Meta, sandbox.Fault{Status: 400, Code: 80007}, send.KindRateLimit, 80007, true, false, false},
+		{"meta rate 130429 (HTTP 400)", send.Meta, sandbox.Fault{Status: 400, Code: 130429}, send.KindRateLimit, 130429, true, false, false},
+		{"meta pair 131056 (HTTP 400)", send.Meta, sandbox.Fault{Status: 400, Code: 131056}, send.KindRateLimit, 131056, true, false, false},
+		{"360 HTTP 429", send.D360, sandbox.Fault{Status: 429}, send.KindRateLimit, 4, true, false, false},
+		{"meta transient 131000", send.Meta, sandbox.Fault{Status: 500, Code: 131000}, send.KindTransient, 131000, true, false, false},
+		{"360 transient 131016", send.D360, sandbox.Fault{Status: 503, Code: 131016}, send.KindTransient, 131016, true, false, false},
+		{"meta 502", send.Meta, sandbox.Fault{Status: 502}, send.KindTransient, 1, true, false, false},
+		{"infobip auth", send.Infobip, sandbox.Fault{}, send.KindAuth, 0, false, true, false},
+		{"infobip 400", send.Infobip, sandbox.Fault{Status: 400}, send.KindInvalidParameter, 0, false, false, false},
+		{"infobip foreign link", send.Infobip, sandbox.Fault{}, send.KindMedia, 0, false, false, true},
+		{"infobip 429", send.Infobip, sandbox.Fault{Status: 429}, send.KindRateLimit, 0, true, false, false},
+		{"infobip 500", send.Infobip, sandbox.Fault{Status: 500}, send.KindTransient, 0, true, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -325,8 +326,8 @@ func TestErrorClasses(t *testing.T) {
 			if !errors.As(err, &ae) {
 				t.Fatalf("error %v (%T), want *send.APIError", err, err)
 			}
-			if ae.Class != tt.class || ae.Code != tt.code || ae.Advice == "" || ae.Retryable != tt.retried {
-				t.Errorf("got class %q code %d retryable %v advice %q; want %q %d %v", ae.Class, ae.Code, ae.Retryable, ae.Advice, tt.class, tt.code, tt.retried)
+			if ae.Kind != tt.class || ae.Code != tt.code || ae.Advice == "" || ae.Retryable != tt.retried {
+				t.Errorf("got class %q code %d retryable %v advice %q; want %q %d %v", ae.Kind, ae.Code, ae.Retryable, ae.Advice, tt.class, tt.code, tt.retried)
 			}
 			want := 1
 			if tt.retried {
@@ -538,7 +539,7 @@ func TestDeadlineBeforeRetry(t *testing.T) {
 	start := time.Now()
 	_, err := newClient(t, s, send.Infobip).Send(ctx, send.Message{To: "+16505551234", Link: link})
 	var ae *send.APIError
-	if !errors.As(err, &ae) || ae.Class != send.ClassRateLimit || time.Since(start) > 500*time.Millisecond {
+	if !errors.As(err, &ae) || ae.Kind != send.KindRateLimit || time.Since(start) > 500*time.Millisecond {
 		t.Errorf("err %v after %v; want the 429 at once", err, time.Since(start))
 	}
 }
@@ -811,40 +812,46 @@ func TestPairDelay(t *testing.T) {
 	}
 }
 
-// TestLimiterSharedPerAccount: two clients built separately for the same
-// account share its budget; a client of another account does not.
-func TestLimiterSharedPerAccount(t *testing.T) {
+// TestLimiterOwnedByClient: the limiter belongs to the client (no
+// process-wide state): goroutines sharing a client share its budget, so do
+// clients given one limiter with WithLimiter, and two clients built apart
+// each have their own.
+func TestLimiterOwnedByClient(t *testing.T) {
 	s := startSandbox(t, sandbox.Config{})
 	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
 	const limit = 10
-	a := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
-	b := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
-	other := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1), send.WithPhoneNumberID("999999999"))
-	var wg sync.WaitGroup
-	start := time.Now()
-	for _, c := range []*send.Client{a, b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 5 {
-				_, _ = c.Send(t.Context(), send.Message{To: "+16505551234", Link: link})
-			}
-		}()
+	// run sends 5 messages through each client at once and times them.
+	run := func(cs ...*send.Client) time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for _, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 5 {
+					_, _ = c.Send(t.Context(), send.Message{To: "+16505551234", Link: link})
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
 	}
-	wg.Wait()
-	shared := time.Since(start)
-	start = time.Now()
-	for range 2 {
-		_, _ = other.Send(t.Context(), send.Message{To: "+16505551234", Link: link})
-	}
-	alone := time.Since(start)
+	one := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
+	lim := rate.NewLimiter(limit, 1)
+	a := newClient(t, s, send.Meta, send.WithLimiter(lim))
+	b := newClient(t, s, send.Meta, send.WithLimiter(lim))
+	c := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
+	d := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
 	// 10 sends through one 10/s budget span 9 intervals (0.9s); two
-	// private budgets would take 0.4s.
-	if shared < 800*time.Millisecond {
-		t.Errorf("10 sends over two clients of one account took %v, want ≥ 0.9s (a shared 10/s budget)", shared)
+	// budgets of their own take 0.4s.
+	if got := run(one, one); got < 800*time.Millisecond {
+		t.Errorf("10 sends over one client took %v, want ≥ 0.9s (its 10/s budget)", got)
 	}
-	if alone > 400*time.Millisecond {
-		t.Errorf("another account waited %v for 2 sends; its budget is its own", alone)
+	if got := run(a, b); got < 800*time.Millisecond {
+		t.Errorf("10 sends over two clients with one limiter took %v, want ≥ 0.9s", got)
+	}
+	if got := run(c, d); got > 700*time.Millisecond {
+		t.Errorf("10 sends over two clients built apart took %v, want ≈ 0.4s: no process-wide limiter", got)
 	}
 }
 
@@ -924,7 +931,7 @@ func TestInDoubtStaysInDoubt(t *testing.T) {
 	if !errors.As(err, &ide) || ide.MessageID == "" || ide.Attempts != 3 {
 		t.Fatalf("err %v (%T); want *send.InDoubtError with the messageId after 3 attempts", err, err)
 	}
-	if !errors.As(err, &ae) || ae.Class != send.ClassRateLimit {
+	if !errors.As(err, &ae) || ae.Kind != send.KindRateLimit {
 		t.Errorf("err %v: the last refusal should still be found with errors.As", err)
 	}
 	if n := len(s.Messages()); n != 1 {

@@ -1,34 +1,42 @@
-// Package send delivers audio and voice messages through WhatsApp's Cloud
-// API (Meta), 360dialog and Infobip, with errors and retries done right.
+// Package send is the provider layer of prep: one Client per WhatsApp
+// provider account — Meta's Cloud API, 360dialog or Infobip — and the
+// messages service over it (Send). Package upload's media uploader is the
+// other service over the same Client.
 //
-// One interface, Sender, sends one audio message: a recipient, a media id
-// or a link, the voice flag and, for Infobip, a few extras. Each provider is
-// a *Client built once with options (base URL, API version, credentials,
-// *http.Client, retry policy, rate limit) and safe for concurrent use.
+// A Client owns everything that talks to the account: the HTTP transport
+// (redirects never followed, so the credential never reaches another
+// host), the credential and how each provider takes it, base URLs and API
+// version, one retry policy (RetryPolicy) with one classification of
+// Meta's, 360dialog's and Infobip's error answers, the rate limiter and
+// the rate-limit pauses, and the scrubbing of the credential from every
+// error, event and log line. Build it with NewMeta, NewD360, NewInfobip or
+// FromEnv; it is safe for concurrent use.
 //
-// What the clients guarantee:
+// What Send guarantees:
 //
 //   - Messages are validated (international phone number, exactly one of
 //     media id or link, http(s) links, provider field lengths) before any
-//     request; a mistake is a *ValidationError (exit code 2).
-//   - Provider refusals are *APIError, classified (window, media, auth,
-//     invalid_parameter, rate_limit, transient) with advice. Meta reports
-//     most rate limits as HTTP 400 with a code (4, 80007, 130429, 131056):
-//     they are classified by code, not by status.
-//   - Retries only where safe: rate limits and transient errors, with
-//     exponential backoff and full jitter, Retry-After honoured up to a cap,
-//     sleeping on ctx, a fresh body per attempt, a bounded number of
-//     attempts. A pair-rate limit (131056) holds back only that recipient;
-//     other rate limits pause the whole account.
+//     request; a mistake is a *ValidationError.
+//   - Provider refusals are *APIError, classified by Kind (window, media,
+//     auth, invalid_parameter, rate_limit, transient) with advice. Meta
+//     reports most rate limits as HTTP 400 with a code (4, 80007, 130429,
+//     131056): they are classified by code, not by status.
+//   - Retries only where safe (see RetryPolicy): rate limits and transient
+//     errors, with exponential backoff and full jitter, Retry-After
+//     honoured up to a cap, sleeping on ctx, a fresh body per attempt, a
+//     bounded number of attempts. A pair-rate limit (131056) holds back
+//     only that recipient; other rate limits pause the whole account.
 //   - A request that may have reached the provider without an answer is an
 //     *InDoubtError and is not retried, for any provider: none documents
 //     an idempotency key (Infobip's messageId, generated once and kept
 //     across attempts, identifies the message in delivery reports but is
 //     not documented to drop a repeat). RetryPolicy.RetryInDoubt is the
 //     explicit consent to retry anyway.
-//   - A client-side rate limiter per sender account, shared by concurrent
-//     callers and by clients built separately for the same account: 80 messages/s for Meta and 360dialog, 4,000
-//     requests/s for Infobip, configurable with WithRateLimit.
+//   - A client-side rate limiter per account, owned by the Client and
+//     shared by every goroutine using it: 80 messages/s for Meta and
+//     360dialog, 4,000 requests/s for Infobip, configurable with
+//     WithRateLimit. A rate-limit answer to any request of the account (a
+//     message or a media upload) pauses all of them.
 //   - Credentials never appear in errors, retry events or logs.
 package send
 
@@ -96,8 +104,9 @@ type Message struct {
 }
 
 // Extras are optional fields. CallbackData is taken by every provider;
-// the others are Infobip's (Infobip OpenAPI AudioMessage), and setting one
-// for Meta or 360dialog is a validation error.
+// the others are Infobip's (Infobip's "Send WhatsApp audio message",
+// OpenAPI AudioMessage), and setting one for Meta or 360dialog is a
+// validation error.
 type Extras struct {
 	From      string // sender number; default: the client's WithSender
 	MessageID string // default: a new UUID, kept across retries
@@ -189,15 +198,16 @@ func WithRetry(p RetryPolicy) Option { return func(c *config) { c.policy = &p } 
 
 // WithRateLimit sets the client-side limit in requests per second (0 or
 // less turns it off) and the burst (0 = a twentieth of a second's worth,
-// at least 1). Every attempt, retries included, takes a token. Clients of
-// the same sender account (same endpoint and credential) with the same
-// limit share one limiter, even when built separately.
+// at least 1). Every message attempt, retries included, takes a token
+// (media uploads do not: the providers' throughput limits count messages).
+// The limiter belongs to the client: share the client (or pass one limiter
+// with WithLimiter) to share the account's budget.
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) { c.rateSet, c.perSecond, c.burst = true, perSecond, burst }
 }
 
-// WithLimiter shares one limiter between clients of the same sender
-// account (it overrides WithRateLimit).
+// WithLimiter makes the client use l (it overrides WithRateLimit), e.g. to
+// share one budget between clients of the same account built apart.
 func WithLimiter(l *rate.Limiter) Option { return func(c *config) { c.limiter = l } }
 
 // WithRetryHook calls f with every decision taken after a failed attempt.
@@ -212,17 +222,17 @@ func WithUserAgent(ua string) Option { return func(c *config) { c.userAgent = ua
 
 // Defaults from the providers.
 const (
-	// DefaultMetaBaseURL and DefaultMetaVersion: seeds/001 ("curl
+	// DefaultMetaBaseURL and DefaultMetaVersion: Meta's "Audio messages" ("curl
 	// 'https://graph.facebook.com/<API_VERSION>/...", "v23.0").
 	DefaultMetaBaseURL = "https://graph.facebook.com"
 	DefaultMetaVersion = "v23.0"
-	// DefaultD360BaseURL: seeds/002 ("POST https://waba-v2.360dialog.io/messages").
+	// DefaultD360BaseURL: 360dialog's docs ("POST https://waba-v2.360dialog.io/messages").
 	DefaultD360BaseURL = "https://waba-v2.360dialog.io"
 	// MetaMessagesPerSecond is Cloud API's default throughput per business
 	// phone number (Meta "Throughput" docs, issue 5: 80 messages/s); beyond
 	// it Meta answers 130429. Applied to 360dialog too (same Cloud API).
 	MetaMessagesPerSecond = 80
-	// InfobipRequestsPerSecond: seeds/000 and the Infobip OpenAPI
+	// InfobipRequestsPerSecond: Infobip's "Send WhatsApp audio message" and its OpenAPI
 	// x-throttling-info ("4000 requests / second (per account)").
 	InfobipRequestsPerSecond = 4000
 )

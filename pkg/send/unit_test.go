@@ -2,6 +2,7 @@ package send
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,8 +47,8 @@ func TestNormalizePhone(t *testing.T) {
 		}
 		if err != nil {
 			var ve *ValidationError
-			if !errors.As(err, &ve) || ve.ExitCode() != 2 {
-				t.Errorf("NormalizePhone(%q): error %T is not a *ValidationError with exit code 2", tt.in, err)
+			if !errors.As(err, &ve) {
+				t.Errorf("NormalizePhone(%q): error %T is not a *ValidationError", tt.in, err)
 			}
 		}
 	}
@@ -126,7 +127,7 @@ func TestBackoffFullJitter(t *testing.T) {
 	for n, ceil := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 40: time.Second} {
 		var max, min time.Duration = 0, ceil
 		for range 2000 {
-			d := p.backoff(n)
+			d := p.backoff(n, rand.N[time.Duration])
 			if d < 0 || d >= ceil {
 				t.Fatalf("backoff(%d) = %v, outside [0,%v)", n, d, ceil)
 			}
@@ -135,6 +136,64 @@ func TestBackoffFullJitter(t *testing.T) {
 		// Full jitter spreads over the whole range, not around the ceiling.
 		if max < ceil*8/10 || min > ceil*2/10 {
 			t.Errorf("backoff(%d) spans [%v,%v], want most of [0,%v)", n, min, max, ceil)
+		}
+	}
+}
+
+// TestRetryPolicy is the retry policy as a table: one decision per kind of
+// failure, for messages and media uploads of every provider (the jittered
+// wait is fixed at its ceiling here).
+func TestRetryPolicy(t *testing.T) {
+	p := DefaultRetry()
+	api := func(pr Provider, status, code int, ra time.Duration) *APIError {
+		e := &APIError{Provider: pr, HTTPStatus: status, Code: code, RetryAfter: ra}
+		classify(e)
+		return e
+	}
+	const none, rcpt, acct = holdNone, holdRecipient, holdAccount
+	tests := []struct {
+		name       string
+		attempt    int
+		api        *APIError
+		arrived    bool
+		repeatable bool
+		inDoubtOK  bool // RetryInDoubt
+		retry      bool
+		wait       time.Duration
+		hold       hold
+	}{
+		{"meta 429", 1, api(Meta, 429, 0, 0), false, false, false, true, 500 * time.Millisecond, acct},
+		{"meta code 4 as HTTP 400", 2, api(Meta, 400, 4, 0), false, false, false, true, time.Second, acct},
+		{"meta 80007", 1, api(Meta, 400, 80007, 0), false, false, false, true, 500 * time.Millisecond, acct},
+		{"360dialog 130429 with Retry-After", 1, api(D360, 400, 130429, 3*time.Second), false, false, false, true, 3 * time.Second, acct},
+		{"infobip 429", 1, api(Infobip, 429, 0, 0), false, false, false, true, 500 * time.Millisecond, acct},
+		{"meta 131056 pair", 1, api(Meta, 400, 131056, 0), false, false, false, true, 6 * time.Second, rcpt},
+		{"meta 131056 with Retry-After", 1, api(Meta, 400, 131056, 2*time.Second), false, false, false, true, 2 * time.Second, rcpt},
+		{"meta 500", 3, api(Meta, 500, 0, 0), false, false, false, true, 2 * time.Second, none},
+		{"meta 408", 1, api(Meta, 408, 0, 0), false, false, false, true, 500 * time.Millisecond, none},
+		{"infobip 408", 1, api(Infobip, 408, 0, 0), false, false, false, true, 500 * time.Millisecond, none},
+		{"meta 133004", 1, api(Meta, 400, 133004, 0), false, false, false, true, 500 * time.Millisecond, none},
+		{"meta 131000", 1, api(Meta, 400, 131000, 0), false, false, false, true, 500 * time.Millisecond, none},
+		{"meta backoff capped", 9, api(Meta, 503, 0, 0), false, false, false, false, 0, none},
+		{"Retry-After over the cap", 1, api(Meta, 429, 0, 61*time.Second), false, false, false, false, 0, none},
+		{"Retry-After at the cap", 1, api(Meta, 429, 0, 60*time.Second), false, false, false, true, 60 * time.Second, acct},
+		{"last attempt", 5, api(Meta, 500, 0, 0), false, false, false, false, 0, none},
+		{"auth", 1, api(Meta, 401, 190, 0), false, false, false, false, 0, none},
+		{"window", 1, api(Meta, 400, 131047, 0), false, false, false, false, 0, none},
+		{"invalid parameter behind a 429", 1, api(Meta, 429, 100, 0), false, false, false, false, 0, none},
+		{"infobip 400", 1, api(Infobip, 400, 0, 0), false, false, false, false, 0, none},
+		{"never reached", 1, nil, false, false, false, true, 500 * time.Millisecond, none},
+		{"never reached, last attempt", 5, nil, false, false, false, false, 0, none},
+		{"in doubt: a message", 1, nil, true, false, false, false, 0, none},
+		{"in doubt with RetryInDoubt", 1, nil, true, false, true, true, 500 * time.Millisecond, none},
+		{"no answer to a media upload (repeatable)", 2, nil, true, true, false, true, time.Second, none},
+	}
+	for _, tt := range tests {
+		pol := p
+		pol.RetryInDoubt = tt.inDoubtOK
+		d := pol.decide(tt.attempt, tt.api, tt.arrived, tt.repeatable, func(c time.Duration) time.Duration { return c })
+		if d.retry != tt.retry || (d.retry && (d.wait != tt.wait || d.hold != tt.hold)) || d.reason == "" {
+			t.Errorf("%s: retry %v wait %v hold %v (%q); want %v %v %v", tt.name, d.retry, d.wait, d.hold, d.reason, tt.retry, tt.wait, tt.hold)
 		}
 	}
 }
@@ -160,50 +219,50 @@ func TestClassify(t *testing.T) {
 		code      int
 		transient bool
 		valid     map[string][]string
-		class     Class
+		class     ErrorKind
 		retryable bool
 	}{
-		{Meta, 400, 131047, false, nil, ClassWindow, false},
-		{Meta, 400, 131053, false, nil, ClassMedia, false},
-		{Meta, 400, 131052, false, nil, ClassMedia, false},
-		{Meta, 401, 190, false, nil, ClassAuth, false},
-		{D360, 401, 0, false, nil, ClassAuth, false},
-		{Meta, 403, 200, false, nil, ClassAuth, false},
-		{Meta, 400, 100, false, nil, ClassInvalidParameter, false},
+		{Meta, 400, 131047, false, nil, KindWindow, false},
+		{Meta, 400, 131053, false, nil, KindMedia, false},
+		{Meta, 400, 131052, false, nil, KindMedia, false},
+		{Meta, 401, 190, false, nil, KindAuth, false},
+		{D360, 401, 0, false, nil, KindAuth, false},
+		{Meta, 403, 200, false, nil, KindAuth, false},
+		{Meta, 400, 100, false, nil, KindInvalidParameter, false},
 		// The code decides over the status: 100 is never retried, even
 		// behind a 429 or a 5xx or marked transient.
-		{Meta, 429, 100, false, nil, ClassInvalidParameter, false},
-		{D360, 503, 100, true, nil, ClassInvalidParameter, false},
-		{Meta, 429, 131047, false, nil, ClassWindow, false},
-		{Meta, 429, 131053, false, nil, ClassMedia, false},
-		{Meta, 429, 190, false, nil, ClassAuth, false},
-		{Meta, 400, 131009, false, nil, ClassInvalidParameter, false},
-		{Meta, 400, 131008, false, nil, ClassInvalidParameter, false},
-		{Meta, 403, 131005, false, nil, ClassAuth, false},
-		{Meta, 400, 4, false, nil, ClassRateLimit, true},
-		{Meta, 400, 80007, false, nil, ClassRateLimit, true},
-		{Meta, 400, 130429, false, nil, ClassRateLimit, true},
-		{Meta, 400, 131056, false, nil, ClassRateLimit, true},
-		{D360, 429, 0, false, nil, ClassRateLimit, true},
-		{Meta, 500, 131000, false, nil, ClassTransient, true},
-		{Meta, 400, 131000, false, nil, ClassTransient, true},
-		{Meta, 503, 131016, false, nil, ClassTransient, true},
-		{Meta, 502, 0, false, nil, ClassTransient, true},
-		{Meta, 400, 999999, true, nil, ClassTransient, true},
-		{Meta, 400, 999999, false, nil, ClassUnknown, false},
-		{Infobip, 401, 0, false, nil, ClassAuth, false},
-		{Infobip, 403, 0, false, nil, ClassAuth, false},
-		{Infobip, 429, 0, false, nil, ClassRateLimit, true},
-		{Infobip, 500, 0, false, nil, ClassTransient, true},
-		{Infobip, 400, 0, false, nil, ClassInvalidParameter, false},
-		{Infobip, 400, 0, false, map[string][]string{"content.mediaUrl": {"is not a valid url"}}, ClassMedia, false},
-		{Infobip, 404, 0, false, nil, ClassUnknown, false},
+		{Meta, 429, 100, false, nil, KindInvalidParameter, false},
+		{D360, 503, 100, true, nil, KindInvalidParameter, false},
+		{Meta, 429, 131047, false, nil, KindWindow, false},
+		{Meta, 429, 131053, false, nil, KindMedia, false},
+		{Meta, 429, 190, false, nil, KindAuth, false},
+		{Meta, 400, 131009, false, nil, KindInvalidParameter, false},
+		{Meta, 400, 131008, false, nil, KindInvalidParameter, false},
+		{Meta, 403, 131005, false, nil, KindAuth, false},
+		{Meta, 400, 4, false, nil, KindRateLimit, true},
+		{Meta, 400, 80007, false, nil, KindRateLimit, true},
+		{Meta, 400, 130429, false, nil, KindRateLimit, true},
+		{Meta, 400, 131056, false, nil, KindRateLimit, true},
+		{D360, 429, 0, false, nil, KindRateLimit, true},
+		{Meta, 500, 131000, false, nil, KindTransient, true},
+		{Meta, 400, 131000, false, nil, KindTransient, true},
+		{Meta, 503, 131016, false, nil, KindTransient, true},
+		{Meta, 502, 0, false, nil, KindTransient, true},
+		{Meta, 400, 999999, true, nil, KindTransient, true},
+		{Meta, 400, 999999, false, nil, KindUnknown, false},
+		{Infobip, 401, 0, false, nil, KindAuth, false},
+		{Infobip, 403, 0, false, nil, KindAuth, false},
+		{Infobip, 429, 0, false, nil, KindRateLimit, true},
+		{Infobip, 500, 0, false, nil, KindTransient, true},
+		{Infobip, 400, 0, false, nil, KindInvalidParameter, false},
+		{Infobip, 400, 0, false, map[string][]string{"content.mediaUrl": {"is not a valid url"}}, KindMedia, false},
+		{Infobip, 404, 0, false, nil, KindUnknown, false},
 	}
 	for _, tt := range tests {
 		e := &APIError{Provider: tt.p, HTTPStatus: tt.status, Code: tt.code, Transient: tt.transient, ValidationErrors: tt.valid}
 		classify(e)
-		if e.Class != tt.class || e.Retryable != tt.retryable || e.Advice == "" {
-			t.Errorf("%s HTTP %d code %d: class %q retryable %v advice %q; want %q %v", tt.p, tt.status, tt.code, e.Class, e.Retryable, e.Advice, tt.class, tt.retryable)
+		if e.Kind != tt.class || e.Retryable != tt.retryable || e.Advice == "" {
+			t.Errorf("%s HTTP %d code %d: class %q retryable %v advice %q; want %q %v", tt.p, tt.status, tt.code, e.Kind, e.Retryable, e.Advice, tt.class, tt.retryable)
 		}
 	}
 }
@@ -247,7 +306,7 @@ func TestConstructorsValidate(t *testing.T) {
 		}
 		if err != nil {
 			var ve *ValidationError
-			if !errors.As(err, &ve) || ve.ExitCode() != 2 {
+			if !errors.As(err, &ve) {
 				t.Errorf("%s: %T is not a *ValidationError", tt.name, err)
 			}
 		} else if c == nil {

@@ -19,8 +19,8 @@ const (
 // spaces, dashes, dots and parentheses allowed as separators. A "(0)" after
 // the country code (+44 (0)20 7946 0000) is the national trunk prefix and
 // is dropped. Both Meta
-// ("+16505551234" or digits, seeds/001) and Infobip ("441134960001",
-// seeds/000) take the digits-only form, which is what the clients send.
+// ("+16505551234" or digits, "Audio messages") and Infobip ("441134960001",
+// "Send WhatsApp audio message") take the digits-only form, which is what the clients send.
 func NormalizePhone(s string) (string, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {

@@ -28,9 +28,9 @@ func advise(p Provider, f *Failure) {
 	}
 	class, advice := send.Advise(p, f.Code)
 	switch class {
-	case send.ClassUnknown:
+	case send.KindUnknown:
 		f.Kind, f.Advice = webhookAdvice(f.Code)
-	case send.ClassTransient, send.ClassRateLimit:
+	case send.KindTransient, send.KindRateLimit:
 		// In a webhook nothing retries it any more: the message failed.
 		f.Kind, f.Advice = string(class), "a temporary failure at the provider: the message was not delivered; send it again later if it is still wanted (prep never resends on its own)"
 	default:
@@ -50,11 +50,11 @@ func webhookAdvice(code int) (string, string) {
 	case 131021:
 		return KindRecipient, "the recipient is the business's own number"
 	case 131042:
-		return string(send.ClassAuth), "a payment or eligibility problem with the WhatsApp Business Account: check its payment method in Business Manager"
+		return string(send.KindAuth), "a payment or eligibility problem with the WhatsApp Business Account: check its payment method in Business Manager"
 	case 131031:
-		return string(send.ClassAuth), "the business account is locked: see the account's status in WhatsApp Manager"
+		return string(send.KindAuth), "the business account is locked: see the account's status in WhatsApp Manager"
 	case 131048:
-		return string(send.ClassRateLimit), "too many messages were reported as spam: sending is limited; lower the rate and review the content"
+		return string(send.KindRateLimit), "too many messages were reported as spam: sending is limited; lower the rate and review the content"
 	case 130472:
 		return KindUndeliverable, "the recipient's number is part of a Meta experiment and did not get the message"
 	}

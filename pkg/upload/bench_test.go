@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"github.com/prep-audio/prep/pkg/send"
 	"net/http"
 	"os"
 	"testing"
@@ -44,18 +45,15 @@ func benchMedia(b *testing.B, cached bool) {
 		b.Skip(err)
 	}
 	s := startSandbox(b)
-	cfg := MediaConfig{Provider: Meta, BaseURL: s.MetaURL(), Token: "sandbox", PhoneNumberID: "1"}
+	var cache *Cache
 	if cached {
 		c, err := OpenCache(b.TempDir())
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg.Cache = c
+		cache = c
 	}
-	u, err := NewMedia(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	u := newSandboxUploader(b, s, send.Meta, cache)
 	for b.Loop() {
 		if _, err := u.Upload(context.Background(), File{Path: path}); err != nil {
 			b.Fatal(err)

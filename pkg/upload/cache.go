@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/rules"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 // CacheSafetyMargin is how long before Meta forgets a media id
@@ -27,10 +28,10 @@ const CacheTTL = rules.MediaIDLifetime - CacheSafetyMargin
 // CacheKey identifies one upload: the same bytes uploaded to the same
 // provider endpoint for the same account.
 type CacheKey struct {
-	Provider Provider `json:"provider"`
-	Endpoint string   `json:"endpoint"` // the media endpoint URL (sandbox and production never mix)
-	Account  string   `json:"account"`  // phone number id, or a digest of the 360dialog key
-	SHA256   string   `json:"sha256"`
+	Provider send.Provider `json:"provider"`
+	Endpoint string        `json:"endpoint"` // the media endpoint URL (sandbox and production never mix)
+	Account  string        `json:"account"`  // phone number id, or a digest of the 360dialog key
+	SHA256   string        `json:"sha256"`
 }
 
 func (k CacheKey) file() string {

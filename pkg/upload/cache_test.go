@@ -2,6 +2,7 @@ package upload
 
 import (
 	"fmt"
+	"github.com/prep-audio/prep/pkg/send"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,7 @@ func TestCacheGetPutExpire(t *testing.T) {
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return now }
-	k := CacheKey{Provider: Meta, Endpoint: "https://graph.facebook.com/v23.0/1/media", Account: "1", SHA256: strings.Repeat("a", 64)}
+	k := CacheKey{Provider: send.Meta, Endpoint: "https://graph.facebook.com/v23.0/1/media", Account: "1", SHA256: strings.Repeat("a", 64)}
 	if _, ok := c.Get(k); ok {
 		t.Fatal("hit in an empty cache")
 	}
@@ -40,10 +41,10 @@ func TestCacheGetPutExpire(t *testing.T) {
 		t.Fatalf("got %+v %v", e, ok)
 	}
 	for name, other := range map[string]CacheKey{
-		"provider": {Provider: D360, Endpoint: k.Endpoint, Account: k.Account, SHA256: k.SHA256},
-		"endpoint": {Provider: Meta, Endpoint: "http://127.0.0.1:1/meta/v23.0/1/media", Account: k.Account, SHA256: k.SHA256},
-		"account":  {Provider: Meta, Endpoint: k.Endpoint, Account: "2", SHA256: k.SHA256},
-		"content":  {Provider: Meta, Endpoint: k.Endpoint, Account: k.Account, SHA256: strings.Repeat("b", 64)},
+		"provider": {Provider: send.D360, Endpoint: k.Endpoint, Account: k.Account, SHA256: k.SHA256},
+		"endpoint": {Provider: send.Meta, Endpoint: "http://127.0.0.1:1/meta/v23.0/1/media", Account: k.Account, SHA256: k.SHA256},
+		"account":  {Provider: send.Meta, Endpoint: k.Endpoint, Account: "2", SHA256: k.SHA256},
+		"content":  {Provider: send.Meta, Endpoint: k.Endpoint, Account: k.Account, SHA256: strings.Repeat("b", 64)},
 	} {
 		if _, ok := c.Get(other); ok {
 			t.Errorf("another %s hits the entry", name)
@@ -76,7 +77,11 @@ func TestCacheFileHoldsNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	const key = "d360-secret-api-key-abcdef"
-	u, err := NewMedia(MediaConfig{Provider: D360, APIKey: key, Cache: c})
+	d, err := send.NewD360(send.WithAPIKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := NewMedia(d, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +125,7 @@ func TestCachePrune(t *testing.T) {
 	now := time.Now()
 	c.now = func() time.Time { return now }
 	for i := range 3 {
-		c.Put(CacheKey{Provider: Meta, SHA256: strconv.Itoa(i)}, CacheEntry{MediaID: "m", Uploaded: now.Add(-time.Duration(i) * CacheTTL)})
+		c.Put(CacheKey{Provider: send.Meta, SHA256: strconv.Itoa(i)}, CacheEntry{MediaID: "m", Uploaded: now.Add(-time.Duration(i) * CacheTTL)})
 	}
 	os.WriteFile(filepath.Join(c.Dir(), "garbage.json"), []byte("{"), 0o600)
 	n, err := c.Prune()
@@ -128,7 +133,7 @@ func TestCachePrune(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("pruned %d, %v; want 3", n, err)
 	}
-	if _, ok := c.Get(CacheKey{Provider: Meta, SHA256: "0"}); !ok {
+	if _, ok := c.Get(CacheKey{Provider: send.Meta, SHA256: "0"}); !ok {
 		t.Fatal("the fresh entry was pruned")
 	}
 }
@@ -178,7 +183,7 @@ func TestCacheHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for r := range rounds {
-		k := CacheKey{Provider: Meta, Account: "shared", SHA256: strconv.Itoa(r % 5)}
+		k := CacheKey{Provider: send.Meta, Account: "shared", SHA256: strconv.Itoa(r % 5)}
 		want := "media-" + k.SHA256
 		if err := c.Put(k, CacheEntry{MediaID: want + "-" + id, MIME: "audio/ogg"}); err != nil {
 			t.Fatal(err)

@@ -429,3 +429,16 @@ func redactURL(raw string) string {
 	u.Fragment = ""
 	return u.String()
 }
+
+// scrubURLError drops the query string and user info from a *url.Error's
+// URL (a presigned URL's query holds its signature).
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.RawQuery, u.User = "", nil
+			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
+	}
+	return err
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prep-audio/prep/pkg/inspect"
 )
@@ -14,6 +13,7 @@ import (
 type RefusedError struct {
 	Name     string
 	MIME     string            // the real type of the bytes, as inspected
+	Kind     inspect.Code      // the first blocking problem's code
 	Problems []inspect.Problem // the blocking problems
 }
 
@@ -25,25 +25,14 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("upload refused %s: %s; %s", orDefault(e.Name, "input"), strings.Join(msgs, "; "), e.Advice())
 }
 
-// Code is the first blocking problem's code.
-func (e *RefusedError) Code() inspect.Code {
-	if len(e.Problems) == 0 {
-		return ""
-	}
-	return e.Problems[0].Code
-}
-
 // Advice tells what to do about the refusal.
 func (e *RefusedError) Advice() string {
-	switch e.Code() {
+	switch e.Kind {
 	case inspect.CodeNotAudio, inspect.CodeEmpty, inspect.CodeUnreadable:
 		return "it is not an audio file prep can send"
 	}
 	return "transcode it first: prep transcode " + orDefault(e.Name, "FILE")
 }
-
-// ExitCode is 1: the input failed (the CLI reports it per file).
-func (e *RefusedError) ExitCode() int { return 1 }
 
 // InputError is a file that could not be read.
 type InputError struct {
@@ -56,32 +45,33 @@ func (e *InputError) Error() string {
 }
 func (e *InputError) Unwrap() error { return e.Err }
 
-// ConfigError is a missing or invalid setting, found before any request.
+// ConfigError is a missing or invalid setting, found before any request:
+// nothing was done.
 type ConfigError struct {
-	Setting string // e.g. "S3_BUCKET", "WHATSAPP_PHONE_NUMBER_ID"
+	// Setting names what is wrong — "bucket", "endpoint", "public URL",
+	// "presign TTL", "AWS configuration", "client", "provider" — never an
+	// environment variable or flag (callers add those hints).
+	Setting string
 	Msg     string
 }
 
 func (e *ConfigError) Error() string { return fmt.Sprintf("upload: %s: %s", e.Setting, e.Msg) }
 
-// ExitCode is 2: a usage error, nothing was done.
-func (e *ConfigError) ExitCode() int { return 2 }
-
-// S3ErrorKind classifies S3 failures.
-type S3ErrorKind string
+// ErrorKind classifies S3 failures.
+type ErrorKind string
 
 // S3 failure kinds.
 const (
-	S3Auth     S3ErrorKind = "auth"      // credentials missing, unknown or wrong (403, signature mismatch)
-	S3NoBucket S3ErrorKind = "no_bucket" // the bucket does not exist
-	S3Network  S3ErrorKind = "network"   // the endpoint could not be reached
-	S3Redirect S3ErrorKind = "redirect"  // the endpoint answered a redirect, which is never followed
-	S3Other    S3ErrorKind = "other"
+	S3Auth     ErrorKind = "auth"      // credentials missing, unknown or wrong (403, signature mismatch)
+	S3NoBucket ErrorKind = "no_bucket" // the bucket does not exist
+	S3Network  ErrorKind = "network"   // the endpoint could not be reached
+	S3Redirect ErrorKind = "redirect"  // the endpoint answered a redirect, which is never followed
+	S3Other    ErrorKind = "other"
 )
 
 // S3Error is a failed S3 operation. It never holds credentials.
 type S3Error struct {
-	Kind   S3ErrorKind
+	Kind   ErrorKind
 	Op     string // HeadObject, PutObject, PresignGetObject
 	Bucket string
 	Key    string
@@ -94,11 +84,11 @@ func (e *S3Error) Error() string {
 	var hint string
 	switch e.Kind {
 	case S3Auth:
-		hint = "S3 refused the credentials: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the AWS profile) and the bucket policy"
+		hint = "S3 refused the credentials: check the access key, the secret and the bucket policy"
 	case S3NoBucket:
-		hint = fmt.Sprintf("bucket %q does not exist: check S3_BUCKET (and S3_ENDPOINT / region)", e.Bucket)
+		hint = fmt.Sprintf("bucket %q does not exist: check the bucket name, the endpoint and the region", e.Bucket)
 	case S3Network:
-		hint = "cannot reach S3: check S3_ENDPOINT and the network"
+		hint = "cannot reach S3: check the endpoint and the network"
 	case S3Redirect:
 		hint = "S3 answered a redirect"
 	default:
@@ -118,70 +108,3 @@ func (e *S3Error) Error() string {
 }
 
 func (e *S3Error) Unwrap() error { return e.Err }
-
-// APIError is an error answer of the Meta or 360dialog media endpoint
-// (Graph API error object: message, type, code, error_subcode, fbtrace_id,
-// is_transient — meta-business-messaging-api_v23.0.yaml, GraphAPIError).
-type APIError struct {
-	Provider   Provider
-	Status     int
-	Code       int
-	Subcode    int
-	Type       string
-	Message    string
-	TraceID    string
-	Transient  bool // worth retrying (5xx, 429, is_transient or a transient code)
-	Attempts   int  // how many requests were made
-	RetryAfter time.Duration
-}
-
-func (e *APIError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s media upload: HTTP %d", e.Provider, e.Status)
-	if e.Code != 0 {
-		fmt.Fprintf(&b, ", error %d", e.Code)
-		if e.Subcode != 0 {
-			fmt.Fprintf(&b, "/%d", e.Subcode)
-		}
-	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
-	}
-	if hint := e.hint(); hint != "" {
-		fmt.Fprintf(&b, " (%s)", hint)
-	}
-	if e.Attempts > 1 {
-		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
-	}
-	if e.TraceID != "" {
-		fmt.Fprintf(&b, " [fbtrace_id %s]", e.TraceID)
-	}
-	return b.String()
-}
-
-func (e *APIError) hint() string {
-	if e.Status == 401 || e.Code == 190 {
-		if e.Provider == D360 {
-			return "check D360_API_KEY"
-		}
-		return "check WHATSAPP_ACCESS_TOKEN"
-	}
-	if e.Status == 404 && e.Provider == Meta {
-		return "check WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_API_VERSION"
-	}
-	return ""
-}
-
-// NetworkError is a media upload that got no HTTP answer (connection
-// refused, reset, timeout) after all attempts.
-type NetworkError struct {
-	Provider Provider
-	Attempts int
-	Err      error
-}
-
-func (e *NetworkError) Error() string {
-	return fmt.Sprintf("%s media upload: no answer after %d attempt(s): %v", e.Provider, e.Attempts, e.Err)
-}
-
-func (e *NetworkError) Unwrap() error { return e.Err }

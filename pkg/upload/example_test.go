@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/prep-audio/prep/pkg/sandbox"
+	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
@@ -27,13 +28,16 @@ func ExampleMediaUploader_Upload() {
 	defer os.RemoveAll(cacheDir)
 	cache, _ := upload.OpenCache(cacheDir)
 
-	u, err := upload.NewMedia(upload.MediaConfig{
-		Provider:      upload.Meta,
-		BaseURL:       sb.MetaURL(), // default https://graph.facebook.com
-		Token:         "sandbox",
-		PhoneNumberID: "106540352242922",
-		Cache:         cache,
-	})
+	// One client per account: the same one sends the messages.
+	meta, err := send.NewMeta(
+		send.WithBaseURL(sb.MetaURL()), // default https://graph.facebook.com
+		send.WithToken("sandbox"),
+		send.WithPhoneNumberID("106540352242922"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	u, err := upload.NewMedia(meta, cache)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -60,11 +64,12 @@ func ExampleMediaUploader_Upload() {
 
 // What a provider would refuse never leaves the machine.
 func ExampleRefusedError() {
-	u, _ := upload.NewMedia(upload.MediaConfig{Provider: upload.D360, APIKey: "k", BaseURL: "http://127.0.0.1:9"})
+	d360, _ := send.NewD360(send.WithAPIKey("k3y1"), send.WithBaseURL("http://127.0.0.1:9"))
+	u, _ := upload.NewMedia(d360, nil)
 	_, err := u.Upload(context.Background(), upload.File{Path: "../../testdata/ogg-opus-stereo-input44100-3s.opus"})
 	var re *upload.RefusedError
 	if errors.As(err, &re) {
-		fmt.Println(re.Code())
+		fmt.Println(re.Kind)
 		fmt.Println(re.Advice())
 	}
 	// Output:

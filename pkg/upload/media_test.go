@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/sandbox"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 // The media-endpoint tests run against pkg/sandbox over loopback.
@@ -28,28 +30,48 @@ func startSandbox(t testing.TB) *sandbox.Server {
 }
 
 // fastRetry keeps retry tests quick.
-var fastRetry = Retry{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}
+var fastRetry = send.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
-func newSandboxUploader(t *testing.T, s *sandbox.Server, p Provider, edit func(*MediaConfig)) *MediaUploader {
+const sandboxPhoneID = "106540352242922"
+
+// account builds the provider client a media uploader runs over, at base
+// with the credential cred; opts come last and win.
+func account(t testing.TB, base string, p send.Provider, cred string, opts ...send.Option) *send.Client {
 	t.Helper()
-	cfg := MediaConfig{Provider: p, Retry: fastRetry}
-	if p == Meta {
-		cfg.BaseURL, cfg.Token, cfg.PhoneNumberID, cfg.Version = s.MetaURL(), "sandbox", "106540352242922", "v23.0"
+	opts = append([]send.Option{send.WithBaseURL(base), send.WithRetry(fastRetry)}, opts...)
+	var (
+		c   *send.Client
+		err error
+	)
+	if p == send.Meta {
+		c, err = send.NewMeta(append([]send.Option{send.WithToken(cred), send.WithPhoneNumberID(sandboxPhoneID)}, opts...)...)
 	} else {
-		cfg.BaseURL, cfg.APIKey = s.D360URL(), "sandbox"
+		c, err = send.NewD360(append([]send.Option{send.WithAPIKey(cred)}, opts...)...)
 	}
-	if edit != nil {
-		edit(&cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	u, err := NewMedia(cfg)
+	return c
+}
+
+func sandboxBase(s *sandbox.Server, p send.Provider) string {
+	if p == send.Meta {
+		return s.MetaURL()
+	}
+	return s.D360URL()
+}
+
+func newSandboxUploader(t testing.TB, s *sandbox.Server, p send.Provider, cache *Cache, opts ...send.Option) *MediaUploader {
+	t.Helper()
+	u, err := NewMedia(account(t, sandboxBase(s, p), p, "sandbox", opts...), cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return u
 }
 
-func sbProvider(p Provider) sandbox.Provider {
-	if p == Meta {
+func sbProvider(p send.Provider) sandbox.Provider {
+	if p == send.Meta {
 		return sandbox.Meta
 	}
 	return sandbox.D360
@@ -61,7 +83,7 @@ func sbProvider(p Provider) sandbox.Provider {
 func TestMediaEveryAcceptedType(t *testing.T) {
 	s := startSandbox(t)
 	ctx := context.Background()
-	for _, p := range []Provider{Meta, D360} {
+	for _, p := range []send.Provider{send.Meta, send.D360} {
 		u := newSandboxUploader(t, s, p, nil)
 		for _, tt := range accepted {
 			t.Run(string(p)+"/"+tt.file, func(t *testing.T) {
@@ -102,21 +124,21 @@ func TestMediaRetries(t *testing.T) {
 		{"connection closed before processing", []sandbox.Fault{{DropBefore: true}}, 2, false, nil},
 		{"gives up after MaxAttempts", []sandbox.Fault{{Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}, {Status: 500}}, 4, true,
 			func(t *testing.T, err error) {
-				var ae *APIError
-				if !errors.As(err, &ae) || ae.Attempts != 4 || !ae.Transient || ae.Status != 500 {
+				var ae *send.APIError
+				if !errors.As(err, &ae) || ae.Attempts != 4 || !ae.Retryable || ae.HTTPStatus != 500 {
 					t.Fatalf("err = %#v", err)
 				}
 			}},
 		{"invalid parameter is not retried", []sandbox.Fault{{Status: 400, Code: 100}}, 1, true,
 			func(t *testing.T, err error) {
-				var ae *APIError
-				if !errors.As(err, &ae) || ae.Code != 100 || ae.Transient || ae.Attempts != 1 {
+				var ae *send.APIError
+				if !errors.As(err, &ae) || ae.Code != 100 || ae.Retryable || ae.Attempts != 1 {
 					t.Fatalf("err = %#v", err)
 				}
 			}},
 	}
 	ctx := context.Background()
-	for _, p := range []Provider{Meta, D360} {
+	for _, p := range []send.Provider{send.Meta, send.D360} {
 		for _, tt := range tests {
 			t.Run(string(p)+"/"+tt.name, func(t *testing.T) {
 				path := ogg(t)
@@ -151,9 +173,7 @@ func TestMediaRetries(t *testing.T) {
 
 func TestMediaRetryAfterHonoured(t *testing.T) {
 	s := startSandbox(t)
-	u := newSandboxUploader(t, s, Meta, func(c *MediaConfig) {
-		c.Retry = Retry{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Second}
-	})
+	u := newSandboxUploader(t, s, send.Meta, nil, send.WithRetry(send.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Second}))
 	s.Inject(sandbox.Meta, sandbox.Fault{Status: 429, Code: 130429, RetryAfter: time.Second})
 	start := time.Now()
 	if _, err := u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")}); err != nil {
@@ -166,16 +186,26 @@ func TestMediaRetryAfterHonoured(t *testing.T) {
 
 func TestMediaBackoffStopsOnContext(t *testing.T) {
 	s := startSandbox(t)
-	u := newSandboxUploader(t, s, Meta, func(c *MediaConfig) {
-		c.Retry = Retry{MaxAttempts: 5, BaseDelay: time.Minute, MaxDelay: time.Minute}
-	})
+	u := newSandboxUploader(t, s, send.Meta, nil, send.WithRetry(send.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Minute, MaxDelay: time.Minute}))
 	s.Inject(sandbox.Meta, sandbox.Fault{Status: 503})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
 	_, err := u.Upload(ctx, File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
-		t.Fatalf("err = %v after %v", err, time.Since(start))
+	var ae *send.APIError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &ae) || time.Since(start) > 5*time.Second {
+		t.Fatalf("err = %v after %v; want the cancellation and the 503", err, time.Since(start))
+	}
+	// A deadline the backoff would overrun: no retry starts, the 503 is
+	// returned at once.
+	s.Inject(sandbox.Meta, sandbox.Fault{Status: 503})
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	start = time.Now()
+	_, err = u.Upload(dctx, File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
+	if !errors.As(err, &ae) || ae.HTTPStatus != 503 || time.Since(start) > 5*time.Second {
+		t.Fatalf("err = %v after %v; want the 503 at once", err, time.Since(start))
 	}
 }
 
@@ -183,24 +213,27 @@ func TestMediaAuthErrorHasNoSecret(t *testing.T) {
 	s := startSandbox(t)
 	const meta, d360 = "EAAJB-wrong-token-12345", "wrong-d360-key-67890"
 	for _, tt := range []struct {
-		p      Provider
+		p      send.Provider
 		secret string
-		edit   func(*MediaConfig)
 	}{
-		{Meta, meta, func(c *MediaConfig) { c.Token = meta }},
-		{D360, d360, func(c *MediaConfig) { c.APIKey = d360 }},
+		{send.Meta, meta},
+		{send.D360, d360},
 	} {
-		u := newSandboxUploader(t, s, tt.p, tt.edit)
-		_, err := u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
-		var ae *APIError
-		if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || ae.Transient {
+		u, err := NewMedia(account(t, sandboxBase(s, tt.p), tt.p, tt.secret), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
+		var ae *send.APIError
+		if !errors.As(err, &ae) || ae.HTTPStatus != http.StatusUnauthorized || ae.Retryable || ae.Kind != send.KindAuth {
 			t.Fatalf("%s: err = %#v", tt.p, err)
 		}
 		if strings.Contains(err.Error(), tt.secret) {
 			t.Fatalf("%s: secret in %q", tt.p, err)
 		}
-		if !strings.Contains(err.Error(), map[Provider]string{Meta: "WHATSAPP_ACCESS_TOKEN", D360: "D360_API_KEY"}[tt.p]) {
-			t.Errorf("%s: no hint in %q", tt.p, err)
+		// The library names no environment variable: the CLI adds that.
+		if strings.Contains(err.Error(), "WHATSAPP_") || strings.Contains(err.Error(), "D360_") {
+			t.Errorf("%s: an environment variable in a library error: %q", tt.p, err)
 		}
 	}
 	if n := len(s.Requests(sandbox.Meta)); n != 1 {
@@ -217,10 +250,10 @@ func TestMediaCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := sample(t, "ogg-opus-mono-48k-2s.ogg")
-	for _, p := range []Provider{Meta, D360} {
+	for _, p := range []send.Provider{send.Meta, send.D360} {
 		t.Run(string(p), func(t *testing.T) {
 			sp := sbProvider(p)
-			cached := newSandboxUploader(t, s, p, func(c *MediaConfig) { c.Cache = cache })
+			cached := newSandboxUploader(t, s, p, cache)
 			first, err := cached.Upload(ctx, File{Path: path})
 			if err != nil || first.Reused {
 				t.Fatalf("first: %+v %v", first, err)
@@ -242,14 +275,14 @@ func TestMediaCache(t *testing.T) {
 		})
 	}
 	// Another phone number id is another account: no cache hit.
-	other := newSandboxUploader(t, s, Meta, func(c *MediaConfig) { c.Cache = cache; c.PhoneNumberID = "999" })
+	other := newSandboxUploader(t, s, send.Meta, cache, send.WithPhoneNumberID("999"))
 	n := len(s.Requests(sandbox.Meta))
 	ref, err := other.Upload(ctx, File{Path: path})
 	if err != nil || ref.Reused || len(s.Requests(sandbox.Meta)) != n+1 {
 		t.Fatalf("other account: %+v %v", ref, err)
 	}
 	// An expired entry is not used.
-	u := newSandboxUploader(t, s, Meta, func(c *MediaConfig) { c.Cache = cache })
+	u := newSandboxUploader(t, s, send.Meta, cache)
 	cache.now = func() time.Time { return time.Now().Add(CacheTTL + time.Minute) }
 	defer func() { cache.now = time.Now }()
 	ref, err = u.Upload(ctx, File{Path: path})
@@ -263,10 +296,8 @@ func TestMediaCache(t *testing.T) {
 func TestMediaConcurrentSameFile(t *testing.T) {
 	s := startSandbox(t)
 	path := sample(t, "ogg-opus-mono-48k-2s.ogg")
-	u := newSandboxUploader(t, s, Meta, func(c *MediaConfig) {
-		// Slow answers so that the calls overlap.
-		c.HTTPClient = &http.Client{Transport: slowTransport{d: 100 * time.Millisecond}}
-	})
+	// Slow answers so that the calls overlap.
+	u := newSandboxUploader(t, s, send.Meta, nil, send.WithHTTPClient(&http.Client{Transport: slowTransport{d: 100 * time.Millisecond}}))
 	const n = 6
 	refs := make([]*Ref, n)
 	errs := make([]error, n)
@@ -338,7 +369,7 @@ func TestFlightLeaderCanceled(t *testing.T) {
 // id returned is the one the provider answered.
 func TestMediaDropAfterProcessing(t *testing.T) {
 	s := startSandbox(t)
-	u := newSandboxUploader(t, s, Meta, nil)
+	u := newSandboxUploader(t, s, send.Meta, nil)
 	s.Inject(sandbox.Meta, sandbox.Fault{Drop: true})
 	ref, err := u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
 	if err != nil {
@@ -376,9 +407,8 @@ func TestMediaRedirectKeepsSecret(t *testing.T) {
 		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
 	}))
 	defer front.Close()
-	for _, p := range []Provider{D360, Meta} {
-		cfg := MediaConfig{Provider: p, BaseURL: front.URL, Retry: fastRetry, APIKey: key, Token: key, PhoneNumberID: "1065"}
-		u, err := NewMedia(cfg)
+	for _, p := range []send.Provider{send.D360, send.Meta} {
+		u, err := NewMedia(account(t, front.URL, p, key), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -409,13 +439,13 @@ func TestMediaEchoedSecretScrubbed(t *testing.T) {
 		fmt.Fprintf(w, `{"error":{"message":"bad credential %s","type":"%s","code":100,"fbtrace_id":"%s"}}`, cred, cred, cred)
 	}))
 	defer echo.Close()
-	for _, p := range []Provider{Meta, D360} {
-		u, err := NewMedia(MediaConfig{Provider: p, BaseURL: echo.URL, Retry: fastRetry, Token: secret, APIKey: secret, PhoneNumberID: "1065"})
+	for _, p := range []send.Provider{send.Meta, send.D360} {
+		u, err := NewMedia(account(t, echo.URL, p, secret), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = u.Upload(context.Background(), File{Path: sample(t, "ogg-opus-mono-48k-2s.ogg")})
-		var ae *APIError
+		var ae *send.APIError
 		if !errors.As(err, &ae) {
 			t.Fatalf("%s: err %v", p, err)
 		}
@@ -423,4 +453,62 @@ func TestMediaEchoedSecretScrubbed(t *testing.T) {
 			t.Errorf("%s: the credential is in the error: %s", p, s)
 		}
 	}
+}
+
+// TestMediaSharesTheAccount: media uploads and messages of one account go
+// through one client. The limiter paces messages only (the providers'
+// throughput limits count messages), and a rate limit answered to an
+// upload (130429) pauses the account's messages too.
+func TestMediaSharesTheAccount(t *testing.T) {
+	s := startSandbox(t)
+	path := sample(t, "ogg-opus-mono-48k-2s.ogg")
+	link := s.HostFile("v.ogg", "audio/ogg", mustRead(t, path))
+
+	// At 2 messages/s, 4 uploads do not wait for the message budget.
+	c := account(t, s.MetaURL(), send.Meta, "sandbox", send.WithRateLimit(2, 1))
+	u, err := NewMedia(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for range 4 {
+		if _, err := u.Upload(t.Context(), File{Path: path}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("4 uploads took %v under a 2 messages/s limit; uploads do not take message tokens", el)
+	}
+
+	// A 130429 on an upload pauses the whole account for its Retry-After.
+	var sent time.Duration
+	done := make(chan struct{})
+	c = account(t, s.MetaURL(), send.Meta, "sandbox", send.WithRetryHook(func(ev send.RetryEvent) {
+		if ev.Retry && ev.Path == "media" {
+			go func() {
+				defer close(done)
+				t0 := time.Now()
+				_, _ = c.Send(context.Background(), send.Message{To: "+16505550999", Link: link})
+				sent = time.Since(t0)
+			}()
+		}
+	}))
+	u, _ = NewMedia(c, nil)
+	s.Inject(sandbox.Meta, sandbox.Fault{Status: 400, Code: 130429, RetryAfter: time.Second})
+	if _, err := u.Upload(t.Context(), File{Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if sent < 800*time.Millisecond {
+		t.Errorf("a message during the upload's 1s rate-limit pause went out after %v", sent)
+	}
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

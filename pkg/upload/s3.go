@@ -46,6 +46,32 @@ type S3Config struct {
 	MaxAttempts int // SDK attempts per operation; 0 = SDK default
 }
 
+// S3ConfigFromEnv reads the S3 destination from environment-like variables
+// (getenv is usually os.Getenv; nil reads nothing): S3_BUCKET, S3_PREFIX,
+// S3_ENDPOINT, S3_PUBLIC_URL, S3_REGION (else AWS_REGION), and static
+// credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+// AWS_SESSION_TOKEN when set (otherwise NewS3 uses the AWS config chain:
+// profiles, SSO, instance roles, …). Callers override fields (flags) before
+// NewS3.
+func S3ConfigFromEnv(getenv func(string) string) S3Config {
+	get := func(k string) string {
+		if getenv == nil {
+			return ""
+		}
+		return strings.TrimSpace(getenv(k))
+	}
+	return S3Config{
+		Bucket:          get("S3_BUCKET"),
+		Prefix:          get("S3_PREFIX"),
+		Endpoint:        get("S3_ENDPOINT"),
+		PublicURL:       get("S3_PUBLIC_URL"),
+		Region:          firstNonEmpty(get("S3_REGION"), get("AWS_REGION")),
+		AccessKeyID:     get("AWS_ACCESS_KEY_ID"),
+		SecretAccessKey: get("AWS_SECRET_ACCESS_KEY"),
+		SessionToken:    get("AWS_SESSION_TOKEN"),
+	}
+}
+
 // S3 uploads to a bucket under content-addressed keys. It is safe for
 // concurrent use; concurrent uploads of the same bytes make one PUT.
 type S3 struct {
@@ -60,7 +86,7 @@ var _ Uploader = (*S3)(nil)
 // NewS3 builds an S3 uploader. It makes no request.
 func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if cfg.Bucket == "" {
-		return nil, &ConfigError{Setting: "S3_BUCKET", Msg: "no bucket given"}
+		return nil, &ConfigError{Setting: "bucket", Msg: "no bucket given"}
 	}
 	if cfg.PresignTTL == 0 {
 		cfg.PresignTTL = MaxPresignTTL
@@ -71,14 +97,14 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, &ConfigError{Setting: "S3_PUBLIC_URL", Msg: "must be an http(s) URL"}
+			return nil, &ConfigError{Setting: "public URL", Msg: "must be an http(s) URL"}
 		}
 		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	}
 	if cfg.Endpoint != "" {
 		u, err := url.Parse(cfg.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, &ConfigError{Setting: "S3_ENDPOINT", Msg: "must be an http(s) URL"}
+			return nil, &ConfigError{Setting: "endpoint", Msg: "must be an http(s) URL"}
 		}
 	}
 	var opts []func(*config.LoadOptions) error

@@ -266,7 +266,7 @@ func TestS3Errors(t *testing.T) {
 	tests := []struct {
 		name string
 		edit func(*S3Config)
-		kind S3ErrorKind
+		kind ErrorKind
 	}{
 		{"wrong secret", func(c *S3Config) { c.SecretAccessKey = secret }, S3Auth},
 		{"unknown access key", func(c *S3Config) { c.AccessKeyID = "nobody" }, S3Auth},

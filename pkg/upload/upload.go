@@ -184,7 +184,7 @@ func accept(name string, rep *inspect.Report) (rules.MediaType, error) {
 		blocking = append(blocking, inspect.Problem{Code: inspect.CodeCorrupt, Message: "inspection judged the file not ready for WhatsApp"})
 	}
 	if len(blocking) > 0 {
-		return rules.MediaType{}, &RefusedError{Name: name, MIME: rep.MIME, Problems: blocking}
+		return rules.MediaType{}, &RefusedError{Name: name, MIME: rep.MIME, Kind: blocking[0].Code, Problems: blocking}
 	}
 	return v.Type, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/prep-audio/prep/pkg/send"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -136,8 +137,8 @@ func TestAcceptTable(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("err = %v, want *RefusedError", err)
 			}
-			if re.Code() != tt.wantCode {
-				t.Fatalf("code %q, want %q", re.Code(), tt.wantCode)
+			if re.Kind != tt.wantCode {
+				t.Fatalf("code %q, want %q", re.Kind, tt.wantCode)
 			}
 		})
 	}
@@ -156,7 +157,7 @@ func TestTooLargeRefusedFromRulesLimit(t *testing.T) {
 	rep.Size = rules.AudioMaxBytes + 1
 	_, err := accept("big.ogg", &rep)
 	var re *RefusedError
-	if !errors.As(err, &re) || re.Code() != inspect.CodeTooLarge {
+	if !errors.As(err, &re) || re.Kind != inspect.CodeTooLarge {
 		t.Fatalf("err = %v, want too_large refusal", err)
 	}
 	if !strings.Contains(re.Error(), "prep transcode") {
@@ -192,11 +193,11 @@ func TestRefusedBeforeAnyRequest(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := context.Background()
-	meta, err := NewMedia(MediaConfig{Provider: Meta, BaseURL: srv.URL, Token: "t", PhoneNumberID: "1"})
+	meta, err := NewMedia(account(t, srv.URL, send.Meta, "t0ken"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d360, err := NewMedia(MediaConfig{Provider: D360, BaseURL: srv.URL, APIKey: "k"})
+	d360, err := NewMedia(account(t, srv.URL, send.D360, "k3y1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func TestPrecomputedReportAndHashAreUsed(t *testing.T) {
 	f.Report.Size++
 	_, err = prepare(context.Background(), f, true)
 	var re *RefusedError
-	if !errors.As(err, &re) || re.Code() != inspect.CodeNotAudio {
+	if !errors.As(err, &re) || re.Kind != inspect.CodeNotAudio {
 		t.Fatalf("err = %v, want not_audio refusal", err)
 	}
 }
@@ -274,62 +275,6 @@ func TestHashReader(t *testing.T) {
 	}
 }
 
-func TestBackoffBounds(t *testing.T) {
-	r := Retry{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}.withDefaults()
-	for attempt := 1; attempt <= 30; attempt++ {
-		want := min(100*time.Millisecond<<min(attempt-1, 20), time.Second)
-		for i := 0; i < 20; i++ {
-			d := backoff(r, attempt)
-			if d < want*3/4 || d > want*5/4 {
-				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, want*3/4, want*5/4)
-			}
-		}
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Duration
-	}{{"", 0}, {"3", 3 * time.Second}, {"-1", 0}, {"soon", 0}, {time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat), 0}}
-	for _, tt := range tests {
-		if got := retryAfter(tt.in); got != tt.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-	future := retryAfter(time.Now().Add(time.Minute).UTC().Format(http.TimeFormat))
-	if future < 55*time.Second || future > 61*time.Second {
-		t.Errorf("HTTP-date a minute ahead: %v", future)
-	}
-}
-
-func TestParseAPIError(t *testing.T) {
-	tests := []struct {
-		name      string
-		status    int
-		body      string
-		code      int
-		transient bool
-	}{
-		// Bodies shaped like GraphAPIError examples in the v23.0 spec.
-		{"rate limit 429", 429, `{"error":{"message":"Application request limit reached","type":"OAuthException","code":4,"error_subcode":2446079,"is_transient":true}}`, 4, true},
-		{"server 500", 500, `{"error":{"message":"An unexpected error occurred","type":"GraphMethodException","code":2,"is_transient":true}}`, 2, true},
-		{"transient code on 400", 400, `{"error":{"message":"Service unavailable","code":131016}}`, 131016, true},
-		{"bad parameter", 400, `{"error":{"message":"Invalid parameter","type":"OAuthException","code":100}}`, 100, false},
-		{"bad token", 401, `{"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190}}`, 190, false},
-		{"360 string error", 400, `{"error":"Invalid request"}`, 0, false},
-		{"html 502", 502, `<html>bad gateway</html>`, 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := parseAPIError(Meta, tt.status, []byte(tt.body))
-			if e.Code != tt.code || e.Transient != tt.transient || e.Status != tt.status || e.Message == "" {
-				t.Fatalf("got %+v", e)
-			}
-		})
-	}
-}
-
 func TestMediaIDForms(t *testing.T) {
 	tests := map[string]string{
 		`{"id":"4490709327384033"}`:        "4490709327384033",
@@ -348,21 +293,13 @@ func TestMediaIDForms(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	ctx := context.Background()
 	cases := map[string]func() error{
-		"meta no token": func() error { _, err := NewMedia(MediaConfig{Provider: Meta, PhoneNumberID: "1"}); return err },
-		"meta no phone": func() error { _, err := NewMedia(MediaConfig{Provider: Meta, Token: "t"}); return err },
-		"360 no key":    func() error { _, err := NewMedia(MediaConfig{Provider: D360}); return err },
-		"infobip":       func() error { _, err := NewMedia(MediaConfig{Provider: "infobip"}); return err },
-		"bad base": func() error {
-			_, err := NewMedia(MediaConfig{Provider: D360, APIKey: "k", BaseURL: "ftp://x"})
-			return err
-		},
-		// Credentials in the URL would be kept in every cache entry's key.
-		"base with user info": func() error {
-			_, err := NewMedia(MediaConfig{Provider: D360, APIKey: "k", BaseURL: "https://user:pa55@waba.example.com"})
-			return err
-		},
-		"base with query": func() error {
-			_, err := NewMedia(MediaConfig{Provider: Meta, Token: "t", PhoneNumberID: "1", BaseURL: "https://graph.example.com/?access_token=t"})
+		"no client": func() error { _, err := NewMedia(nil, nil); return err },
+		"infobip": func() error {
+			c, err := send.NewInfobip(send.WithAPIKey("k3y1"), send.WithBaseURL("https://x.api.infobip.com"))
+			if err != nil {
+				return err
+			}
+			_, err = NewMedia(c, nil)
 			return err
 		},
 		"no bucket": func() error { _, err := NewS3(ctx, S3Config{}); return err },
@@ -380,7 +317,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for name, f := range cases {
 		var ce *ConfigError
-		if err := f(); !errors.As(err, &ce) || ce.ExitCode() != 2 {
+		if err := f(); !errors.As(err, &ce) {
 			t.Errorf("%s: err = %v, want *ConfigError", name, err)
 		}
 	}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/upload"
+)
+
+// The library's errors name what is wrong ("credentials", "bucket", an
+// auth refusal); the CLI adds where it is set: the environment variable or
+// flag (issue 10: no CLI names in library errors, as gh and restic do).
+
+// hinted is an error with the CLI's hint added to its message; errors.As
+// still finds the library's typed error.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string { return h.err.Error() + " (" + h.hint + ")" }
+func (h *hinted) Unwrap() error { return h.err }
+
+// withHint adds the hint for err, if there is one.
+func withHint(err error) error {
+	if h := hint(err); h != "" {
+		return &hinted{err: err, hint: h}
+	}
+	return err
+}
+
+// settingHints: per provider, the library's field name → where the CLI
+// takes it from.
+var settingHints = map[send.Provider]map[string]string{
+	send.Meta: {
+		"credentials":     "set " + send.EnvMetaToken,
+		"phone number id": "set " + send.EnvMetaPhoneID + " or --phone-number-id",
+		"API version":     "set " + send.EnvMetaVersion + " or --api-version",
+		"base URL":        "set " + send.EnvMetaURL + " or --api-url",
+	},
+	send.D360: {
+		"credentials": "set " + send.EnvD360Key,
+		"base URL":    "set " + send.EnvD360URL + " or --api-url",
+	},
+	send.Infobip: {
+		"credentials": "set " + send.EnvInfobipKey,
+		"base URL":    "set " + send.EnvInfobipBaseURL + " or --api-url",
+		"sender":      "set " + send.EnvInfobipSender + " or --from",
+		"from":        "set " + send.EnvInfobipSender + " or --from",
+	},
+}
+
+// hint is where to fix what err reports, in the CLI's terms ("" if none).
+func hint(err error) string {
+	var (
+		ve *send.ValidationError
+		ae *send.APIError
+		ce *upload.ConfigError
+		se *upload.S3Error
+	)
+	switch {
+	case errors.As(err, &ve):
+		return settingHints[ve.Provider][ve.Field]
+	case errors.As(err, &ae) && ae.Kind == send.KindAuth:
+		switch ae.Provider {
+		case send.Meta:
+			return "check " + send.EnvMetaToken + " and " + send.EnvMetaPhoneID
+		case send.D360:
+			return "check " + send.EnvD360Key
+		case send.Infobip:
+			return "check " + send.EnvInfobipKey + " and " + send.EnvInfobipSender
+		}
+	case errors.As(err, &ae) && ae.Provider == send.Meta && ae.HTTPStatus == 404:
+		return "check " + send.EnvMetaPhoneID + " and " + send.EnvMetaVersion
+	case errors.As(err, &ce):
+		return map[string]string{
+			"bucket":     "set S3_BUCKET or --bucket",
+			"endpoint":   "set S3_ENDPOINT or --endpoint",
+			"public URL": "set S3_PUBLIC_URL or --public-url",
+		}[ce.Setting]
+	case errors.As(err, &se):
+		return map[upload.ErrorKind]string{
+			upload.S3Auth:     "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile",
+			upload.S3NoBucket: "check S3_BUCKET, S3_ENDPOINT and S3_REGION",
+			upload.S3Network:  "check S3_ENDPOINT",
+			upload.S3Redirect: "check S3_ENDPOINT and S3_REGION",
+		}[se.Kind]
+	}
+	return ""
+}
