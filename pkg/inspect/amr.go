@@ -53,11 +53,14 @@ func parseAMR(s *source, start int64) (*Info, error) {
 	in := &Info{Container: rules.ContainerAMR, Channels: 1}
 	var sizes *[16]int
 	var off int64
+	sid := 8 // AMR-NB SID (9–11 are the EFR SIDs); AMR-WB's is 9
+
 	switch {
 	case bytes.HasPrefix(head, amrMagicNB):
 		in.Codec, in.SampleRate, sizes, off = rules.CodecAMRNB, 8000, &amrNBSizes, int64(len(amrMagicNB))
 	case bytes.HasPrefix(head, amrMagicWB):
 		in.Codec, in.SampleRate, sizes, off = "amr_wb", 16000, &amrWBSizes, int64(len(amrMagicWB))
+		sid = 9
 	case bytes.HasPrefix(head, amrMagicNBMC), bytes.HasPrefix(head, amrMagicWBMC):
 		magic, name := amrMagicNBMC, "AMR-NB"
 		if bytes.HasPrefix(head, amrMagicWBMC) {
@@ -88,11 +91,15 @@ func parseAMR(s *source, start int64) (*Info, error) {
 		// Hop over every whole frame in the window, then refill.
 		i := 0
 		for i < len(b) {
-			n := sizes[b[i]>>3&0xF] + 1
+			ft := int(b[i] >> 3 & 0xF)
+			n := sizes[ft] + 1
 			if i+n > len(b) {
 				break
 			}
 			frames++
+			if ft >= sid {
+				in.DTXFrames++
+			}
 			i += n
 		}
 		if i == 0 { // the frame at off straddles the window's end
@@ -105,6 +112,9 @@ func parseAMR(s *source, start int64) (*Info, error) {
 				break
 			}
 			frames++
+			if int(b[0]>>3&0xF) >= sid {
+				in.DTXFrames++
+			}
 			i = n
 		}
 		off += int64(i)

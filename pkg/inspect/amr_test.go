@@ -93,3 +93,26 @@ func ExampleReader_amrDTX() {
 	fmt.Println(rep.MIME, rep.Codec, rep.SampleRate, rep.Duration, rep.AudioReady)
 	// Output: audio/amr amr_nb 8000 3 true
 }
+
+// TestAMRDTXFrames: SID and NO_DATA frames are counted (transcode plans
+// their decoding from it).
+func TestAMRDTXFrames(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want int64
+	}{
+		{"nb dtx", fmtSample(t, "amr-nb-dtx-sid-nodata-3s.amr"), 75},
+		{"wb dtx", fmtSample(t, "awb-wb-mode2-dtx-4s.awb"), 100},
+		{"nb speech only", fmtSample(t, "amr-nb-mr122-sox-2s.amr"), 0},
+		{"all no_data", fmtConcat([]byte("#!AMR\n"), bytes.Repeat([]byte{0x7C}, 50)), 50},
+	} {
+		rep, err := inspectBytes(c.b)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if rep.DTXFrames != c.want {
+			t.Errorf("%s: %d DTX frames, want %d", c.name, rep.DTXFrames, c.want)
+		}
+	}
+}

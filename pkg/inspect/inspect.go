@@ -28,20 +28,24 @@ import (
 
 // Report is what inspect finds in one file.
 type Report struct {
-	Path       string    `json:"path"`
-	Size       int64     `json:"size"`
-	MIME       string    `json:"mime"`     // the real type, from the content
-	ExtMIME    string    `json:"ext_mime"` // what the file name's extension claims
-	Container  string    `json:"container"`
-	Codec      string    `json:"codec"`
-	Channels   int       `json:"channels"`
-	SampleRate int       `json:"sample_rate"`
-	Duration   float64   `json:"duration_s"`
-	Bitrate    int64     `json:"bitrate_bps"`
-	HasVideo   bool      `json:"has_video"`
-	Streams    int       `json:"audio_streams"` // audio streams (Ogg: logical audio bitstreams)
-	Chained    bool      `json:"chained,omitempty"`
-	Truncated  bool      `json:"truncated,omitempty"`
+	Path       string  `json:"path"`
+	Size       int64   `json:"size"`
+	MIME       string  `json:"mime"`     // the real type, from the content
+	ExtMIME    string  `json:"ext_mime"` // what the file name's extension claims
+	Container  string  `json:"container"`
+	Codec      string  `json:"codec"`
+	Channels   int     `json:"channels"`
+	SampleRate int     `json:"sample_rate"`
+	Duration   float64 `json:"duration_s"`
+	Bitrate    int64   `json:"bitrate_bps"`
+	HasVideo   bool    `json:"has_video"`
+	Streams    int     `json:"audio_streams"` // audio streams (Ogg: logical audio bitstreams)
+	Chained    bool    `json:"chained,omitempty"`
+	Truncated  bool    `json:"truncated,omitempty"`
+	// DTXFrames counts AMR SID and NO_DATA frames (discontinuous
+	// transmission: comfort noise in silences), which ffmpeg 5.1 cannot
+	// decode. Only the AMR storage format is walked frame by frame.
+	DTXFrames  int64     `json:"dtx_frames,omitempty"`
 	Brand      string    `json:"brand,omitempty"` // ISO BMFF major brand (M4A, 3gp4, isom, …)
 	Ext        string    `json:"ext"`             // canonical extension of the real type, e.g. ".ogg"
 	VoiceReady bool      `json:"voice_ready"`
@@ -78,6 +82,7 @@ type Info struct {
 	Streams    int  // audio streams; 0 means 1
 	Chained    bool // Ogg: more than one logical bitstream one after another
 	Truncated  bool
+	DTXFrames  int64 // AMR: SID and NO_DATA frames
 	Brand      string
 	MIME       string // a more precise MIME than the container default, if any (e.g. audio/3gpp)
 }
@@ -180,6 +185,7 @@ func (r *Report) fill(in *Info) {
 		r.Streams = 1
 	}
 	r.Chained = in.Chained
+	r.DTXFrames = in.DTXFrames
 	r.Truncated = in.Truncated
 	r.Brand = in.Brand
 	r.Bitrate = in.Bitrate

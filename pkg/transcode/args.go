@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	ffmpeg "github.com/u2takey/ffmpeg-go"
 )
@@ -83,8 +84,8 @@ func (p Plan) args(in, out string, seg Segment, progress, lenient bool) (args []
 	case ActionRemux:
 		out2["c:a"] = "copy"
 	case ActionTranscode:
-		if p.Filters != "" {
-			out2["af"] = p.Filters
+		if af := strings.Trim(p.dtxFilters(seg)+","+p.Filters, ","); af != "" {
+			out2["af"] = af
 		}
 		if p.Channels > 0 {
 			out2["ac"] = strconv.Itoa(p.Channels)
@@ -116,7 +117,7 @@ func (p Plan) args(in, out string, seg Segment, progress, lenient bool) (args []
 	}
 	g := make([]string, 0, len(globalArgs)+3)
 	for _, a := range globalArgs {
-		if lenient && a == "-xerror" {
+		if (lenient || p.DTX) && a == "-xerror" {
 			continue
 		}
 		g = append(g, a)
@@ -126,6 +127,27 @@ func (p Plan) args(in, out string, seg Segment, progress, lenient bool) (args []
 	}
 	st := ffmpeg.Input(fileURL(in), inKw).Get("a:0").Output(fileURL(out), out2).GlobalArgs(g...)
 	return st.GetArgs(), nil
+}
+
+// dtxFilters puts back on the timeline what ffmpeg drops from an AMR
+// stream with DTX (SID and NO_DATA frames: "not yet implemented" in
+// ffmpeg 5.1): aresample fills every gap of a frame or more between the
+// decoded frames' timestamps with silence (from 0: a recording that starts
+// in a silence keeps it), and apad adds the silence a recording that ends
+// in one had, up to its frame-count duration (or the segment's).
+func (p Plan) dtxFilters(seg Segment) string {
+	if !p.DTX {
+		return ""
+	}
+	f := "aresample=async=1:min_hard_comp=0.015:first_pts=0"
+	dur := seg.Dur
+	if dur <= 0 && p.Duration > 0 {
+		dur = p.Duration - seg.Start
+	}
+	if dur > 0 {
+		f += ",apad=whole_dur=" + secs(dur)
+	}
+	return f
 }
 
 // silenceArgs decodes the first audio stream through silencedetect into

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
@@ -194,4 +195,64 @@ func BenchmarkBatchJobs2(b *testing.B) {
 	b.ReportMetric(float64(seq.Milliseconds())/float64(b.N), "seq-ms")
 	b.ReportMetric(float64(par.Milliseconds())/float64(b.N), "jobs2-ms")
 	b.ReportMetric(float64(par)/float64(seq), "x-seq")
+}
+
+// BenchmarkAMRDTX measures the CPU (prep + ffmpeg) of one Android-style
+// 60 s AMR-NB recording with DTX, as a voice note: "before" is the old
+// plan (strict -xerror run fails at the first SID frame, a lenient second
+// run encodes what ffmpeg can decode), "after" the DTX plan (one run).
+func BenchmarkAMRDTX(b *testing.B) {
+	needFFmpeg(b)
+	dir := b.TempDir()
+	in := amrDTXSample(b, dir, "memo.amr", false, 3000, false)
+	tr := mustNew(b, Options{})
+	for _, mode := range []string{"before", "after"} {
+		b.Run(mode, func(b *testing.B) {
+			var cpu time.Duration
+			runs, decoded := 0, 0.0
+			for i := 0; i < b.N; i++ {
+				n, c, d := encodeAMRBench(b, tr, in, dir, mode == "before")
+				runs, cpu, decoded = runs+n, cpu+c, decoded+d
+			}
+			b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(runs)/float64(b.N), "ffmpeg-runs/op")
+			// What the note holds: before, only the speech (SID/NO_DATA
+			// frames dropped); after, the whole minute.
+			b.ReportMetric(decoded/float64(b.N), "note-samples-s")
+		})
+	}
+}
+
+// encodeAMRBench encodes in once as a voice note, the DTX plan switched
+// off for "before"; it returns the ffmpeg runs, the CPU they and prep took
+// and the seconds of audio the note really holds (libopus decode, not
+// counted).
+func encodeAMRBench(b *testing.B, tr *Transcoder, in, dir string, before bool) (int, time.Duration, float64) {
+	ctx := context.Background()
+	c0 := cpuTime()
+	j := &job{t: tr, name: in, src: in}
+	defer j.cleanup()
+	rep, err := inspect.File(ctx, in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := tr.Plan(rep)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if before {
+		p.DTX = false
+	}
+	tmp, err := j.newTemp(dir, "bench-*.ogg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := j.encodeVerified(ctx, p, rep, tmp, Segment{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu := cpuTime() - c0
+	b.StopTimer()
+	defer b.StartTimer()
+	return e.attempts, cpu, float64(len(decodeLibopus(b, tmp))) / 2 / 48000
 }

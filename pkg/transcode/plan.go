@@ -57,7 +57,29 @@ type Plan struct {
 	Oversize bool `json:"oversize,omitempty"`
 	// Packing of a voice note's Opus frames (voice encodes and remuxes).
 	Packing Packing `json:"packing,omitempty"`
+	// DTX is set for AMR sources that carry (or, in MP4/3GP, whose frames
+	// prep does not walk may carry) SID/NO_DATA frames, which ffmpeg 5.1
+	// cannot decode: the encode runs without -xerror, fills the frames it
+	// drops with silence from the packet timestamps and pads to the
+	// recording's length (one run, the recording's duration).
+	DTX bool `json:"dtx,omitempty"`
 }
+
+// amrDTX reports whether an AMR source needs the DTX-tolerant decode: the
+// AMR storage format says so frame by frame (inspect counts them); AMR in
+// MP4/3GP is not walked, so it is assumed.
+func amrDTX(rep *inspect.Report) bool {
+	if rep.Codec != rules.CodecAMRNB && rep.Codec != codecAMRWB {
+		return false
+	}
+	return rep.DTXFrames > 0 || rep.Container != rules.ContainerAMR
+}
+
+// dtxReason is added to the reason of a DTX plan.
+const dtxReason = "; AMR SID/NO_DATA (DTX) frames decoded as silence, at the recording's length"
+
+// codecAMRWB is ffprobe's codec name for AMR-WB.
+const codecAMRWB = "amr_wb"
 
 // refusal builds the error for a voice note that cannot fit.
 func refusal(dur float64, budget int64, floor int, packing Packing) *Error {
@@ -144,6 +166,9 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 	}
 	p.Action, p.Channels, p.SampleRate, p.Filters, p.Packing = ActionTranscode, 1, o.SampleRate, filters(o), o.Packing
 	p.Reason = voiceReason(rep)
+	if p.DTX = amrDTX(rep); p.DTX {
+		p.Reason += dtxReason
+	}
 	if o.Bitrate > 0 {
 		p.Bitrate, p.VBR = o.Bitrate, o.VBR
 		if p.VBR == VBRAuto {
@@ -324,8 +349,11 @@ func planAudio(rep *inspect.Report, o Options) (Plan, error) {
 			return p, nil
 		}
 	}
-	p.Action, p.Filters = ActionTranscode, filters(o)
+	p.Action, p.Filters, p.DTX = ActionTranscode, filters(o), amrDTX(rep)
 	p.Reason = fmt.Sprintf("%s in %s is not an accepted audio type: encoded as AAC in M4A", orUnknown(rep.Codec), orUnknown(rep.Container))
+	if p.DTX {
+		p.Reason += dtxReason
+	}
 	p.Channels = 2
 	if rep.Channels == 1 {
 		p.Channels = 1

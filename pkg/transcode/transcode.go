@@ -498,7 +498,9 @@ const maxRuns = 4
 // warning. It returns the plan carried out.
 func (j *job) encodeVerified(ctx context.Context, p Plan, src *inspect.Report, tmp string, seg Segment) (encoded, error) {
 	e := encoded{plan: p}
-	lenient, corrected := false, false
+	// A DTX plan is lenient from the first run: its decoding errors are
+	// the expected SID/NO_DATA frames, not damage.
+	lenient, corrected := p.DTX, false
 	for {
 		e.attempts++
 		err := j.encode(ctx, e.plan, tmp, seg, lenient)
