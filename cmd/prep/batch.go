@@ -57,7 +57,7 @@ func (e *batchError) As(target any) bool {
 const hardStopGrace = 3 * time.Second
 
 func runBatch(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "batch", "--manifest FILE [--journal FILE] [--report FILE] [--jobs N] [--json]")
+	fs := newFlags(e, "batch", "--manifest FILE [--journal FILE] [--report FILE] [--jobs N] [--json] [--store FILE [--listen HOST:PORT] [--notify-url BASE] [--wait delivered|read|played] [--wait-timeout D]]")
 	manifest := fs.String("manifest", "", "CSV (header to,file[,provider,profile,callback_data]) or JSON Lines manifest")
 	journal := fs.String("journal", "", "journal file (default: MANIFEST.journal)")
 	report := fs.String("report", "", "write the report here: JSON Lines, or CSV when the name ends in .csv")
@@ -69,6 +69,7 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	journalCorrupt := fs.String("journal-corrupt", "stop", "a journal line that cannot be read: stop, or unknown (the rows it may have recorded are in doubt)")
 	asJSON := fs.Bool("json", false, "report rows and summary as JSON Lines on stdout, progress as JSON lines on stderr")
 	sf := addStageFlags(fs)
+	df := addDeliveryFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -85,6 +86,10 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	}
 	if *journalCorrupt != "stop" && *journalCorrupt != "unknown" {
 		return usageErrorf("batch: --journal-corrupt %q: want stop or unknown", *journalCorrupt)
+	}
+	dc, err := df.check(e)
+	if err != nil {
+		return err
 	}
 	defs := pipeline.ManifestDefaults{}
 	if pn := envOr(e, *provider, "PREP_PROVIDER"); pn != "" {
@@ -123,7 +128,7 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 		*journal = *manifest + ".journal"
 	}
 	opts := pipeline.BatchOptions{Journal: *journal, Jobs: *jobs, SendWorkers: *sendWorkers, ResendUnknown: *resendUnknown, Split: *sf.split, Link: link,
-		CorruptInDoubt: *journalCorrupt == "unknown"}
+		CorruptInDoubt: *journalCorrupt == "unknown", NotifyURL: dc.notifyURL}
 	if *sf.rate > 0 {
 		// The batch's own limiter as well as the sender's: a row waiting
 		// for its turn there is dropped by Ctrl-C, where one waiting in the
@@ -137,6 +142,15 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	if prog != nil {
 		opts.Progress, opts.ProgressEvery = prog.print, prog.every
 	}
+	var in *intake
+	if dc.store != "" {
+		// The receiver runs (or the store is followed) while the batch
+		// sends: statuses arrive from the first message on.
+		if in, err = startIntake(ctx, e, dc); err != nil {
+			return err
+		}
+		defer in.Close()
+	}
 	b := p.NewBatch(m, opts)
 	res, err := runWithSignals(ctx, e, b)
 	if err != nil {
@@ -147,6 +161,12 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	}
 	if prog != nil {
 		prog.finish()
+	}
+	notThere := 0
+	if in != nil {
+		if notThere, err = afterBatch(ctx, e, in, dc, res, *journal, *asJSON); err != nil {
+			return err
+		}
 	}
 	reportErr, err := showBatch(e, "batch", res, *journal, *report, *asJSON)
 	if err != nil {
@@ -160,6 +180,11 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 			}
 		}
 		return &batchError{reportedError: reportedError{failed: n, total: len(res.Rows)}, interrupted: res.Summary.Interrupted}
+	}
+	if notThere > 0 {
+		// Every row was sent, but some failed later or were not delivered
+		// (read, played) as asked by the end of the wait.
+		return &batchError{reportedError: reportedError{failed: notThere, total: len(res.Rows)}}
 	}
 	if reportErr != nil {
 		// Every row was sent, but the report asked for is missing (or an

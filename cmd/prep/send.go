@@ -43,7 +43,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	link := fs.String("link", "", "http(s) URL of the audio")
 	voice := fs.Bool("voice", false, "send as a voice note (Ogg Opus; play icon up to 512 KB)")
 	from := fs.String("from", "", "Infobip sender number (env INFOBIP_SENDER)")
-	callback := fs.String("callback-data", "", "Infobip: data echoed in delivery reports")
+	callback := fs.String("callback-data", "", "echoed in the message's statuses (Meta/360dialog biz_opaque_callback_data ≤ 512 characters; Infobip callbackData)")
 	notify := fs.String("notify-url", "", "Infobip: URL for delivery and seen reports")
 	messageID := fs.String("message-id", "", "Infobip: message id (default: a new UUID, kept across retries)")
 	entityID := fs.String("entity-id", "", "Infobip: entityId")

@@ -163,6 +163,8 @@ func TestSendUsageErrors(t *testing.T) {
 		{"infobip sender missing", without("INFOBIP_SENDER"), []string{"--provider", "infobip", "--to", "+16505551234", "--link", link}},
 		{"from on meta", env, []string{"--provider", "meta", "--to", "+16505551234", "--link", link, "--from", "441134960000"}},
 		{"notify URL on meta", env, []string{"--provider", "meta", "--to", "+16505551234", "--link", link, "--notify-url", "https://example.com/r"}},
+		{"long callback on meta", env, []string{"--provider", "meta", "--to", "+16505551234", "--link", link, "--callback-data", strings.Repeat("x", 513)}},
+		{"message id on meta", env, []string{"--provider", "meta", "--to", "+16505551234", "--link", link, "--message-id", "x"}},
 		{"positional", env, []string{"--provider", "meta", "--to", "+16505551234", "--link", link, "EAAtoken"}},
 		{"bad flag", env, []string{"--provider", "meta", "--bogus"}},
 	}

@@ -160,16 +160,16 @@ func (h *FileHost) Upload(ctx context.Context, req UploadRequest) (*Media, error
 
 // FromSend adapts a pkg/send Sender. Its *send.InDoubtError becomes
 // in-doubt for the pipeline (the row is "unknown", not resent); the client
-// message id is passed as Infobip's messageId. Callback data is an Infobip
-// field (seeds/000); for Meta and 360dialog it is refused before any
-// request rather than silently dropped.
+// message id is passed as Infobip's messageId, with its callback data and
+// notify URL; for Meta and 360dialog the callback data goes as
+// biz_opaque_callback_data.
 func FromSend(s send.Sender, p Provider) Sender {
 	return SenderFunc(func(ctx context.Context, req SendRequest) (*Receipt, error) {
 		m := send.Message{To: req.To, MediaID: req.MediaID, Link: req.Link, Voice: req.Voice}
 		if p == Infobip {
-			m.Extras = send.Extras{MessageID: req.MessageID, CallbackData: req.CallbackData}
-		} else if req.CallbackData != "" {
-			return nil, &send.ValidationError{Field: "callback_data", Reason: "only Infobip takes callback data"}
+			m.Extras = send.Extras{MessageID: req.MessageID, CallbackData: req.CallbackData, NotifyURL: req.NotifyURL}
+		} else {
+			m.Extras = send.Extras{CallbackData: req.CallbackData}
 		}
 		rc, err := s.Send(ctx, m)
 		if err != nil {

@@ -56,6 +56,11 @@ type BatchOptions struct {
 	Split bool
 	// Link uploads to the link host (S3) for every provider.
 	Link bool
+	// NotifyURL is the notifyUrl Infobip sends carry: where Infobip posts
+	// their delivery and seen reports (a status receiver). Meta and
+	// 360dialog sends always carry the row's key as
+	// biz_opaque_callback_data, which their statuses echo.
+	NotifyURL string
 	// Progress, when set, is called every ProgressEvery (default 1s) and
 	// once at the end with Final set. Calls never overlap.
 	Progress      func(Progress)
@@ -96,6 +101,13 @@ type RowResult struct {
 	Resumed bool   `json:"resumed,omitempty"`
 	Key     string `json:"key,omitempty"`
 	Timing  Timing `json:"timing"`
+	// Delivery is what became of the row's messages, from the status
+	// webhooks (accepted, sent, delivered, read, played, failed, unknown;
+	// "" when no status store was read). ErrorCode and Advice are the
+	// provider's code and prep's advice when it failed.
+	Delivery  string `json:"delivery,omitempty"`
+	ErrorCode int    `json:"error_code,omitempty"`
+	Advice    string `json:"advice,omitempty"`
 }
 
 // Summary totals a batch.
@@ -111,6 +123,11 @@ type Summary struct {
 	Stages      Timing         `json:"stages"`              // time summed per stage
 	Wall        time.Duration  `json:"wall_ns"`
 	Interrupted bool           `json:"interrupted,omitempty"`
+	// Delivery counts rows per delivery (when a status store was read);
+	// Pending is how many had not reached the state waited for when the
+	// wait ended.
+	Delivery map[string]int `json:"delivery,omitempty"`
+	Pending  int            `json:"pending,omitempty"`
 	// Error is a batch-level problem (the journal could not be written).
 	Error string `json:"error,omitempty"`
 }
@@ -657,6 +674,13 @@ func (b *Batch) sendRow(ctx context.Context, rr *rowRun, s Sender, lim *rate.Lim
 		}
 		req := SendRequest{Provider: rr.row.Provider, To: rr.to, MediaID: m.ID, Voice: rr.row.Profile == Voice,
 			CallbackData: rr.row.CallbackData, MessageID: b.p.messageID(rr.row.Provider)}
+		if rr.row.Provider == Infobip {
+			req.NotifyURL = b.opts.NotifyURL
+		} else {
+			// The row's key as biz_opaque_callback_data: a status for a
+			// message whose send is in doubt still finds its row.
+			req.CallbackData = rr.key
+		}
 		if ps := rr.hist.partOf(i); ps != nil && ps.clientID != "" && (ps.state == StateSending || ps.state == StateUnknown) {
 			// Resending an in-doubt part (--resend-unknown): the same
 			// client message id as the request that may have arrived, so

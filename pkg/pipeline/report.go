@@ -83,7 +83,7 @@ func (p Progress) String() string {
 
 // reportColumns are the CSV report's columns.
 var reportColumns = []string{"row", "to", "file", "provider", "profile", "status", "message_id", "error", "media", "sha256", "resumed",
-	"inspect_ms", "transcode_ms", "upload_ms", "send_ms"}
+	"inspect_ms", "transcode_ms", "upload_ms", "send_ms", "delivery", "error_code", "advice"}
 
 // WriteReportFile writes the report to path: CSV when the name ends in
 // .csv, else JSON Lines. The file is written whole and renamed into place,
@@ -142,7 +142,11 @@ func WriteReportCSV(w io.Writer, r *BatchResult) error {
 	for _, row := range r.Rows {
 		rec := []string{strconv.Itoa(row.Row), row.To, row.File, string(row.Provider), string(row.Profile), string(row.Status),
 			row.MessageID, row.Error, row.Media, row.SHA256, strconv.FormatBool(row.Resumed),
-			f(row.Timing.Inspect), f(row.Timing.Transcode), f(row.Timing.Upload), f(row.Timing.Send)}
+			f(row.Timing.Inspect), f(row.Timing.Transcode), f(row.Timing.Upload), f(row.Timing.Send),
+			row.Delivery, "", row.Advice}
+		if row.ErrorCode != 0 {
+			rec[len(rec)-2] = strconv.Itoa(row.ErrorCode)
+		}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -179,6 +183,18 @@ func (s Summary) Text() string {
 	fmt.Fprintf(&b, "\ntime: wall %s; summed per stage: inspect %s, transcode %s, upload %s, send %s",
 		s.Wall.Round(time.Millisecond), s.Stages.Inspect.Round(time.Millisecond), s.Stages.Transcode.Round(time.Millisecond),
 		s.Stages.Upload.Round(time.Millisecond), s.Stages.Send.Round(time.Millisecond))
+	if len(s.Delivery) > 0 {
+		b.WriteString("\ndelivery:")
+		for i, d := range []string{"played", "read", "delivered", "sent", "accepted", "failed", "unknown"} {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, " %s %d", d, s.Delivery[d])
+		}
+		if s.Pending > 0 {
+			fmt.Fprintf(&b, "; %d pending (not there when the wait ended)", s.Pending)
+		}
+	}
 	if s.Interrupted {
 		b.WriteString("\ninterrupted: rows not attempted are skipped; run the same command again to resume")
 	}

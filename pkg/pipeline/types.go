@@ -150,6 +150,8 @@ type SendRequest struct {
 	Link         string
 	Voice        bool
 	CallbackData string
+	// NotifyURL is where Infobip posts the message's reports.
+	NotifyURL string
 	// MessageID is a client message id where the provider takes one
 	// (Infobip's messageId): chosen once by the pipeline, journaled before
 	// the request leaves, kept across the sender's retries.
