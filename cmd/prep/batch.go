@@ -57,7 +57,7 @@ func (e *batchError) As(target any) bool {
 const hardStopGrace = 3 * time.Second
 
 func runBatch(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "batch", "--manifest FILE [--journal FILE] [--report FILE] [--jobs N] [--json] [--store FILE [--listen HOST:PORT] [--notify-url BASE] [--wait delivered|read|played] [--wait-timeout D]]")
+	fs := newFlags(e, "batch", "--manifest FILE [--journal FILE] [--report FILE] [--jobs N] [--json] [--store FILE [--listen HOST:PORT] [--notify-url BASE] [--wait delivered|read|played] [--wait-timeout D]] [--queue nats://HOST:PORT [--detach] [--batch NAME]]")
 	manifest := fs.String("manifest", "", "CSV (header to,file[,provider,profile,callback_data]) or JSON Lines manifest")
 	journal := fs.String("journal", "", "journal file (default: MANIFEST.journal)")
 	report := fs.String("report", "", "write the report here: JSON Lines, or CSV when the name ends in .csv")
@@ -68,6 +68,9 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	resendUnknown := fs.Bool("resend-unknown", false, "resend rows whose earlier send is in doubt (they may be received twice)")
 	journalCorrupt := fs.String("journal-corrupt", "stop", "a journal line that cannot be read: stop, or unknown (the rows it may have recorded are in doubt)")
 	asJSON := fs.Bool("json", false, "report rows and summary as JSON Lines on stdout, progress as JSON lines on stderr")
+	queueURL := fs.String("queue", "", "submit to the workers of this NATS JetStream server (nats://HOST:PORT) instead of running here")
+	detach := fs.Bool("detach", false, "with --queue: submit and return (run the same command again to collect the report)")
+	batchName := fs.String("batch", "", "with --queue: the batch's name (default: the manifest's file name); resubmitting under it sends nothing twice")
 	sf := addStageFlags(fs)
 	df := addDeliveryFlags(fs)
 	pos, err := parseFlags(fs, args)
@@ -107,6 +110,12 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	m, err := pipeline.ParseManifest(*manifest, defs)
 	if err != nil {
 		return err // *ManifestError: exit 2
+	}
+	if *queueURL != "" {
+		return runQueueBatch(ctx, e, *queueURL, m, queueBatchFlags{batch: *batchName, resendUnknown: *resendUnknown,
+			split: *sf.split, link: link, rate: *sf.rate, jobs: *jobs, detach: *detach, report: *report, asJSON: *asJSON})
+	} else if *detach || *batchName != "" {
+		return usageErrorf("batch: --detach and --batch go with --queue")
 	}
 	used := map[pipeline.Provider]bool{}
 	for _, r := range m.Rows {

@@ -50,6 +50,7 @@ func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, 
 			continue
 		}
 		done := false
+		last := time.Now()
 		for !done {
 			select {
 			case e, ok := <-w.Updates():
@@ -57,6 +58,7 @@ func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, 
 					done = true // the watcher ended (server restart): start another
 					break
 				}
+				last = time.Now()
 				if e == nil {
 					continue // the initial values are in
 				}
@@ -71,6 +73,12 @@ func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, 
 			case <-t.C:
 				if progress != nil {
 					progress(q.progress(sub, state, false))
+				}
+				if time.Since(last) > 3*time.Second {
+					// Quiet for a while: a watcher can sit behind a
+					// server restart for long; a new one reads every row
+					// again.
+					done = true
 				}
 			case <-ctx.Done():
 				done, interrupted = true, true

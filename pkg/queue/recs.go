@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -233,4 +234,17 @@ func (w *Worker) prepare(ctx context.Context, rec *Recording, dests []pipeline.D
 	}
 	w.stats.prepared.Add(1)
 	return p, nil
+}
+
+// Recording returns the recordings bucket's entry for a content key.
+func (q *Queue) Recording(ctx context.Context, content string) (*Recording, error) {
+	e, err := q.recs.Get(ctx, content)
+	if err != nil {
+		return nil, &Error{Op: "recording " + content, Err: err}
+	}
+	var r Recording
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return nil, &Error{Op: "recording " + content, Err: err}
+	}
+	return &r, nil
 }
