@@ -132,7 +132,34 @@ func (r *runner) run(ctx context.Context, args []string, progress func(done floa
 	if err != nil {
 		return ffmpegError(err, errTail.String())
 	}
+	// ffmpeg 5.1 without -xerror exits 0 after failing to write its
+	// output ("Error writing trailer of …: No space left on device").
+	if se := errTail.String(); se != "" {
+		if why, ok := outputFailure(se); ok {
+			return &Error{Kind: KindOutput, Err: errors.New("ffmpeg could not write the output: " + why), Stderr: se}
+		}
+	}
 	return nil
+}
+
+// outputFailure finds in ffmpeg's stderr that the output could not be
+// written, and says why: a full disk is "no space left on device", as
+// the passthrough's own write error says it.
+func outputFailure(stderr string) (string, bool) {
+	low := strings.ToLower(stderr)
+	for _, m := range []struct{ needle, why string }{
+		{"no space left on device", "no space left on device"},
+		{"disk quota exceeded", "disk quota exceeded"},
+		{"file too large", "file too large"},
+		{"read-only file system", "read-only file system"},
+		{"error writing trailer", "writing the end of the file failed"},
+		{"error closing file", "closing the file failed"},
+	} {
+		if strings.Contains(low, m.needle) {
+			return m.why, true
+		}
+	}
+	return "", false
 }
 
 func closePipes(ws ...*io.PipeWriter) {
@@ -146,6 +173,9 @@ func closePipes(ws ...*io.PipeWriter) {
 // ffmpegError types a failed run from its stderr.
 func ffmpegError(err error, stderr string) *Error {
 	low := strings.ToLower(stderr)
+	if why, ok := outputFailure(stderr); ok {
+		return &Error{Kind: KindOutput, Err: errors.New("ffmpeg could not write the output: " + why), Stderr: stderr}
+	}
 	switch {
 	case strings.Contains(low, "unknown encoder") || strings.Contains(low, "encoder not found"):
 		return &Error{Kind: KindEncoderMissing, Err: errors.New("this ffmpeg lacks the encoder prep needs (libopus for voice notes, aac for audio): " + installHint), Stderr: stderr}
