@@ -159,6 +159,11 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer in.Close()
+		// A row an earlier run left in doubt that a status was found for
+		// is sent: journaled so, it is not resent (--resend-unknown neither).
+		if _, err := resolveUnknown(*journal, in.ix); err != nil {
+			return err
+		}
 	}
 	b := p.NewBatch(m, opts)
 	res, err := runWithSignals(ctx, e, b)

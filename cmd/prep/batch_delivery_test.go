@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,9 +265,64 @@ func TestBatchUnknownResolvedByStatus(t *testing.T) {
 	if n := len(sb.Messages()); n != 2 {
 		t.Fatalf("%d messages, want 2 (nothing resent)", n)
 	}
-	// The next run sends nothing again either.
-	runCLI(t, deliveryEnv, args...)
+	// The journal says so now: the next run sends nothing again, not even
+	// with --resend-unknown, and reports both rows sent.
+	out, errOut, code = runCLI(t, deliveryEnv, append(args, "--resend-unknown")...)
 	if n := len(sb.Messages()); n != 2 {
-		t.Fatalf("%d messages after a rerun, want 2", n)
+		t.Fatalf("%d messages after a rerun with --resend-unknown, want 2", n)
+	}
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, r := range reportRows(t, report) {
+		if r.Status != pipeline.StatusSent || !r.Resumed || r.Delivery != "read" {
+			t.Errorf("rerun row %d: %s resumed=%v %q", r.Row, r.Status, r.Resumed, r.Delivery)
+		}
+	}
+}
+
+// Without --listen the batch reads the store another receiver writes (here
+// one in the test process, as prep webhooks would be), and with --json it
+// shows the delivery counts on stderr while it waits.
+func TestBatchDeliveryFromAnotherReceiver(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	storePath := filepath.Join(dir, "statuses.jsonl")
+	st, err := status.OpenStore(storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rc := status.NewReceiver(st, status.Config{MetaAppSecret: deliveryEnv[envAppSecret], MetaVerifyToken: deliveryEnv[envVerifyToken],
+		D360Token: deliveryEnv[envD360Token], InfobipToken: deliveryEnv[envInfobipToken]})
+	ts := httptest.NewServer(rc)
+	defer ts.Close()
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	sb := deliverySandbox(t, addr, sandbox.Config{Recipients: map[string]sandbox.Recipient{"+447700900302": {Fail: 131053}}})
+	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
+	manifest := filepath.Join(dir, "m.csv")
+	os.WriteFile(manifest, []byte("to,file,provider\n+447700900301,a.ogg,360dialog\n+447700900302,a.ogg,infobip\n"), 0o644)
+	out, errOut, code := runCLI(t, deliveryEnv, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--json",
+		"--store", storePath, "--notify-url", ts.URL, "--wait", "delivered", "--wait-timeout", "10s")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want 1 (a row failed after it was sent)\n%s\n%s", code, out, errOut)
+	}
+	// Row 2 is delivered at least (read may come before the wait ends).
+	want := map[int]string{2: "delivered", 3: "failed"}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r pipeline.RowResult
+		if json.Unmarshal([]byte(line), &r) != nil || r.Row == 0 {
+			continue
+		}
+		if r.Delivery != want[r.Row] && !(r.Row == 2 && r.Delivery == "read") {
+			t.Errorf("row %d: delivery %q, want %q", r.Row, r.Delivery, want[r.Row])
+		}
+		delete(want, r.Row)
+	}
+	if len(want) != 0 {
+		t.Fatalf("rows missing from the output: %v\n%s", want, out)
+	}
+	if !strings.Contains(errOut, `{"delivery":{`) || !strings.Contains(errOut, `"wait":"delivered"`) {
+		t.Errorf("no delivery progress on stderr:\n%s", errOut)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -343,6 +344,9 @@ func afterBatch(ctx context.Context, e *env, in *intake, dc *deliveryConfig, res
 	if err != nil {
 		return 0, err
 	}
+	if _, err := resolveUnknown(journal, in.ix); err != nil {
+		return 0, err
+	}
 	pending := applyDeliveries(res, ds, dc.wait)
 	failed := 0
 	for _, rr := range res.Rows {
@@ -351,4 +355,107 @@ func afterBatch(ctx context.Context, e *env, in *intake, dc *deliveryConfig, res
 		}
 	}
 	return failed + pending, nil
+}
+
+// resolveUnknown journals as sent every part the journal holds in doubt
+// (its request left, no answer came) that a status was found for — by its
+// messageId, or by the row's key carried as callback data: the message
+// left, so no run resends it, not even with --resend-unknown. It returns
+// how many parts it resolved.
+func resolveUnknown(journal string, ix *status.Index) (int, error) {
+	if _, err := os.Stat(journal); errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	recs, err := pipeline.ReadJournal(journal)
+	if err != nil {
+		return 0, err
+	}
+	type part struct {
+		rec   pipeline.Record // the last record of the part
+		state pipeline.State
+	}
+	rows := map[string]map[int]*part{}
+	var keys []string
+	for _, r := range recs {
+		switch r.State {
+		case pipeline.StateSending, pipeline.StateSent, pipeline.StateFailed, pipeline.StateUnknown:
+		default:
+			continue
+		}
+		if r.Key == "" {
+			continue
+		}
+		if rows[r.Key] == nil {
+			rows[r.Key] = map[int]*part{}
+			keys = append(keys, r.Key)
+		}
+		p := rows[r.Key][r.Part]
+		if p == nil {
+			p = &part{}
+			rows[r.Key][r.Part] = p
+		}
+		if p.state == pipeline.StateSent {
+			continue // sent is final
+		}
+		if r.MessageID == "" && p.rec.MessageID != "" {
+			r.MessageID = p.rec.MessageID
+		}
+		if r.ClientID == "" {
+			r.ClientID = p.rec.ClientID
+		}
+		p.rec, p.state = r, r.State
+	}
+	var resolved []pipeline.Record
+	for _, k := range keys {
+		parts := rows[k]
+		n := 0
+		for i, p := range parts {
+			n = max(n, i+1, p.rec.Parts)
+		}
+		refs := make([]status.Ref, n)
+		doubt := false
+		for i := range n {
+			p := parts[i]
+			if p == nil || p.state == pipeline.StateFailed {
+				continue
+			}
+			id := p.rec.MessageID
+			if id == "" {
+				id = p.rec.ClientID
+			}
+			refs[i] = status.Ref{ID: id, CallbackData: k}
+			doubt = doubt || p.state == pipeline.StateUnknown || p.state == pipeline.StateSending
+		}
+		if !doubt {
+			continue
+		}
+		row := ix.Row(refs...)
+		for i := range n {
+			p := parts[i]
+			if p == nil || (p.state != pipeline.StateUnknown && p.state != pipeline.StateSending) {
+				continue
+			}
+			m := row.Parts[i]
+			if m.ID == "" || len(m.Events) == 0 {
+				continue
+			}
+			r := p.rec
+			r.State, r.MessageID, r.Error, r.Time = pipeline.StateSent, m.ID, "", time.Now().UTC()
+			resolved = append(resolved, r)
+		}
+	}
+	if len(resolved) == 0 {
+		return 0, nil
+	}
+	j, _, err := pipeline.OpenJournal(journal)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range resolved {
+		if err := j.Append(r); err != nil {
+			j.Close()
+			return 0, err
+		}
+	}
+	return len(resolved), j.Close()
 }
