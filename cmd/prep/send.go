@@ -82,30 +82,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		return fail(err)
 	}
 	res.Provider = string(p)
-	opts := []send.Option{send.WithRetryHook(func(ev send.RetryEvent) {
-		if ev.Retry {
-			fmt.Fprintf(e.stderr, "prep send: attempt %d failed, retrying in %s: %s\n", ev.Attempt, ev.Wait.Round(time.Millisecond), ev.Reason)
-		} else if ev.Attempt > 1 {
-			fmt.Fprintf(e.stderr, "prep send: attempt %d failed, %s\n", ev.Attempt, ev.Reason)
-		}
-	})}
-	if *apiURL != "" {
-		opts = append(opts, send.WithBaseURL(*apiURL))
-	}
-	if *apiVersion != "" {
-		opts = append(opts, send.WithAPIVersion(*apiVersion))
-	}
-	if *phoneID != "" {
-		opts = append(opts, send.WithPhoneNumberID(*phoneID))
-	}
-	if *from != "" && p == send.Infobip {
-		opts = append(opts, send.WithSender(*from))
-	}
-	if *attempts > 0 {
-		pol := send.DefaultRetry()
-		pol.MaxAttempts = *attempts
-		opts = append(opts, send.WithRetry(pol))
-	}
+	opts := sendOptions(e, p, *apiURL, *apiVersion, *phoneID, *from, *attempts)
 	c, err := send.FromEnv(string(p), e.getenv, opts...)
 	if err != nil {
 		return fail(withHint(err))
@@ -133,30 +110,21 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "sent via %s to %s: message id %s, status %s\n", rc.Provider, rc.To, rc.MessageID, res.Status)
 		return nil
 	}
+	var ve *send.ValidationError
+	if errors.As(err, &ve) {
+		return fail(withHint(err))
+	}
 	var (
-		ve  *send.ValidationError
-		ae  *send.APIError
 		ide *send.InDoubtError
+		ae  *send.APIError
 	)
 	switch {
-	case errors.As(err, &ve):
-		return fail(withHint(err))
 	case errors.As(err, &ide):
-		res.Status, res.MessageID, res.Attempts = "in_doubt", ide.MessageID, ide.Attempts
-		res.Error = &sendError{Class: "in_doubt", Message: err.Error(), Advice: "the message may have been sent: check delivery status (webhooks / reports) before sending again"}
-	case errors.As(err, &ae):
-		res.Status = "failed"
-		res.Error = &sendError{Class: string(ae.Kind), Code: ae.Code, Subcode: ae.Subcode, HTTPStatus: ae.HTTPStatus, Message: ae.Error(), Advice: ae.Advice, TraceID: ae.TraceID, Validation: ae.ValidationErrors}
-		if h := hint(err); h != "" {
-			res.Error.Advice += " (" + h + ")"
-		}
-	default:
-		if errors.Is(err, context.Canceled) {
-			return err
-		}
-		res.Status = "failed"
-		res.Error = &sendError{Class: "network", Message: err.Error(), Advice: "the provider could not be reached; nothing was sent"}
+		res.MessageID, res.Attempts = ide.MessageID, ide.Attempts
+	case !errors.As(err, &ae) && errors.Is(err, context.Canceled):
+		return err // interrupted before any answer: nothing to report
 	}
+	res.Status, res.Error = describeSendError(err)
 	if *asJSON {
 		if jerr := json.NewEncoder(e.stdout).Encode(res); jerr != nil {
 			return jerr
@@ -171,4 +139,53 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return &reportedError{failed: 1, total: 1}
+}
+
+// sendOptions turns prep send's flags into client options (flags override
+// the environment FromEnv reads); retry decisions go to stderr.
+func sendOptions(e *env, p send.Provider, apiURL, apiVersion, phoneID, from string, attempts int) []send.Option {
+	opts := []send.Option{send.WithRetryHook(func(ev send.RetryEvent) {
+		if ev.Retry {
+			fmt.Fprintf(e.stderr, "prep send: attempt %d failed, retrying in %s: %s\n", ev.Attempt, ev.Wait.Round(time.Millisecond), ev.Reason)
+		} else if ev.Attempt > 1 {
+			fmt.Fprintf(e.stderr, "prep send: attempt %d failed, %s\n", ev.Attempt, ev.Reason)
+		}
+	})}
+	if apiURL != "" {
+		opts = append(opts, send.WithBaseURL(apiURL))
+	}
+	if apiVersion != "" {
+		opts = append(opts, send.WithAPIVersion(apiVersion))
+	}
+	if phoneID != "" {
+		opts = append(opts, send.WithPhoneNumberID(phoneID))
+	}
+	if from != "" && p == send.Infobip {
+		opts = append(opts, send.WithSender(from))
+	}
+	if attempts > 0 {
+		pol := send.DefaultRetry()
+		pol.MaxAttempts = attempts
+		opts = append(opts, send.WithRetry(pol))
+	}
+	return opts
+}
+
+// describeSendError is the status and the JSON error of a failed send.
+func describeSendError(err error) (string, *sendError) {
+	var (
+		ae  *send.APIError
+		ide *send.InDoubtError
+	)
+	switch {
+	case errors.As(err, &ide):
+		return "in_doubt", &sendError{Class: "in_doubt", Message: err.Error(), Advice: "the message may have been sent: check delivery status (webhooks / reports) before sending again"}
+	case errors.As(err, &ae):
+		se := &sendError{Class: string(ae.Kind), Code: ae.Code, Subcode: ae.Subcode, HTTPStatus: ae.HTTPStatus, Message: ae.Error(), Advice: ae.Advice, TraceID: ae.TraceID, Validation: ae.ValidationErrors}
+		if h := hint(err); h != "" {
+			se.Advice += " (" + h + ")"
+		}
+		return "failed", se
+	}
+	return "failed", &sendError{Class: "network", Message: err.Error(), Advice: "the provider could not be reached; nothing was sent"}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -103,4 +104,30 @@ func ExampleAPIError() {
 	// Output:
 	// 400 131047 window false
 	// the recipient has not written in the last 24 hours: send an approved template message first
+}
+
+// Client.Do is the account's transport for a request the services do not
+// make: the credential, the retry policy (here a 503 is retried), the
+// pauses and the scrubbing come with it. The body is rebuilt per attempt.
+func ExampleClient_Do() {
+	s, _ := sandbox.Start(sandbox.Config{MetaToken: "token"})
+	defer s.Close()
+	ogg, _ := os.ReadFile("../../testdata/ogg-opus-mono-48k-2s.ogg")
+	link := s.HostFile("hello.ogg", "audio/ogg", ogg)
+	c, _ := send.NewMeta(send.WithBaseURL(s.MetaURL()), send.WithToken("token"), send.WithPhoneNumberID("106540352242922"),
+		send.WithRetry(send.RetryPolicy{BaseDelay: time.Millisecond}),
+		send.WithRetryHook(func(ev send.RetryEvent) { fmt.Println("retry:", ev.Retry, ev.Reason) }))
+	s.Inject(sandbox.Meta, sandbox.Fault{Status: 503})
+
+	body := `{"messaging_product":"whatsapp","recipient_type":"individual","to":"16505551234","type":"audio","audio":{"link":"` + link + `"}}`
+	resp, err := c.Do(context.Background(), &send.Request{Path: "messages", ContentType: "application/json",
+		Body: func() (io.Reader, error) { return strings.NewReader(body), nil }})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.Status, resp.Attempts, strings.Contains(string(resp.Body), "wamid."))
+	// Output:
+	// retry: true transient (HTTP 503, code 131016)
+	// 200 2 true
 }

@@ -813,45 +813,43 @@ func TestPairDelay(t *testing.T) {
 }
 
 // TestLimiterOwnedByClient: the limiter belongs to the client (no
-// process-wide state): goroutines sharing a client share its budget, so do
-// clients given one limiter with WithLimiter, and two clients built apart
-// each have their own.
+// process-wide state). With a budget of one message an hour, a second
+// message through the same client, or through another client given the
+// same limiter, has no turn before its deadline; a client built apart for
+// the same account has its own budget.
 func TestLimiterOwnedByClient(t *testing.T) {
 	s := startSandbox(t, sandbox.Config{})
 	link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
-	const limit = 10
-	// run sends 5 messages through each client at once and times them.
-	run := func(cs ...*send.Client) time.Duration {
-		var wg sync.WaitGroup
-		start := time.Now()
-		for _, c := range cs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range 5 {
-					_, _ = c.Send(t.Context(), send.Message{To: "+16505551234", Link: link})
-				}
-			}()
-		}
-		wg.Wait()
-		return time.Since(start)
+	const perHour = 1.0 / 3600
+	send1 := func(c *send.Client) error {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		_, err := c.Send(ctx, send.Message{To: "+16505551234", Link: link})
+		return err
 	}
-	one := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
-	lim := rate.NewLimiter(limit, 1)
+	one := newClient(t, s, send.Meta, send.WithRateLimit(perHour, 1))
+	if err := send1(one); err != nil {
+		t.Fatal(err)
+	}
+	if err := send1(one); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a second message through one client: %v; want no turn before the deadline", err)
+	}
+	lim := rate.NewLimiter(perHour, 1)
 	a := newClient(t, s, send.Meta, send.WithLimiter(lim))
 	b := newClient(t, s, send.Meta, send.WithLimiter(lim))
-	c := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
-	d := newClient(t, s, send.Meta, send.WithRateLimit(limit, 1))
-	// 10 sends through one 10/s budget span 9 intervals (0.9s); two
-	// budgets of their own take 0.4s.
-	if got := run(one, one); got < 800*time.Millisecond {
-		t.Errorf("10 sends over one client took %v, want ≥ 0.9s (its 10/s budget)", got)
+	if err := send1(a); err != nil {
+		t.Fatal(err)
 	}
-	if got := run(a, b); got < 800*time.Millisecond {
-		t.Errorf("10 sends over two clients with one limiter took %v, want ≥ 0.9s", got)
+	if err := send1(b); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a message through a second client with the same limiter: %v; want no turn", err)
 	}
-	if got := run(c, d); got > 700*time.Millisecond {
-		t.Errorf("10 sends over two clients built apart took %v, want ≈ 0.4s: no process-wide limiter", got)
+	// Built apart, same account and credential: budgets of their own.
+	c := newClient(t, s, send.Meta, send.WithRateLimit(perHour, 1))
+	if err := send1(c); err != nil {
+		t.Errorf("a client built apart waited for another's budget: %v", err)
+	}
+	if n := len(s.Messages()); n != 3 {
+		t.Errorf("%d messages, want 3", n)
 	}
 }
 

@@ -99,81 +99,96 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 	}
 	c := &URLCheck{URL: redactURL(rawURL), HTTPS: u.Scheme == "https", Size: -1, Inspected: "none", Problems: []URLProblem{}}
 	defer c.finish()
-	checkHost := func(u *url.URL) {
-		if u.Scheme != "https" && !c.has(URLNotHTTPS) {
-			c.warn(URLNotHTTPS, "the URL is http; Meta and 360dialog expect https links (Infobip accepts http)")
-		}
-		if isPrivateHost(u.Hostname()) && !c.has(URLNotPublic) {
-			c.warn(URLNotPublic, fmt.Sprintf("%s is not a public host: a provider cannot fetch it", u.Hostname()))
-		}
-	}
-	checkHost(u)
-
+	c.checkHost(u)
 	f := &fetcher{ctx: ctx, client: client, url: rawURL, budget: o.MaxFetch}
-	resp, err := f.get(0, probeBytes-1)
+	head, whole, err := c.fetchHead(f, rawURL, o.MaxFetch)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		c.fail(URLUnreachable, fmt.Sprintf("no answer: %v", scrubURLError(err)))
-		return c, nil
+		return nil, err // the context ended
 	}
-	if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+	if len(head) == 0 || c.Size == 0 {
+		return c, nil // nothing to inspect (a problem is recorded when head is nil)
+	}
+	if err := c.inspectHead(ctx, f, head, whole, u.Path); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkHost warns about what the providers cannot or will not fetch.
+func (c *URLCheck) checkHost(u *url.URL) {
+	if u.Scheme != "https" && !c.has(URLNotHTTPS) {
+		c.warn(URLNotHTTPS, "the URL is http; Meta and 360dialog expect https links (Infobip accepts http)")
+	}
+	if isPrivateHost(u.Hostname()) && !c.has(URLNotPublic) {
+		c.warn(URLNotPublic, fmt.Sprintf("%s is not a public host: a provider cannot fetch it", u.Hostname()))
+	}
+}
+
+// fetchHead gets the status, headers, size and the first bytes (all of
+// them when the server ignores Range, up to maxFetch). whole says head is
+// the entire content. A nil head with a nil error means a problem was
+// recorded and there is nothing to inspect; an error is the context's.
+func (c *URLCheck) fetchHead(f *fetcher, rawURL string, maxFetch int64) (head []byte, whole bool, err error) {
+	resp, err := f.get(0, probeBytes-1)
+	if err == nil && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		// Some servers (S3 among them) answer 416 to a Range on an empty
 		// object; providers fetch without one.
 		resp.Body.Close()
-		if resp, err = f.get(0, -1); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			c.fail(URLUnreachable, fmt.Sprintf("no answer: %v", scrubURLError(err)))
-			return c, nil
-		}
+		resp, err = f.get(0, -1)
 	}
+	if err != nil {
+		if f.ctx.Err() != nil {
+			return nil, false, f.ctx.Err()
+		}
+		c.fail(URLUnreachable, fmt.Sprintf("no answer: %v", scrubURLError(err)))
+		return nil, false, nil
+	}
+	defer resp.Body.Close()
 	c.Status = resp.StatusCode
 	c.ContentType = resp.Header.Get("Content-Type")
 	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.String() != rawURL {
 		c.FinalURL = redactURL(resp.Request.URL.String())
 		c.HTTPS = resp.Request.URL.Scheme == "https"
-		checkHost(resp.Request.URL) // the provider fetches where the redirect leads
+		c.checkHost(resp.Request.URL) // the provider fetches where the redirect leads
 	}
 	if resp.StatusCode/100 != 2 {
-		resp.Body.Close()
 		c.fail(URLHTTPStatus, fmt.Sprintf("the server answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
-		return c, nil
+		return nil, false, nil
 	}
-	var head []byte
-	switch resp.StatusCode {
-	case http.StatusPartialContent:
+	if resp.StatusCode == http.StatusPartialContent {
 		c.Ranges = true
 		c.Size = contentRangeTotal(resp.Header.Get("Content-Range"))
 		head, err = f.read(resp.Body, probeBytes)
-	default:
+	} else {
 		c.Size = resp.ContentLength
-		head, err = f.read(resp.Body, o.MaxFetch) // no range support: take what the budget allows
+		head, err = f.read(resp.Body, maxFetch) // no range support: take what the budget allows
 	}
-	resp.Body.Close()
 	if err != nil && !errors.Is(err, errBudget) {
 		c.fail(URLUnreachable, fmt.Sprintf("reading the body: %v", scrubURLError(err)))
-		return c, nil
+		return nil, false, nil
 	}
 	c.Fetched = f.fetched
-
-	whole := c.Size >= 0 && int64(len(head)) >= c.Size
-	if c.Size < 0 && !c.Ranges && int64(len(head)) < o.MaxFetch {
+	whole = c.Size >= 0 && int64(len(head)) >= c.Size
+	if c.Size < 0 && !c.Ranges && int64(len(head)) < maxFetch {
 		whole, c.Size = true, int64(len(head)) // the server sent everything it has
 	}
 	c.checkSize()
-	if c.Size == 0 || len(head) == 0 {
-		return c, nil
+	if head == nil {
+		head = []byte{}
 	}
+	return head, whole, nil
+}
 
-	sniffed := func() (*URLCheck, error) {
+// inspectHead inspects the content — from head, fetching more by Range
+// where the server allows — and judges it as the upload check does; where
+// the bytes do not suffice, the type is sniffed from the first ones.
+func (c *URLCheck) inspectHead(ctx context.Context, f *fetcher, head []byte, whole bool, name string) error {
+	sniffed := func() error {
 		c.Inspected = "sniffed"
 		c.RealMIME = sniffMIME(head)
 		c.warn(URLPartial, fmt.Sprintf("inspection needed more than the %d bytes fetched; the type is sniffed from the first bytes, not fully inspected", c.Fetched))
 		c.checkContentType(rules.ByMIME(c.RealMIME))
-		return c, nil
+		return nil
 	}
 	var ra io.ReaderAt
 	size := c.Size
@@ -189,10 +204,10 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 	default:
 		ra = &prefixReader{b: head}
 	}
-	rep, ierr := inspect.Reader(ctx, ra, size, u.Path)
+	rep, ierr := inspect.Reader(ctx, ra, size, name)
 	c.Fetched = f.fetched
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	if ierr != nil && (errors.Is(ierr, errBudget) || errors.Is(ierr, errBeyondPrefix)) {
 		return sniffed()
@@ -210,13 +225,13 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 			c.fail(URLNotAccepted, fmt.Sprintf("%s (%s)", p.Message, p.Code))
 		}
 		c.checkContentType(rules.ByMIME(c.RealMIME))
-		return c, nil
+		return nil
 	}
 	c.checkContentType(typ, true)
 	if rep.Has(inspect.CodeTooLargeForVoice) && rules.IsVoiceType(typ.Container, typ.Codec) {
 		c.warn(URLTooLargeForVoice, fmt.Sprintf("%d bytes is over the %d-byte voice-note budget: it would show a download icon", c.Size, rules.VoiceMaxBytes))
 	}
-	return c, nil
+	return nil
 }
 
 func (c *URLCheck) checkSize() {

@@ -14,6 +14,38 @@ import (
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
+// One client per provider account: the media uploader and the messages
+// go through it (one retry policy, one rate limit, one credential).
+func ExampleNewMedia() {
+	sb, _ := sandbox.Start(sandbox.Config{})
+	defer sb.Close()
+	meta, err := send.FromEnv("meta", func(k string) string {
+		return map[string]string{
+			send.EnvMetaURL:     sb.MetaURL(), // default https://graph.facebook.com
+			send.EnvMetaToken:   "sandbox",
+			send.EnvMetaPhoneID: "106540352242922",
+		}[k]
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	media, _ := upload.NewMedia(meta, nil)
+	ref, err := media.Upload(context.Background(), upload.File{Path: "../../testdata/ogg-opus-mono-48k-2s.ogg"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rc, err := meta.Send(context.Background(), send.Message{To: "+16505551234", MediaID: ref.MediaID, Voice: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(ref.MIME, rc.Provider, rc.To, rc.Attempts)
+	// Output:
+	// audio/ogg meta 16505551234 1
+}
+
 // A file named .mp4 that holds Ogg Opus is uploaded as audio/ogg under a
 // .ogg name; the second upload of the same bytes comes from the media-id
 // cache.

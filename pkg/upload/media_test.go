@@ -15,6 +15,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/send"
+	"golang.org/x/time/rate"
 )
 
 // The media-endpoint tests run against pkg/sandbox over loopback.
@@ -464,20 +465,26 @@ func TestMediaSharesTheAccount(t *testing.T) {
 	path := sample(t, "ogg-opus-mono-48k-2s.ogg")
 	link := s.HostFile("v.ogg", "audio/ogg", mustRead(t, path))
 
-	// At 2 messages/s, 4 uploads do not wait for the message budget.
-	c := account(t, s.MetaURL(), send.Meta, "sandbox", send.WithRateLimit(2, 1))
+	// A message budget of one token an hour: uploads do not take it (one
+	// that did would wait an hour; the context ends the test first).
+	lim := rate.NewLimiter(rate.Every(time.Hour), 1)
+	c := account(t, s.MetaURL(), send.Meta, "sandbox", send.WithLimiter(lim))
 	u, err := NewMedia(c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	for range 4 {
-		if _, err := u.Upload(t.Context(), File{Path: path}); err != nil {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for range 3 {
+		if _, err := u.Upload(ctx, File{Path: path}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if el := time.Since(start); el > time.Second {
-		t.Errorf("4 uploads took %v under a 2 messages/s limit; uploads do not take message tokens", el)
+	if tok := lim.Tokens(); tok < 0.99 {
+		t.Errorf("after 3 uploads the message budget holds %.2f tokens, want 1: uploads do not take message tokens", tok)
+	}
+	if _, err := c.Send(ctx, send.Message{To: "+16505550001", Link: link}); err != nil || lim.Tokens() > 0.01 {
+		t.Errorf("a message: %v, %.2f tokens left; want it to take the token", err, lim.Tokens())
 	}
 
 	// A 130429 on an upload pauses the whole account for its Retry-After.
