@@ -45,13 +45,14 @@ type Report struct {
 	// DTXFrames counts AMR SID and NO_DATA frames (discontinuous
 	// transmission: comfort noise in silences), which ffmpeg 5.1 cannot
 	// decode. Only the AMR storage format is walked frame by frame.
-	DTXFrames  int64     `json:"dtx_frames,omitempty"`
-	Brand      string    `json:"brand,omitempty"` // ISO BMFF major brand (M4A, 3gp4, isom, …)
-	Ext        string    `json:"ext"`             // canonical extension of the real type, e.g. ".ogg"
-	VoiceReady bool      `json:"voice_ready"`
-	AudioReady bool      `json:"audio_ready"`
-	Problems   []Problem `json:"problems"`
-	Error      string    `json:"error,omitempty"`
+	DTXFrames  int64        `json:"dtx_frames,omitempty"`
+	Brand      string       `json:"brand,omitempty"` // ISO BMFF major brand (M4A, 3gp4, isom, …)
+	Ext        string       `json:"ext"`             // canonical extension of the real type, e.g. ".ogg"
+	Opus       *OpusPacking `json:"opus,omitempty"`  // Opus streams: the packing of the first audio packets
+	VoiceReady bool         `json:"voice_ready"`
+	AudioReady bool         `json:"audio_ready"`
+	Problems   []Problem    `json:"problems"`
+	Error      string       `json:"error,omitempty"`
 }
 
 // Type returns the WhatsApp media type the bytes are, if they are one.
@@ -85,6 +86,7 @@ type Info struct {
 	DTXFrames  int64 // AMR: SID and NO_DATA frames
 	Brand      string
 	MIME       string // a more precise MIME than the container default, if any (e.g. audio/3gpp)
+	Opus       *OpusPacking
 }
 
 // Option configures an inspection.
@@ -188,6 +190,9 @@ func (r *Report) fill(in *Info) {
 	r.DTXFrames = in.DTXFrames
 	r.Truncated = in.Truncated
 	r.Brand = in.Brand
+	if in.Codec == "opus" {
+		r.Opus = in.Opus
+	}
 	r.Bitrate = in.Bitrate
 	if r.Bitrate == 0 && r.Duration > 0 {
 		r.Bitrate = int64(math.Round(float64(r.Size) * 8 / r.Duration))

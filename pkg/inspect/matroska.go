@@ -319,136 +319,29 @@ func parseMkvTracks(b []byte) []*mkvTrack {
 
 // mkvState is what the walk has found so far.
 type mkvState struct {
-	scale     uint64 // ns per timestamp tick
-	duration  float64
-	hasDur    bool
-	tracks    []*mkvTrack
-	audio     *mkvTrack
-	truncated bool
+	scale        uint64 // ns per timestamp tick
+	duration     float64
+	hasDur       bool
+	tracks       []*mkvTrack
+	audio        *mkvTrack
+	truncated    bool
+	firstCluster int64 // the first Cluster after the Tracks (-1: none)
+	lastCluster  int64 // the last Cluster seen (-1: none)
+	needTail     bool  // an unknown-size Cluster: find the last one from the end
 }
 
 func parseMatroska(s *source, start int64) (*Info, error) {
-	ebml, err := mkvHeader(s, start)
-	if err != nil {
-		return nil, err
-	}
-	if ebml.size == mkvUnknown || ebml.size > 4096 {
-		return nil, errCorrupt("Matroska: EBML header of impossible size")
-	}
-	hb, err := s.bytes(ebml.body, ebml.size)
-	if err != nil {
-		return nil, err
-	}
-	docType := "matroska" // RFC 8794 §11.2.6 default
-	mkvChildren(hb, func(id int64, d []byte) {
-		if id == mkvDocType {
-			docType = strings.TrimRight(string(d), "\x00")
-		}
-	})
 	info := &Info{}
-	switch docType {
-	case "webm":
-		info.Container = rules.ContainerWebM
-	case "matroska":
-		info.Container = rules.ContainerMatroska
-	default:
-		return nil, errUnsupported("EBML document type %q is not Matroska or WebM", printableTag(docType))
+	seg, err := mkvFindSegment(s, start, info)
+	if err != nil {
+		return nil, err
 	}
-
-	// The Segment (skip any Void or other element before it).
-	off := ebml.body + ebml.size
-	var seg mkvElem
-	for i := 0; ; i++ {
-		if i > 64 {
-			return nil, errCorrupt("Matroska: no Segment element")
-		}
-		e, err := mkvHeader(s, off)
-		if err != nil {
-			return nil, err
-		}
-		if e.id == mkvSegment {
-			seg = e
-			break
-		}
-		if e.size == mkvUnknown {
-			return nil, errCorrupt("Matroska: unknown-size element before the Segment")
-		}
-		off = e.body + e.size
-		if off > s.size {
-			return nil, errTruncated("Matroska: the file ends before the Segment")
-		}
-	}
-	st := &mkvState{scale: 1_000_000}
-	segEnd := seg.end(s.size)
+	st := &mkvState{scale: 1_000_000, firstCluster: -1, lastCluster: -1}
 	if seg.size != mkvUnknown && seg.size > s.size-seg.body {
 		st.truncated = true // the Segment declares more bytes than the file has
 	}
-
-	// Walk the Segment's children by size: Info, Tracks, then Clusters.
-	lastCluster := int64(-1)
-	needTail := false
-	for off = seg.body; off < segEnd; {
-		e, err := mkvHeader(s, off)
-		if err != nil {
-			if st.tracks == nil {
-				return nil, err
-			}
-			// Past the headers, a cut element header is truncation; other
-			// junk ends the walk.
-			var ie *Error
-			if errors.As(err, &ie) && ie.Kind == KindTruncated {
-				st.truncated = true
-			}
-			break
-		}
-		if e.size == mkvUnknown && e.id != mkvCluster {
-			return nil, errCorrupt("Matroska: unknown-size element 0x%X inside the Segment", e.id)
-		}
-		switch e.id {
-		case mkvInfo, mkvTracks:
-			if e.size > segEnd-e.body {
-				return nil, errTruncated("Matroska: the file ends inside the %s element", map[int64]string{mkvInfo: "Info", mkvTracks: "Tracks"}[e.id])
-			}
-			b, err := s.bytes(e.body, e.size)
-			if err != nil {
-				return nil, err
-			}
-			if e.id == mkvInfo {
-				st.parseInfo(b)
-			} else {
-				st.tracks = parseMkvTracks(b)
-			}
-		case mkvCluster:
-			if st.tracks == nil {
-				// Writers put Tracks before the first Cluster (ffmpeg, libwebm,
-				// browsers), but the spec allows it later: skip known-size
-				// Clusters until it comes. An unknown-size one cannot be skipped.
-				if e.size == mkvUnknown {
-					return nil, errCorrupt("Matroska: an unknown-size Cluster before the Tracks element")
-				}
-				lastCluster = off
-				break
-			}
-			if st.hasDur && !st.truncated {
-				segEnd = off // all we need is known
-				continue
-			}
-			if e.size == mkvUnknown {
-				needTail = true
-				lastCluster = off
-				segEnd = off
-				continue
-			}
-			lastCluster = off
-		}
-		next := e.body + e.size
-		if next > segEnd {
-			if seg.size == mkvUnknown || next > s.size {
-				st.truncated = true
-			}
-			break
-		}
-		off = next
+	if err := st.walk(s, seg); err != nil {
+		return nil, err
 	}
 	if st.tracks == nil {
 		if st.truncated {
@@ -456,7 +349,182 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 		}
 		return nil, errCorrupt("Matroska: no Tracks element")
 	}
-	info.Streams = 0
+	if err := st.audioTrack(info); err != nil {
+		return nil, err
+	}
+	if info.Codec == "opus" && st.firstCluster >= 0 {
+		info.Opus = mkvOpusPacking(s, st.firstCluster, st)
+	}
+	if st.hasDur && !st.truncated {
+		info.Duration = st.duration
+	} else if st.lastCluster >= 0 {
+		// No Duration element, or a file cut short (what is there counts,
+		// not what the header promised): the end of the last audio block.
+		last := st.lastCluster
+		if st.needTail {
+			if c, ok := mkvFindLastCluster(s, last); ok {
+				last = c
+			}
+		}
+		end, cut := mkvClusterEnd(s, last, st)
+		if cut {
+			st.truncated = true
+		}
+		info.Duration = end
+	}
+	info.Truncated = st.truncated
+	if info.Duration < 0 || math.IsNaN(info.Duration) || math.IsInf(info.Duration, 0) {
+		info.Duration = 0
+	}
+	return info, nil
+}
+
+// mkvFindSegment reads the EBML header (setting info.Container from its
+// DocType) and finds the Segment after it, skipping any Void or other
+// element before it.
+func mkvFindSegment(s *source, start int64, info *Info) (mkvElem, error) {
+	ebml, err := mkvHeader(s, start)
+	if err != nil {
+		return mkvElem{}, err
+	}
+	if ebml.size == mkvUnknown || ebml.size > 4096 {
+		return mkvElem{}, errCorrupt("Matroska: EBML header of impossible size")
+	}
+	hb, err := s.bytes(ebml.body, ebml.size)
+	if err != nil {
+		return mkvElem{}, err
+	}
+	docType := "matroska" // RFC 8794 §11.2.6 default
+	mkvChildren(hb, func(id int64, d []byte) {
+		if id == mkvDocType {
+			docType = strings.TrimRight(string(d), "\x00")
+		}
+	})
+	switch docType {
+	case "webm":
+		info.Container = rules.ContainerWebM
+	case "matroska":
+		info.Container = rules.ContainerMatroska
+	default:
+		return mkvElem{}, errUnsupported("EBML document type %q is not Matroska or WebM", printableTag(docType))
+	}
+	off := ebml.body + ebml.size
+	for i := 0; ; i++ {
+		if i > 64 {
+			return mkvElem{}, errCorrupt("Matroska: no Segment element")
+		}
+		e, err := mkvHeader(s, off)
+		if err != nil {
+			return mkvElem{}, err
+		}
+		if e.id == mkvSegment {
+			return e, nil
+		}
+		if e.size == mkvUnknown {
+			return mkvElem{}, errCorrupt("Matroska: unknown-size element before the Segment")
+		}
+		off = e.body + e.size
+		if off > s.size {
+			return mkvElem{}, errTruncated("Matroska: the file ends before the Segment")
+		}
+	}
+}
+
+// walk goes through the Segment's children by size: Info, Tracks, then
+// Clusters (noting the first and the last).
+func (st *mkvState) walk(s *source, seg mkvElem) error {
+	segEnd := seg.end(s.size)
+	for off := seg.body; off < segEnd; {
+		e, err := mkvHeader(s, off)
+		if err != nil {
+			if st.tracks == nil {
+				return err
+			}
+			// Past the headers, a cut element header is truncation; other
+			// junk ends the walk.
+			var ie *Error
+			if errors.As(err, &ie) && ie.Kind == KindTruncated {
+				st.truncated = true
+			}
+			return nil
+		}
+		if e.size == mkvUnknown && e.id != mkvCluster {
+			return errCorrupt("Matroska: unknown-size element 0x%X inside the Segment", e.id)
+		}
+		switch e.id {
+		case mkvInfo, mkvTracks:
+			if err := st.header(s, e, segEnd); err != nil {
+				return err
+			}
+		case mkvCluster:
+			stop, err := st.cluster(e, off)
+			if err != nil {
+				return err
+			}
+			if stop {
+				return nil
+			}
+		}
+		next := e.body + e.size
+		if next > segEnd {
+			if seg.size == mkvUnknown || next > s.size {
+				st.truncated = true
+			}
+			return nil
+		}
+		off = next
+	}
+	return nil
+}
+
+// header reads the Info or Tracks element e.
+func (st *mkvState) header(s *source, e mkvElem, segEnd int64) error {
+	if e.size > segEnd-e.body {
+		return errTruncated("Matroska: the file ends inside the %s element", map[int64]string{mkvInfo: "Info", mkvTracks: "Tracks"}[e.id])
+	}
+	b, err := s.bytes(e.body, e.size)
+	if err != nil {
+		return err
+	}
+	if e.id == mkvInfo {
+		st.parseInfo(b)
+	} else {
+		st.tracks = parseMkvTracks(b)
+	}
+	return nil
+}
+
+// cluster notes the Cluster e at off; stop ends the walk: once the Tracks
+// and the Duration are known, or at an unknown-size Cluster (which cannot
+// be skipped: the last one is then found from the end of the file).
+func (st *mkvState) cluster(e mkvElem, off int64) (stop bool, err error) {
+	if st.firstCluster < 0 {
+		st.firstCluster = off
+	}
+	if st.tracks == nil {
+		// Writers put Tracks before the first Cluster (ffmpeg, libwebm,
+		// browsers), but the spec allows it later: skip known-size
+		// Clusters until it comes. An unknown-size one cannot be skipped.
+		if e.size == mkvUnknown {
+			return false, errCorrupt("Matroska: an unknown-size Cluster before the Tracks element")
+		}
+		st.firstCluster = -1 // the Tracks come later: sample from a Cluster after them
+		st.lastCluster = off
+		return false, nil
+	}
+	if st.hasDur && !st.truncated {
+		return true, nil // all we need is known
+	}
+	st.lastCluster = off
+	if e.size == mkvUnknown {
+		st.needTail = true
+		return true, nil
+	}
+	return false, nil
+}
+
+// audioTrack picks the first audio track and fills the stream facts.
+func (st *mkvState) audioTrack(info *Info) error {
 	for _, t := range st.tracks {
 		switch t.typ {
 		case mkvTrackTypeVid:
@@ -470,9 +538,9 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 	}
 	if st.audio == nil { // as for MP4: no audio track is not audio
 		if info.HasVideo {
-			return nil, &Error{Kind: KindNotAudio, Err: errors.New("a Matroska/WebM video with no audio track")}
+			return &Error{Kind: KindNotAudio, Err: errors.New("a Matroska/WebM video with no audio track")}
 		}
-		return nil, &Error{Kind: KindNotAudio, Err: errors.New("a Matroska/WebM file with no audio track")}
+		return &Error{Kind: KindNotAudio, Err: errors.New("a Matroska/WebM file with no audio track")}
 	}
 	a := st.audio
 	info.Codec = mkvCodec(a)
@@ -495,27 +563,7 @@ func parseMatroska(s *source, start int64) (*Info, error) {
 	if rate > 0 && rate < 1e7 {
 		info.SampleRate = int(math.Round(rate))
 	}
-	if st.hasDur && !st.truncated {
-		info.Duration = st.duration
-	} else if lastCluster >= 0 {
-		// No Duration element, or a file cut short (what is there counts,
-		// not what the header promised): the end of the last audio block.
-		if needTail {
-			if c, ok := mkvFindLastCluster(s, lastCluster); ok {
-				lastCluster = c
-			}
-		}
-		end, cut := mkvClusterEnd(s, lastCluster, st)
-		if cut {
-			st.truncated = true
-		}
-		info.Duration = end
-	}
-	info.Truncated = st.truncated
-	if info.Duration < 0 || math.IsNaN(info.Duration) || math.IsInf(info.Duration, 0) {
-		info.Duration = 0
-	}
-	return info, nil
+	return nil
 }
 
 func (st *mkvState) parseInfo(b []byte) {
@@ -565,102 +613,127 @@ func mkvFindLastCluster(s *source, first int64) (int64, bool) {
 	return 0, false
 }
 
-// mkvClusterEnd walks the blocks of the Cluster at off and returns the end
-// time (seconds) of the last block of the audio track, and whether the
-// cluster is cut short by the end of the file. The end is the last block's
-// timestamp plus its duration (BlockDuration, else DefaultDuration, else the
-// Opus TOC, else the gap from the block before), minus the track's
-// CodecDelay and the block's DiscardPadding (RFC 9559 §5.1.4.1.19, §5.1.3.5.2.7):
-// the encoder delay and end padding that a player drops.
-func mkvClusterEnd(s *source, off int64, st *mkvState) (float64, bool) {
+// mkvBlk is one block of a Cluster: its bytes (at least the track
+// number, timecode, flags and the first bytes of the frame), its
+// BlockDuration (NaN when none) and DiscardPadding (ns).
+type mkvBlk struct {
+	b       []byte
+	dur     float64
+	discard float64
+	track   uint64
+	rel     int16 // timestamp relative to the cluster, in ticks
+	flags   byte
+	data    []byte // the frame data (or lace header) that follows
+}
+
+// mkvBlocks walks the blocks of the Cluster at off, calling fn for each
+// (fn returns false to stop), and returns the cluster's timestamp (ticks)
+// and whether the cluster is cut short by the end of the file.
+func mkvBlocks(s *source, off int64, fn func(blk mkvBlk) bool) (tc uint64, cut bool) {
 	c, err := mkvHeader(s, off)
 	if err != nil || c.id != mkvCluster {
 		return 0, true
 	}
 	end := c.end(s.size)
-	cut := c.size != mkvUnknown && c.size > s.size-c.body
+	cut = c.size != mkvUnknown && c.size > s.size-c.body
+	for off, i := c.body, 0; off < end && i < mkvMaxClusterEls; i++ {
+		e, err := mkvHeader(s, off)
+		if err != nil {
+			return tc, true
+		}
+		if c.size == mkvUnknown && mkvTopLevel(e.id) || e.size == mkvUnknown {
+			break
+		}
+		if e.size > s.size-e.body {
+			return tc, true
+		}
+		more := true
+		switch e.id {
+		case mkvTimestamp:
+			if b, err := s.bytes(e.body, min(e.size, 8)); err == nil {
+				tc = mkvUint(b)
+			}
+		case mkvSimpleBlock:
+			if b, err := s.bytes(e.body, min(e.size, 16)); err == nil {
+				more = mkvEmit(fn, b, math.NaN(), 0)
+			}
+		case mkvBlockGroup:
+			if b, err := s.bytes(e.body, min(e.size, maxChunk)); err == nil {
+				more = mkvBlockGroupEmit(fn, b)
+			}
+		}
+		if !more {
+			break
+		}
+		off = e.body + e.size
+	}
+	return tc, cut
+}
+
+// mkvBlockGroupEmit reads a BlockGroup's Block, BlockDuration and
+// DiscardPadding.
+func mkvBlockGroupEmit(fn func(mkvBlk) bool, b []byte) bool {
+	var blk []byte
+	dur, disc := math.NaN(), 0.0
+	var ticks uint64
+	mkvChildren(b, func(id int64, d []byte) {
+		switch id {
+		case mkvBlock:
+			blk = d
+		case mkvBlockDuration:
+			ticks, dur = mkvUint(d), 0
+		case mkvDiscardPadding:
+			disc = float64(mkvInt(d))
+		}
+	})
+	if blk == nil {
+		return true
+	}
+	if !math.IsNaN(dur) {
+		dur = float64(ticks) // in ticks; the caller scales
+	}
+	return mkvEmit(fn, blk, dur, disc)
+}
+
+// mkvEmit splits a block's header and calls fn.
+func mkvEmit(fn func(mkvBlk) bool, b []byte, dur, discard float64) bool {
+	tn, n := mkvVint(b, false)
+	if n == 0 || len(b) < n+3 {
+		return true
+	}
+	return fn(mkvBlk{b: b, dur: dur, discard: discard, track: uint64(tn), rel: int16(binary.BigEndian.Uint16(b[n:])), flags: b[n+2], data: b[n+3:]})
+}
+
+// mkvClusterEnd returns the end time (seconds) of the last block of the
+// audio track in the Cluster at off, and whether the cluster is cut short
+// by the end of the file. The end is the last block's timestamp plus its
+// duration (BlockDuration, else DefaultDuration, else the Opus TOC, else
+// the gap from the block before), minus the track's CodecDelay and the
+// block's DiscardPadding (RFC 9559 §5.1.4.1.19, §5.1.3.5.2.7): the encoder
+// delay and end padding that a player drops.
+func mkvClusterEnd(s *source, off int64, st *mkvState) (float64, bool) {
 	scale := float64(st.scale)
 	var (
-		tc       float64 // cluster timestamp, ns
 		seen     bool
 		last     float64 // last block's timestamp relative to the cluster, ns
 		prev     = math.NaN()
 		lastDur  = math.NaN() // ns
 		lastDisc float64      // ns
-		track    = st.audio.number
 	)
-	block := func(b []byte, dur, discard float64) {
-		tn, n := mkvVint(b, false)
-		if n == 0 || len(b) < n+3 || uint64(tn) != track {
-			return
+	tc, cut := mkvBlocks(s, off, func(blk mkvBlk) bool {
+		if blk.track != st.audio.number {
+			return true
 		}
-		rel := float64(int16(binary.BigEndian.Uint16(b[n:]))) * scale
-		flags := b[n+2]
-		frames := 1.0
-		if flags&0x06 != 0 && len(b) > n+3 {
-			frames = float64(b[n+3]) + 1 // lacing: number of frames − 1
-		}
-		if math.IsNaN(dur) && st.audio.defDur > 0 {
-			dur = float64(st.audio.defDur) * frames
-		}
-		if math.IsNaN(dur) && st.audio.codecID == "A_OPUS" && flags&0x06 == 0 && len(b) > n+3 {
-			if ns := opusPacketNs(b[n+3:]); ns > 0 {
-				dur = ns
-			}
-		}
+		rel := float64(blk.rel) * scale
+		dur := blk.dur * scale
 		if !seen || rel >= last {
 			if seen {
 				prev = last
 			}
-			seen, last, lastDur, lastDisc = true, rel, dur, discard
+			seen, last, lastDur, lastDisc = true, rel, st.blockNs(blk, dur), blk.discard
 		}
-	}
-	for off, i := c.body, 0; off < end && i < mkvMaxClusterEls; i++ {
-		e, err := mkvHeader(s, off)
-		if err != nil {
-			cut = true
-			break
-		}
-		if c.size == mkvUnknown && mkvTopLevel(e.id) {
-			break
-		}
-		if e.size == mkvUnknown {
-			break
-		}
-		if e.size > s.size-e.body {
-			cut = true
-			break
-		}
-		switch e.id {
-		case mkvTimestamp:
-			if b, err := s.bytes(e.body, min(e.size, 8)); err == nil {
-				tc = float64(mkvUint(b)) * scale
-			}
-		case mkvSimpleBlock:
-			if b, err := s.bytes(e.body, min(e.size, 16)); err == nil {
-				block(b, math.NaN(), 0)
-			}
-		case mkvBlockGroup:
-			if b, err := s.bytes(e.body, min(e.size, maxChunk)); err == nil {
-				var blk []byte
-				dur, disc := math.NaN(), 0.0
-				mkvChildren(b, func(id int64, d []byte) {
-					switch id {
-					case mkvBlock:
-						blk = d
-					case mkvBlockDuration:
-						dur = float64(mkvUint(d)) * scale
-					case mkvDiscardPadding:
-						disc = float64(mkvInt(d))
-					}
-				})
-				if blk != nil {
-					block(blk, dur, disc)
-				}
-			}
-		}
-		off = e.body + e.size
-	}
+		return true
+	})
 	if !seen {
 		return 0, cut
 	}
@@ -673,8 +746,44 @@ func mkvClusterEnd(s *source, off int64, st *mkvState) (float64, bool) {
 	if lastDisc < 0 || lastDisc > lastDur {
 		lastDisc = 0
 	}
-	ns := tc + last + lastDur - lastDisc - float64(st.audio.codecDelay)
+	ns := float64(tc)*scale + last + lastDur - lastDisc - float64(st.audio.codecDelay)
 	return max(ns, 0) / 1e9, cut
+}
+
+// blockNs is a block's duration in ns: its BlockDuration, else the
+// track's DefaultDuration × frames, else (Opus, unlaced) from the TOC;
+// NaN when none tells.
+func (st *mkvState) blockNs(blk mkvBlk, dur float64) float64 {
+	laced := blk.flags&0x06 != 0
+	frames := 1.0
+	if laced && len(blk.data) > 0 {
+		frames = float64(blk.data[0]) + 1 // lacing: number of frames − 1
+	}
+	if math.IsNaN(dur) && st.audio.defDur > 0 {
+		dur = float64(st.audio.defDur) * frames
+	}
+	if math.IsNaN(dur) && st.audio.codecID == "A_OPUS" && !laced && len(blk.data) > 0 {
+		if ns := opusPacketNs(blk.data); ns > 0 {
+			dur = ns
+		}
+	}
+	return dur
+}
+
+// mkvOpusPacking samples the packing of the first Opus blocks of the audio
+// track in the Cluster at off (laced blocks are skipped).
+func mkvOpusPacking(s *source, off int64, st *mkvState) *OpusPacking {
+	o := &opusSampler{}
+	if h, err := codec.ParseOpusHead(st.audio.private); err == nil {
+		o.head = &h
+	}
+	mkvBlocks(s, off, func(blk mkvBlk) bool {
+		if blk.track == st.audio.number && blk.flags&0x06 == 0 {
+			o.add(blk.data, false)
+		}
+		return !o.full()
+	})
+	return o.packing()
 }
 
 // mkvInt decodes a signed big-endian integer element.

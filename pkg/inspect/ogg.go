@@ -71,6 +71,11 @@ type oggStream struct {
 	granule  int64 // last granule position seen (-1: none)
 	eos      bool
 	opusHead *codec.OpusHead
+	// Packet walk of an Opus stream of the first link (for its packing).
+	opus    *opusSampler
+	packets int    // packets completed so far
+	inPkt   bool   // a packet continues onto the next segment/page
+	pktHead []byte // first bytes of the packet in progress
 }
 
 func (st *oggStream) duration() float64 {
@@ -186,139 +191,223 @@ func (w *oggWin) at(off, n int64) ([]byte, error) {
 	return w.buf[i:min(i+n, w.n)], nil
 }
 
+// oggWalk is the state of the page walk.
+type oggWalk struct {
+	s         *source
+	w         *oggWin
+	links     int
+	first     *oggLink
+	cur       *oggLink
+	total     float64 // duration of the finished links
+	truncated bool
+	hasVideo  bool
+	lace      [255]byte // the current page's segment table
+}
+
+// oggHdr is one page header.
+type oggHdr struct {
+	flags   byte // 0x01 continued, 0x02 BOS, 0x04 EOS
+	granule int64
+	serial  uint32
+	lacing  []byte
+	body    int64 // where the payload starts
+	size    int64 // payload bytes
+}
+
 func parseOgg(s *source, start int64) (*Info, error) {
-	w := &oggWin{s: s}
-	var (
-		links     int
-		first     *oggLink
-		cur       *oggLink
-		total     float64 // duration of the finished links
-		truncated bool
-		hasVideo  bool
-	)
-	off := start
-	for off < s.size {
+	g := &oggWalk{s: s, w: &oggWin{s: s}}
+	for off := start; off < s.size; {
 		// One step per page (most pages come from the window without a
 		// read): keeps the walk within the read budget and cancellable.
 		if err := s.tick(); err != nil {
 			return nil, err
 		}
-		h, err := w.at(off, oggHeaderLen+255)
+		next, stop, err := g.page(off)
 		if err != nil {
 			return nil, err
 		}
-		if len(h) < 4 || string(h[:4]) != "OggS" {
-			if cur == nil {
-				return nil, errCorrupt("Ogg: no page at the start")
-			}
-			// Lost sync (junk between pages): look for the next "OggS" a
-			// window at a time; junk up to the end of the file is ignored.
-			win, err := w.at(off, oggWindow)
-			if err != nil {
-				return nil, err
-			}
-			i := bytes.Index(win[1:], []byte("OggS"))
-			if i < 0 {
-				if off+int64(len(win)) >= s.size {
-					break
-				}
-				off += int64(max(1, len(win)-3))
-				continue
-			}
-			off += int64(i) + 1
-			continue
-		}
-		if len(h) < oggHeaderLen || len(h) < oggHeaderLen+int(h[26]) {
-			truncated = true // the file ends inside a page header
+		if stop {
 			break
 		}
-		if h[4] != 0 {
-			return nil, errCorrupt("Ogg: page version %d at offset %d", h[4], off)
-		}
-		flags := h[5]
-		granule := int64(binary.LittleEndian.Uint64(h[6:]))
-		serial := binary.LittleEndian.Uint32(h[14:])
-		nseg := int(h[26])
-		var payload int64
-		for _, l := range h[oggHeaderLen : oggHeaderLen+nseg] {
-			payload += int64(l)
-		}
-		hlen := int64(oggHeaderLen + nseg)
-		end := off + hlen + payload
-		if end > s.size {
-			truncated = true // a page cut in the middle
-			break
-		}
-		if flags&0x02 != 0 { // BOS
-			if cur == nil || cur.data {
-				if cur != nil {
-					total += cur.duration()
-				}
-				cur = &oggLink{}
-				links++
-				if first == nil {
-					first = cur
-				}
-			}
-			if len(cur.streams) < oggMaxStreams && cur.find(serial) == nil {
-				// The identification header is the first packet of the BOS page.
-				var plen int64
-				for _, l := range h[oggHeaderLen : oggHeaderLen+nseg] {
-					plen += int64(l)
-					if l < 255 {
-						break
-					}
-				}
-				p, err := w.at(off+hlen, min(plen, 128))
-				if err != nil {
-					return nil, err
-				}
-				st := &oggStream{serial: serial, granule: -1}
-				st.identify(p)
-				hasVideo = hasVideo || st.video
-				cur.streams = append(cur.streams, st)
-			}
-		} else if cur == nil {
-			return nil, errCorrupt("Ogg: the first page is not a beginning-of-stream page")
-		} else {
-			cur.data = true
-		}
-		if st := cur.find(serial); st != nil {
-			if granule >= 0 && flags&0x02 == 0 {
-				st.granule = granule
-			}
-			if flags&0x04 != 0 {
-				st.eos = true
-			}
-		}
-		off = end
+		off = next
 	}
-	if first == nil {
+	return g.info()
+}
+
+// page handles the page (or junk) at off and returns where the walk goes
+// next; stop ends the walk (the end of the file, or a page cut short).
+func (g *oggWalk) page(off int64) (next int64, stop bool, err error) {
+	h, err := g.w.at(off, oggHeaderLen+255)
+	if err != nil {
+		return 0, false, err
+	}
+	if len(h) < 4 || string(h[:4]) != "OggS" {
+		return g.resync(off)
+	}
+	if len(h) < oggHeaderLen || len(h) < oggHeaderLen+int(h[26]) {
+		g.truncated = true // the file ends inside a page header
+		return 0, true, nil
+	}
+	if h[4] != 0 {
+		return 0, false, errCorrupt("Ogg: page version %d at offset %d", h[4], off)
+	}
+	pg := oggHdr{flags: h[5], granule: int64(binary.LittleEndian.Uint64(h[6:])), serial: binary.LittleEndian.Uint32(h[14:])}
+	pg.lacing = g.lace[:h[26]]
+	copy(pg.lacing, h[oggHeaderLen:]) // h is the window: a later read may move it
+	for _, l := range pg.lacing {
+		pg.size += int64(l)
+	}
+	pg.body = off + oggHeaderLen + int64(len(pg.lacing))
+	end := pg.body + pg.size
+	if end > g.s.size {
+		g.truncated = true // a page cut in the middle
+		return 0, true, nil
+	}
+	switch {
+	case pg.flags&0x02 != 0:
+		if err := g.bos(&pg); err != nil {
+			return 0, false, err
+		}
+	case g.cur == nil:
+		return 0, false, errCorrupt("Ogg: the first page is not a beginning-of-stream page")
+	default:
+		g.cur.data = true
+	}
+	if st := g.cur.find(pg.serial); st != nil {
+		if err := g.sample(st, &pg); err != nil {
+			return 0, false, err
+		}
+		if pg.granule >= 0 && pg.flags&0x02 == 0 {
+			st.granule = pg.granule
+		}
+		if pg.flags&0x04 != 0 {
+			st.eos = true
+		}
+	}
+	return end, false, nil
+}
+
+// resync looks for the next "OggS" after junk between pages, a window at a
+// time; junk up to the end of the file is ignored.
+func (g *oggWalk) resync(off int64) (next int64, stop bool, err error) {
+	if g.cur == nil {
+		return 0, false, errCorrupt("Ogg: no page at the start")
+	}
+	win, err := g.w.at(off, oggWindow)
+	if err != nil {
+		return 0, false, err
+	}
+	i := bytes.Index(win[1:], []byte("OggS"))
+	if i < 0 {
+		if off+int64(len(win)) >= g.s.size {
+			return 0, true, nil
+		}
+		return off + int64(max(1, len(win)-3)), false, nil
+	}
+	return off + int64(i) + 1, false, nil
+}
+
+// bos handles a beginning-of-stream page: a new link when data pages came
+// before it, and a new logical stream identified by its first packet.
+func (g *oggWalk) bos(pg *oggHdr) error {
+	if g.cur == nil || g.cur.data {
+		if g.cur != nil {
+			g.total += g.cur.duration()
+		}
+		g.cur = &oggLink{}
+		g.links++
+		if g.first == nil {
+			g.first = g.cur
+		}
+	}
+	if len(g.cur.streams) >= oggMaxStreams || g.cur.find(pg.serial) != nil {
+		return nil
+	}
+	// The identification header is the first packet of the BOS page.
+	var plen int64
+	for _, l := range pg.lacing {
+		plen += int64(l)
+		if l < 255 {
+			break
+		}
+	}
+	p, err := g.w.at(pg.body, min(plen, 128))
+	if err != nil {
+		return err
+	}
+	st := &oggStream{serial: pg.serial, granule: -1}
+	st.identify(p)
+	if st.codec == "opus" && g.links == 1 {
+		st.opus = &opusSampler{head: st.opusHead}
+	}
+	g.hasVideo = g.hasVideo || st.video
+	g.cur.streams = append(g.cur.streams, st)
+	return nil
+}
+
+// sample walks the page's packets of an Opus stream of the first link and
+// gives the first bytes of its first audio packets (after OpusHead and
+// OpusTags) to its sampler. The payload is read only when such a packet
+// starts on the page.
+func (g *oggWalk) sample(st *oggStream, pg *oggHdr) error {
+	if st.opus == nil || st.opus.full() {
+		return nil
+	}
+	var payload []byte
+	pos := 0
+	for i, l := range pg.lacing {
+		if !st.inPkt && st.packets >= 2 { // an audio packet starts here
+			if payload == nil {
+				b, err := g.w.at(pg.body, pg.size)
+				if err != nil {
+					return err
+				}
+				payload = b
+			}
+			st.pktHead = append(st.pktHead[:0], payload[pos:min(pos+min(int(l), 2), len(payload))]...)
+		}
+		pos += int(l)
+		st.inPkt = l == 255
+		if !st.inPkt {
+			if st.packets >= 2 {
+				st.opus.add(st.pktHead, pg.flags&0x04 != 0 && i == len(pg.lacing)-1)
+			}
+			st.packets++
+		}
+	}
+	return nil
+}
+
+// info assembles the result from the first link's streams.
+func (g *oggWalk) info() (*Info, error) {
+	if g.first == nil {
 		return nil, errTruncated("Ogg: no complete page")
 	}
-	info := &Info{Container: rules.ContainerOgg, HasVideo: hasVideo, Chained: links > 1}
-	for _, st := range first.streams {
+	info := &Info{Container: rules.ContainerOgg, HasVideo: g.hasVideo, Chained: g.links > 1}
+	for _, st := range g.first.streams {
 		if !st.audio {
 			continue
 		}
 		if info.Streams == 0 {
 			info.Codec, info.Channels, info.SampleRate = st.codec, st.channels, st.rate
+			info.Opus = st.opus.packing()
 		}
 		info.Streams++
 	}
 	if info.Streams == 0 {
-		if hasVideo { // as for MP4: a video with no audio stream is not audio
+		if g.hasVideo { // as for MP4: a video with no audio stream is not audio
 			return nil, &Error{Kind: KindNotAudio, Err: errors.New("an Ogg video with no audio stream")}
 		}
 		return nil, errUnsupported("Ogg: no logical stream of a known codec")
 	}
 	// The last link must end every logical stream with an EOS page.
-	for _, st := range cur.streams {
+	truncated := g.truncated
+	for _, st := range g.cur.streams {
 		if !st.eos {
 			truncated = true
 		}
 	}
-	info.Duration = total + cur.duration()
+	info.Duration = g.total + g.cur.duration()
 	info.Truncated = truncated
 	return info, nil
 }

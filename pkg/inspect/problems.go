@@ -26,6 +26,9 @@ const (
 	CodeUnreadable           Code = "unreadable"                      // the file could not be opened or read
 	CodeCorrupt              Code = "corrupt"                         // the structure is inconsistent
 	CodeNotRegular           Code = "not_regular_file"                // a FIFO, device, socket or directory
+	// CodeNotNativePacking is advisory (the file stays ready): an Ogg Opus
+	// note not packed like WhatsApp's own (see OpusPacking).
+	CodeNotNativePacking Code = "not_native_packing"
 )
 
 // Problem is one reason a file is not (or not cleanly) what WhatsApp takes.
@@ -54,6 +57,9 @@ func (r *Report) judge(o options) {
 		r.add(Code(p.Code), p.Message)
 	}
 	r.AudioReady, r.VoiceReady = v.Audio, v.Voice
+	if v.Audio && rules.IsVoiceType(r.Container, r.Codec) && r.Opus != nil && !r.Opus.Native {
+		r.add(CodeNotNativePacking, fmt.Sprintf("Opus packed as %s; WhatsApp's own voice notes are SILK WB, 3 × 20 ms frames per packet, 16000 Hz input (other shapes are reported not to play on some iPhones)", r.Opus))
+	}
 }
 
 // Facts are the report's facts as rules.Check takes them (with the
