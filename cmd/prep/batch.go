@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 func init() {
@@ -96,7 +97,7 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	}
 	defs := pipeline.ManifestDefaults{}
 	if pn := envOr(e, *provider, "PREP_PROVIDER"); pn != "" {
-		if defs.Provider, err = pipeline.ParseProvider(pn); err != nil {
+		if defs.Provider, err = send.ParseProvider(pn); err != nil {
 			return usageErrorf("batch: %v", err)
 		}
 	}
@@ -117,19 +118,19 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	} else if *detach || *batchName != "" {
 		return usageErrorf("batch: --detach and --batch go with --queue")
 	}
-	used := map[pipeline.Provider]bool{}
+	used := map[send.Provider]bool{}
 	for _, r := range m.Rows {
 		if r.Err == nil {
 			used[r.Provider] = true
 		}
 	}
-	var providers []pipeline.Provider
-	for _, p := range pipeline.Providers {
+	var providers []send.Provider
+	for _, p := range allProviders() {
 		if used[p] {
 			providers = append(providers, p)
 		}
 	}
-	p, err := buildPipeline(ctx, e, sf, providers, link)
+	p, err := buildPipeline(ctx, e, sf, providers, link, "")
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 		// The batch's own limiter as well as the sender's: a row waiting
 		// for its turn there is dropped by Ctrl-C, where one waiting in the
 		// sender's limiter would still go out after it.
-		opts.Rate = map[pipeline.Provider]float64{}
+		opts.Rate = map[send.Provider]float64{}
 		for _, pv := range providers {
 			opts.Rate[pv] = *sf.rate
 		}

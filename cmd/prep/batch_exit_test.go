@@ -12,6 +12,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/sandbox"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 // runCLIErr runs prep in process and returns what main would print: the
@@ -115,7 +116,7 @@ func TestBatchCorruptJournalCLI(t *testing.T) {
 // report; a report that could not be written is not announced on stdout.
 func TestShowBatchErrorsGoToStderr(t *testing.T) {
 	res := &pipeline.BatchResult{
-		Rows:    []pipeline.RowResult{{Row: 2, To: "+447700900001", File: "a.ogg", Provider: pipeline.Meta, Status: pipeline.StatusSkipped, Error: "not sent: the journal could not be written"}},
+		Rows:    []pipeline.RowResult{{Row: 2, To: "+447700900001", File: "a.ogg", Provider: send.Meta, Status: pipeline.StatusSkipped, Error: "not sent: the journal could not be written"}},
 		Summary: pipeline.Summary{Rows: 1, Counts: map[pipeline.Status]int{pipeline.StatusSkipped: 1}, Error: "journal j: write j: no space left on device"},
 	}
 	dir := t.TempDir()

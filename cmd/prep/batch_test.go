@@ -100,7 +100,7 @@ func writeManifest(t *testing.T, dir string, n int, samples []string) string {
 	var b strings.Builder
 	b.WriteString("to,file,provider\n")
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "+4477009%05d,%s,%s\n", i, samples[i%len(samples)], pipeline.Providers[i%3])
+		fmt.Fprintf(&b, "+4477009%05d,%s,%s\n", i, samples[i%len(samples)], allProviders()[i%3])
 	}
 	p := filepath.Join(dir, "manifest.csv")
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {

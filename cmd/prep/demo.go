@@ -79,11 +79,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	noCache, split := true, true
 	zero, none, sbURL, rate := 0, "", sb.URL(), 0.0
 	sf := &stageFlags{upload: &none, sandbox: &sbURL, noCache: &noCache, split: &split, bitrate: &zero, rate: &rate, s3Bucket: &none}
-	p, err := buildPipeline(ctx, e, sf, pipeline.Providers, false)
+	p, err := buildPipeline(ctx, e, sf, allProviders(), false, tmp)
 	if err != nil {
 		return err
 	}
-	p.TempDir = tmp
 	opts := pipeline.BatchOptions{Journal: filepath.Join(tmp, "demo.journal"), Split: true}
 	prog := newProgressPrinter(e, *asJSON)
 	if prog != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/queue"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 // queueConfig is the queue's tuning from the environment; submitters and
@@ -104,8 +105,8 @@ type queueBatchFlags struct {
 func runQueueBatch(ctx context.Context, e *env, url string, m *pipeline.Manifest, f queueBatchFlags) error {
 	opts := queue.SubmitOptions{Batch: f.batch, ResendUnknown: f.resendUnknown, Split: f.split, Link: f.link, Jobs: f.jobs}
 	if f.rate > 0 {
-		opts.Rate = map[pipeline.Provider]float64{}
-		for _, pv := range pipeline.Providers {
+		opts.Rate = map[send.Provider]float64{}
+		for _, pv := range allProviders() {
 			opts.Rate[pv] = f.rate
 		}
 	}

@@ -22,9 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/prep-audio/prep/internal/natstest"
-	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/queue"
 	"github.com/prep-audio/prep/pkg/sandbox"
+	"github.com/prep-audio/prep/pkg/transcode"
 )
 
 // proc is a `prep` process started by a test.
@@ -285,7 +285,7 @@ func TestQueueWorkersSurviveKillAndRestart(t *testing.T) {
 	}
 	extra := 0
 	for _, sha := range shas {
-		rec, err := q.Recording(context.Background(), queue.ContentKey(sha, pipeline.Voice))
+		rec, err := q.Recording(context.Background(), queue.ContentKey(sha, transcode.ProfileVoice))
 		if err != nil {
 			t.Fatal(err)
 		}

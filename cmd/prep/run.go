@@ -12,6 +12,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/rules"
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/transcode"
 	"github.com/prep-audio/prep/pkg/upload"
@@ -32,6 +33,10 @@ type stageFlags struct {
 	packing  *string
 	rate     *float64
 	s3Bucket *string
+	// linkToo builds the link host (S3) as well when a bucket is set,
+	// whatever the providers: a worker takes rows submitted with
+	// --upload s3 (not a flag).
+	linkToo bool
 }
 
 func addStageFlags(fs *flag.FlagSet) *stageFlags {
@@ -58,12 +63,16 @@ func (f *stageFlags) linkUpload() (bool, error) {
 	return false, usageErrorf("--upload %q: want provider or s3", *f.upload)
 }
 
-// buildPipeline builds the stages for the providers used. With a sandbox
+// allProviders are the providers in the CLI's order.
+func allProviders() []send.Provider { return []send.Provider{send.Meta, send.D360, send.Infobip} }
+
+// buildPipeline builds the clients for the providers used. With a sandbox
 // URL, every provider is the sandbox and Infobip's URLs come from its file
 // host (or S3 when S3_ENDPOINT is set); otherwise credentials and endpoints
 // come from the environment as for `prep send` and `prep upload`. Missing
-// settings are usage errors, found before any work.
-func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipeline.Provider, link bool) (*pipeline.Pipeline, error) {
+// settings are usage errors, found before any work. tempDir holds work
+// files ("" for the system's).
+func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []send.Provider, link bool, tempDir string) (*pipeline.Pipeline, error) {
 	topts := transcode.Options{Bitrate: *f.bitrate, Packing: transcode.Packing(*f.packing)}
 	if _, err := transcode.New(topts); err != nil {
 		var te *transcode.Error
@@ -74,7 +83,7 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 	}
 	needLink := link
 	for _, p := range providers {
-		if p == pipeline.Infobip {
+		if p == send.Infobip {
 			needLink = true
 		}
 	}
@@ -82,7 +91,7 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 	if *f.rate > 0 {
 		sendOpts = append(sendOpts, send.WithRateLimit(*f.rate, 0))
 	}
-	s3FromEnv := func(required bool) (pipeline.Uploader, error) {
+	s3FromEnv := func(required bool) (upload.Uploader, error) {
 		cfg := upload.S3ConfigFromEnv(e.getenv)
 		if *f.s3Bucket != "" {
 			cfg.Bucket = *f.s3Bucket
@@ -97,17 +106,19 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 		if err != nil {
 			return nil, usageErrorf("S3: %v", withHint(err))
 		}
-		return pipeline.FromUpload(s3), nil
+		return s3, nil
 	}
 
 	if sb := envOr(e, *f.sandbox, "PREP_SANDBOX_URL"); sb != "" {
-		cfg := pipeline.SandboxConfig{URL: sb, Transcode: topts, SendOptions: sendOpts}
+		cfg := pipeline.SandboxConfig{URL: sb, Transcode: topts, SendOptions: sendOpts, TempDir: tempDir}
 		if needLink && e.getenv("S3_ENDPOINT") != "" {
 			up, err := s3FromEnv(false)
 			if err != nil {
 				return nil, err
 			}
-			cfg.Link = up
+			if up != nil {
+				cfg.Link = up
+			}
 		}
 		return pipeline.NewSandboxPipeline(cfg)
 	}
@@ -120,8 +131,7 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 			fmt.Fprintf(e.stderr, "prep: media-id cache unavailable (%v); uploading without it\n", err)
 		}
 	}
-	p := &pipeline.Pipeline{Transcoder: pipeline.NewTranscode(topts), NormalizeTo: send.NormalizePhone, Senders: map[pipeline.Provider]pipeline.Sender{}}
-	ups := pipeline.Uploads{}
+	cfg := pipeline.Config{Transcode: topts, TempDir: tempDir, Senders: map[send.Provider]send.Sender{}, Media: map[send.Provider]upload.Uploader{}}
 	for _, pv := range providers {
 		// One client per account: it sends the messages and uploads the
 		// media, under one rate limit and one retry policy.
@@ -129,41 +139,88 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []pipel
 		if err != nil {
 			return nil, withHint(err)
 		}
-		p.Senders[pv] = pipeline.FromSend(c, pv)
-		if link || pv == pipeline.Infobip {
+		cfg.Senders[pv] = c
+		if link || pv == send.Infobip {
 			continue
 		}
 		m, err := upload.NewMedia(c, cache)
 		if err != nil {
 			return nil, err
 		}
-		ups[pipeline.DestinationFor(pv, false)] = pipeline.FromUpload(m)
+		cfg.Media[pv] = m
 	}
-	if needLink {
-		up, err := s3FromEnv(true)
+	if needLink || f.linkToo {
+		up, err := s3FromEnv(needLink)
 		if err != nil {
 			return nil, err
 		}
-		ups[pipeline.DestLink] = up
+		if up != nil {
+			cfg.Link = up
+		}
 	}
-	p.Uploader = ups
-	return p, nil
+	return pipeline.New(cfg)
 }
 
 // runResult is the --json output of prep run: one object.
 type runResult struct {
-	File      string                    `json:"file"`
-	Provider  string                    `json:"provider"`
-	To        string                    `json:"to"`
-	Profile   string                    `json:"profile"`
-	SHA256    string                    `json:"sha256,omitempty"`
-	Inspect   *inspect.Report           `json:"inspect,omitempty"`
-	Transcode *pipeline.TranscodeResult `json:"transcode,omitempty"`
-	Media     []pipeline.Media          `json:"media,omitempty"`
-	MessageID string                    `json:"message_id"`
-	Status    string                    `json:"status"` // sent, failed, in_doubt, invalid
-	Timing    pipeline.Timing           `json:"timing"`
-	Error     *runError                 `json:"error,omitempty"`
+	File      string          `json:"file"`
+	Provider  string          `json:"provider"`
+	To        string          `json:"to"`
+	Profile   string          `json:"profile"`
+	SHA256    string          `json:"sha256,omitempty"`
+	Inspect   *inspect.Report `json:"inspect,omitempty"`
+	Transcode *runTranscoded  `json:"transcode,omitempty"`
+	Media     []runMedia      `json:"media,omitempty"`
+	MessageID string          `json:"message_id"` // the parts' ids joined with ";"
+	Status    string          `json:"status"`     // sent, failed, in_doubt, invalid
+	Timing    pipeline.Timing `json:"timing"`
+	Error     *runError       `json:"error,omitempty"`
+}
+
+// runTranscoded is what the transcode stage made.
+type runTranscoded struct {
+	Action   string      `json:"action"` // passthrough, remux or transcode
+	Attempts int         `json:"attempts"`
+	Outputs  []runOutput `json:"outputs"`
+}
+
+type runOutput struct {
+	Path     string  `json:"path"`
+	Bytes    int64   `json:"bytes"`
+	MIME     string  `json:"mime"`
+	Ext      string  `json:"ext"`
+	Duration float64 `json:"duration_s"`
+	SHA256   string  `json:"sha256"`
+}
+
+// runMedia is where an upload landed.
+type runMedia struct {
+	ID     string `json:"media_id,omitempty"`
+	URL    string `json:"url,omitempty"`
+	Reused bool   `json:"reused,omitempty"`
+}
+
+// newRunResult is the output of prep run from the pipeline's result.
+func newRunResult(file string, prof transcode.Profile, res *pipeline.Result) runResult {
+	out := runResult{File: file, Provider: string(res.Provider), To: res.To, Profile: string(prof), SHA256: res.SHA256, Inspect: res.Inspect,
+		MessageID: strings.Join(res.MessageIDs, ";"), Status: "sent", Timing: res.Timing}
+	if tr := res.Transcode; tr != nil {
+		out.Transcode = &runTranscoded{Action: string(tr.Action), Attempts: tr.Attempts}
+		for i, o := range tr.Outputs {
+			ro := runOutput{Path: o.Path, Bytes: o.Bytes, Duration: o.Duration}
+			if typ, ok := rules.ByExt(filepath.Ext(o.Path)); ok {
+				ro.MIME, ro.Ext = typ.MIME, typ.Ext
+			}
+			if i < len(res.Files) {
+				ro.SHA256 = res.Files[i].SHA256
+			}
+			out.Transcode.Outputs = append(out.Transcode.Outputs, ro)
+		}
+	}
+	for _, m := range res.Media {
+		out.Media = append(out.Media, runMedia{ID: m.MediaID, URL: m.URL, Reused: m.Reused})
+	}
+	return out
 }
 
 type runError struct {
@@ -194,7 +251,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if pname == "" {
 		return usageErrorf("run: --provider is required (meta, 360dialog or infobip)")
 	}
-	pv, err := pipeline.ParseProvider(pname)
+	pv, err := send.ParseProvider(pname)
 	if err != nil {
 		return usageErrorf("run: %v", err)
 	}
@@ -205,7 +262,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if _, err := send.NormalizePhone(*to); err != nil {
 		return err // a *send.ValidationError: exit 2, nothing done
 	}
-	if *callback != "" && pv != pipeline.Infobip {
+	if *callback != "" && pv != send.Infobip {
 		// Refused here, not by the send stage after the transcode and upload.
 		return &send.ValidationError{Field: "callback_data", Reason: "--callback-data is for Infobip only"}
 	}
@@ -213,13 +270,12 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := buildPipeline(ctx, e, sf, []pipeline.Provider{pv}, link)
+	p, err := buildPipeline(ctx, e, sf, []send.Provider{pv}, link, "")
 	if err != nil {
 		return err
 	}
 	res, err := p.Run(ctx, pipeline.Item{Path: pos[0], To: *to, Provider: pv, Profile: prof, Split: *sf.split, Link: link, CallbackData: *callback})
-	out := runResult{File: pos[0], Provider: string(pv), To: res.To, Profile: string(prof), SHA256: res.SHA256, Inspect: res.Inspect,
-		Transcode: res.Transcode, Media: res.Media, MessageID: res.MessageID, Status: "sent", Timing: res.Timing}
+	out := newRunResult(pos[0], prof, res)
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil && !isInDoubtErr(err) {
 			return err
@@ -265,7 +321,7 @@ func (e *shownError) As(target any) bool {
 }
 
 func isInDoubtErr(err error) bool {
-	var d *pipeline.InDoubtError
+	var d *send.InDoubtError
 	return errors.As(err, &d)
 }
 
@@ -273,7 +329,7 @@ func describeRunError(err error) *runError {
 	re := &runError{Message: err.Error()}
 	var se *pipeline.StageError
 	if errors.As(err, &se) {
-		re.Stage = se.Stage
+		re.Stage = string(se.Stage)
 	}
 	var (
 		api *send.APIError

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/status"
 )
 
@@ -126,7 +127,7 @@ type journalRow struct {
 	key      string
 	row      int
 	to       string
-	provider pipeline.Provider
+	provider send.Provider
 	parts    int
 	part     map[int]*journalPart
 }

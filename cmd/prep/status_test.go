@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/status"
 )
 
@@ -33,17 +34,17 @@ func TestStatusCommand(t *testing.T) {
 	key := func(i int) string { return fmt.Sprintf("%032x", i) }
 	recs := []pipeline.Record{
 		{State: pipeline.StateRun},
-		{Key: key(1), Row: 1, To: "+16505550001", Provider: pipeline.Meta, Parts: 1, State: pipeline.StateSending},
+		{Key: key(1), Row: 1, To: "+16505550001", Provider: send.Meta, Parts: 1, State: pipeline.StateSending},
 		{Key: key(1), Row: 1, Part: 0, State: pipeline.StateSent, MessageID: "wamid.1"},
-		{Key: key(2), Row: 2, To: "+16505550002", Provider: pipeline.Meta, Parts: 2, State: pipeline.StateSent, MessageID: "wamid.2a"},
+		{Key: key(2), Row: 2, To: "+16505550002", Provider: send.Meta, Parts: 2, State: pipeline.StateSent, MessageID: "wamid.2a"},
 		{Key: key(2), Row: 2, Part: 1, Parts: 2, State: pipeline.StateSent, MessageID: "wamid.2b"},
 		// in doubt, resolved by a status carrying the row's key
-		{Key: key(3), Row: 3, To: "+16505550003", Provider: pipeline.Meta, Parts: 1, State: pipeline.StateUnknown, Error: "no answer"},
+		{Key: key(3), Row: 3, To: "+16505550003", Provider: send.Meta, Parts: 1, State: pipeline.StateUnknown, Error: "no answer"},
 		// Infobip in doubt: its messageId was fixed before sending
-		{Key: key(4), Row: 4, To: "+16505550004", Provider: pipeline.Infobip, Parts: 1, State: pipeline.StateUnknown, ClientID: "ib-4"},
-		{Key: key(5), Row: 5, To: "+16505550005", Provider: pipeline.D360, Parts: 1, State: pipeline.StateFailed, Error: "360dialog: HTTP 400 code 131047 (window)"},
-		{Key: key(6), Row: 6, To: "+16505550006", Provider: pipeline.Meta, Parts: 1, State: pipeline.StateSent, MessageID: "wamid.6"},
-		{Key: key(7), Row: 7, To: "+16505550007", Provider: pipeline.Meta, Parts: 1, State: pipeline.StateSent, MessageID: "wamid.7"},
+		{Key: key(4), Row: 4, To: "+16505550004", Provider: send.Infobip, Parts: 1, State: pipeline.StateUnknown, ClientID: "ib-4"},
+		{Key: key(5), Row: 5, To: "+16505550005", Provider: send.D360, Parts: 1, State: pipeline.StateFailed, Error: "360dialog: HTTP 400 code 131047 (window)"},
+		{Key: key(6), Row: 6, To: "+16505550006", Provider: send.Meta, Parts: 1, State: pipeline.StateSent, MessageID: "wamid.6"},
+		{Key: key(7), Row: 7, To: "+16505550007", Provider: send.Meta, Parts: 1, State: pipeline.StateSent, MessageID: "wamid.7"},
 	}
 	for _, r := range recs {
 		if err := j.Append(r); err != nil {
@@ -128,7 +129,7 @@ func TestStatusAllDelivered(t *testing.T) {
 	dir := t.TempDir()
 	jpath, spath := filepath.Join(dir, "m.journal"), filepath.Join(dir, "s.jsonl")
 	j, _, _ := pipeline.OpenJournal(jpath)
-	j.Append(pipeline.Record{Key: "k", Row: 1, To: "+1", Provider: pipeline.Meta, Parts: 1, State: pipeline.StateSent, MessageID: "w"})
+	j.Append(pipeline.Record{Key: "k", Row: 1, To: "+1", Provider: send.Meta, Parts: 1, State: pipeline.StateSent, MessageID: "w"})
 	j.Close()
 	st, _ := status.OpenStore(spath)
 	st.Append(context.Background(), []status.Event{{Provider: status.Meta, MessageID: "w", Status: status.Read}}, nil)

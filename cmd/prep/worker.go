@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/queue"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 func init() {
@@ -34,12 +34,12 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	}
 	// Providers: every one the environment has credentials for (all of
 	// them with --sandbox).
-	var providers []pipeline.Provider
+	var providers []send.Provider
 	sandbox := envOr(e, *sf.sandbox, "PREP_SANDBOX_URL") != ""
 	for _, p := range []struct {
-		p   pipeline.Provider
+		p   send.Provider
 		env string
-	}{{pipeline.Meta, "WHATSAPP_ACCESS_TOKEN"}, {pipeline.D360, "D360_API_KEY"}, {pipeline.Infobip, "INFOBIP_API_KEY"}} {
+	}{{send.Meta, "WHATSAPP_ACCESS_TOKEN"}, {send.D360, "D360_API_KEY"}, {send.Infobip, "INFOBIP_API_KEY"}} {
 		if sandbox || e.getenv(p.env) != "" {
 			providers = append(providers, p.p)
 		}
@@ -47,17 +47,10 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if len(providers) == 0 {
 		return usageErrorf("worker: no provider credentials in the environment (WHATSAPP_ACCESS_TOKEN, D360_API_KEY, INFOBIP_API_KEY), and no --sandbox")
 	}
-	p, err := buildPipeline(ctx, e, sf, providers, false)
+	sf.linkToo = true // rows submitted with --upload s3 need the link host too
+	p, err := buildPipeline(ctx, e, sf, providers, false, "")
 	if err != nil {
 		return err
-	}
-	if ups, ok := p.Uploader.(pipeline.Uploads); ok && ups[pipeline.DestLink] == nil && envOr(e, *sf.s3Bucket, "S3_BUCKET") != "" && !sandbox {
-		// Rows submitted with --upload s3 need the link host too.
-		if lp, err := buildPipeline(ctx, e, sf, providers, true); err == nil {
-			if lu, ok := lp.Uploader.(pipeline.Uploads); ok {
-				ups[pipeline.DestLink] = lu[pipeline.DestLink]
-			}
-		}
 	}
 	sources, err := sourcesFromEnv(ctx, e)
 	if err != nil {
@@ -68,12 +61,12 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeQ()
-	acct := func(pv pipeline.Provider) string {
+	acct := func(pv send.Provider) string {
 		// The account a rate bucket is for: never a secret.
 		switch pv {
-		case pipeline.Meta:
+		case send.Meta:
 			return e.getenv("WHATSAPP_PHONE_NUMBER_ID")
-		case pipeline.Infobip:
+		case send.Infobip:
 			return strings.TrimPrefix(strings.TrimPrefix(e.getenv("INFOBIP_BASE_URL"), "https://"), "http://")
 		}
 		return string(pv)

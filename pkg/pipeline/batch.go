@@ -16,7 +16,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
+
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // Status is a row's outcome in a batch report.
@@ -31,21 +36,25 @@ const (
 	StatusInvalid Status = "invalid" // the row is wrong (missing field, bad number, unreadable file)
 )
 
-// Statuses lists the outcomes in report order.
-var Statuses = []Status{StatusSent, StatusFailed, StatusUnknown, StatusSkipped, StatusInvalid}
+// statuses lists the outcomes in report order.
+func statuses() []Status {
+	return []Status{StatusSent, StatusFailed, StatusUnknown, StatusSkipped, StatusInvalid}
+}
 
 // BatchOptions configure a batch.
 type BatchOptions struct {
 	// Journal is the journal file; "" runs without one (no resume, no
 	// exactly-once across runs).
 	Journal string
-	// Jobs is the number of transcode workers; default runtime.NumCPU().
+	// Jobs is the number of recordings prepared at once; default
+	// runtime.NumCPU().
 	Jobs int
 	// SendWorkers is the number of concurrent sends per provider; default 8.
 	// The senders' own rate limits apply on top.
 	SendWorkers int
 	// Rate caps messages per second per provider (0 or absent: no cap here).
-	Rate map[Provider]float64
+	// A row waiting for its turn here is dropped by Stop.
+	Rate map[send.Provider]float64
 	// ResendUnknown resends rows whose earlier send is in doubt.
 	ResendUnknown bool
 	// CorruptInDoubt goes on over a journal with unreadable lines (other
@@ -67,29 +76,14 @@ type BatchOptions struct {
 	ProgressEvery time.Duration
 }
 
-// Progress is a snapshot of a running batch.
-type Progress struct {
-	Total   int           `json:"total"`
-	Done    int           `json:"done"`
-	Sent    int           `json:"sent"`
-	Failed  int           `json:"failed"`
-	Unknown int           `json:"unknown"`
-	Skipped int           `json:"skipped"`
-	Invalid int           `json:"invalid"`
-	Elapsed time.Duration `json:"elapsed_ns"`
-	Rate    float64       `json:"rows_per_s"` // rows finished per second in this run
-	ETA     time.Duration `json:"eta_ns"`     // 0 when unknown
-	Final   bool          `json:"final,omitempty"`
-}
-
 // RowResult is one manifest row's outcome.
 type RowResult struct {
-	Row      int      `json:"row"` // line number in the manifest
-	To       string   `json:"to"`
-	File     string   `json:"file"`
-	Provider Provider `json:"provider"`
-	Profile  Profile  `json:"profile,omitempty"`
-	Status   Status   `json:"status"`
+	Row      int               `json:"row"` // line number in the manifest
+	To       string            `json:"to"`
+	File     string            `json:"file"`
+	Provider send.Provider     `json:"provider"`
+	Profile  transcode.Profile `json:"profile,omitempty"`
+	Status   Status            `json:"status"`
 	// MessageID is the provider's id (several, joined with ";", for a split
 	// recording).
 	MessageID string `json:"message_id"`
@@ -157,9 +151,7 @@ type Batch struct {
 
 	stopOnce sync.Once
 	stopCh   chan struct{}
-
-	counts    [5]atomic.Int64 // by index in Statuses
-	doneStart int64
+	tally    tally
 }
 
 // NewBatch prepares a run of m through p.
@@ -179,9 +171,9 @@ func (p *Pipeline) NewBatch(m *Manifest, opts BatchOptions) *Batch {
 // Stop asks the batch to stop gracefully: no new row is started,
 // transcodes in progress are abandoned, uploads and sends already in flight
 // are finished and journaled (a rerun sends a journaled upload instead of
-// uploading again). Rows not attempted are reported skipped. Safe to
-// call from any goroutine, any number of times. To stop at once, cancel
-// Run's context instead (in-flight sends then become unknown).
+// uploading again). Rows not attempted are reported skipped. Safe to call
+// from any goroutine, any number of times. To stop at once, cancel Run's
+// context instead (in-flight sends then become unknown).
 func (b *Batch) Stop() { b.stopOnce.Do(func() { close(b.stopCh) }) }
 
 func (b *Batch) stopped() bool {
@@ -193,16 +185,18 @@ func (b *Batch) stopped() bool {
 	}
 }
 
+// interrupted reports whether the batch was stopped or cancelled.
+func (b *Batch) interrupted(ctx context.Context) bool { return b.stopped() || ctx.Err() != nil }
+
 // rowRun is the working state of one row.
 type rowRun struct {
 	row     Row
 	to      string
 	sha     string
 	key     string
-	dest    Destination
+	dest    destination
 	hist    *rowHistory
-	rec     *recording
-	media   []Media
+	media   []upload.Ref
 	timing  Timing
 	ids     []string
 	status  Status
@@ -210,87 +204,228 @@ type rowRun struct {
 	resumed bool
 }
 
-// recording is one distinct (content, profile) with the rows using it.
-type recording struct {
-	key     string
-	path    string
-	profile Profile
-	rows    map[Destination][]*rowRun
-	dests   []Destination
-}
-
-// Run runs the batch. It returns an error only when it could not start
-// (e.g. the journal is locked by another batch); row problems are in the
-// result. Cancelling ctx stops at once.
+// Run runs the batch: the rows are checked and keyed, the journal says
+// what is left, and the work goes through the stages — prepare (Jobs at
+// once, shared by content), upload (per destination), send (per provider,
+// SendWorkers at once, journal-guarded). It returns an error only when it
+// could not start (the journal is locked, unwritable or damaged); row
+// problems are in the result. Cancelling ctx stops at once.
 func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 	start := time.Now()
-	p, opts := b.p, b.opts
-	runs := make([]*rowRun, len(b.m.Rows))
-	for i, r := range b.m.Rows {
-		runs[i] = &rowRun{row: r}
+	runs := b.checkRows(ctx)
+	jg, err := b.openJournal(runs)
+	if err != nil {
+		return nil, err
 	}
-	res := &BatchResult{Summary: Summary{Rows: len(runs), Counts: map[Status]int{}}}
+	defer jg.close()
+	pl := b.plan(runs, jg)
+	stopProgress := b.startProgress(len(runs), start)
+	var st stats
+	err = b.execute(ctx, pl, jg, &st)
+	stopProgress()
+	if cerr := jg.close(); cerr != nil {
+		jg.fail(cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := b.result(runs, pl, jg, &st, start)
+	if b.opts.Progress != nil {
+		b.opts.Progress(b.progress(len(runs), start, true))
+	}
+	return res, nil
+}
 
-	// 1. Rows: recipient, provider configuration, file content.
+// checkRows is the first stage: each row's recipient, provider and file
+// (hashed, Jobs at once). Rows found wrong get their Err.
+func (b *Batch) checkRows(ctx context.Context) []*rowRun {
+	runs := make([]*rowRun, len(b.m.Rows))
 	paths := map[string]string{} // path → sha256
-	var pathErr sync.Map
-	for _, rr := range runs {
-		if rr.row.Err != nil {
+	for i, r := range b.m.Rows {
+		rr := &rowRun{row: r}
+		runs[i] = rr
+		if r.Err != nil {
 			continue
 		}
-		to, err := p.normalize(rr.row.To)
+		to, err := send.NormalizePhone(r.To)
 		if err != nil {
 			rr.row.Err = err
 			continue
 		}
 		rr.to = to
-		if p.Senders[rr.row.Provider] == nil {
-			rr.row.Err = fmt.Errorf("no sender configured for provider %s", rr.row.Provider)
+		if b.p.senders[r.Provider] == nil {
+			rr.row.Err = fmt.Errorf("no sender configured for provider %s", r.Provider)
 			continue
 		}
-		paths[rr.row.Path] = ""
+		rr.dest = destFor(r.Provider, b.opts.Link)
+		paths[r.Path] = ""
 	}
-	b.hashAll(ctx, paths, &pathErr)
+	errs := b.hashFiles(ctx, paths)
 	for _, rr := range runs {
 		if rr.row.Err != nil {
 			continue
 		}
-		if e, ok := pathErr.Load(rr.row.Path); ok {
+		if e := errs[rr.row.Path]; e != nil {
 			rr.row.Err = fmt.Errorf("file %s: %v", rr.row.File, e)
 			continue
 		}
 		rr.sha = paths[rr.row.Path]
-		rr.dest = DestinationFor(rr.row.Provider, opts.Link)
 	}
 	assignKeys(runs)
+	return runs
+}
 
-	// 2. Journal.
-	var j *Journal
-	hist := map[string]*rowHistory{}
-	var uploaded map[uploadKey][]Media
-	if opts.Journal != "" {
-		var recs []Record
-		var bad []badLine
-		var err error
-		j, recs, bad, err = openJournal(opts.Journal)
-		if err != nil {
-			return nil, err
+// hashFiles fills paths[p] with each file's SHA-256, Jobs at once, and
+// returns the errors by path. A stop leaves the rest without a hash.
+func (b *Batch) hashFiles(ctx context.Context, paths map[string]string) map[string]error {
+	var mu sync.Mutex
+	errs := map[string]error{}
+	var g errgroup.Group
+	g.SetLimit(max(2, b.opts.Jobs))
+	for path := range paths {
+		if b.interrupted(ctx) {
+			break
 		}
-		defer j.Close()
-		if len(bad) > 0 && !opts.CorruptInDoubt {
-			j.Close()
-			return nil, &JournalError{Path: opts.Journal, Line: bad[0].line, Err: ErrJournalCorrupt}
-		}
-		hist = replayRows(recs)
-		uploaded = replayUploads(recs, time.Now())
-		markUnreadable(hist, bad, runs)
-		j.AppendAsync(Record{State: StateRun, Error: fmt.Sprintf("%d rows", len(runs))})
+		g.Go(func() error {
+			sum, _, err := hashFile(path)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				var pe *os.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err // the row names the file already
+				}
+				errs[path] = err
+				return nil
+			}
+			paths[path] = sum
+			return nil
+		})
 	}
+	g.Wait()
+	return errs
+}
 
-	// 3. What is left to do, grouped by content.
-	recs := map[string]*recording{}
-	var order []*recording
-	var ready []*rowRun // rows whose recording an earlier run uploaded
+// journalGuard is the batch's Store: the journal (nil: none) with a
+// sticky error, so no row is sent once the journal could not be written.
+type journalGuard struct {
+	j        *Journal
+	hist     map[string]*rowHistory
+	uploaded map[uploadKey][]upload.Ref
+
+	broken atomic.Bool
+	mu     sync.Mutex
+	err    error
+	closed bool
+}
+
+// openJournal opens the journal and reads what earlier runs did.
+func (b *Batch) openJournal(runs []*rowRun) (*journalGuard, error) {
+	jg := &journalGuard{hist: map[string]*rowHistory{}}
+	if b.opts.Journal == "" {
+		return jg, nil
+	}
+	j, recs, bad, err := openJournal(b.opts.Journal)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 && !b.opts.CorruptInDoubt {
+		j.Close()
+		return nil, &JournalError{Path: b.opts.Journal, Line: bad[0].line, Err: ErrJournalCorrupt}
+	}
+	jg.j = j
+	jg.hist = replayRows(recs)
+	jg.uploaded = replayUploads(recs, time.Now())
+	markUnreadable(jg.hist, bad, runs)
+	jg.appendAsync(Record{State: StateRun, Error: fmt.Sprintf("%d rows", len(runs))})
+	return jg, nil
+}
+
+// store is the Store the send step uses (nil without a journal).
+func (g *journalGuard) store() Store {
+	if g.j == nil {
+		return nil
+	}
+	return g
+}
+
+// Append makes r durable; a failure is kept and stops later sends.
+func (g *journalGuard) Append(r Record) error {
+	if g.j == nil {
+		return nil
+	}
+	err := g.j.Append(r)
+	if err != nil {
+		g.fail(err)
+	}
+	return err
+}
+
+// appendAsync queues a record whose loss in a crash is harmless.
+func (g *journalGuard) appendAsync(r Record) {
+	if g.j == nil {
+		return
+	}
+	if err := g.j.AppendAsync(r); err != nil {
+		g.fail(err)
+	}
+}
+
+func (g *journalGuard) fail(err error) {
+	g.broken.Store(true)
+	g.mu.Lock()
+	if g.err == nil {
+		g.err = err
+	}
+	g.mu.Unlock()
+}
+
+func (g *journalGuard) close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.j == nil || g.closed {
+		return nil
+	}
+	g.closed = true
+	return g.j.Close()
+}
+
+func (g *journalGuard) error() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
+// work is one distinct recording (content and profile) with the rows that
+// use it, by destination.
+type work struct {
+	rec   Recording
+	size  int64
+	rows  map[destination][]*rowRun
+	dests []destination
+}
+
+func (w *work) allRows() []*rowRun {
+	var all []*rowRun
+	for _, d := range w.dests {
+		all = append(all, w.rows[d]...)
+	}
+	return all
+}
+
+// plan is what is left to do: recordings to prepare (biggest first) and
+// rows ready to send (an earlier run uploaded their recording).
+type plan struct {
+	work     []*work
+	ready    []*rowRun
+	distinct int
+}
+
+// plan finishes the rows the journal or the checks settle (invalid, sent
+// earlier, in doubt) and groups the rest by content.
+func (b *Batch) plan(runs []*rowRun, jg *journalGuard) *plan {
+	pl := &plan{}
+	byKey := map[string]*work{}
 	distinct := map[string]bool{}
 	for _, rr := range runs {
 		if rr.row.Err != nil {
@@ -298,83 +433,89 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 			continue
 		}
 		if rr.sha == "" { // stopped while hashing
-			b.finish(rr, StatusSkipped, "interrupted before sending")
+			b.finish(rr, StatusSkipped, errInterrupted.Error())
 			continue
 		}
-		pk := rr.sha + "|" + string(rr.row.Profile)
-		distinct[pk] = true
-		h := hist[rr.key]
+		rec := Recording{Path: rr.row.Path, SHA256: rr.sha, Profile: rr.row.Profile, Split: b.opts.Split}
+		distinct[rec.Key()] = true
+		h := jg.hist[rr.key]
 		rr.hist = h
 		if h.allSent() {
 			rr.ids, rr.resumed = h.messageIDs(), true
 			for i := 0; i < h.parts; i++ {
-				rr.media = append(rr.media, Media{ID: h.part[i].media})
+				rr.media = append(rr.media, refFor(rr.dest, h.part[i].media))
 			}
 			b.finish(rr, StatusSent, "")
 			continue
 		}
-		if doubt, why := h.inDoubt(); doubt && !opts.ResendUnknown {
+		if doubt, why := h.inDoubt(); doubt && !b.opts.ResendUnknown {
 			rr.resumed = true
 			rr.ids = h.messageIDs() // parts of a split row sent before the one in doubt
 			b.finish(rr, StatusUnknown, why)
 			continue
 		}
-		if media := uploaded[uploadKey{pk, rr.dest}]; media != nil && !h.anyFailed() {
+		if media := jg.uploaded[uploadKey{rec.Key(), string(rr.dest)}]; media != nil && !h.anyFailed() {
 			// Uploaded by an earlier run (stopped before this row was
 			// sent): send that upload, do not prepare or upload again. A
 			// row a provider refused is prepared afresh (the refusal may
 			// have been the media's).
 			rr.media = media
-			ready = append(ready, rr)
+			pl.ready = append(pl.ready, rr)
 			continue
 		}
-		rec := recs[pk]
-		if rec == nil {
-			rec = &recording{key: pk, path: rr.row.Path, profile: rr.row.Profile, rows: map[Destination][]*rowRun{}}
-			recs[pk] = rec
-			order = append(order, rec)
+		w := byKey[rec.Key()]
+		if w == nil {
+			w = &work{rec: rec, rows: map[destination][]*rowRun{}}
+			if fi, err := os.Stat(rec.Path); err == nil {
+				w.size = fi.Size()
+			}
+			byKey[rec.Key()] = w
+			pl.work = append(pl.work, w)
 		}
-		if rec.rows[rr.dest] == nil {
-			rec.dests = append(rec.dests, rr.dest)
+		if w.rows[rr.dest] == nil {
+			w.dests = append(w.dests, rr.dest)
 		}
-		rec.rows[rr.dest] = append(rec.rows[rr.dest], rr)
-		rr.rec = rec
+		w.rows[rr.dest] = append(w.rows[rr.dest], rr)
 	}
-	res.Summary.Distinct = len(distinct)
+	pl.distinct = len(distinct)
 	// Biggest sources first (size stands for the transcode's length): a
 	// long recording that starts last, after all the short ones, sets the
 	// batch's wall time; started first, the short ones fill the other
 	// workers meanwhile.
-	size := make(map[*recording]int64, len(order))
-	for _, rec := range order {
-		if fi, err := os.Stat(rec.path); err == nil {
-			size[rec] = fi.Size()
-		}
-	}
-	sort.SliceStable(order, func(i, k int) bool { return size[order[i]] > size[order[k]] })
-	b.doneStart = b.done()
+	sort.SliceStable(pl.work, func(i, k int) bool { return pl.work[i].size > pl.work[k].size })
+	return pl
+}
 
-	// 4. Progress.
-	progDone := make(chan struct{})
-	var progWG sync.WaitGroup
-	if opts.Progress != nil {
-		progWG.Add(1)
-		go func() {
-			defer progWG.Done()
-			t := time.NewTicker(opts.ProgressEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					opts.Progress(b.progress(len(runs), start, false))
-				case <-progDone:
-					return
-				}
-			}
-		}()
+// refFor is an upload reference read back from the journal.
+func refFor(d destination, ref string) upload.Ref {
+	if d == linkDest {
+		return upload.Ref{URL: ref, Reused: true}
 	}
+	return upload.Ref{MediaID: ref, Reused: true}
+}
 
-	// 5. Prepare (Jobs workers) → upload (per destination) → send queues.
+// stats are the summary's counters, added to from every stage.
+type stats struct {
+	mu                          sync.Mutex
+	prepared, uploads, messages int
+	before, after               int64
+	stages                      Timing
+}
+
+func (s *stats) add(f func(*stats)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
+}
+
+// execute runs the stages over the plan: prepare → upload → send queues.
+func (b *Batch) execute(ctx context.Context, pl *plan, jg *journalGuard, st *stats) error {
+	dir, err := os.MkdirTemp(b.p.tempDir, "prep-batch-")
+	if err != nil {
+		return fmt.Errorf("batch: work directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	// A Stop abandons transcodes (prepCtx), not uploads or sends (ctx).
 	prepCtx, cancelPrep := context.WithCancel(ctx)
 	defer cancelPrep()
 	go func() {
@@ -384,238 +525,233 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 		case <-prepCtx.Done():
 		}
 	}()
-	work, err := os.MkdirTemp(p.TempDir, "prep-batch-")
-	if err != nil {
-		close(progDone)
-		return nil, fmt.Errorf("batch: work directory: %w", err)
-	}
-	defer os.RemoveAll(work)
 
-	queues := map[Provider]chan *rowRun{}
-	for _, rec := range order {
-		for _, rows := range rec.rows {
-			for _, rr := range rows {
-				queues[rr.row.Provider] = nil
-			}
+	queues := b.sendQueues(pl)
+	var sends errgroup.Group
+	for pv, q := range queues {
+		wait := b.rateWait(pv)
+		for range b.opts.SendWorkers {
+			sends.Go(func() error { b.sendStage(ctx, q, wait, jg, st); return nil })
 		}
 	}
-	for _, rr := range ready {
-		queues[rr.row.Provider] = nil
+	var prep, ups errgroup.Group
+	prep.SetLimit(b.opts.Jobs)
+	ups.SetLimit(max(4, b.opts.Jobs))
+	for _, w := range pl.work {
+		prep.Go(func() error { b.prepareStage(ctx, prepCtx, w, dir, &ups, queues, jg, st); return nil })
 	}
-	for pv := range queues {
-		n := 0
-		for _, rr := range runs {
-			if rr.rec != nil && rr.row.Provider == pv {
-				n++
-			}
-		}
-		for _, rr := range ready {
-			if rr.row.Provider == pv {
-				n++
-			}
-		}
-		queues[pv] = make(chan *rowRun, n)
+	prep.Wait()
+	ups.Wait() // no upload is added once every prepare returned
+	for _, q := range queues {
+		close(q)
 	}
-	for _, rr := range ready {
+	return sends.Wait()
+}
+
+// sendQueues makes one queue per provider, big enough for all its rows,
+// and fills it with the rows ready to send.
+func (b *Batch) sendQueues(pl *plan) map[send.Provider]chan *rowRun {
+	n := map[send.Provider]int{}
+	for _, w := range pl.work {
+		for _, rr := range w.allRows() {
+			n[rr.row.Provider]++
+		}
+	}
+	for _, rr := range pl.ready {
+		n[rr.row.Provider]++
+	}
+	queues := map[send.Provider]chan *rowRun{}
+	for pv, k := range n {
+		queues[pv] = make(chan *rowRun, k)
+	}
+	for _, rr := range pl.ready {
 		queues[rr.row.Provider] <- rr
 	}
+	return queues
+}
 
-	var st struct {
-		sync.Mutex
-		prepared, uploads, messages int
-		before, after               int64
-		stages                      Timing
-		journalErr                  error
+// prepareStage prepares one recording and hands each destination's rows
+// to the upload stage; the outputs are removed once every upload of the
+// recording is done (not at the end of a batch of thousands).
+func (b *Batch) prepareStage(ctx, prepCtx context.Context, w *work, workDir string, ups *errgroup.Group, queues map[send.Provider]chan *rowRun, jg *journalGuard, st *stats) {
+	all := w.allRows()
+	if b.interrupted(ctx) {
+		b.abandon(ctx, all, errInterrupted)
+		return
 	}
-	var journalBroken atomic.Bool
-	journal := func(r Record, durable bool) error {
-		if j == nil {
-			return nil
-		}
-		var err error
-		if durable {
-			err = j.Append(r)
-		} else {
-			err = j.AppendAsync(r)
-		}
-		if err != nil {
-			journalBroken.Store(true)
-			st.Lock()
-			if st.journalErr == nil {
-				st.journalErr = err
-			}
-			st.Unlock()
-		}
-		return err
+	dir := filepath.Join(workDir, shortHash(w.rec.Key()))
+	pr, err := b.p.Prepare(prepCtx, w.rec, dir)
+	if pr != nil {
+		st.add(func(s *stats) { s.stages.Inspect += pr.Timing.Inspect; s.stages.Transcode += pr.Timing.Transcode })
 	}
-	// abandoned says why rows that did not go through were not attempted
-	// or failed: an interruption is "skipped", anything else "failed".
-	abandoned := func(rows []*rowRun, err error) {
-		status, msg := StatusFailed, err.Error()
-		if b.stopped() || ctx.Err() != nil {
-			status, msg = StatusSkipped, "interrupted before sending"
-		}
-		for _, rr := range rows {
-			b.finish(rr, status, msg)
-		}
+	if err != nil {
+		os.RemoveAll(dir)
+		b.abandon(ctx, all, err)
+		return
 	}
-
-	recCh := make(chan *recording, len(order))
-	for _, rec := range order {
-		recCh <- rec
+	st.add(func(s *stats) { s.prepared++; s.before += pr.Bytes; s.after += pr.OutBytes() })
+	for _, rr := range all {
+		rr.timing.Inspect, rr.timing.Transcode = pr.Timing.Inspect, pr.Timing.Transcode
 	}
-	close(recCh)
-	var prepWG, upWG sync.WaitGroup
-	upSem := make(chan struct{}, max(4, opts.Jobs))
-	for w := 0; w < opts.Jobs; w++ {
-		prepWG.Add(1)
-		go func() {
-			defer prepWG.Done()
-			for rec := range recCh {
-				all := rec.allRows()
-				if b.stopped() || ctx.Err() != nil {
-					abandoned(all, context.Canceled)
-					continue
-				}
-				dir := filepath.Join(work, shortHash(rec.key))
-				pr, err := p.prepare(prepCtx, rec.path, rec.profile, opts.Split, dir)
-				if pr != nil {
-					st.Lock()
-					st.stages.Inspect += pr.timing.Inspect
-					st.stages.Transcode += pr.timing.Transcode
-					st.Unlock()
-				}
-				if err != nil {
+	var pending atomic.Int32
+	pending.Store(int32(len(w.dests)))
+	for _, d := range w.dests {
+		ups.Go(func() error {
+			defer func() {
+				if pending.Add(-1) == 0 {
 					os.RemoveAll(dir)
-					abandoned(all, err)
-					continue
-				}
-				st.Lock()
-				st.prepared++
-				st.before += pr.before
-				st.after += pr.after
-				st.Unlock()
-				for _, rr := range all {
-					rr.timing.Inspect, rr.timing.Transcode = pr.timing.Inspect, pr.timing.Transcode
-					journal(Record{Key: rr.key, Row: rr.row.Line, Parts: len(pr.tr.Outputs), State: StatePrepared}, false)
-				}
-				// The outputs (copies of the source, for a passthrough) are
-				// not needed once uploaded: remove them then, not at the end
-				// of a batch of thousands of recordings.
-				var recWG sync.WaitGroup
-				for _, dest := range rec.dests {
-					rows := rec.rows[dest]
-					upWG.Add(1)
-					recWG.Add(1)
-					go func() {
-						defer upWG.Done()
-						defer recWG.Done()
-						select {
-						case upSem <- struct{}{}:
-						case <-prepCtx.Done():
-							abandoned(rows, prepCtx.Err())
-							return
-						}
-						if b.stopped() || ctx.Err() != nil {
-							<-upSem
-							abandoned(rows, context.Canceled)
-							return
-						}
-						// An upload once started is finished even after Stop
-						// (uploads are short) and recorded, so a rerun sends
-						// it instead of uploading the recording again; only
-						// cancelling ctx abandons it.
-						media, d, err := p.upload(ctx, pr, dest)
-						<-upSem
-						st.Lock()
-						st.stages.Upload += d
-						st.uploads += len(media)
-						st.Unlock()
-						if err != nil {
-							abandoned(rows, err)
-							return
-						}
-						refs := make([]string, len(media))
-						for i, m := range media {
-							refs[i] = m.Ref()
-						}
-						journal(Record{State: StateUploaded, Content: rec.key, Dest: dest, Parts: len(media), Media: strings.Join(refs, ";")}, false)
-						for _, rr := range rows {
-							rr.media, rr.timing.Upload = media, d
-							journal(Record{Key: rr.key, Row: rr.row.Line, Parts: len(media), State: StateUploaded, Media: strings.Join(refs, ";")}, false)
-							queues[rr.row.Provider] <- rr
-						}
-					}()
-				}
-				upWG.Add(1)
-				go func() {
-					defer upWG.Done()
-					recWG.Wait()
-					os.RemoveAll(dir)
-				}()
-			}
-		}()
-	}
-	go func() {
-		prepWG.Wait()
-		upWG.Wait()
-		for _, q := range queues {
-			close(q)
-		}
-	}()
-
-	// 6. Send workers, per provider.
-	var sendWG sync.WaitGroup
-	for pv, q := range queues {
-		var lim *rate.Limiter
-		if r := opts.Rate[pv]; r > 0 {
-			lim = rate.NewLimiter(rate.Limit(r), 1)
-		}
-		sender := p.Senders[pv]
-		for w := 0; w < opts.SendWorkers; w++ {
-			sendWG.Add(1)
-			go func() {
-				defer sendWG.Done()
-				for rr := range q {
-					switch {
-					case journalBroken.Load():
-						b.finish(rr, StatusSkipped, "not sent: the journal could not be written")
-					case b.stopped() || ctx.Err() != nil:
-						b.finish(rr, StatusSkipped, "interrupted before sending")
-					default:
-						n := b.sendRow(ctx, rr, sender, lim, journal)
-						st.Lock()
-						st.messages += n
-						st.stages.Send += rr.timing.Send
-						st.Unlock()
-					}
 				}
 			}()
-		}
+			b.uploadStage(ctx, pr, d, w.rows[d], queues, jg, st)
+			return nil
+		})
 	}
-	sendWG.Wait()
-	prepWG.Wait()
-	upWG.Wait()
+}
 
-	// 7. Results.
-	close(progDone)
-	progWG.Wait()
-	if j != nil {
-		if err := j.Close(); err != nil && st.journalErr == nil {
-			st.journalErr = err
+// uploadStage uploads one prepared recording to one destination, records
+// the upload and queues its rows for sending. An upload once started is
+// finished even after Stop (uploads are short), so a rerun sends it
+// instead of uploading the recording again; only cancelling ctx abandons
+// it.
+func (b *Batch) uploadStage(ctx context.Context, pr *Prepared, d destination, rows []*rowRun, queues map[send.Provider]chan *rowRun, jg *journalGuard, st *stats) {
+	if b.interrupted(ctx) {
+		b.abandon(ctx, rows, errInterrupted)
+		return
+	}
+	t0 := time.Now()
+	refs, err := b.p.upload(ctx, pr, d)
+	dur := time.Since(t0)
+	st.add(func(s *stats) { s.stages.Upload += dur; s.uploads += len(refs) })
+	if err != nil {
+		b.abandon(ctx, rows, err)
+		return
+	}
+	jg.appendAsync(Record{State: StateUploaded, Content: pr.Key(), Dest: string(d), Parts: len(refs), Media: joinRefs(refs)})
+	for _, rr := range rows {
+		rr.media, rr.timing.Upload = refs, dur
+		queues[rr.row.Provider] <- rr
+	}
+}
+
+// sendStage sends the rows of one provider's queue, one at a time.
+func (b *Batch) sendStage(ctx context.Context, q <-chan *rowRun, wait waitFunc, jg *journalGuard, st *stats) {
+	for rr := range q {
+		switch {
+		case jg.broken.Load():
+			b.finish(rr, StatusSkipped, "not sent: the journal could not be written")
+		case b.interrupted(ctx):
+			b.finish(rr, StatusSkipped, errInterrupted.Error())
+		default:
+			out := b.p.send(ctx, jg.store(), b.sendRow(rr), wait)
+			rr.ids, rr.timing.Send = out.MessageIDs, out.Duration
+			st.add(func(s *stats) { s.messages += out.Messages; s.stages.Send += out.Duration })
+			msg := ""
+			if out.Err != nil {
+				msg = out.Err.Error()
+			}
+			b.finish(rr, out.Status, msg)
 		}
 	}
+}
+
+// sendRow is the row as the send step takes it, with what the journal
+// says of its parts. Meta and 360dialog sends carry the row's key as
+// biz_opaque_callback_data (a status for a message whose send is in doubt
+// still finds its row); Infobip sends carry the row's callback data and
+// the batch's NotifyURL.
+func (b *Batch) sendRow(rr *rowRun) *SendRow {
+	row := &SendRow{Key: rr.key, Line: rr.row.Line, Provider: rr.row.Provider, To: rr.to, Voice: rr.row.Profile == transcode.ProfileVoice,
+		CallbackData: rr.row.CallbackData, Media: rr.media}
+	if rr.row.Provider == send.Infobip {
+		row.NotifyURL = b.opts.NotifyURL
+	} else {
+		row.CallbackData = rr.key
+	}
+	if rr.hist == nil {
+		return row
+	}
+	for i, ps := range rr.hist.part {
+		switch {
+		case ps.state == StateSent:
+			if row.Sent == nil {
+				row.Sent = map[int]string{}
+			}
+			row.Sent[i] = ps.messageID
+		case ps.clientID != "" && (ps.state == StateSending || ps.state == StateUnknown):
+			if row.ClientIDs == nil {
+				row.ClientIDs = map[int]string{}
+			}
+			row.ClientIDs[i] = ps.clientID
+		}
+	}
+	return row
+}
+
+// rateWait returns the batch's own rate limit for pv (nil: none). A row
+// whose first request has not left yet is not in flight: a Stop while it
+// waits for its turn skips it (and so does one that came just before it
+// was granted), so no request leaves after Stop for a row not yet started.
+func (b *Batch) rateWait(pv send.Provider) waitFunc {
+	r := b.opts.Rate[pv]
+	if r <= 0 {
+		return nil
+	}
+	lim := rate.NewLimiter(rate.Limit(r), 1)
+	return func(ctx context.Context, started bool) error {
+		if started {
+			return lim.Wait(ctx)
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-b.stopCh:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		if err := lim.Wait(wctx); err != nil {
+			return err
+		}
+		if b.stopped() {
+			return context.Canceled
+		}
+		return nil
+	}
+}
+
+// abandon ends rows that did not get through a stage: "skipped" when the
+// batch was interrupted, else "failed" with the stage's error.
+func (b *Batch) abandon(ctx context.Context, rows []*rowRun, err error) {
+	status, msg := StatusFailed, err.Error()
+	if b.interrupted(ctx) {
+		status, msg = StatusSkipped, errInterrupted.Error()
+	}
+	for _, rr := range rows {
+		b.finish(rr, status, msg)
+	}
+}
+
+// finish records a row's final status once. A row is handled by one
+// stage at a time, so this needs no lock.
+func (b *Batch) finish(rr *rowRun, s Status, msg string) {
+	if rr.status != "" {
+		return
+	}
+	rr.status, rr.err = s, msg
+	b.tally.add(s)
+}
+
+// result is the report stage: one RowResult per row and the summary.
+func (b *Batch) result(runs []*rowRun, pl *plan, jg *journalGuard, st *stats, start time.Time) *BatchResult {
+	res := &BatchResult{Summary: Summary{Rows: len(runs), Counts: map[Status]int{}, Distinct: pl.distinct}}
 	for _, rr := range runs {
 		if rr.status == "" { // cannot happen; never report a row as done when it is not
 			b.finish(rr, StatusSkipped, "not attempted")
 		}
-		refs := make([]string, len(rr.media))
-		for i, m := range rr.media {
-			refs[i] = m.Ref()
-		}
 		res.Rows = append(res.Rows, RowResult{
 			Row: rr.row.Line, To: rr.row.To, File: rr.row.File, Provider: rr.row.Provider, Profile: rr.row.Profile,
-			Status: rr.status, MessageID: strings.Join(rr.ids, ";"), Error: rr.err, Media: strings.Join(refs, ";"),
+			Status: rr.status, MessageID: strings.Join(rr.ids, ";"), Error: rr.err, Media: joinRefs(rr.media),
 			SHA256: rr.sha, Resumed: rr.resumed, Key: rr.key, Timing: rr.timing,
 		})
 		res.Summary.Counts[rr.status]++
@@ -624,218 +760,19 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 	s.Prepared, s.Uploads, s.Messages = st.prepared, st.uploads, st.messages
 	s.BytesBefore, s.BytesAfter, s.Stages = st.before, st.after, st.stages
 	s.Wall = time.Since(start)
-	s.Interrupted = b.stopped() || ctx.Err() != nil
-	if st.journalErr != nil {
-		s.Error = st.journalErr.Error()
+	s.Interrupted = b.stopped()
+	if err := jg.error(); err != nil {
+		s.Error = err.Error()
 	}
-	if opts.Progress != nil {
-		opts.Progress(b.progress(len(runs), start, true))
-	}
-	return res, nil
+	return res
 }
 
-func (rec *recording) allRows() []*rowRun {
-	var all []*rowRun
-	for _, d := range rec.dests {
-		all = append(all, rec.rows[d]...)
+func joinRefs(refs []upload.Ref) string {
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = refOf(r)
 	}
-	return all
-}
-
-// sendRow sends the row's parts not yet sent, in order, journaling
-// "sending" durably before each request and the outcome after. It returns
-// the number of messages accepted.
-func (b *Batch) sendRow(ctx context.Context, rr *rowRun, s Sender, lim *rate.Limiter, journal func(Record, bool) error) int {
-	parts := len(rr.media)
-	sent := 0
-	rr.ids = rr.ids[:0]
-	// notSent ends the row before part i's request: "skipped" when none of
-	// its parts was ever sent, else "failed" (partly delivered; a rerun
-	// sends the rest), never "skipped" for a row that has messages.
-	notSent := func(i int, msg string) int {
-		if len(rr.ids) > 0 {
-			b.finish(rr, StatusFailed, fmt.Sprintf("part %d of %d: %s (the parts before it were sent; a rerun sends the rest)", i+1, parts, msg))
-		} else {
-			b.finish(rr, StatusSkipped, msg)
-		}
-		return sent
-	}
-	for i, m := range rr.media {
-		if ps := rr.hist.partOf(i); ps != nil && ps.state == StateSent {
-			rr.ids = append(rr.ids, ps.messageID) // sent in an earlier run
-			continue
-		}
-		if lim != nil {
-			// A row whose first request has not left yet is not in flight:
-			// a Stop while it waits for its turn skips it.
-			if err := b.waitRate(ctx, lim, sent == 0); err != nil {
-				return notSent(i, "interrupted before sending")
-			}
-		}
-		req := SendRequest{Provider: rr.row.Provider, To: rr.to, MediaID: m.ID, Voice: rr.row.Profile == Voice,
-			CallbackData: rr.row.CallbackData, MessageID: b.p.messageID(rr.row.Provider)}
-		if rr.row.Provider == Infobip {
-			req.NotifyURL = b.opts.NotifyURL
-		} else {
-			// The row's key as biz_opaque_callback_data: a status for a
-			// message whose send is in doubt still finds its row.
-			req.CallbackData = rr.key
-		}
-		if ps := rr.hist.partOf(i); ps != nil && ps.clientID != "" && (ps.state == StateSending || ps.state == StateUnknown) {
-			// Resending an in-doubt part (--resend-unknown): the same
-			// client message id as the request that may have arrived, so
-			// the provider and its reports can tell it is the same message.
-			req.MessageID = ps.clientID
-		}
-		if m.ID == "" {
-			req.Link = m.URL
-		}
-		base := Record{Key: rr.key, Row: rr.row.Line, Part: i, Parts: parts, To: rr.to, Provider: rr.row.Provider, ClientID: req.MessageID, Media: m.Ref()}
-		r := base
-		r.State = StateSending
-		if err := journal(r, true); err != nil {
-			return notSent(i, "not sent: the journal could not be written: "+err.Error())
-		}
-		t0 := time.Now()
-		rc, err := s.Send(ctx, req)
-		rr.timing.Send += time.Since(t0)
-		r = base
-		if err == nil && (rc == nil || rc.MessageID == "") {
-			err = &InDoubtError{MessageID: req.MessageID, Err: errors.New("the provider answered without a message id")}
-		}
-		if err != nil {
-			msg := err.Error()
-			if parts > 1 {
-				msg = fmt.Sprintf("part %d of %d: %s", i+1, parts, msg)
-			}
-			if isInDoubt(err) || ctx.Err() != nil {
-				r.State, r.Error = StateUnknown, err.Error()
-				journal(r, true)
-				if req.MessageID != "" {
-					msg += " (client messageId " + req.MessageID + ")"
-				}
-				b.finish(rr, StatusUnknown, msg)
-			} else {
-				r.State, r.Error = StateFailed, err.Error()
-				journal(r, true)
-				b.finish(rr, StatusFailed, msg)
-			}
-			return sent
-		}
-		r.State, r.MessageID = StateSent, rc.MessageID
-		journal(r, true)
-		rr.ids = append(rr.ids, rc.MessageID)
-		sent++
-	}
-	b.finish(rr, StatusSent, "")
-	return sent
-}
-
-// waitRate waits for the rate limiter. When stoppable, a Stop ends the
-// wait with an error (and so does one that came just before it was
-// granted), so no request leaves after Stop for a row not yet started.
-func (b *Batch) waitRate(ctx context.Context, lim *rate.Limiter, stoppable bool) error {
-	if !stoppable {
-		return lim.Wait(ctx)
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-b.stopCh:
-			cancel()
-		case <-wctx.Done():
-		}
-	}()
-	if err := lim.Wait(wctx); err != nil {
-		return err
-	}
-	if b.stopped() {
-		return context.Canceled
-	}
-	return nil
-}
-
-func (h *rowHistory) partOf(i int) *partState {
-	if h == nil {
-		return nil
-	}
-	return h.part[i]
-}
-
-// finish records a row's final status once.
-func (b *Batch) finish(rr *rowRun, s Status, msg string) {
-	if rr.status != "" {
-		return
-	}
-	rr.status, rr.err = s, msg
-	for i, st := range Statuses {
-		if st == s {
-			b.counts[i].Add(1)
-		}
-	}
-}
-
-func (b *Batch) done() int64 {
-	var n int64
-	for i := range b.counts {
-		n += b.counts[i].Load()
-	}
-	return n
-}
-
-func (b *Batch) progress(total int, start time.Time, final bool) Progress {
-	pg := Progress{Total: total, Elapsed: time.Since(start), Final: final,
-		Sent: int(b.counts[0].Load()), Failed: int(b.counts[1].Load()), Unknown: int(b.counts[2].Load()),
-		Skipped: int(b.counts[3].Load()), Invalid: int(b.counts[4].Load())}
-	pg.Done = pg.Sent + pg.Failed + pg.Unknown + pg.Skipped + pg.Invalid
-	if sec := pg.Elapsed.Seconds(); sec > 0 {
-		pg.Rate = float64(int64(pg.Done)-b.doneStart) / sec
-	}
-	if pg.Rate > 0 && pg.Done < total {
-		pg.ETA = time.Duration(float64(total-pg.Done) / pg.Rate * float64(time.Second))
-	}
-	return pg
-}
-
-// hashAll fills paths[p] with each file's SHA-256 (errors in perr), on
-// Jobs workers.
-func (b *Batch) hashAll(ctx context.Context, paths map[string]string, perr *sync.Map) {
-	list := make([]string, 0, len(paths))
-	for p := range paths {
-		list = append(list, p)
-	}
-	var mu sync.Mutex
-	ch := make(chan string)
-	var wg sync.WaitGroup
-	for w := 0; w < max(2, b.opts.Jobs); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range ch {
-				sum, _, err := hashFile(p)
-				if err != nil {
-					var pe *os.PathError
-					if errors.As(err, &pe) {
-						err = pe.Err // the row names the file already
-					}
-					perr.Store(p, err)
-					continue
-				}
-				mu.Lock()
-				paths[p] = sum
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, p := range list {
-		if ctx.Err() != nil || b.stopped() {
-			break // rows left without a hash are skipped
-		}
-		ch <- p
-	}
-	close(ch)
-	wg.Wait()
+	return strings.Join(s, ";")
 }
 
 // markUnreadable makes the rows that unreadable journal lines may have
@@ -869,7 +806,7 @@ func markUnreadable(hist map[string]*rowHistory, bad []badLine, runs []*rowRun) 
 func assignKeys(runs []*rowRun) {
 	seen := map[string]int{}
 	for _, rr := range runs {
-		if rr.row.Err != nil {
+		if rr.row.Err != nil || rr.sha == "" {
 			continue
 		}
 		base := strings.Join([]string{rr.to, string(rr.row.Provider), string(rr.row.Profile), rr.row.CallbackData, rr.sha}, "\x00")

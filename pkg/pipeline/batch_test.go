@@ -11,6 +11,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 func mustManifest(t testing.TB, dir, name, content string) *Manifest {
@@ -211,7 +216,7 @@ func TestBatchSendingWithoutOutcomeIsUnknown(t *testing.T) {
 	snapCh := make(chan []byte, 1)
 	var once sync.Once
 	block := make(chan struct{})
-	f.onSend = func(ctx context.Context, req SendRequest) error {
+	f.onSend = func(ctx context.Context, req sendReq) error {
 		once.Do(func() {
 			b, err := os.ReadFile(journal)
 			if err != nil {
@@ -271,7 +276,7 @@ func TestBatchStopFinishesInFlightSends(t *testing.T) {
 	var batch *Batch
 	var started atomic.Int32
 	release := make(chan struct{})
-	f.onSend = func(ctx context.Context, req SendRequest) error {
+	f.onSend = func(ctx context.Context, req sendReq) error {
 		if started.Add(1) == 3 {
 			batch.Stop() // Ctrl-C while three sends are in flight
 			close(release)
@@ -319,7 +324,7 @@ func TestBatchCancelMakesInFlightUnknown(t *testing.T) {
 	f := newFakes()
 	p := f.pipeline(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	f.onSend = func(c context.Context, req SendRequest) error {
+	f.onSend = func(c context.Context, req sendReq) error {
 		cancel() // the second Ctrl-C, while the request is out
 		<-c.Done()
 		return c.Err()
@@ -379,7 +384,7 @@ func TestBatchSplitPartsResume(t *testing.T) {
 	}
 	// With split: the second part to the first recipient is refused once.
 	var calls atomic.Int32
-	f.onSend = func(ctx context.Context, req SendRequest) error {
+	f.onSend = func(ctx context.Context, req sendReq) error {
 		if req.To == "447000000001" && calls.Add(1) == 2 {
 			return errors.New("transient refusal")
 		}
@@ -449,7 +454,7 @@ func TestBatchRate(t *testing.T) {
 	f := newFakes()
 	var times []time.Time
 	var mu sync.Mutex
-	f.onSend = func(ctx context.Context, req SendRequest) error {
+	f.onSend = func(ctx context.Context, req sendReq) error {
 		mu.Lock()
 		times = append(times, time.Now())
 		mu.Unlock()
@@ -503,7 +508,7 @@ func TestBatchStopDuringRateWaitSendsNoMore(t *testing.T) {
 	f := newFakes()
 	var batch *Batch
 	var once sync.Once
-	f.onSend = func(ctx context.Context, req SendRequest) error {
+	f.onSend = func(ctx context.Context, req sendReq) error {
 		once.Do(func() {
 			time.Sleep(50 * time.Millisecond) // the other workers are waiting for the limiter
 			batch.Stop()
@@ -555,18 +560,15 @@ func TestBatchRemovesOutputsOnceUploaded(t *testing.T) {
 	p := f.pipeline(t)
 	var mu sync.Mutex
 	paths := map[string]string{} // media id → uploaded file
-	p.Uploader = UploaderFunc(func(ctx context.Context, req UploadRequest) (*Media, error) {
-		md, err := f.upload(ctx, req)
-		if err == nil {
-			mu.Lock()
-			paths[md.ID] = req.Path
-			mu.Unlock()
-		}
-		return md, err
-	})
+	f.onUpload = func(ctx context.Context, dest string, file upload.File) error {
+		mu.Lock()
+		paths[dest+"-"+file.SHA256[:12]] = file.Path // the media id the fake gives
+		mu.Unlock()
+		return nil
+	}
 	// When b (slow to prepare) is sent, a's outputs must be gone.
 	var leftover string
-	f.onSend = func(ctx context.Context, req SendRequest) error {
+	f.onSend = func(ctx context.Context, req sendReq) error {
 		if req.To != "447000000002" {
 			return nil
 		}
@@ -598,7 +600,7 @@ func TestBatchRemovesOutputsOnceUploaded(t *testing.T) {
 	if leftover != "" {
 		t.Errorf("%s still there after its upload, while the batch went on", leftover)
 	}
-	if ents, _ := os.ReadDir(p.TempDir); len(ents) != 0 {
+	if ents, _ := os.ReadDir(p.tempDir); len(ents) != 0 {
 		t.Errorf("work files left after the batch: %v", ents)
 	}
 }
@@ -613,9 +615,9 @@ func TestBatchUnknownSplitRowKeepsSentPartIDs(t *testing.T) {
 	f := newFakes()
 	p := f.pipeline(t)
 	var calls atomic.Int32
-	f.onSend = func(ctx context.Context, req SendRequest) error {
+	f.onSend = func(ctx context.Context, req sendReq) error {
 		if calls.Add(1) == 2 {
-			return &InDoubtError{Err: errors.New("connection reset")}
+			return &send.InDoubtError{Provider: req.Provider, To: req.To, Err: errors.New("connection reset")}
 		}
 		return nil
 	}
@@ -640,7 +642,7 @@ func TestBatchHardStopBetweenPartsIsNotSkipped(t *testing.T) {
 	f := newFakes()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f.onSend = func(context.Context, SendRequest) error {
+	f.onSend = func(context.Context, sendReq) error {
 		cancel() // the second Ctrl-C, once the first part is out (and answered)
 		return nil
 	}
@@ -664,12 +666,12 @@ func TestBatchPreparesBiggestFirst(t *testing.T) {
 	p := f.pipeline(t)
 	var mu sync.Mutex
 	var got []string
-	p.Transcoder = TranscoderFunc(func(ctx context.Context, req TranscodeRequest) (*TranscodeResult, error) {
+	p.transcode = func(ctx context.Context, src string, rep *inspect.Report, o transcode.Options, dir string) (*transcode.Result, error) {
 		mu.Lock()
-		got = append(got, filepath.Base(req.Path))
+		got = append(got, filepath.Base(src))
 		mu.Unlock()
-		return f.transcode(ctx, req)
-	})
+		return f.transcode(ctx, src, rep, o, dir)
+	}
 	if res := runBatch(t, p, m, BatchOptions{Jobs: 1}); !res.AllSent() {
 		t.Fatal(byStatus(res))
 	}
@@ -690,7 +692,7 @@ func TestBatchStopFinishesUploadsAndRerunReusesThem(t *testing.T) {
 	p := f.pipeline(t)
 	var b *Batch
 	var once sync.Once
-	f.onUpload = func(ctx context.Context, req UploadRequest) error {
+	f.onUpload = func(ctx context.Context, _ string, _ upload.File) error {
 		once.Do(func() {
 			b.Stop()
 			// The upload is out when the stop comes: it must not be

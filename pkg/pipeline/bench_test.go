@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/transcode"
 )
@@ -49,17 +50,19 @@ func BenchmarkBatch1000Rows20Recordings(b *testing.B) {
 	}
 
 	// The floor: one transcode per distinct recording, one after another.
-	tc := NewTranscode(transcode.Options{})
+	tc, err := transcode.New(transcode.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	var floor time.Duration
 	for i := 0; i < distinct; i++ {
 		src := filepath.Join(dir, fmt.Sprintf("memo%02d.wav", i))
 		out := b.TempDir()
-		rep, err := (&Pipeline{}).inspectFn()(context.Background(), src)
-		if err != nil {
+		if _, err := inspect.File(context.Background(), src); err != nil {
 			b.Fatal(err)
 		}
 		t0 := time.Now()
-		if _, err := tc.Transcode(context.Background(), TranscodeRequest{Path: src, Report: rep, Profile: Voice, OutDir: out}); err != nil {
+		if _, err := tc.ToDir(context.Background(), transcode.FileInput(src), out); err != nil {
 			b.Fatal(err)
 		}
 		floor += time.Since(t0)

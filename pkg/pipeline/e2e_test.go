@@ -15,6 +15,7 @@ import (
 	"github.com/prep-audio/prep/pkg/rules"
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
@@ -22,9 +23,14 @@ import (
 // the in-process sandbox over loopback. They need ffmpeg with libopus and
 // skip without it.
 
+// needFFmpeg skips without ffmpeg, except under CI (CI set), where a
+// missing tool fails the test: make test installs it.
 func needFFmpeg(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ffmpeg not installed: make test installs it (apt-get install ffmpeg)")
+		}
 		t.Skip("ffmpeg not installed (make deps)")
 	}
 }
@@ -38,7 +44,7 @@ func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Server, *Pipeline)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	sc := SandboxConfig{URL: sb.URL(), SendOptions: []send.Option{send.WithRateLimit(0, 0)}}
+	sc := SandboxConfig{URL: sb.URL(), SendOptions: []send.Option{send.WithRateLimit(0, 0)}, TempDir: t.TempDir()}
 	if ep := os.Getenv("S3_ENDPOINT"); ep != "" {
 		s3, err := upload.NewS3(context.Background(), upload.S3Config{
 			Bucket: firstNonEmpty(os.Getenv("S3_BUCKET"), "prep-test"), Endpoint: ep,
@@ -49,13 +55,12 @@ func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Server, *Pipeline)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc.Link = FromUpload(s3)
+		sc.Link = s3
 	}
 	p, err := NewSandboxPipeline(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.TempDir = t.TempDir()
 	return sb, p
 }
 
@@ -201,10 +206,10 @@ func TestE2ERunEachProvider(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Transcode.Action != "transcode" || len(res.Media) != 1 || res.MessageID == "" {
+			if res.Transcode.Action != transcode.ActionTranscode || len(res.Media) != 1 || len(res.MessageIDs) != 1 {
 				t.Fatalf("%+v", res)
 			}
-			sm, ok := sb.Message(res.MessageID)
+			sm, ok := sb.Message(res.MessageIDs[0])
 			if !ok || !sm.Voice || sm.To != "447700900123" || sm.MIME != rules.Voice().MIME {
 				t.Errorf("sandbox message %+v", sm)
 			}
@@ -262,10 +267,16 @@ func TestE2EInDoubtNotResent(t *testing.T) {
 // injectBeforeSend runs inject just before the next send through pv (and
 // only that one), so a scripted fault hits the send, not the upload.
 func injectBeforeSend(p *Pipeline, pv Provider, inject func()) {
-	next := p.Senders[pv]
-	var once sync.Once
-	p.Senders[pv] = SenderFunc(func(ctx context.Context, req SendRequest) (*Receipt, error) {
-		once.Do(inject)
-		return next.Send(ctx, req)
-	})
+	p.senders[pv] = &injecting{next: p.senders[pv], inject: inject}
+}
+
+type injecting struct {
+	next   send.Sender
+	inject func()
+	once   sync.Once
+}
+
+func (s *injecting) Send(ctx context.Context, m send.Message) (*send.Receipt, error) {
+	s.once.Do(s.inject)
+	return s.next.Send(ctx, m)
 }

@@ -6,58 +6,60 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 
-	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/sandbox"
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
-// stages returns stand-in stages that print nothing and always succeed,
-// counting what they did (real programs use NewSandboxPipeline or the
-// adapters FromSend, FromUpload and NewTranscode).
-func stages(transcodes, sends *atomic.Int32) *pipeline.Pipeline {
-	send := pipeline.SenderFunc(func(ctx context.Context, r pipeline.SendRequest) (*pipeline.Receipt, error) {
-		sends.Add(1)
-		return &pipeline.Receipt{MessageID: "wamid.to-" + r.To[len(r.To)-3:]}, nil
+// A voice note to one recipient: one client for the account (it sends the
+// messages and, through upload.NewMedia, uploads the media), and the
+// pipeline over it. (Here the account is the in-process sandbox's; for
+// Meta itself leave out the base URL, or use send.FromEnv.)
+func ExampleNew() {
+	sb, _ := sandbox.Start(sandbox.Config{})
+	defer sb.Close()
+	token, phoneID := "sandbox", "100000000000001"
+
+	meta, _ := send.NewMeta(send.WithBaseURL(sb.MetaURL()), send.WithToken(token), send.WithPhoneNumberID(phoneID))
+	media, _ := upload.NewMedia(meta, nil)
+	p, _ := pipeline.New(pipeline.Config{
+		Senders: map[send.Provider]send.Sender{send.Meta: meta},
+		Media:   map[send.Provider]upload.Uploader{send.Meta: media},
 	})
-	return &pipeline.Pipeline{
-		Inspect: func(ctx context.Context, path string, _ ...inspect.Option) (*inspect.Report, error) {
-			st, err := os.Stat(path)
-			if err != nil {
-				return nil, err
-			}
-			return &inspect.Report{Path: path, Size: st.Size()}, nil
-		},
-		Transcoder: pipeline.TranscoderFunc(func(ctx context.Context, r pipeline.TranscodeRequest) (*pipeline.TranscodeResult, error) {
-			transcodes.Add(1)
-			return &pipeline.TranscodeResult{Action: "passthrough", Outputs: []pipeline.Output{{Path: r.Path, MIME: "audio/ogg", Ext: ".ogg"}}}, nil
-		}),
-		Uploader: pipeline.UploaderFunc(func(ctx context.Context, r pipeline.UploadRequest) (*pipeline.Media, error) {
-			return &pipeline.Media{ID: "media-" + r.Name}, nil
-		}),
-		Senders: map[pipeline.Provider]pipeline.Sender{pipeline.Meta: send, pipeline.Infobip: send},
+	res, err := p.Run(context.Background(), pipeline.Item{Path: "../../testdata/ogg-opus-mono-48k-2s.ogg", To: "+1 650 555 1234", Provider: send.Meta})
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
+	fmt.Println(res.To, res.Transcode.Action, len(res.MessageIDs), "message")
+	// Output:
+	// 16505551234 passthrough 1 message
 }
 
-// A batch over a manifest: two recordings, four rows, one invalid; each
-// recording is prepared once. A rerun with the same journal sends nothing
-// again.
+// A batch over a manifest, against the in-process sandbox: three rows
+// share one recording (prepared and uploaded once), one row is invalid. A
+// rerun with the same journal sends nothing again.
 func ExampleBatch() {
+	sb, _ := sandbox.Start(sandbox.Config{})
+	defer sb.Close()
+	p, _ := pipeline.NewSandboxPipeline(pipeline.SandboxConfig{URL: sb.URL()})
+
 	dir, _ := os.MkdirTemp("", "example-")
 	defer os.RemoveAll(dir)
-	os.WriteFile(filepath.Join(dir, "hello.ogg"), []byte("hello"), 0o644)
-	os.WriteFile(filepath.Join(dir, "bye.ogg"), []byte("bye"), 0o644)
+	note, _ := os.ReadFile("../../testdata/ogg-opus-mono-48k-2s.ogg")
+	os.WriteFile(filepath.Join(dir, "hello.ogg"), note, 0o644)
 	manifest := filepath.Join(dir, "manifest.csv")
 	os.WriteFile(manifest, []byte(strings.Join([]string{
 		"to,file,provider",
 		"+447700900001,hello.ogg,meta",
 		"+447700900002,hello.ogg,meta",
-		"+447700900003,bye.ogg,meta",
-		"07700 900004,bye.ogg,meta",
+		"+447700900003,hello.ogg,360dialog",
+		"07700 900004,hello.ogg,meta",
 	}, "\n")), 0o644)
 
-	var transcodes, sends atomic.Int32
-	p := stages(&transcodes, &sends)
 	m, err := pipeline.ParseManifest(manifest, pipeline.ManifestDefaults{})
 	if err != nil {
 		fmt.Println(err)
@@ -66,52 +68,47 @@ func ExampleBatch() {
 	opts := pipeline.BatchOptions{Journal: manifest + ".journal"}
 	res, _ := p.NewBatch(m, opts).Run(context.Background())
 	for _, r := range res.Rows {
-		fmt.Println(strings.TrimSpace(fmt.Sprintf("%d %s %s %s", r.Row, r.To, r.Status, r.MessageID)))
+		fmt.Println(r.Row, r.Provider, r.Status)
 	}
-	fmt.Println("transcodes:", transcodes.Load(), "sends:", sends.Load())
+	s := res.Summary
+	fmt.Println("prepared:", s.Prepared, "uploads:", s.Uploads, "messages:", s.Messages)
 
 	res, _ = p.NewBatch(m, opts).Run(context.Background())
-	fmt.Println("rerun:", res.Summary.Counts[pipeline.StatusSent], "sent,", "sends:", sends.Load())
+	fmt.Println("rerun:", res.Summary.Counts[pipeline.StatusSent], "sent, messages:", res.Summary.Messages)
 	// Output:
-	// 2 +447700900001 sent wamid.to-001
-	// 3 +447700900002 sent wamid.to-002
-	// 4 +447700900003 sent wamid.to-003
-	// 5 07700 900004 invalid
-	// transcodes: 2 sends: 3
-	// rerun: 3 sent, sends: 3
+	// 2 meta sent
+	// 3 meta sent
+	// 4 360dialog sent
+	// 5 meta invalid
+	// prepared: 1 uploads: 2 messages: 3
+	// rerun: 3 sent, messages: 0
 }
 
-// One item through every stage.
-func ExamplePipeline_Run() {
+// The stages one by one, as a remote worker runs them: prepare a
+// recording, upload it for a provider, send one row guarded by a Store
+// (here the local Journal; a replicated key-value store would do).
+func ExamplePipeline_Send() {
+	sb, _ := sandbox.Start(sandbox.Config{})
+	defer sb.Close()
+	p, _ := pipeline.NewSandboxPipeline(pipeline.SandboxConfig{URL: sb.URL()})
 	dir, _ := os.MkdirTemp("", "example-")
 	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "memo.ogg")
-	os.WriteFile(path, []byte("memo"), 0o644)
+	ctx := context.Background()
 
-	var transcodes, sends atomic.Int32
-	p := stages(&transcodes, &sends)
-	res, err := p.Run(context.Background(), pipeline.Item{Path: path, To: "+44 7700 900123", Provider: pipeline.Infobip})
+	prep, err := p.Prepare(ctx, pipeline.Recording{Path: "../../testdata/ogg-opus-mono-48k-2s.ogg", Profile: transcode.ProfileVoice}, filepath.Join(dir, "out"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(res.To, res.Profile, res.Transcode.Action, res.Media[0].ID, res.MessageID)
+	refs, err := p.Upload(ctx, prep, send.Infobip, false)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	journal, _, _ := pipeline.OpenJournal(filepath.Join(dir, "journal"))
+	defer journal.Close()
+	out := p.Send(ctx, journal, &pipeline.SendRow{Key: "row-1", Provider: send.Infobip, To: "447700900001", Voice: true, Media: refs})
+	fmt.Println(prep.Transcode.Action, strings.HasPrefix(refs[0].URL, sb.URL()), out.Status, len(out.MessageIDs))
 	// Output:
-	// 447700900123 voice passthrough media-memo wamid.to-123
-}
-
-// Against a sandbox (here a URL; pkg/sandbox or `prep sandbox` serves
-// one), with the real transcode, upload and send packages.
-func ExampleNewSandboxPipeline() {
-	p, err := pipeline.NewSandboxPipeline(pipeline.SandboxConfig{URL: "http://127.0.0.1:8080"})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	res, err := p.Run(context.Background(), pipeline.Item{Path: "memo.m4a", To: "+447700900123", Provider: pipeline.Meta})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(res.MessageID)
+	// passthrough true sent 1
 }

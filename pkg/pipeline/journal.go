@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // State is a row's (or a row part's) state in the journal.
@@ -32,23 +35,23 @@ const (
 
 // Record is one journal line.
 type Record struct {
-	Key       string   `json:"key,omitempty"`
-	Row       int      `json:"row,omitempty"`
-	Part      int      `json:"part"`
-	Parts     int      `json:"parts,omitempty"`
-	State     State    `json:"state"`
-	To        string   `json:"to,omitempty"`
-	Provider  Provider `json:"provider,omitempty"`
-	MessageID string   `json:"message_id,omitempty"`
-	ClientID  string   `json:"client_id,omitempty"` // the client message id sent (Infobip messageId)
-	Media     string   `json:"media,omitempty"`
+	Key       string        `json:"key,omitempty"`
+	Row       int           `json:"row,omitempty"`
+	Part      int           `json:"part"`
+	Parts     int           `json:"parts,omitempty"`
+	State     State         `json:"state"`
+	To        string        `json:"to,omitempty"`
+	Provider  send.Provider `json:"provider,omitempty"`
+	MessageID string        `json:"message_id,omitempty"`
+	ClientID  string        `json:"client_id,omitempty"` // the client message id sent (Infobip messageId)
+	Media     string        `json:"media,omitempty"`
 	// Content and Dest name a recording's upload (State uploaded, no
 	// Key): the recording's content key and where it went, Media the
 	// parts' ids or URLs joined with ";".
-	Content string      `json:"content,omitempty"`
-	Dest    Destination `json:"dest,omitempty"`
-	Error   string      `json:"error,omitempty"`
-	Time    time.Time   `json:"time"`
+	Content string    `json:"content,omitempty"`
+	Dest    string    `json:"dest,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	Time    time.Time `json:"time"`
 }
 
 // JournalError is a failure to read, lock or write the journal. A batch
@@ -406,13 +409,13 @@ const uploadReuse = 24 * time.Hour
 // uploadKey names one recording's upload to one destination.
 type uploadKey struct {
 	content string
-	dest    Destination
+	dest    string
 }
 
 // replayUploads returns the recent uploads the journal recorded, by
 // recording and destination.
-func replayUploads(recs []Record, now time.Time) map[uploadKey][]Media {
-	out := map[uploadKey][]Media{}
+func replayUploads(recs []Record, now time.Time) map[uploadKey][]upload.Ref {
+	out := map[uploadKey][]upload.Ref{}
 	for _, r := range recs {
 		if r.State != StateUploaded || r.Content == "" || r.Media == "" || now.Sub(r.Time) > uploadReuse {
 			continue
@@ -421,13 +424,9 @@ func replayUploads(recs []Record, now time.Time) map[uploadKey][]Media {
 		if r.Parts > 0 && len(refs) != r.Parts {
 			continue
 		}
-		media := make([]Media, len(refs))
+		media := make([]upload.Ref, len(refs))
 		for i, ref := range refs {
-			if r.Dest == DestLink {
-				media[i] = Media{URL: ref, Reused: true}
-			} else {
-				media[i] = Media{ID: ref, Reused: true}
-			}
+			media[i] = refFor(destination(r.Dest), ref)
 		}
 		out[uploadKey{r.Content, r.Dest}] = media
 	}

@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
 )
 
 // Manifest is a parsed batch manifest.
@@ -22,12 +25,12 @@ type Manifest struct {
 
 // Row is one manifest row.
 type Row struct {
-	Line         int      // 1-based line number in the manifest file
-	To           string   // as written
-	File         string   // as written
-	Path         string   // File resolved against the manifest's directory
-	Provider     Provider // "" when neither the row nor the defaults name one
-	Profile      Profile
+	Line         int           // 1-based line number in the manifest file
+	To           string        // as written
+	File         string        // as written
+	Path         string        // File resolved against the manifest's directory
+	Provider     send.Provider // "" when neither the row nor the defaults name one
+	Profile      transcode.Profile
 	CallbackData string
 	// Err says why the row is invalid (nil when it is valid so far; the
 	// batch also checks the recipient and that the file can be read).
@@ -36,8 +39,8 @@ type Row struct {
 
 // ManifestDefaults fill columns a manifest leaves out or empty.
 type ManifestDefaults struct {
-	Provider Provider
-	Profile  Profile // default Voice
+	Provider send.Provider
+	Profile  transcode.Profile // default voice
 }
 
 // ManifestError is a problem with the manifest as a whole (unreadable, no
@@ -91,7 +94,7 @@ func ReadManifest(r io.Reader, name, baseDir string, d ManifestDefaults) (*Manif
 		jsonl = len(head) > 0 && head[0] == '{'
 	}
 	if d.Profile == "" {
-		d.Profile = Voice
+		d.Profile = transcode.ProfileVoice
 	}
 	m := &Manifest{Path: name}
 	var err error
@@ -124,7 +127,7 @@ func fill(line int, vals map[string]string, baseDir string, d ManifestDefaults) 
 	}
 	r.Provider = d.Provider
 	if s := strings.TrimSpace(vals["provider"]); s != "" {
-		p, err := ParseProvider(s)
+		p, err := send.ParseProvider(s)
 		if err != nil {
 			errs = append(errs, err.Error())
 		}
@@ -133,7 +136,7 @@ func fill(line int, vals map[string]string, baseDir string, d ManifestDefaults) 
 	if r.Provider == "" && len(errs) == 0 {
 		errs = append(errs, "no provider (add a provider column or give a default provider)")
 	}
-	if r.CallbackData != "" && r.Provider != "" && r.Provider != Infobip {
+	if r.CallbackData != "" && r.Provider != "" && r.Provider != send.Infobip {
 		// FromSend refuses it; found here, the row is invalid before any
 		// transcode or upload instead of failing (and being retried) at
 		// the send.

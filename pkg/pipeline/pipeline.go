@@ -10,33 +10,110 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
-// Pipeline holds the stages. Build it once (e.g. with the adapters in
-// adapters.go) and use it for any number of items and batches; it is safe
-// for concurrent use when its stages are.
-type Pipeline struct {
-	// Inspect inspects sources and outputs; default inspect.File.
-	Inspect        InspectFunc
+// Config is what a Pipeline is built from: one client per provider
+// account, the media endpoints of those accounts, and where links come
+// from.
+type Config struct {
+	// Senders send messages, one per provider account (*send.Client).
+	Senders map[send.Provider]send.Sender
+	// Media are the providers' media endpoints (upload.NewMedia) for Meta
+	// and 360dialog: a recording sent through them is uploaded there and
+	// sent by media id.
+	Media map[send.Provider]upload.Uploader
+	// Link gives URLs (upload.NewS3, or the sandbox's file host): used for
+	// Infobip, which sends by link only, and for every provider with
+	// Item.Link or BatchOptions.Link.
+	Link upload.Uploader
+	// Transcode are the transcoder's options; Profile and Split are set per
+	// recording.
+	Transcode transcode.Options
+	// InspectOptions are passed to inspect.File.
 	InspectOptions []inspect.Option
-	Transcoder     Transcoder
-	Uploader       Uploader
-	Senders        map[Provider]Sender
-	// NormalizeTo checks a recipient and returns the form sent to the
-	// provider (digits); default: send.NormalizePhone.
-	NormalizeTo func(string) (string, error)
-	// NewMessageID returns the client message id for a send through p, or
-	// "" when the provider takes none; default: a UUID for Infobip (its
-	// messageId, seeds/000), "" for Meta and 360dialog.
-	NewMessageID func(p Provider) string
-	// TempDir is where work directories are made; default os.TempDir().
+	// TempDir holds work directories; default os.TempDir().
 	TempDir string
+}
+
+// Pipeline takes recordings through prepare (inspect + transcode), upload
+// and send. Build it with New (or NewSandboxPipeline) once and use it for
+// any number of items and batches; it is safe for concurrent use.
+type Pipeline struct {
+	senders   map[send.Provider]send.Sender
+	media     map[send.Provider]upload.Uploader
+	link      upload.Uploader
+	topts     transcode.Options
+	iopts     []inspect.Option
+	tempDir   string
+	inspect   inspectFunc   // inspect.File; a seam for tests
+	transcode transcodeFunc // pkg/transcode; a seam for tests
+	// newMessageID is the client message id of a send through p, or "":
+	// a UUID for Infobip (its messageId), none for Meta and 360dialog.
+	newMessageID func(p send.Provider) string
+
+	tcMu sync.Mutex
+	tc   map[string]*transcode.Transcoder // by options
+}
+
+// inspectFunc is inspect.File's signature.
+type inspectFunc func(ctx context.Context, path string, opts ...inspect.Option) (*inspect.Report, error)
+
+// transcodeFunc makes src (inspected as rep) fit opts, writing into dir.
+type transcodeFunc func(ctx context.Context, src string, rep *inspect.Report, opts transcode.Options, dir string) (*transcode.Result, error)
+
+// New returns a pipeline over the given clients. At least one sender is
+// needed; uploads go where Config says (a provider without a media
+// endpoint and no Link fails its items at the upload stage, naming it).
+func New(cfg Config) (*Pipeline, error) {
+	if len(cfg.Senders) == 0 {
+		return nil, errors.New("pipeline: no sender given")
+	}
+	for pv, s := range cfg.Senders {
+		if s == nil {
+			return nil, fmt.Errorf("pipeline: the sender for %s is nil", pv)
+		}
+	}
+	p := &Pipeline{senders: cfg.Senders, media: cfg.Media, link: cfg.Link, topts: cfg.Transcode, iopts: cfg.InspectOptions, tempDir: cfg.TempDir}
+	p.inspect = inspect.File
+	p.transcode = p.realTranscode
+	p.newMessageID = defaultMessageID
+	return p, nil
+}
+
+func defaultMessageID(pv send.Provider) string {
+	if pv == send.Infobip {
+		return uuid.NewString() // Infobip's messageId, chosen before the request
+	}
+	return ""
+}
+
+// realTranscode runs pkg/transcode, one Transcoder per set of options.
+func (p *Pipeline) realTranscode(ctx context.Context, src string, _ *inspect.Report, o transcode.Options, dir string) (*transcode.Result, error) {
+	key := o.String()
+	p.tcMu.Lock()
+	tc := p.tc[key]
+	if tc == nil {
+		var err error
+		if tc, err = transcode.New(o); err != nil {
+			p.tcMu.Unlock()
+			return nil, err
+		}
+		if p.tc == nil {
+			p.tc = map[string]*transcode.Transcoder{}
+		}
+		p.tc[key] = tc
+	}
+	p.tcMu.Unlock()
+	return tc.ToDir(ctx, transcode.FileInput(src), dir)
 }
 
 // Item is one recording to one recipient.
@@ -46,96 +123,56 @@ type Item struct {
 	Name   string    // the reader's file name (messages, upload name)
 
 	To       string
-	Provider Provider
-	Profile  Profile // default Voice
-	Split    bool    // voice: cut what cannot fit into several notes
+	Provider send.Provider
+	Profile  transcode.Profile // default voice
+	Split    bool              // voice: cut what cannot fit into several notes
 	// Link uploads to the link host (S3) even for Meta and 360dialog.
 	Link         bool
-	CallbackData string
+	CallbackData string // Infobip only
 }
 
 // Result is what each stage of one item did.
 type Result struct {
-	Path      string           `json:"path"`
-	To        string           `json:"to"`
-	Provider  Provider         `json:"provider"`
-	Profile   Profile          `json:"profile"`
-	SHA256    string           `json:"sha256"`
-	Bytes     int64            `json:"bytes"`
-	Inspect   *inspect.Report  `json:"inspect,omitempty"`
-	Transcode *TranscodeResult `json:"transcode,omitempty"`
-	Media     []Media          `json:"media,omitempty"`
-	Receipts  []Receipt        `json:"receipts,omitempty"`
-	// MessageID is the provider's message id (joined with ";" for a split
-	// recording, in part order).
-	MessageID string `json:"message_id"`
-	Timing    Timing `json:"timing"`
+	Path      string            `json:"path"`
+	To        string            `json:"to"`
+	Provider  send.Provider     `json:"provider"`
+	Profile   transcode.Profile `json:"profile"`
+	SHA256    string            `json:"sha256"`
+	Bytes     int64             `json:"bytes"`
+	Inspect   *inspect.Report   `json:"inspect,omitempty"`
+	Transcode *transcode.Result `json:"transcode,omitempty"`
+	// Files are the prepared files (one per part), with their SHA-256.
+	Files []upload.File `json:"-"`
+	Media []upload.Ref  `json:"media,omitempty"`
+	// MessageIDs are the provider's message ids, one per part in order
+	// (several for a split recording).
+	MessageIDs []string `json:"message_ids"`
+	Timing     Timing   `json:"timing"`
 }
 
-func (p *Pipeline) inspectFn() InspectFunc {
-	if p.Inspect != nil {
-		return p.Inspect
-	}
-	return inspect.File
-}
-
-func (p *Pipeline) normalize(to string) (string, error) {
-	if p.NormalizeTo != nil {
-		return p.NormalizeTo(to)
-	}
-	return send.NormalizePhone(to)
-}
-
-func (p *Pipeline) messageID(pr Provider) string {
-	if p.NewMessageID != nil {
-		return p.NewMessageID(pr)
-	}
-	if pr == Infobip {
-		return uuid.NewString()
-	}
-	return ""
-}
-
-// check reports a configuration mistake for an item before any work.
-func (p *Pipeline) check(pr Provider, dest Destination) error {
-	if p.Transcoder == nil {
-		return errors.New("pipeline: no transcoder configured")
-	}
-	if p.Uploader == nil {
-		return errors.New("pipeline: no uploader configured")
-	}
-	if p.Senders[pr] == nil {
-		return fmt.Errorf("pipeline: no sender configured for %s", pr)
-	}
-	return nil
-}
-
-// Run takes one item through every stage. The Result is never nil; on
-// error it holds what the stages before the failure did, and the error is a
-// *StageError (a send whose outcome is unknown wraps an in-doubt error:
-// errors.As(err, new(*InDoubtError)) or the sender's own type).
+// Run takes one item through every stage, with the same send step as a
+// batch (without a journal). The Result is never nil; on error it holds
+// what the stages before the failure did, and the error is a *StageError
+// (a send whose outcome is unknown wraps a *send.InDoubtError).
 func (p *Pipeline) Run(ctx context.Context, it Item) (*Result, error) {
-	res := &Result{Path: it.Path, Provider: it.Provider, Profile: it.Profile}
-	if res.Profile == "" {
-		res.Profile = Voice
-	}
-	to, err := p.normalize(it.To)
+	res := &Result{Path: it.Path, Provider: it.Provider, Profile: profileOr(it.Profile)}
+	to, err := send.NormalizePhone(it.To)
 	if err != nil {
 		return res, &StageError{Stage: StageRead, Err: err}
 	}
 	res.To = to
-	dest := DestinationFor(it.Provider, it.Link)
-	if err := p.check(it.Provider, dest); err != nil {
-		return res, err
+	if p.senders[it.Provider] == nil {
+		return res, &StageError{Stage: StageRead, Err: fmt.Errorf("no sender configured for %s", it.Provider)}
 	}
-	work, err := os.MkdirTemp(p.TempDir, "prep-run-")
+	work, err := os.MkdirTemp(p.tempDir, "prep-run-")
 	if err != nil {
 		return res, &StageError{Stage: StageRead, Err: err}
 	}
 	defer os.RemoveAll(work)
 
-	src, name := it.Path, it.Name
+	src := it.Path
 	if it.Reader != nil {
+		name := it.Name
 		if name == "" {
 			name = "input"
 		}
@@ -150,115 +187,80 @@ func (p *Pipeline) Run(ctx context.Context, it Item) (*Result, error) {
 		return res, &StageError{Stage: StageRead, Err: err}
 	}
 	res.SHA256, res.Bytes = sum, size
-
-	pr, err := p.prepare(ctx, src, res.Profile, it.Split, filepath.Join(work, "out"))
-	if pr != nil {
-		res.Inspect, res.Transcode = pr.report, pr.tr
-		res.Timing.Inspect, res.Timing.Transcode = pr.timing.Inspect, pr.timing.Transcode
+	prep, err := p.Prepare(ctx, Recording{Path: src, SHA256: sum, Profile: res.Profile, Split: it.Split}, filepath.Join(work, "out"))
+	if prep != nil {
+		res.Inspect, res.Transcode, res.Files = prep.Report, prep.Transcode, prep.Files
+		res.Timing.Inspect, res.Timing.Transcode = prep.Timing.Inspect, prep.Timing.Transcode
 	}
 	if err != nil {
 		return res, err
 	}
-	media, d, err := p.upload(ctx, pr, dest)
-	res.Media, res.Timing.Upload = media, d
+	t0 := time.Now()
+	res.Media, err = p.Upload(ctx, prep, it.Provider, it.Link)
+	res.Timing.Upload = time.Since(t0)
 	if err != nil {
 		return res, err
 	}
-	var ids []string
-	for i, m := range media {
-		req := SendRequest{Provider: it.Provider, To: to, MediaID: m.ID, Link: m.URL, Voice: res.Profile == Voice,
-			CallbackData: it.CallbackData, MessageID: p.messageID(it.Provider)}
-		if req.MediaID != "" {
-			req.Link = ""
-		}
-		t0 := time.Now()
-		rc, err := p.Senders[it.Provider].Send(ctx, req)
-		res.Timing.Send += time.Since(t0)
-		if err != nil {
-			if ctx.Err() != nil && !isInDoubt(err) {
-				// Cancelled while the request may have been out.
-				err = &InDoubtError{MessageID: req.MessageID, Err: err}
-			}
-			if len(media) > 1 {
-				err = fmt.Errorf("part %d of %d: %w", i+1, len(media), err)
-			}
-			res.MessageID = strings.Join(ids, ";")
-			return res, &StageError{Stage: StageSend, Err: err}
-		}
-		res.Receipts = append(res.Receipts, *rc)
-		ids = append(ids, rc.MessageID)
+	out := p.Send(ctx, nil, &SendRow{Provider: it.Provider, To: to, Voice: res.Profile == transcode.ProfileVoice, CallbackData: it.CallbackData, Media: res.Media})
+	res.MessageIDs, res.Timing.Send = out.MessageIDs, out.Duration
+	if out.Status != StatusSent {
+		return res, &StageError{Stage: StageSend, Err: out.Err}
 	}
-	res.MessageID = strings.Join(ids, ";")
 	return res, nil
 }
 
-// prepared is one recording made fit for a profile.
-type prepared struct {
-	report *inspect.Report
-	tr     *TranscodeResult
-	timing Timing
-	before int64 // source bytes
-	after  int64 // sum of the outputs' bytes
+func profileOr(p transcode.Profile) transcode.Profile {
+	if p == "" {
+		return transcode.ProfileVoice
+	}
+	return p
 }
 
-// prepare inspects and transcodes src into outDir and hashes the outputs.
-// The returned prepared is non-nil when inspection ran.
-func (p *Pipeline) prepare(ctx context.Context, src string, prof Profile, split bool, outDir string) (*prepared, error) {
-	pr := &prepared{}
-	t0 := time.Now()
-	rep, err := p.inspectFn()(ctx, src, p.InspectOptions...)
-	pr.timing.Inspect = time.Since(t0)
-	pr.report = rep
-	if rep != nil {
-		pr.before = rep.Size
+// ParseProfile accepts "voice" or "audio" ("" means voice).
+func ParseProfile(s string) (transcode.Profile, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "voice":
+		return transcode.ProfileVoice, nil
+	case "audio":
+		return transcode.ProfileAudio, nil
 	}
-	if err != nil {
-		return pr, &StageError{Stage: StageInspect, Err: err}
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return pr, &StageError{Stage: StageTranscode, Err: err}
-	}
-	t0 = time.Now()
-	tr, err := p.Transcoder.Transcode(ctx, TranscodeRequest{Path: src, Report: rep, Profile: prof, Split: split, OutDir: outDir})
-	pr.timing.Transcode = time.Since(t0)
-	if err != nil {
-		return pr, &StageError{Stage: StageTranscode, Err: err}
-	}
-	if tr == nil || len(tr.Outputs) == 0 {
-		return pr, &StageError{Stage: StageTranscode, Err: errors.New("the transcoder produced no output")}
-	}
-	pr.tr = tr
-	for i := range tr.Outputs {
-		o := &tr.Outputs[i]
-		if o.SHA256 == "" || o.Bytes == 0 {
-			sum, n, err := hashFile(o.Path)
-			if err != nil {
-				return pr, &StageError{Stage: StageTranscode, Err: err}
-			}
-			o.SHA256, o.Bytes = sum, n
-		}
-		pr.after += o.Bytes
-	}
-	return pr, nil
+	return "", fmt.Errorf("unknown profile %q (voice or audio)", s)
 }
 
-// upload puts every output of pr at dest, in part order.
-func (p *Pipeline) upload(ctx context.Context, pr *prepared, dest Destination) ([]Media, time.Duration, error) {
-	t0 := time.Now()
-	out := make([]Media, 0, len(pr.tr.Outputs))
-	for _, o := range pr.tr.Outputs {
-		stem := strings.TrimSuffix(filepath.Base(o.Path), filepath.Ext(o.Path))
-		m, err := p.Uploader.Upload(ctx, UploadRequest{Dest: dest, Path: o.Path, Name: stem, SHA256: o.SHA256, MIME: o.MIME, Ext: o.Ext, Bytes: o.Bytes})
-		if err != nil {
-			return out, time.Since(t0), &StageError{Stage: StageUpload, Err: err}
-		}
-		if m == nil || (m.ID == "" && m.URL == "") {
-			return out, time.Since(t0), &StageError{Stage: StageUpload, Err: errors.New("the uploader returned no media id or URL")}
-		}
-		out = append(out, *m)
-	}
-	return out, time.Since(t0), nil
+// Stage names a step of the pipeline, as errors report it.
+type Stage string
+
+// The stages.
+const (
+	StageRead      Stage = "read"
+	StageInspect   Stage = "inspect"
+	StageTranscode Stage = "transcode"
+	StageUpload    Stage = "upload"
+	StageSend      Stage = "send"
+)
+
+// StageError is a failure of one stage for one item. Find it with
+// errors.As; the stage's own error (e.g. *inspect.Error, *send.APIError,
+// *send.InDoubtError) is wrapped.
+type StageError struct {
+	Stage Stage
+	Err   error
 }
+
+func (e *StageError) Error() string { return string(e.Stage) + ": " + e.Err.Error() }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Timing is the time spent in each stage. In a batch, the first three are
+// the recording's (shared by every row that uses it) and Send is the row's.
+type Timing struct {
+	Inspect   time.Duration `json:"inspect_ns"`
+	Transcode time.Duration `json:"transcode_ns"`
+	Upload    time.Duration `json:"upload_ns"`
+	Send      time.Duration `json:"send_ns"`
+}
+
+// Total is the sum of the stages.
+func (t Timing) Total() time.Duration { return t.Inspect + t.Transcode + t.Upload + t.Send }
 
 // hashFile returns the lowercase hex SHA-256 and size of a file.
 func hashFile(path string) (string, int64, error) {

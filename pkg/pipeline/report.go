@@ -172,7 +172,7 @@ func WriteReportCSV(w io.Writer, r *BatchResult) error {
 func (s Summary) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d rows:", s.Rows)
-	for _, st := range Statuses {
+	for _, st := range statuses() {
 		fmt.Fprintf(&b, " %s %d", st, s.Counts[st])
 		if st != StatusInvalid {
 			b.WriteByte(',')

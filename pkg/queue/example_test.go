@@ -7,6 +7,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/queue"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 // A submitter puts a manifest in the queue and waits for the report; any
@@ -33,7 +34,7 @@ func Example() {
 	go q.NewWorker(queue.PipelineStages{P: p}, queue.WorkerOptions{Jobs: 2}).Run(wctx, ctx)
 
 	// The submitter.
-	m, err := pipeline.ParseManifest("manifest.csv", pipeline.ManifestDefaults{Provider: pipeline.Meta})
+	m, err := pipeline.ParseManifest("manifest.csv", pipeline.ManifestDefaults{Provider: send.Meta})
 	if err != nil {
 		log.Fatal(err)
 	}

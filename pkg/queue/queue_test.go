@@ -16,15 +16,17 @@ import (
 
 	"github.com/prep-audio/prep/internal/natstest"
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // fakeStages counts prepares per recording and records every send.
 type fakeStages struct {
 	mu          sync.Mutex
 	prepares    map[string]int // by file name
-	sends       []pipeline.SendRequest
+	sends       []SendRequest
 	prepareWait time.Duration
-	sendHook    func(req pipeline.SendRequest) (*pipeline.Receipt, error)
+	sendHook    func(req SendRequest) (*send.Receipt, error)
 	n           atomic.Int64
 }
 
@@ -37,14 +39,14 @@ func (f *fakeStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared
 	if f.prepareWait > 0 && !sleep(ctx, f.prepareWait) {
 		return nil, ctx.Err()
 	}
-	p := &Prepared{Media: map[pipeline.Destination][]pipeline.Media{}}
+	p := &Prepared{Media: map[string][]upload.Ref{}}
 	for _, d := range req.Dests {
-		p.Media[d] = []pipeline.Media{{ID: fmt.Sprintf("%s-%s", d, filepath.Base(req.Path))}}
+		p.Media[d] = []upload.Ref{{MediaID: fmt.Sprintf("%s-%s", d, filepath.Base(req.Path))}}
 	}
 	return p, nil
 }
 
-func (f *fakeStages) Send(ctx context.Context, req pipeline.SendRequest) (*pipeline.Receipt, error) {
+func (f *fakeStages) Send(ctx context.Context, req SendRequest) (*send.Receipt, error) {
 	if f.sendHook != nil {
 		if rc, err := f.sendHook(req); rc != nil || err != nil {
 			if rc != nil || !errors.Is(err, errPass) {
@@ -54,19 +56,19 @@ func (f *fakeStages) Send(ctx context.Context, req pipeline.SendRequest) (*pipel
 		}
 	}
 	f.record(req)
-	return &pipeline.Receipt{MessageID: fmt.Sprintf("wamid.%d", f.n.Add(1))}, nil
+	return &send.Receipt{MessageID: fmt.Sprintf("wamid.%d", f.n.Add(1))}, nil
 }
 
 var errPass = errors.New("pass")
 
-func (f *fakeStages) record(req pipeline.SendRequest) {
+func (f *fakeStages) record(req SendRequest) {
 	f.mu.Lock()
 	f.sends = append(f.sends, req)
 	f.mu.Unlock()
 }
 
-func (f *fakeStages) NewMessageID(p pipeline.Provider) string {
-	if p == pipeline.Infobip {
+func (f *fakeStages) NewMessageID(p send.Provider) string {
+	if p == send.Infobip {
 		return fmt.Sprintf("client-%d", time.Now().UnixNano())
 	}
 	return ""
@@ -279,7 +281,7 @@ func TestSendingUnderDeadWorkerIsUnknown(t *testing.T) {
 	if !res.AllSent() || len(fk.sends) != 3 {
 		t.Fatalf("with ResendUnknown: all sent %v, %d sends (want 3)", res.AllSent(), len(fk.sends))
 	}
-	if got := fk.sends[2].MessageID; fk.sends[2].Provider == pipeline.Infobip && got != "client-ghost" {
+	if got := fk.sends[2].MessageID; fk.sends[2].Provider == send.Infobip && got != "client-ghost" {
 		t.Errorf("Infobip resend carried messageId %q, want the in-doubt one (client-ghost)", got)
 	}
 }
@@ -308,9 +310,9 @@ func TestClaimTakeover(t *testing.T) {
 	ck := ContentKey(sub.Rows[1].SHA, sub.Rows[1].Row.Profile)
 	update(ctx, q.recs, ck, func(r *Recording, _ bool) error {
 		r.Worker = ""
-		r.Media = map[pipeline.Destination][]MediaRef{}
+		r.Media = map[string][]MediaRef{}
 		for _, d := range r.Want {
-			r.Media[d] = []MediaRef{{Media: pipeline.Media{ID: "by-alive-" + string(d)}, At: time.Now()}}
+			r.Media[d] = []MediaRef{{Ref: upload.Ref{MediaID: "by-alive-" + string(d)}, At: time.Now()}}
 		}
 		return nil
 	})
@@ -332,7 +334,7 @@ func TestRateAcrossWorkers(t *testing.T) {
 	fk := newFake()
 	var mu sync.Mutex
 	var times []time.Time
-	fk.sendHook = func(pipeline.SendRequest) (*pipeline.Receipt, error) {
+	fk.sendHook = func(SendRequest) (*send.Receipt, error) {
 		mu.Lock()
 		times = append(times, time.Now())
 		mu.Unlock()
@@ -341,7 +343,7 @@ func TestRateAcrossWorkers(t *testing.T) {
 	m := manifest(t, 1, 60)
 	ctx := context.Background()
 	const rate = 20.0
-	sub, err := q.Submit(ctx, m, SubmitOptions{Rate: map[pipeline.Provider]float64{pipeline.Meta: rate, pipeline.Infobip: rate}})
+	sub, err := q.Submit(ctx, m, SubmitOptions{Rate: map[send.Provider]float64{send.Meta: rate, send.Infobip: rate}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +357,7 @@ func TestRateAcrossWorkers(t *testing.T) {
 	// holds more than 21 (plus one of slack for the check's own timing).
 	var meta []time.Time
 	for i, s := range fk.sends {
-		if s.Provider == pipeline.Meta {
+		if s.Provider == send.Meta {
 			meta = append(meta, times[i])
 		}
 	}

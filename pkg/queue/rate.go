@@ -7,14 +7,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 // DefaultRate is a provider account's message rate when the batch names
 // none: Meta's and 360dialog's 80 messages/s (Meta's lowest throughput
 // tier), Infobip's documented 4,000 requests/s.
-func DefaultRate(p pipeline.Provider) float64 {
-	if p == pipeline.Infobip {
+func DefaultRate(p send.Provider) float64 {
+	if p == send.Infobip {
 		return 4000
 	}
 	return 80

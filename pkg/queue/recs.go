@@ -10,17 +10,19 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // Recording is a distinct recording's entry in the recordings bucket: who
 // holds its claim, what the batches want of it, and where it was uploaded.
 type Recording struct {
-	Content string                 `json:"content"` // ContentKey
-	SHA256  string                 `json:"sha256"`
-	Profile pipeline.Profile       `json:"profile"`
-	Source  string                 `json:"source"` // where to fetch it (any row's file)
-	Split   bool                   `json:"split,omitempty"`
-	Want    []pipeline.Destination `json:"want"` // destinations asked for
+	Content string            `json:"content"` // ContentKey
+	SHA256  string            `json:"sha256"`
+	Profile transcode.Profile `json:"profile"`
+	Source  string            `json:"source"` // where to fetch it (any row's file)
+	Split   bool              `json:"split,omitempty"`
+	Want    []string          `json:"want"` // destinations asked for
 	// Worker holds the claim ("" when none); ClaimedAt is when it took it.
 	Worker    string    `json:"worker,omitempty"`
 	ClaimedAt time.Time `json:"claimed_at,omitempty"`
@@ -28,32 +30,32 @@ type Recording struct {
 	// recording (or began to).
 	Claims int `json:"claims"`
 	// Uploads counts upload passes per destination.
-	Uploads map[pipeline.Destination]int        `json:"uploads,omitempty"`
-	Media   map[pipeline.Destination][]MediaRef `json:"media,omitempty"`
-	Error   string                              `json:"error,omitempty"` // the last claim failed; resubmitting clears it
-	Timing  pipeline.Timing                     `json:"timing"`
-	Bytes   struct{ Before, After int64 }       `json:"bytes"`
+	Uploads map[string]int                `json:"uploads,omitempty"`
+	Media   map[string][]MediaRef         `json:"media,omitempty"`
+	Error   string                        `json:"error,omitempty"` // the last claim failed; resubmitting clears it
+	Timing  pipeline.Timing               `json:"timing"`
+	Bytes   struct{ Before, After int64 } `json:"bytes"`
 }
 
 // MediaRef is an upload's result, with when it was made (reused for
 // MediaTTL).
 type MediaRef struct {
-	pipeline.Media
+	upload.Ref
 	At time.Time `json:"at"`
 }
 
 // media returns the uploaded parts for d, when fresh.
-func (r *Recording) media(d pipeline.Destination, ttl time.Duration) []pipeline.Media {
+func (r *Recording) media(d string, ttl time.Duration) []upload.Ref {
 	refs := r.Media[d]
 	if len(refs) == 0 {
 		return nil
 	}
-	out := make([]pipeline.Media, len(refs))
+	out := make([]upload.Ref, len(refs))
 	for i, m := range refs {
 		if time.Since(m.At) > ttl {
 			return nil
 		}
-		out[i] = m.Media
+		out[i] = m.Ref
 	}
 	return out
 }
@@ -73,7 +75,7 @@ var errWait = errors.New("wait")
 // media returns the media for row's recording at row's destination,
 // preparing it under a claim when nobody has, waiting for the holder of
 // the claim otherwise, and taking the claim over when the holder is gone.
-func (w *Worker) media(ctx context.Context, row *Row) ([]pipeline.Media, error) {
+func (w *Worker) media(ctx context.Context, row *Row) ([]upload.Ref, error) {
 	key := ContentKey(row.SHA256, row.Profile)
 	ttl := w.q.cfg.MediaTTL
 	backoff := 50 * time.Millisecond
@@ -82,7 +84,7 @@ func (w *Worker) media(ctx context.Context, row *Row) ([]pipeline.Media, error) 
 			return nil, err
 		}
 		var holder string
-		var done []pipeline.Media
+		var done []upload.Ref
 		var failed string
 		_, _, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
 			if m := r.media(row.Dest, ttl); m != nil {
@@ -142,7 +144,7 @@ func (w *Worker) media(ctx context.Context, row *Row) ([]pipeline.Media, error) 
 // claimAndPrepare takes the claim on key (from prev, "" or a dead worker)
 // and, when it got it, prepares the recording for every destination
 // wanted. retry is true when the claim went to someone else meanwhile.
-func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row) ([]pipeline.Media, error, bool) {
+func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row) ([]upload.Ref, error, bool) {
 	ttl := w.q.cfg.MediaTTL
 	rec, _, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
 		if !exists || r.media(row.Dest, ttl) != nil || r.Error != "" || r.Worker != prev {
@@ -159,7 +161,7 @@ func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row
 		return nil, nil, true
 	}
 	w.stats.claims.Add(1)
-	var dests []pipeline.Destination
+	var dests []string
 	for _, d := range rec.Want {
 		if rec.media(d, ttl) == nil {
 			dests = append(dests, d)
@@ -170,23 +172,23 @@ func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row
 	// even if ctx ended: a claim left behind waits for the heartbeat TTL.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	var out []pipeline.Media
+	var out []upload.Ref
 	_, _, err = update(sctx, w.q.recs, key, func(r *Recording, exists bool) error {
 		if r.Worker == w.id {
 			r.Worker = ""
 		}
 		if prep != nil {
 			if r.Media == nil {
-				r.Media = map[pipeline.Destination][]MediaRef{}
+				r.Media = map[string][]MediaRef{}
 			}
 			if r.Uploads == nil {
-				r.Uploads = map[pipeline.Destination]int{}
+				r.Uploads = map[string]int{}
 			}
 			now := time.Now().UTC()
 			for d, ms := range prep.Media {
 				refs := make([]MediaRef, len(ms))
 				for i, m := range ms {
-					refs[i] = MediaRef{Media: m, At: now}
+					refs[i] = MediaRef{Ref: m, At: now}
 				}
 				r.Media[d] = refs
 				r.Uploads[d]++
@@ -218,7 +220,7 @@ func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row
 }
 
 // prepare fetches rec's source and runs the prepare stage for dests.
-func (w *Worker) prepare(ctx context.Context, rec *Recording, dests []pipeline.Destination) (*Prepared, error) {
+func (w *Worker) prepare(ctx context.Context, rec *Recording, dests []string) (*Prepared, error) {
 	dir, err := os.MkdirTemp(w.opts.TempDir, "prep-worker-")
 	if err != nil {
 		return nil, err

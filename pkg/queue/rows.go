@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
 )
 
 // State is a row's state in the rows bucket.
@@ -28,18 +30,18 @@ func (s State) Terminal() bool { return s == StateSent || s == StateFailed || s 
 
 // Row is one manifest row's state, the value of its key in the rows bucket.
 type Row struct {
-	Batch        string               `json:"batch"`
-	Key          string               `json:"key"` // the journal's row key
-	Line         int                  `json:"line"`
-	To           string               `json:"to"` // normalized (digits)
-	File         string               `json:"file"`
-	Source       string               `json:"source"` // s3://bucket/key or a local path
-	Provider     pipeline.Provider    `json:"provider"`
-	Profile      pipeline.Profile     `json:"profile"`
-	CallbackData string               `json:"callback_data,omitempty"`
-	SHA256       string               `json:"sha256"`
-	Dest         pipeline.Destination `json:"dest"`
-	Split        bool                 `json:"split,omitempty"`
+	Batch        string            `json:"batch"`
+	Key          string            `json:"key"` // the journal's row key
+	Line         int               `json:"line"`
+	To           string            `json:"to"` // normalized (digits)
+	File         string            `json:"file"`
+	Source       string            `json:"source"` // s3://bucket/key or a local path
+	Provider     send.Provider     `json:"provider"`
+	Profile      transcode.Profile `json:"profile"`
+	CallbackData string            `json:"callback_data,omitempty"`
+	SHA256       string            `json:"sha256"`
+	Dest         string            `json:"dest"`
+	Split        bool              `json:"split,omitempty"`
 
 	State State `json:"state"`
 	// Worker and Attempt name who set "sending" (a fresh attempt id per
@@ -63,13 +65,13 @@ type Row struct {
 
 // ContentKey names a distinct recording: its SHA-256 and profile, as the
 // local batch groups them (KV-safe: "sha256.profile").
-func ContentKey(sha string, p pipeline.Profile) string { return sha + "." + string(p) }
+func ContentKey(sha string, p transcode.Profile) string { return sha + "." + string(p) }
 
 // RowKey is the key a row has in the local journal: a hash of what it sends
 // to whom (normalized recipient, provider, profile, callback data, the
 // file's SHA-256) and the occurrence number of that same content in the
 // manifest (pipeline's assignKeys). Line numbers are not part of it.
-func RowKey(to string, p pipeline.Provider, prof pipeline.Profile, callbackData, sha string, occurrence int) string {
+func RowKey(to string, p send.Provider, prof transcode.Profile, callbackData, sha string, occurrence int) string {
 	base := strings.Join([]string{to, string(p), string(prof), callbackData, sha}, "\x00")
 	sum := sha256.Sum256([]byte(base + "\x00" + strconv.Itoa(occurrence)))
 	return hex.EncodeToString(sum[:16])

@@ -2,20 +2,14 @@ package queue
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // Stages are the batch's stages as a worker runs them: prepare (inspect +
@@ -23,126 +17,100 @@ import (
 // once per recording, and send once per row part.
 type Stages interface {
 	Prepare(ctx context.Context, req PrepareRequest) (*Prepared, error)
-	Send(ctx context.Context, req pipeline.SendRequest) (*pipeline.Receipt, error)
+	Send(ctx context.Context, req SendRequest) (*send.Receipt, error)
 	// NewMessageID is the client message id for a send through p ("" when
 	// the provider takes none).
-	NewMessageID(p pipeline.Provider) string
+	NewMessageID(p send.Provider) string
 }
 
 // PrepareRequest is one recording to make fit and upload.
 type PrepareRequest struct {
 	Path    string // a local file
 	Name    string // the recording's name (upload names)
-	Profile pipeline.Profile
+	Profile transcode.Profile
 	Split   bool
-	Dests   []pipeline.Destination
-	Dir     string // a work directory the caller removes
+	Dests   []string // pipeline.Destination names
+	Dir     string   // a work directory the caller removes
 }
 
 // Prepared is a prepared recording's media per destination.
 type Prepared struct {
-	Media         map[pipeline.Destination][]pipeline.Media `json:"media"`
-	Timing        pipeline.Timing                           `json:"timing"`
-	Before, After int64                                     // source and output bytes
+	Media         map[string][]upload.Ref `json:"media"`
+	Timing        pipeline.Timing         `json:"timing"`
+	Before, After int64                   // source and output bytes
 }
 
-// PipelineStages runs the stages of a *pipeline.Pipeline (its Inspect,
-// Transcoder, Uploader and Senders).
+// SendRequest is one part of one row to send.
+type SendRequest struct {
+	Provider     send.Provider
+	To           string
+	MediaID      string // exactly one of MediaID and Link
+	Link         string
+	Voice        bool
+	CallbackData string
+	// MessageID is the client message id (Infobip's messageId), chosen
+	// before the request and kept in the row's state.
+	MessageID string
+}
+
+// PipelineStages runs the stages of a *pipeline.Pipeline: its Prepare and
+// Upload, and its send step for one part (without a store: the worker
+// keeps the row's state in the KV bucket).
 type PipelineStages struct {
 	P *pipeline.Pipeline
 }
 
-// Prepare inspects, transcodes and uploads req.Path.
+// Prepare prepares req.Path and uploads its outputs to each destination.
 func (s PipelineStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared, error) {
-	p := s.P
-	if p.Transcoder == nil || p.Uploader == nil {
-		return nil, errors.New("the pipeline has no transcoder or uploader")
+	out := &Prepared{Media: map[string][]upload.Ref{}}
+	prep, err := s.P.Prepare(ctx, pipeline.Recording{Path: req.Path, Profile: req.Profile, Split: req.Split}, req.Dir+"/out")
+	if prep != nil {
+		out.Timing = prep.Timing
+		out.Before = prep.Bytes
 	}
-	insp := p.Inspect
-	if insp == nil {
-		insp = inspect.File
+	if err != nil {
+		return out, err
 	}
-	out := &Prepared{Media: map[pipeline.Destination][]pipeline.Media{}}
+	out.After = prep.OutBytes()
 	t0 := time.Now()
-	rep, err := insp(ctx, req.Path, p.InspectOptions...)
-	out.Timing.Inspect = time.Since(t0)
-	if err != nil {
-		return out, &pipeline.StageError{Stage: pipeline.StageInspect, Err: err}
-	}
-	out.Before = rep.Size
-	dir := filepath.Join(req.Dir, "out")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return out, &pipeline.StageError{Stage: pipeline.StageTranscode, Err: err}
-	}
-	t0 = time.Now()
-	tr, err := p.Transcoder.Transcode(ctx, pipeline.TranscodeRequest{Path: req.Path, Report: rep, Profile: req.Profile, Split: req.Split, OutDir: dir})
-	out.Timing.Transcode = time.Since(t0)
-	if err != nil {
-		return out, &pipeline.StageError{Stage: pipeline.StageTranscode, Err: err}
-	}
-	if tr == nil || len(tr.Outputs) == 0 {
-		return out, &pipeline.StageError{Stage: pipeline.StageTranscode, Err: errors.New("the transcoder produced no output")}
-	}
-	for i := range tr.Outputs {
-		o := &tr.Outputs[i]
-		if o.SHA256 == "" || o.Bytes == 0 {
-			if o.SHA256, o.Bytes, err = hashFile(o.Path); err != nil {
-				return out, &pipeline.StageError{Stage: pipeline.StageTranscode, Err: err}
-			}
-		}
-		out.After += o.Bytes
-	}
-	t0 = time.Now()
 	defer func() { out.Timing.Upload = time.Since(t0) }()
 	for _, d := range req.Dests {
-		for _, o := range tr.Outputs {
-			stem := strings.TrimSuffix(filepath.Base(o.Path), filepath.Ext(o.Path))
-			if strings.HasPrefix(stem, "src-") {
-				stem = stem[4:]
-			}
-			m, err := p.Uploader.Upload(ctx, pipeline.UploadRequest{Dest: d, Path: o.Path, Name: stem, SHA256: o.SHA256, MIME: o.MIME, Ext: o.Ext, Bytes: o.Bytes})
-			if err != nil {
-				return out, &pipeline.StageError{Stage: pipeline.StageUpload, Err: err}
-			}
-			if m == nil || (m.ID == "" && m.URL == "") {
-				return out, &pipeline.StageError{Stage: pipeline.StageUpload, Err: errors.New("the uploader returned no media id or URL")}
-			}
-			out.Media[d] = append(out.Media[d], *m)
+		refs, err := s.P.Upload(ctx, prep, send.Provider(d), d == pipeline.Destination(send.Infobip, true))
+		if err != nil {
+			return out, err
 		}
+		out.Media[d] = refs
 	}
 	return out, nil
 }
 
-// Send sends through the pipeline's sender for req.Provider.
-func (s PipelineStages) Send(ctx context.Context, req pipeline.SendRequest) (*pipeline.Receipt, error) {
-	snd := s.P.Senders[req.Provider]
-	if snd == nil {
-		return nil, fmt.Errorf("no sender configured for provider %s", req.Provider)
+// Send sends one part through the pipeline's send step: no receipt or an
+// empty message id is a *send.InDoubtError, as in a batch.
+func (s PipelineStages) Send(ctx context.Context, req SendRequest) (*send.Receipt, error) {
+	row := &pipeline.SendRow{Provider: req.Provider, To: req.To, Voice: req.Voice, CallbackData: req.CallbackData,
+		Media: []upload.Ref{{MediaID: req.MediaID, URL: req.Link}}}
+	if req.MessageID != "" {
+		row.ClientIDs = map[int]string{0: req.MessageID}
 	}
-	return snd.Send(ctx, req)
+	res := s.P.Send(ctx, nil, row)
+	if res.Status != pipeline.StatusSent {
+		return nil, res.Err
+	}
+	return &send.Receipt{Provider: req.Provider, To: req.To, MessageID: res.MessageIDs[0]}, nil
 }
 
-// NewMessageID is the pipeline's (default: a UUID for Infobip, "" else).
-func (s PipelineStages) NewMessageID(p pipeline.Provider) string {
-	if s.P.NewMessageID != nil {
-		return s.P.NewMessageID(p)
-	}
-	if p == pipeline.Infobip {
+// NewMessageID is a UUID for Infobip (its messageId), "" for the others.
+func (s PipelineStages) NewMessageID(p send.Provider) string {
+	if p == send.Infobip {
 		return uuid.NewString()
 	}
 	return ""
 }
 
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
+// refOf is an upload's media id, else its URL.
+func refOf(r upload.Ref) string {
+	if r.MediaID != "" {
+		return r.MediaID
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	return r.URL
 }

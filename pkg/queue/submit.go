@@ -19,11 +19,11 @@ import (
 
 // BatchSpec is a submitted batch's settings, read by workers.
 type BatchSpec struct {
-	Name      string                        `json:"name"`
-	Manifest  string                        `json:"manifest"`
-	Rows      int                           `json:"rows"`
-	Rate      map[pipeline.Provider]float64 `json:"rate,omitempty"` // messages/s per provider account, all workers together
-	Submitted time.Time                     `json:"submitted"`
+	Name      string                    `json:"name"`
+	Manifest  string                    `json:"manifest"`
+	Rows      int                       `json:"rows"`
+	Rate      map[send.Provider]float64 `json:"rate,omitempty"` // messages/s per provider account, all workers together
+	Submitted time.Time                 `json:"submitted"`
 }
 
 // SubmitOptions configure a submission.
@@ -38,7 +38,7 @@ type SubmitOptions struct {
 	Link          bool // upload to the link host (S3) for every provider
 	// Rate caps messages per second per provider account across all
 	// workers (default: DefaultRate).
-	Rate map[pipeline.Provider]float64
+	Rate map[send.Provider]float64
 	// Sources reads (hashes) the recordings; default: local files only.
 	Sources *Sources
 	// NormalizeTo checks a recipient; default send.NormalizePhone.
@@ -130,7 +130,7 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 
 	// 2. Keys (as the journal's), destinations, recordings.
 	seen := map[string]int{}
-	want := map[string][]pipeline.Destination{}
+	want := map[string][]string{}
 	recSrc := map[string]SubmittedRow{}
 	for i := range sub.Rows {
 		sr := &sub.Rows[i]
@@ -153,7 +153,7 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 		seen[base] = n + 1
 		sr.Key = RowKey(tos[i], r.Provider, r.Profile, r.CallbackData, st.sha, n)
 		ck := ContentKey(st.sha, r.Profile)
-		d := pipeline.DestinationFor(r.Provider, opts.Link)
+		d := pipeline.Destination(r.Provider, opts.Link)
 		if !slices.Contains(want[ck], d) {
 			want[ck] = append(want[ck], d)
 		}
@@ -223,7 +223,7 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 				}
 				*row = Row{Batch: batch, Key: sr.Key, Line: r.Line, To: tos[i], File: r.File, Source: sourceOf(r),
 					Provider: r.Provider, Profile: r.Profile, CallbackData: r.CallbackData, SHA256: sr.SHA,
-					Dest: pipeline.DestinationFor(r.Provider, opts.Link), Split: opts.Split,
+					Dest: pipeline.Destination(r.Provider, opts.Link), Split: opts.Split,
 					State: StateQueued, Queued: now, Updated: now, IDs: []string{}}
 				publish, queued = true, now
 				return nil

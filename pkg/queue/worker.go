@@ -15,7 +15,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // WorkerOptions configure a worker.
@@ -36,7 +38,7 @@ type WorkerOptions struct {
 	// Account names a provider account for the shared rate buckets
 	// (default: the provider's name; give distinct names to distinct
 	// accounts of one provider). It must not contain secrets.
-	Account func(pipeline.Provider) string
+	Account func(send.Provider) string
 	// Logf, when set, receives one line per notable event.
 	Logf func(format string, args ...any)
 }
@@ -86,7 +88,7 @@ func (q *Queue) NewWorker(st Stages, opts WorkerOptions) *Worker {
 		opts.Sources = &Sources{}
 	}
 	if opts.Account == nil {
-		opts.Account = func(p pipeline.Provider) string { return string(p) }
+		opts.Account = func(p send.Provider) string { return string(p) }
 	}
 	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, slots: make(chan struct{}, opts.Jobs),
 		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{},
@@ -390,10 +392,10 @@ func (w *Worker) batchSpec(ctx context.Context, batch string) *BatchSpec {
 }
 
 // sendRow sends the row's parts not yet sent, each "sending" first.
-func (w *Worker) sendRow(ctx, hard context.Context, key string, media []pipeline.Media, last bool) action {
+func (w *Worker) sendRow(ctx, hard context.Context, key string, media []upload.Ref, last bool) action {
 	refs := make([]string, len(media))
 	for i, m := range media {
-		refs[i] = m.Ref()
+		refs[i] = refOf(m)
 	}
 	for {
 		row, err := w.getRow(ctx, key)
@@ -448,7 +450,7 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []pipeline
 		} else if err != nil {
 			continue // changed meanwhile: look again
 		}
-		req := pipeline.SendRequest{Provider: row.Provider, To: row.To, MediaID: media[i].ID, Voice: row.Profile == pipeline.Voice,
+		req := SendRequest{Provider: row.Provider, To: row.To, MediaID: media[i].MediaID, Voice: row.Profile == transcode.ProfileVoice,
 			CallbackData: row.CallbackData, MessageID: clientID}
 		if req.MediaID == "" {
 			req.Link = media[i].URL
@@ -457,7 +459,7 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []pipeline
 		rc, err := w.stages.Send(hard, req)
 		d := time.Since(t0)
 		if err == nil && (rc == nil || rc.MessageID == "") {
-			err = &pipeline.InDoubtError{MessageID: clientID, Err: errors.New("the provider answered without a message id")}
+			err = &send.InDoubtError{Provider: row.Provider, To: row.To, MessageID: clientID, Err: errors.New("the provider answered without a message id")}
 		}
 		parts := len(media)
 		msgOf := func(err error) string {

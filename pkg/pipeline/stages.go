@@ -1,0 +1,173 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
+)
+
+// The stages, usable one by one (a webhook receiver, a remote worker) as
+// Pipeline.Run and Batch use them:
+//
+//	prep, err := p.Prepare(ctx, pipeline.Recording{Path: src, Profile: transcode.ProfileVoice}, dir)
+//	refs, err := p.Upload(ctx, prep, send.Meta, false)
+//	out := p.Send(ctx, store, &pipeline.SendRow{Key: key, Provider: send.Meta, To: to, Voice: true, Media: refs})
+//
+// Prepare and Upload are shared by content (Recording.Key and the
+// destination); Send is per row and guarded by a Store.
+
+// Recording is one source to prepare for a profile.
+type Recording struct {
+	Path    string
+	SHA256  string // the source's; computed when empty
+	Profile transcode.Profile
+	Split   bool // voice: cut what cannot fit into consecutive notes
+}
+
+// Key is the recording's content key: the same bytes for the same profile
+// are prepared once and uploaded once per destination, whatever their
+// file names. SHA256 must be set.
+func (r Recording) Key() string { return r.SHA256 + "|" + string(profileOr(r.Profile)) }
+
+// Prepared is a recording made fit for its profile: the inspection, what
+// the transcoder did and the files to upload, one per part.
+type Prepared struct {
+	Recording
+	Bytes     int64 // the source's size
+	Report    *inspect.Report
+	Transcode *transcode.Result
+	// Files are the outputs in part order, with their SHA-256 (and the
+	// source's report for a passthrough) so the upload reads nothing twice.
+	Files  []upload.File
+	Timing Timing // Inspect and Transcode
+}
+
+// OutBytes is the sum of the prepared files' sizes.
+func (pr *Prepared) OutBytes() int64 {
+	var n int64
+	for _, o := range pr.Transcode.Outputs {
+		n += o.Bytes
+	}
+	return n
+}
+
+// Prepare inspects rec and transcodes it into dir (created when missing;
+// the caller removes it once the files are uploaded). The returned
+// Prepared is non-nil once the inspection ran; errors are *StageError.
+func (p *Pipeline) Prepare(ctx context.Context, rec Recording, dir string) (*Prepared, error) {
+	rec.Profile = profileOr(rec.Profile)
+	pr := &Prepared{Recording: rec}
+	if pr.SHA256 == "" {
+		sum, _, err := hashFile(rec.Path)
+		if err != nil {
+			return nil, &StageError{Stage: StageRead, Err: err}
+		}
+		pr.SHA256 = sum
+	}
+	t0 := time.Now()
+	rep, err := p.inspect(ctx, rec.Path, p.iopts...)
+	pr.Timing.Inspect = time.Since(t0)
+	pr.Report = rep
+	if rep != nil {
+		pr.Bytes = rep.Size
+	}
+	if err != nil {
+		return pr, &StageError{Stage: StageInspect, Err: err}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return pr, &StageError{Stage: StageTranscode, Err: err}
+	}
+	o := p.topts
+	o.Profile, o.Split = rec.Profile, rec.Split && rec.Profile == transcode.ProfileVoice
+	t0 = time.Now()
+	tr, err := p.transcode(ctx, rec.Path, rep, o, dir)
+	pr.Timing.Transcode = time.Since(t0)
+	if err != nil {
+		return pr, &StageError{Stage: StageTranscode, Err: err}
+	}
+	if tr == nil || len(tr.Outputs) == 0 {
+		return pr, &StageError{Stage: StageTranscode, Err: errors.New("the transcoder produced no output")}
+	}
+	pr.Transcode = tr
+	for i := range tr.Outputs {
+		out := &tr.Outputs[i]
+		sum, n, err := hashFile(out.Path)
+		if err != nil {
+			return pr, &StageError{Stage: StageTranscode, Err: err}
+		}
+		out.Bytes = n
+		f := upload.File{Path: out.Path, Name: strings.TrimSuffix(filepath.Base(out.Path), filepath.Ext(out.Path)), SHA256: sum}
+		if tr.Action == transcode.ActionPassthrough && n == pr.Bytes {
+			f.Report = rep // the same bytes, already inspected
+		}
+		pr.Files = append(pr.Files, f)
+	}
+	return pr, nil
+}
+
+// destination is where a row's recording is uploaded: a provider's media
+// endpoint ("meta", "360dialog") or the link host ("link").
+type destination string
+
+const linkDest destination = "link"
+
+// destFor is where an item for pv is uploaded: the link host for Infobip
+// (it takes URLs only) or when link is set, else pv's media endpoint.
+func destFor(pv send.Provider, link bool) destination {
+	if link || pv == send.Infobip {
+		return linkDest
+	}
+	return destination(pv)
+}
+
+// Destination names where items through pv are uploaded: "link" (the link
+// host: Infobip, or every provider when link is set) or the provider's name
+// (its media endpoint). One upload per recording and destination.
+func Destination(pv send.Provider, link bool) string { return string(destFor(pv, link)) }
+
+// Upload puts every prepared file where messages through pv fetch it (the
+// link host for Infobip or when link is set, else pv's media endpoint),
+// in part order. Errors are *StageError.
+func (p *Pipeline) Upload(ctx context.Context, prep *Prepared, pv send.Provider, link bool) ([]upload.Ref, error) {
+	return p.upload(ctx, prep, destFor(pv, link))
+}
+
+func (p *Pipeline) upload(ctx context.Context, prep *Prepared, d destination) ([]upload.Ref, error) {
+	up := p.link
+	if d != linkDest {
+		up = p.media[send.Provider(d)]
+	}
+	if up == nil {
+		return nil, &StageError{Stage: StageUpload, Err: fmt.Errorf("no uploader configured for %s", d)}
+	}
+	refs := make([]upload.Ref, 0, len(prep.Files))
+	for _, f := range prep.Files {
+		ref, err := up.Upload(ctx, f)
+		if err != nil {
+			return refs, &StageError{Stage: StageUpload, Err: err}
+		}
+		if ref == nil || (ref.MediaID == "" && ref.URL == "") {
+			return refs, &StageError{Stage: StageUpload, Err: errors.New("the uploader returned no media id or URL")}
+		}
+		refs = append(refs, *ref)
+	}
+	return refs, nil
+}
+
+// refOf is the media id of an upload, else its URL (what the report's
+// media column shows and the journal keeps).
+func refOf(r upload.Ref) string {
+	if r.MediaID != "" {
+		return r.MediaID
+	}
+	return r.URL
+}
