@@ -11,6 +11,7 @@ import (
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/queue"
 	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // queueConfig is the queue's tuning from the environment; submitters and
@@ -60,8 +61,9 @@ func openQueue(ctx context.Context, e *env, url, name string) (*queue.Queue, fun
 // sourcesFromEnv reads s3:// recordings with the environment's S3 settings
 // (S3_ENDPOINT, S3_REGION/AWS_REGION, AWS_* or the AWS chain).
 func sourcesFromEnv(ctx context.Context, e *env) (*queue.Sources, error) {
-	cfg := &queue.S3Config{Endpoint: e.getenv("S3_ENDPOINT"), Region: envOr(e, e.getenv("S3_REGION"), "AWS_REGION"),
-		AccessKeyID: e.getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: e.getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: e.getenv("AWS_SESSION_TOKEN")}
+	u := upload.S3ConfigFromEnv(e.getenv) // the one env → S3 mapping
+	cfg := &queue.S3Config{Endpoint: u.Endpoint, Region: u.Region,
+		AccessKeyID: u.AccessKeyID, SecretAccessKey: u.SecretAccessKey, SessionToken: u.SessionToken}
 	return queue.NewSources(ctx, cfg)
 }
 

@@ -12,10 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // DefaultMaxSourceBytes caps a recording read from S3 (or a local file):
@@ -56,29 +55,14 @@ func NewSources(ctx context.Context, cfg *S3Config) (*Sources, error) {
 	if cfg == nil {
 		return s, nil
 	}
-	var opts []func(*config.LoadOptions) error
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.AccessKeyID != "" {
-		opts = append(opts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	// upload's S3 client: the same settings, and no redirect followed (a
+	// SigV4-signed request never goes to another host; issue 13).
+	c, err := upload.NewS3Client(ctx, upload.S3Config{Endpoint: cfg.Endpoint, Region: cfg.Region,
+		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken})
 	if err != nil {
 		return nil, &Error{Op: "S3 configuration", Err: err}
 	}
-	if awsCfg.Region == "" {
-		awsCfg.Region = "us-east-1"
-	}
-	s.s3 = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-			o.UsePathStyle = true
-			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-		}
-	})
+	s.s3 = c
 	return s, nil
 }
 

@@ -101,6 +101,20 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		}
 		cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	}
+	client, err := NewS3Client(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &S3{cfg: cfg, client: client, presign: s3.NewPresignClient(client)}, nil
+}
+
+// NewS3Client builds the S3 API client for cfg's endpoint, region and
+// credentials (Bucket, Prefix, PublicURL and PresignTTL are not read): the
+// one S3 client of prep, for whatever reads or writes objects. It follows
+// no redirect (see NewS3) and, with a custom endpoint, uses path-style
+// addressing and integrity checksums only where required. It makes no
+// request.
+func NewS3Client(ctx context.Context, cfg S3Config) (*s3.Client, error) {
 	if cfg.Endpoint != "" {
 		u, err := url.Parse(cfg.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -125,7 +139,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.HTTPClient = s3HTTPClient(cfg.HTTPClient)
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
@@ -135,8 +149,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
-	})
-	return &S3{cfg: cfg, client: client, presign: s3.NewPresignClient(client)}, nil
+	}), nil
 }
 
 // s3HTTPClient is the client S3 requests go through: the caller's (copied,

@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // TestS3RedirectNotFollowed (issue 13, finding 2): an S3 endpoint that
@@ -73,5 +76,28 @@ func TestS3RedirectNotFollowed(t *testing.T) {
 				mu.Unlock()
 			}
 		})
+	}
+}
+
+// TestS3ClientRedirectNotFollowed: NewS3Client, the S3 client every reader
+// of objects uses (pkg/queue's sources too), follows no redirect either.
+func TestS3ClientRedirectNotFollowed(t *testing.T) {
+	var otherN, n atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { otherN.Add(1) }))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	c, err := NewS3Client(t.Context(), S3Config{Endpoint: srv.URL, Region: "us-east-1", AccessKeyID: "AKIAREDIRECTTEST", SecretAccessKey: "s3cr3t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("b"), Key: aws.String("k")})
+	if err == nil || n.Load() != 1 || otherN.Load() != 0 {
+		t.Errorf("err %v, %d requests to the endpoint, %d to the other host; want an error after 1 and 0", err, n.Load(), otherN.Load())
 	}
 }
