@@ -335,7 +335,12 @@ func showBatch(e *env, cmd string, res *pipeline.BatchResult, journal, report st
 // and the summary.
 func printBatch(w io.Writer, res *pipeline.BatchResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROW\tTO\tPROVIDER\tFILE\tSTATUS\tMESSAGE ID / ERROR")
+	delivery := len(res.Summary.Delivery) > 0 // a status store was read
+	if delivery {
+		fmt.Fprintln(tw, "ROW\tTO\tPROVIDER\tFILE\tSTATUS\tDELIVERY\tMESSAGE ID / ERROR")
+	} else {
+		fmt.Fprintln(tw, "ROW\tTO\tPROVIDER\tFILE\tSTATUS\tMESSAGE ID / ERROR")
+	}
 	rows := append([]pipeline.RowResult(nil), res.Rows...)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Row < rows[j].Row })
 	for _, r := range rows {
@@ -345,7 +350,20 @@ func printBatch(w io.Writer, res *pipeline.BatchResult) {
 		} else if r.Resumed {
 			detail += " (sent earlier)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Row, orDash(r.To), orDash(string(r.Provider)), orDash(r.File), r.Status, oneLine(detail))
+		if !delivery {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Row, orDash(r.To), orDash(string(r.Provider)), orDash(r.File), r.Status, oneLine(detail))
+			continue
+		}
+		d := orDash(r.Delivery)
+		if r.ErrorCode != 0 {
+			d += fmt.Sprintf(" %d", r.ErrorCode)
+			// The failure and what to do, instead of the message id.
+			detail = r.Error
+			if r.Advice != "" {
+				detail += " — " + r.Advice
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Row, orDash(r.To), orDash(string(r.Provider)), orDash(r.File), r.Status, d, oneLine(detail))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

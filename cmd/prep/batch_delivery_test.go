@@ -213,8 +213,8 @@ func TestBatchDeliveryEndToEnd(t *testing.T) {
 			t.Errorf("%s: %d messages", r.to, n)
 		}
 	}
-	if !strings.Contains(out, "delivery") {
-		t.Errorf("the human output has no delivery summary:\n%s", out)
+	if !strings.Contains(out, "DELIVERY") || !strings.Contains(out, "failed 131053") || !strings.Contains(out, "delivery: played 3, read 3") {
+		t.Errorf("the human output has no delivery column or summary:\n%s", out)
 	}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -458,4 +461,23 @@ func resolveUnknown(journal string, ix *status.Index) (int, error) {
 		}
 	}
 	return len(resolved), j.Close()
+}
+
+// localIntake is the demo's receiver: a store in dir and the receiver on
+// a loopback port, with secrets made up for the run. It returns the
+// intake, the receiver's base URL and the secrets (for the sandbox).
+func localIntake(ctx context.Context, e *env, dir string) (*intake, *deliveryConfig, error) {
+	secret := func() string {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	}
+	dc := &deliveryConfig{store: filepath.Join(dir, "statuses.jsonl"), listen: "127.0.0.1:0", wait: status.Read, timeout: 5 * time.Second,
+		receiver: status.Config{MetaAppSecret: secret(), MetaVerifyToken: secret(), D360Token: secret(), InfobipToken: secret()}}
+	in, err := startIntake(ctx, e, dc)
+	if err != nil {
+		return nil, nil, err
+	}
+	dc.notifyURL = "http://" + in.addr + "/webhooks/infobip/" + dc.receiver.InfobipToken
+	return in, dc, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/sandbox"
+	"github.com/prep-audio/prep/pkg/status"
 )
 
 func init() {
@@ -67,23 +68,34 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	sb, err := sandbox.Start(sandbox.Config{Addr: *addr, DataDir: *data, StatusDelay: 100 * time.Millisecond})
+	// prep's own status receiver takes the sandbox's webhooks (Meta's
+	// verified and signed, 360dialog's registered, Infobip's reports at
+	// each send's notifyUrl), so the report says what became of each note.
+	in, dc, err := localIntake(ctx, e, tmp)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	rcv := "http://" + in.addr
+	sb, err := sandbox.Start(sandbox.Config{Addr: *addr, DataDir: *data, StatusDelay: 100 * time.Millisecond,
+		WebhookURL: rcv + "/webhooks/meta", AppSecret: dc.receiver.MetaAppSecret, VerifyToken: dc.receiver.MetaVerifyToken,
+		D360WebhookURL: rcv + "/webhooks/360dialog", D360Headers: map[string]string{status.TokenHeader: dc.receiver.D360Token}})
 	if err != nil {
 		return err
 	}
 	defer sb.Close()
-	fmt.Fprintf(e.stderr, "prep demo: sandbox at %s\n", sb.URL())
+	fmt.Fprintf(e.stderr, "prep demo: sandbox at %s, statuses to %s\n", sb.URL(), rcv)
 
 	// Everything points at the sandbox; Infobip's URLs come from its file
 	// host, or from S3 when S3_ENDPOINT is set.
 	noCache, split := true, true
-	zero, none, sbURL, rate := 0, "", sb.URL(), 0.0
-	sf := &stageFlags{upload: &none, sandbox: &sbURL, noCache: &noCache, split: &split, bitrate: &zero, rate: &rate, s3Bucket: &none}
+	zero, none, sbURL, rate, packing := 0, "", sb.URL(), 0.0, "native"
+	sf := &stageFlags{upload: &none, sandbox: &sbURL, noCache: &noCache, split: &split, bitrate: &zero, packing: &packing, rate: &rate, s3Bucket: &none}
 	p, err := buildPipeline(ctx, e, sf, allProviders(), false, tmp)
 	if err != nil {
 		return err
 	}
-	opts := pipeline.BatchOptions{Journal: filepath.Join(tmp, "demo.journal"), Split: true}
+	opts := pipeline.BatchOptions{Journal: filepath.Join(tmp, "demo.journal"), Split: true, NotifyURL: dc.notifyURL}
 	prog := newProgressPrinter(e, *asJSON)
 	if prog != nil {
 		opts.Progress, opts.ProgressEvery = prog.print, prog.every
@@ -94,6 +106,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	if prog != nil {
 		prog.finish()
+	}
+	// The recipients read their notes (nobody plays them here: played
+	// comes only from a play, e.g. on the sandbox's page with --serve).
+	if _, err := afterBatch(ctx, e, in, dc, res, opts.Journal, *asJSON); err != nil {
+		return err
 	}
 	if _, err := showBatch(e, "demo", res, "", *report, *asJSON); err != nil {
 		return err
