@@ -439,7 +439,7 @@ func resolveUnknown(journal string, ix *status.Index) (int, error) {
 				continue
 			}
 			m := row.Parts[i]
-			if m.ID == "" || len(m.Events) == 0 {
+			if m.ID == "" || m.Events == 0 {
 				continue
 			}
 			r := p.rec

@@ -2,7 +2,8 @@ package status
 
 import (
 	"context"
-	"sort"
+	"hash/maphash"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -12,10 +13,11 @@ import (
 // use. Store and Reader embed one.
 type Index struct {
 	mu      sync.RWMutex
-	msgs    map[string]*Message
+	msgs    map[string]*msgState
 	order   []string            // message ids in order of first event
 	byCB    map[string][]string // callback data → message ids
-	seen    map[string]struct{} // event keys (deduplication)
+	seed    [2]maphash.Seed
+	seen    map[eventKey]struct{} // deduplication
 	events  int
 	dups    int
 	raws    []RawInfo
@@ -33,16 +35,40 @@ type RawInfo struct {
 
 func newIndex() *Index {
 	return &Index{
-		msgs:    map[string]*Message{},
+		msgs:    map[string]*msgState{},
 		byCB:    map[string][]string{},
-		seen:    map[string]struct{}{},
+		seed:    [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		seen:    map[eventKey]struct{}{},
 		changed: make(chan struct{}),
 	}
 }
 
+// eventKey identifies an event for deduplication — same provider, message
+// id, status and time — as 128 bits of hash (no pointers: millions of
+// them cost the garbage collector nothing).
+type eventKey [2]uint64
+
+func (ix *Index) keyOf(e *Event) eventKey {
+	var buf [24]byte
+	var k eventKey
+	for i := range k {
+		var h maphash.Hash
+		h.SetSeed(ix.seed[i])
+		h.WriteString(string(e.Provider))
+		h.WriteByte(0)
+		h.WriteString(e.MessageID)
+		h.WriteByte(0)
+		h.WriteString(string(e.Status))
+		h.WriteByte(0)
+		h.Write(strconv.AppendInt(buf[:0], e.Time.UnixNano(), 10))
+		k[i] = h.Sum64()
+	}
+	return k
+}
+
 // has reports whether an event with key k was already applied. ix.mu is
 // held (read or write).
-func (ix *Index) has(k string) bool {
+func (ix *Index) has(k eventKey) bool {
 	_, ok := ix.seen[k]
 	return ok
 }
@@ -50,7 +76,7 @@ func (ix *Index) has(k string) bool {
 // applyLocked merges e unless it is a duplicate. ix.mu is held for
 // writing.
 func (ix *Index) applyLocked(e Event) bool {
-	k := e.key()
+	k := ix.keyOf(&e)
 	if _, ok := ix.seen[k]; ok {
 		ix.dups++
 		return false
@@ -59,25 +85,17 @@ func (ix *Index) applyLocked(e Event) bool {
 	ix.events++
 	m := ix.msgs[e.MessageID]
 	if m == nil {
-		m = &Message{}
+		m = &msgState{}
 		ix.msgs[e.MessageID] = m
 		ix.order = append(ix.order, e.MessageID)
 	}
-	hadCB := m.CallbackData
-	m.apply(e)
-	if e.CallbackData != "" && hadCB != e.CallbackData && !contains(ix.byCB[e.CallbackData], e.MessageID) {
-		ix.byCB[e.CallbackData] = append(ix.byCB[e.CallbackData], e.MessageID)
+	hadCB := m.cb
+	m.apply(&e)
+	// A message is indexed under the first callback data it carries.
+	if hadCB == "" && m.cb != "" {
+		ix.byCB[m.cb] = append(ix.byCB[m.cb], e.MessageID)
 	}
 	return true
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // notifyLocked wakes every waiter. ix.mu is held for writing.
@@ -94,7 +112,7 @@ func (ix *Index) Message(id string) (Message, bool) {
 	if m == nil {
 		return Message{ID: id, Status: Unknown}, false
 	}
-	return m.clone(), true
+	return m.message(), true
 }
 
 // Status is the outcome of the message with this id (Unknown when no
@@ -103,7 +121,7 @@ func (ix *Index) Status(id string) Status {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if m := ix.msgs[id]; m != nil {
-		return m.Status
+		return m.status()
 	}
 	return Unknown
 }
@@ -117,7 +135,7 @@ func (ix *Index) ByCallback(data string) []Message {
 	defer ix.mu.RUnlock()
 	var out []Message
 	for _, id := range ix.byCB[data] {
-		out = append(out, ix.msgs[id].clone())
+		out = append(out, ix.msgs[id].message())
 	}
 	return out
 }
@@ -128,7 +146,7 @@ func (ix *Index) Messages() []Message {
 	defer ix.mu.RUnlock()
 	out := make([]Message, 0, len(ix.order))
 	for _, id := range ix.order {
-		out = append(out, ix.msgs[id].clone())
+		out = append(out, ix.msgs[id].message())
 	}
 	return out
 }
@@ -148,7 +166,7 @@ func (ix *Index) Stats() Stats {
 	defer ix.mu.RUnlock()
 	s := Stats{Messages: len(ix.msgs), Events: ix.events, Duplicates: ix.dups, Raw: len(ix.raws), ByStatus: map[Status]int{}}
 	for _, m := range ix.msgs {
-		s.ByStatus[m.Status]++
+		s.ByStatus[m.status()]++
 	}
 	return s
 }
@@ -198,24 +216,4 @@ func (ix *Index) WaitFunc(ctx context.Context, ids []string, done func(Message) 
 			return out, ctx.Err()
 		}
 	}
-}
-
-// sortedStatuses lists the statuses of a count map in model order.
-func sortedStatuses(m map[Status]int) []Status {
-	out := make([]Status, 0, len(m))
-	for s := range m {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return statusOrder(out[i]) < statusOrder(out[j]) })
-	return out
-}
-
-func statusOrder(s Status) int {
-	switch s {
-	case Failed:
-		return 6
-	case Unknown:
-		return 7
-	}
-	return s.rank()
 }

@@ -99,12 +99,6 @@ type Event struct {
 	Error *Failure `json:"error,omitempty"`
 }
 
-// key identifies an event for deduplication: same provider, message id,
-// status and time.
-func (e *Event) key() string {
-	return string(e.Provider) + "\x00" + e.MessageID + "\x00" + string(e.Status) + "\x00" + strconv.FormatInt(e.Time.UnixNano(), 10)
-}
-
 // Failure is why a message failed, as the provider said it, with prep's
 // advice.
 type Failure struct {
@@ -152,104 +146,138 @@ type Message struct {
 	// beyond, else failed if a failure came, else the highest of
 	// accepted/sent.
 	Status Status `json:"status"`
-	// Error is the failure when Status is Failed.
+	// Detail is the provider's own name of its latest status, when it has
+	// one (Infobip's DELIVERED_TO_HANDSET).
+	Detail string `json:"detail,omitempty"`
+	// Error is the failure when Status is Failed (the earliest failure).
 	Error *Failure `json:"error,omitempty"`
-	// Notes are failures that came with a delivered, read or played
-	// (multi-device): kept, but not the outcome.
+	// Notes are the other failures: those that came with a delivered,
+	// read or played (multi-device) are kept, but are not the outcome.
 	Notes []Failure `json:"notes,omitempty"`
-	// At is each status's own time (the first event of that status).
+	// At is each status's own time (the earliest event of that status; the
+	// time prep received it when the provider gave none).
 	At map[Status]time.Time `json:"at,omitempty"`
-	// Updated is the latest event time (the provider's, or when prep
-	// received it when the provider gave none).
+	// Updated is the latest of those times.
 	Updated time.Time `json:"updated"`
-	// Events are the distinct events, as received.
-	Events []Event `json:"events,omitempty"`
+	// Events is how many distinct events were received (duplicates
+	// ignored); the events themselves are in the store file.
+	Events int `json:"events"`
 }
 
-// apply merges one (not duplicated) event into m. The outcome does not
-// depend on the order events arrive in.
-func (m *Message) apply(e Event) {
-	if m.ID == "" {
-		m.ID, m.Provider = e.MessageID, e.Provider
+// timed are the statuses whose times a message keeps, by slot.
+var timed = [...]Status{Accepted, Sent, Delivered, Read, Played, Failed}
+
+func slot(s Status) int {
+	if s == Failed {
+		return 5
 	}
-	if m.Recipient == "" {
-		m.Recipient = e.Recipient
+	return s.rank() - 1
+}
+
+// msgState is the index's compact form of a Message: fixed-size times and
+// no per-message map, so a receiver holding millions of messages stays
+// small and cheap to garbage-collect.
+type msgState struct {
+	provider  Provider
+	id        string
+	recipient string
+	cb        string
+	detail    string
+	best      Status
+	at        [len(timed)]int64 // Unix ns; 0: not seen
+	updated   int64
+	fails     []Failure
+	events    int32
+}
+
+// apply merges one (not duplicated) event. The outcome does not depend on
+// the order events arrive in.
+func (m *msgState) apply(e *Event) {
+	if m.id == "" {
+		m.id, m.provider = e.MessageID, e.Provider
 	}
-	if m.CallbackData == "" {
-		m.CallbackData = e.CallbackData
+	if m.recipient == "" {
+		m.recipient = e.Recipient
 	}
-	m.Events = append(m.Events, e)
+	if m.cb == "" {
+		m.cb = e.CallbackData
+	}
+	m.events++
 	t := e.Time
 	if t.IsZero() {
 		t = e.Received
 	}
-	if m.At == nil {
-		m.At = map[Status]time.Time{}
+	if !t.IsZero() {
+		ns := t.UnixNano()
+		if i := slot(e.Status); i >= 0 && (m.at[i] == 0 || ns < m.at[i]) {
+			m.at[i] = ns
+		}
+		if ns >= m.updated {
+			m.updated = ns
+			if e.Detail != "" {
+				m.detail = e.Detail
+			}
+		}
+	} else if e.Detail != "" {
+		m.detail = e.Detail
 	}
-	if old, ok := m.At[e.Status]; !ok || t.Before(old) {
-		m.At[e.Status] = t
+	if e.Status == Failed {
+		f := Failure{}
+		if e.Error != nil {
+			f = *e.Error
+		}
+		if f.Time.IsZero() {
+			f.Time = e.Time
+		}
+		// Earliest first: it is the one that decided.
+		i := sort.Search(len(m.fails), func(i int) bool { return f.Time.Before(m.fails[i].Time) })
+		m.fails = append(m.fails, Failure{})
+		copy(m.fails[i+1:], m.fails[i:])
+		m.fails[i] = f
+	} else if e.Status.rank() > m.best.rank() {
+		m.best = e.Status
 	}
-	if t.After(m.Updated) {
-		m.Updated = t
-	}
-	m.settle()
 }
 
-// settle recomputes the outcome from the events.
-func (m *Message) settle() {
-	best := Unknown
-	var fails []Failure
-	for i := range m.Events {
-		e := &m.Events[i]
-		if e.Status == Failed {
-			f := Failure{}
-			if e.Error != nil {
-				f = *e.Error
-			}
-			if f.Time.IsZero() {
-				f.Time = e.Time
-			}
-			fails = append(fails, f)
-			continue
-		}
-		if e.Status.rank() > best.rank() {
-			best = e.Status
-		}
-	}
-	// The earliest failure first: it is the one that decided.
-	sort.SliceStable(fails, func(i, j int) bool { return fails[i].Time.Before(fails[j].Time) })
-	m.Error, m.Notes = nil, nil
+// status is the outcome.
+func (m *msgState) status() Status {
 	switch {
-	case best.Reached(Delivered):
-		m.Status = best
-		m.Notes = fails
-	case len(fails) > 0:
-		m.Status = Failed
-		m.Error = &fails[0]
-		if len(fails) > 1 {
-			m.Notes = fails[1:]
-		}
-	default:
-		m.Status = best
+	case m.best.Reached(Delivered):
+		return m.best
+	case len(m.fails) > 0:
+		return Failed
+	case m.best.rank() > 0:
+		return m.best
 	}
+	return Unknown
 }
 
-// clone is a deep copy of m (callers get their own).
-func (m *Message) clone() Message {
-	c := *m
-	c.Events = append([]Event(nil), m.Events...)
-	c.Notes = append([]Failure(nil), m.Notes...)
-	if m.Error != nil {
-		e := *m.Error
-		c.Error = &e
-	}
-	if m.At != nil {
-		c.At = make(map[Status]time.Time, len(m.At))
-		for k, v := range m.At {
-			c.At[k] = v
+// message is the public form (callers get their own copy).
+func (m *msgState) message() Message {
+	out := Message{Provider: m.provider, ID: m.id, Recipient: m.recipient, CallbackData: m.cb,
+		Status: m.status(), Detail: m.detail, Events: int(m.events)}
+	if len(m.fails) > 0 {
+		fails := append([]Failure(nil), m.fails...)
+		if out.Status == Failed {
+			out.Error = &fails[0]
+			fails = fails[1:]
+		}
+		if len(fails) > 0 {
+			out.Notes = fails
 		}
 	}
-	return c
+	for i, ns := range m.at {
+		if ns != 0 {
+			if out.At == nil {
+				out.At = map[Status]time.Time{}
+			}
+			out.At[timed[i]] = time.Unix(0, ns).UTC()
+		}
+	}
+	if m.updated != 0 {
+		out.Updated = time.Unix(0, m.updated).UTC()
+	}
+	return out
 }
 
 // Combine is the status of a row sent as several parts (a long recording

@@ -97,7 +97,7 @@ func TestOutcomeIndependentOfOrder(t *testing.T) {
 			}
 			ix.mu.Unlock()
 			m, _ := ix.Message("m")
-			if m.Status != c.want || len(m.Notes) != c.notes || (m.Error == nil) != c.errNil || len(m.Events) != len(c.evs) {
+			if m.Status != c.want || len(m.Notes) != c.notes || (m.Error == nil) != c.errNil || m.Events != len(c.evs) {
 				t.Fatalf("set %d order %v: %+v", i, evs, m)
 			}
 			if m.Error != nil && m.Error.Code != 131053 {

@@ -135,6 +135,10 @@ func metaEvent(p Provider, s *metaStatus, received time.Time) (Event, error) {
 	e := Event{Provider: p, MessageID: s.ID, Status: st, Received: received.UTC(),
 		Recipient: s.RecipientID, CallbackData: s.CallbackData}
 	if s.Timestamp.set {
+		// Unix seconds up to the year 9999 (what a time can be written as).
+		if s.Timestamp.v < 0 || s.Timestamp.v > 253402300799 {
+			return Event{}, fmt.Errorf("timestamp %d of %.80s is out of range", s.Timestamp.v, s.ID)
+		}
 		e.Time = time.Unix(s.Timestamp.v, 0).UTC()
 	}
 	if st == Failed {
@@ -276,7 +280,10 @@ func infobipEvent(r *infobipResult, received time.Time) (Event, error) {
 func infobipTime(s string) (time.Time, error) {
 	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05-0700", time.RFC3339Nano} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
+			if t = t.UTC(); t.Year() < 1 || t.Year() > 9999 {
+				break
+			}
+			return t, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("time %.40q is not Infobip's yyyy-MM-ddTHH:mm:ss.SSSZ", s)

@@ -91,7 +91,7 @@ type Store struct {
 	buf      []byte
 	pend     []Event
 	pendRaw  []RawInfo
-	pendKeys map[string]uint64 // event key → the sequence that carries it
+	pendKeys map[eventKey]uint64 // event key → the sequence that carries it
 	queued   uint64
 	synced   uint64
 	syncing  bool
@@ -123,7 +123,7 @@ func OpenStore(path string) (*Store, error) {
 		f.Close()
 		return nil, storeErr(path, err)
 	}
-	s := &Store{Index: newIndex(), path: path, f: f, pendKeys: map[string]uint64{}}
+	s := &Store{Index: newIndex(), path: path, f: f, pendKeys: map[eventKey]uint64{}}
 	s.cond = sync.NewCond(&s.mu)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()
@@ -163,13 +163,13 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 	}
 	// Encode outside the lock: it is most of the work.
 	lines := make([][]byte, len(events))
-	keys := make([]string, len(events))
+	keys := make([]eventKey, len(events))
 	for i := range events {
 		b, err := json.Marshal(line{Kind: kindStatus, Event: &events[i]})
 		if err != nil {
 			return &Error{Kind: ErrInvalid, Op: "event " + events[i].MessageID, Err: err}
 		}
-		lines[i], keys[i] = b, events[i].key()
+		lines[i], keys[i] = b, s.Index.keyOf(&events[i])
 	}
 	var rawLine []byte
 	if raw != nil {
@@ -248,8 +248,8 @@ func (s *Store) waitLocked(seq uint64) error {
 		}
 		s.mu.Lock()
 		s.syncing = false
-		for _, e := range evs {
-			delete(s.pendKeys, e.key())
+		for i := range evs {
+			delete(s.pendKeys, s.Index.keyOf(&evs[i]))
 		}
 		if err != nil {
 			s.err = storeErr(s.path, err)
