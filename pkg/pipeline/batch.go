@@ -229,7 +229,7 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := b.result(runs, pl, jg, &st, start)
+	res := b.result(runs, pl, jg, &st, start, b.interrupted(ctx))
 	if b.opts.Progress != nil {
 		b.opts.Progress(b.progress(len(runs), start, true))
 	}
@@ -743,7 +743,7 @@ func (b *Batch) finish(rr *rowRun, s Status, msg string) {
 }
 
 // result is the report stage: one RowResult per row and the summary.
-func (b *Batch) result(runs []*rowRun, pl *plan, jg *journalGuard, st *stats, start time.Time) *BatchResult {
+func (b *Batch) result(runs []*rowRun, pl *plan, jg *journalGuard, st *stats, start time.Time, interrupted bool) *BatchResult {
 	res := &BatchResult{Summary: Summary{Rows: len(runs), Counts: map[Status]int{}, Distinct: pl.distinct}}
 	for _, rr := range runs {
 		if rr.status == "" { // cannot happen; never report a row as done when it is not
@@ -760,7 +760,7 @@ func (b *Batch) result(runs []*rowRun, pl *plan, jg *journalGuard, st *stats, st
 	s.Prepared, s.Uploads, s.Messages = st.prepared, st.uploads, st.messages
 	s.BytesBefore, s.BytesAfter, s.Stages = st.before, st.after, st.stages
 	s.Wall = time.Since(start)
-	s.Interrupted = b.stopped()
+	s.Interrupted = interrupted
 	if err := jg.error(); err != nil {
 		s.Error = err.Error()
 	}

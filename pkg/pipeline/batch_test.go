@@ -337,6 +337,9 @@ func TestBatchCancelMakesInFlightUnknown(t *testing.T) {
 	if fmt.Sprint(got[StatusUnknown], got[StatusSkipped]) != "[2] [3]" {
 		t.Fatalf("%v", got)
 	}
+	if !res.Summary.Interrupted {
+		t.Error("a cancelled batch is not reported interrupted")
+	}
 }
 
 // Inserting lines into the manifest must not move states onto other rows.

@@ -45,7 +45,13 @@ func startSandbox(t testing.TB, cfg sandbox.Config) (*sandbox.Server, *Pipeline)
 	}
 	t.Cleanup(func() { sb.Close() })
 	sc := SandboxConfig{URL: sb.URL(), SendOptions: []send.Option{send.WithRateLimit(0, 0)}, TempDir: t.TempDir()}
-	if ep := os.Getenv("S3_ENDPOINT"); ep != "" {
+	ep := os.Getenv("S3_ENDPOINT")
+	if ep == "" && os.Getenv("CI") != "" {
+		// Under CI the link uploads go to real S3 (make test starts
+		// versitygw and sets S3_ENDPOINT), never quietly to the file host.
+		t.Fatal("S3_ENDPOINT unset: make test starts versitygw (scripts/versitygw.sh) and exports it")
+	}
+	if ep != "" {
 		s3, err := upload.NewS3(context.Background(), upload.S3Config{
 			Bucket: firstNonEmpty(os.Getenv("S3_BUCKET"), "prep-test"), Endpoint: ep,
 			Region:      firstNonEmpty(os.Getenv("S3_REGION"), os.Getenv("AWS_REGION"), "us-east-1"),
@@ -158,7 +164,13 @@ func TestE2EVoiceMemoEachFormatArrivesOnce(t *testing.T) {
 		}
 		if r.Provider == Infobip {
 			host := sb.URL() + "/_sandbox/files/"
-			if ep := os.Getenv("S3_ENDPOINT"); ep != "" {
+			ep := os.Getenv("S3_ENDPOINT")
+	if ep == "" && os.Getenv("CI") != "" {
+		// Under CI the link uploads go to real S3 (make test starts
+		// versitygw and sets S3_ENDPOINT), never quietly to the file host.
+		t.Fatal("S3_ENDPOINT unset: make test starts versitygw (scripts/versitygw.sh) and exports it")
+	}
+	if ep != "" {
 				host = ep + "/"
 			}
 			if !strings.HasPrefix(r.Media, host) || sm.Link != r.Media {

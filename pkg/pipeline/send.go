@@ -41,11 +41,11 @@ type SendRow struct {
 
 // SendResult is the send step's outcome for one row.
 type SendResult struct {
-	Status     Status   // sent, failed, unknown or skipped
-	MessageIDs []string // the sent parts' ids, in order (earlier runs' included)
-	Err        error    // why, when not sent: *send.InDoubtError for unknown
-	Messages   int      // requests answered with a message id in this call
-	Duration   time.Duration
+	Status     Status        // sent, failed, unknown or skipped
+	MessageIDs []string      // the sent parts' ids, in order (earlier runs' included)
+	Err        error         // why, when not sent: *send.InDoubtError for unknown
+	Messages   int           // requests answered with a message id in this call
+	Duration   time.Duration // the send step's time (requests and their records)
 }
 
 // Send sends the row's parts not yet sent, in order: before each request a
@@ -67,28 +67,17 @@ type waitFunc func(ctx context.Context, started bool) error
 func (p *Pipeline) send(ctx context.Context, st Store, row *SendRow, wait waitFunc) SendResult {
 	var res SendResult
 	parts := len(row.Media)
-	if parts == 0 {
+	sender := p.senders[row.Provider]
+	switch {
+	case parts == 0:
 		res.Status, res.Err = StatusFailed, errors.New("nothing to send: no uploaded media")
 		return res
-	}
-	sender := p.senders[row.Provider]
-	if sender == nil {
+	case sender == nil:
 		res.Status, res.Err = StatusFailed, fmt.Errorf("no sender configured for %s", row.Provider)
 		return res
 	}
 	started := false
-	// stopped ends the row before part i's request: skipped when none of
-	// its parts was ever sent, else failed (partly delivered; a rerun sends
-	// the rest).
-	stopped := func(i int, err error) SendResult {
-		if len(res.MessageIDs) > 0 {
-			res.Status, res.Err = StatusFailed, fmt.Errorf("part %d of %d: %w (the parts before it were sent; a rerun sends the rest)", i+1, parts, err)
-		} else {
-			res.Status, res.Err = StatusSkipped, err
-		}
-		return res
-	}
-	for i, m := range row.Media {
+	for i := range row.Media {
 		if id, ok := row.Sent[i]; ok {
 			res.MessageIDs = append(res.MessageIDs, id) // sent in an earlier run
 			started = true
@@ -96,64 +85,94 @@ func (p *Pipeline) send(ctx context.Context, st Store, row *SendRow, wait waitFu
 		}
 		if wait != nil {
 			if err := wait(ctx, started); err != nil {
-				return stopped(i, errInterrupted)
+				return res.endBefore(i, parts, errInterrupted)
 			}
 		}
-		msg := send.Message{To: row.To, MediaID: m.MediaID, Voice: row.Voice}
-		if m.MediaID == "" {
-			msg.Link = m.URL
-		}
-		msg.Extras.CallbackData = row.CallbackData
-		if row.Provider == send.Infobip {
-			msg.Extras.MessageID, msg.Extras.NotifyURL = p.newMessageID(row.Provider), row.NotifyURL
-			if id := row.ClientIDs[i]; id != "" {
-				msg.Extras.MessageID = id
-			}
-		}
-		rec := Record{Key: row.Key, Row: row.Line, Part: i, Parts: parts, To: row.To, Provider: row.Provider, ClientID: msg.Extras.MessageID, Media: refOf(m)}
-		if st != nil {
-			r := rec
-			r.State = StateSending
-			if err := st.Append(r); err != nil {
-				return stopped(i, fmt.Errorf("not sent: the journal could not be written: %w", err))
-			}
-		}
-		t0 := time.Now()
-		rc, err := sender.Send(ctx, msg)
-		res.Duration += time.Since(t0)
 		started = true
-		if err == nil && (rc == nil || rc.MessageID == "") {
-			err = &send.InDoubtError{Provider: row.Provider, To: row.To, MessageID: msg.Extras.MessageID, Err: errors.New("the provider answered without a message id")}
+		t0 := time.Now()
+		id, status, err := p.sendPart(ctx, st, sender, row, i)
+		res.Duration += time.Since(t0) // the request, and its records
+		if status == StatusSkipped {
+			return res.endBefore(i, parts, err)
 		}
 		if err != nil {
-			inDoubt := isInDoubt(err)
-			if !inDoubt && ctx.Err() != nil {
-				// Cancelled while the request may have been out.
-				err, inDoubt = &send.InDoubtError{Provider: row.Provider, To: row.To, MessageID: msg.Extras.MessageID, Err: err}, true
-			}
-			rec.State, rec.Error = StateFailed, err.Error()
-			res.Status = StatusFailed
-			if inDoubt {
-				rec.State, res.Status = StateUnknown, StatusUnknown
-			}
-			if st != nil {
-				st.Append(rec) // best effort: without it, "sending" already says in doubt
-			}
 			if parts > 1 {
 				err = fmt.Errorf("part %d of %d: %w", i+1, parts, err)
 			}
-			res.Err = err
+			res.Status, res.Err = status, err
 			return res
 		}
-		rec.State, rec.MessageID = StateSent, rc.MessageID
-		if st != nil {
-			st.Append(rec) // best effort: without it, a rerun finds the row in doubt, never resends it
-		}
-		res.MessageIDs = append(res.MessageIDs, rc.MessageID)
+		res.MessageIDs = append(res.MessageIDs, id)
 		res.Messages++
 	}
 	res.Status = StatusSent
 	return res
+}
+
+// endBefore ends the row before part i's request: skipped when none of
+// its parts was ever sent, else failed (partly delivered; a rerun sends
+// the rest).
+func (res SendResult) endBefore(i, parts int, err error) SendResult {
+	if len(res.MessageIDs) > 0 {
+		res.Status, res.Err = StatusFailed, fmt.Errorf("part %d of %d: %w (the parts before it were sent; a rerun sends the rest)", i+1, parts, err)
+	} else {
+		res.Status, res.Err = StatusSkipped, err
+	}
+	return res
+}
+
+// sendPart sends part i of row: a durable "sending" record first, the
+// outcome after. It returns the message id, or the status the row ends
+// with and why: skipped (nothing left: the store failed), unknown (in
+// doubt) or failed (refused).
+func (p *Pipeline) sendPart(ctx context.Context, st Store, sender send.Sender, row *SendRow, i int) (string, Status, error) {
+	m := row.Media[i]
+	msg := send.Message{To: row.To, MediaID: m.MediaID, Voice: row.Voice}
+	if m.MediaID == "" {
+		msg.Link = m.URL
+	}
+	msg.Extras.CallbackData = row.CallbackData
+	if row.Provider == send.Infobip {
+		msg.Extras.MessageID, msg.Extras.NotifyURL = p.newMessageID(row.Provider), row.NotifyURL
+		if id := row.ClientIDs[i]; id != "" {
+			msg.Extras.MessageID = id // the in-doubt request's id again
+		}
+	}
+	rec := Record{Key: row.Key, Row: row.Line, Part: i, Parts: len(row.Media), To: row.To, Provider: row.Provider, ClientID: msg.Extras.MessageID, Media: refOf(m)}
+	if st != nil {
+		r := rec
+		r.State = StateSending
+		if err := st.Append(r); err != nil {
+			return "", StatusSkipped, fmt.Errorf("not sent: the journal could not be written: %w", err)
+		}
+	}
+	rc, err := sender.Send(ctx, msg)
+	if err == nil && (rc == nil || rc.MessageID == "") {
+		err = &send.InDoubtError{Provider: row.Provider, To: row.To, MessageID: msg.Extras.MessageID, Err: errors.New("the provider answered without a message id")}
+	}
+	status := StatusSent
+	rec.State = StateSent
+	switch {
+	case err == nil:
+		rec.MessageID = rc.MessageID
+	case isInDoubt(err):
+		status, rec.State, rec.Error = StatusUnknown, StateUnknown, err.Error()
+	case ctx.Err() != nil:
+		// Cancelled while the request may have been out.
+		err = &send.InDoubtError{Provider: row.Provider, To: row.To, MessageID: msg.Extras.MessageID, Err: err}
+		status, rec.State, rec.Error = StatusUnknown, StateUnknown, err.Error()
+	default:
+		status, rec.State, rec.Error = StatusFailed, StateFailed, err.Error()
+	}
+	if st != nil {
+		// Best effort: without the outcome, "sending" already says in
+		// doubt, and a rerun never resends the part.
+		st.Append(rec)
+	}
+	if err != nil {
+		return "", status, err
+	}
+	return rc.MessageID, StatusSent, nil
 }
 
 // errInterrupted ends rows not attempted because the batch was stopped.

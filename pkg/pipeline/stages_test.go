@@ -132,6 +132,9 @@ func TestSendStep(t *testing.T) {
 			if tc.wantErr != "" && (out.Err == nil || !strings.Contains(out.Err.Error(), tc.wantErr)) {
 				t.Errorf("error %v, want one with %q", out.Err, tc.wantErr)
 			}
+			if out.Messages > 0 && out.Duration <= 0 {
+				t.Errorf("%d messages sent in %v", out.Messages, out.Duration)
+			}
 			if out.Status == StatusUnknown && !isInDoubt(out.Err) {
 				t.Errorf("unknown without a *send.InDoubtError: %v", out.Err)
 			}
