@@ -9,6 +9,7 @@ import (
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/status"
+	"github.com/prep-audio/prep/pkg/transcode"
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
@@ -94,6 +95,16 @@ func exitCode(err error) int {
 	var ec exitCoder
 	if errors.As(err, &ec) {
 		return ec.ExitCode()
+	}
+	var te *transcode.Error
+	if errors.As(err, &te) {
+		switch te.Kind {
+		case transcode.KindOptions:
+			return exitUsage
+		case transcode.KindCanceled:
+			return exitSignal
+		}
+		return exitFailed
 	}
 	if errors.Is(err, context.Canceled) {
 		return exitSignal

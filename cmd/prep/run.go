@@ -345,7 +345,7 @@ func describeRunError(err error) *runError {
 	case errors.As(err, &ue):
 		re.Class, re.Advice = "refused", ue.Advice()
 	case errors.As(err, &te):
-		re.Class = string(te.Kind)
+		re.Class, re.Advice = string(te.Kind), transcodeHint(te, transcode.Options{})
 	case errors.As(err, &ie):
 		re.Class, re.Advice = string(ie.Kind), "this file is not audio WhatsApp or ffmpeg can use (prep inspect tells more)"
 	}

@@ -75,6 +75,12 @@ func runTranscode(ctx context.Context, e *env, args []string) error {
 	if *jobs < 0 {
 		return usageErrorf("transcode: --jobs must be at least 1")
 	}
+	if *split && *allowOver {
+		return usageErrorf("transcode: --split and --allow-oversize exclude each other")
+	}
+	if *split && *profile == string(transcode.ProfileAudio) {
+		return usageErrorf("transcode: --split is for voice notes (--profile audio refuses what does not fit)")
+	}
 	opts := transcode.Options{
 		Profile: transcode.Profile(*profile), MaxBytes: *maxBytes, SampleRate: *rate,
 		Normalize: *normalize, TrimSilence: *trim, AllowOversize: *allowOver, Split: *split,
@@ -154,9 +160,9 @@ func runTranscode(ctx context.Context, e *env, args []string) error {
 				prog.clear()
 			}
 			if *asJSON {
-				_ = enc.Encode(toTranscodeJSON(inputs[next], o.r, o.err))
+				_ = enc.Encode(toTranscodeJSON(inputs[next], o.r, withTranscodeHint(o.err, opts)))
 			} else {
-				printTranscode(e, inputs[next], o.r, o.err)
+				printTranscode(e, inputs[next], o.r, withTranscodeHint(o.err, opts))
 			}
 			next++
 		}
@@ -186,6 +192,49 @@ func parseBitrate(s string) (int, error) {
 		return 0, fmt.Errorf("%q is not a bitrate (e.g. 24000 or 24k)", s)
 	}
 	return int(f * mul), nil
+}
+
+// hintedError is a library error with the CLI's advice appended: pkg/
+// messages name no flags (issue 10), prep names them when it prints.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() + ": " + e.hint }
+func (e *hintedError) Unwrap() error { return e.err }
+
+// withTranscodeHint adds the flags that would get past a transcode error.
+func withTranscodeHint(err error, o transcode.Options) error {
+	if h := transcodeHint(err, o); h != "" {
+		return &hintedError{err: err, hint: h}
+	}
+	return err
+}
+
+// transcodeHint is prep's advice for a transcode error, naming its flags.
+func transcodeHint(err error, o transcode.Options) string {
+	var te *transcode.Error
+	if !errors.As(err, &te) {
+		return ""
+	}
+	switch te.Kind {
+	case transcode.KindTooLong:
+		switch {
+		case o.Profile == transcode.ProfileAudio && o.Bitrate > 0:
+			return "lower --bitrate or drop it"
+		case o.Profile == transcode.ProfileAudio:
+			return ""
+		case o.Bitrate > 0:
+			return "lower --bitrate, drop it to let prep plan the bitrate, or use --allow-oversize"
+		case o.AllowOversize:
+			return "use --split"
+		}
+		return "use --split to cut it into several voice notes, --allow-oversize to send it anyway (with a download icon instead of a play icon), or --profile audio"
+	case transcode.KindFFmpegMissing, transcode.KindEncoderMissing:
+		return "or name another ffmpeg with --ffmpeg or PREP_FFMPEG"
+	}
+	return ""
 }
 
 func toTranscodeJSON(in string, r *transcode.Result, err error) transcodeJSON {

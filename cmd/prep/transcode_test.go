@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/prep-audio/prep/pkg/rules"
+	"github.com/prep-audio/prep/pkg/transcode"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -154,4 +156,36 @@ func TestTranscodeCLIPacking(t *testing.T) {
 			assert.True(t, toc&3 == 0 || toc&3 == 3 && frames&0x3f == 1, "one frame a packet: TOC %#x %#x", toc, frames)
 		}
 	}
+}
+
+// TestTranscodeHint: prep names the flags that get past a transcode error
+// (the library's messages name none).
+func TestTranscodeHint(t *testing.T) {
+	tooLong := &transcode.Error{Kind: transcode.KindTooLong, Err: errors.New("1500.0 s cannot fit")}
+	for _, c := range []struct {
+		err  error
+		o    transcode.Options
+		want string
+	}{
+		{tooLong, transcode.Options{}, "use --split to cut it into several voice notes, --allow-oversize"},
+		{tooLong, transcode.Options{Bitrate: 24000}, "lower --bitrate"},
+		{tooLong, transcode.Options{AllowOversize: true}, "use --split"},
+		{tooLong, transcode.Options{Profile: transcode.ProfileAudio}, ""},
+		{&transcode.Error{Kind: transcode.KindFFmpegMissing, Err: errors.New("ffmpeg was not found")}, transcode.Options{}, "--ffmpeg or PREP_FFMPEG"},
+		{&transcode.Error{Kind: transcode.KindInput, Err: errors.New("not audio")}, transcode.Options{}, ""},
+	} {
+		got := withTranscodeHint(c.err, c.o)
+		if c.want == "" {
+			assert.Equal(t, c.err, got)
+			continue
+		}
+		assert.Contains(t, got.Error(), c.want)
+		assert.True(t, strings.HasPrefix(got.Error(), c.err.Error()))
+		var te *transcode.Error
+		assert.True(t, errors.As(got, &te), "the typed error stays reachable")
+	}
+	// Exit codes come from cmd/prep, not the library.
+	assert.Equal(t, exitUsage, exitCode(&transcode.Error{Kind: transcode.KindOptions}))
+	assert.Equal(t, exitSignal, exitCode(&transcode.Error{Kind: transcode.KindCanceled}))
+	assert.Equal(t, exitFailed, exitCode(withTranscodeHint(tooLong, transcode.Options{})))
 }

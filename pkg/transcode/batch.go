@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Job is one input of a batch and where it goes: Out (a file), else Dir
@@ -45,21 +47,15 @@ func (t *Transcoder) Batch(ctx context.Context, jobs []Job, workers int, done fu
 		defer mu.Unlock()
 		done(i, r, err)
 	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				r, err := t.Do(ctx, jobs[i])
-				report(i, r, err)
-			}
-		}()
-	}
+	// A plain group: one job's failure does not stop the others.
+	var g errgroup.Group
+	g.SetLimit(workers)
 	for i := range jobs {
-		next <- i
+		g.Go(func() error {
+			r, err := t.Do(ctx, jobs[i])
+			report(i, r, err)
+			return nil
+		})
 	}
-	close(next)
-	wg.Wait()
+	_ = g.Wait()
 }

@@ -58,19 +58,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// ExitCode lets the CLI map the error: option mistakes are usage errors
-// (2), cancellation is 130 (as after SIGINT); everything else is a failed
-// input (1).
-func (e *Error) ExitCode() int {
-	switch e.Kind {
-	case KindOptions:
-		return 2
-	case KindCanceled:
-		return 130
-	}
-	return 1
-}
-
 func errorf(kind Kind, format string, a ...any) *Error {
 	return &Error{Kind: kind, Err: fmt.Errorf(format, a...)}
 }

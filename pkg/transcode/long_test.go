@@ -38,10 +38,8 @@ func TestLong25MinRefused(t *testing.T) {
 	if !errors.As(err, &te) || te.Kind != KindTooLong {
 		t.Fatalf("err = %v, want too_long", err)
 	}
-	for _, want := range []string{"--split", "--allow-oversize", "--profile audio"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("%q does not name %s", err, want)
-		}
+	if strings.Contains(err.Error(), "--") {
+		t.Errorf("%q names CLI flags (prep adds them, not the library)", err)
 	}
 	noTemps(t, dir)
 }

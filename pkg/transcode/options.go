@@ -175,14 +175,14 @@ func (o Options) normalize() (Options, error) {
 			return o, errorf(KindOptions, "bitrate %d: AAC takes 8000 to 320000 bit/s", o.Bitrate)
 		}
 		if o.Split {
-			return o, errorf(KindOptions, "--split is for voice notes (the audio profile refuses what does not fit)")
+			return o, errorf(KindOptions, "Split is for voice notes (the audio profile refuses what does not fit)")
 		}
 	}
 	if o.MaxBitrate != 0 && o.MinBitrate > o.MaxBitrate {
 		return o, errorf(KindOptions, "min bitrate %d is above max bitrate %d", o.MinBitrate, o.MaxBitrate)
 	}
 	if o.Split && o.AllowOversize {
-		return o, errorf(KindOptions, "--split and --allow-oversize exclude each other")
+		return o, errorf(KindOptions, "Split and AllowOversize exclude each other")
 	}
 	if o.FFmpeg == "" {
 		o.FFmpeg = "ffmpeg"

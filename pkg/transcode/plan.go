@@ -83,7 +83,7 @@ const codecAMRWB = "amr_wb"
 
 // refusal builds the error for a voice note that cannot fit.
 func refusal(dur float64, budget int64, floor int, packing Packing) *Error {
-	return errorf(KindTooLong, "%.1f s cannot fit a %d-byte voice note even at the %d bit/s floor (the longest that fits is %.0f s): use --split to cut it into several voice notes, --allow-oversize to send it anyway (with a download icon instead of a play icon), or --profile audio",
+	return errorf(KindTooLong, "%.1f s cannot fit a %d-byte voice note even at the %d bit/s floor (the longest that fits is %.0f s)",
 		dur, budget, floor, maxDurationCBR(floor, int64(float64(budget)*budgetMargin), packing))
 }
 
@@ -146,7 +146,7 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 			return p, nil
 		}
 		if o.AllowOversize && rep.AudioReady && rules.Check(oversize(rep)).Voice {
-			p.Action, p.Reason, p.Estimate, p.Oversize = ActionPassthrough, "mono Ogg Opus over the voice budget, allowed by --allow-oversize", rep.Size, true
+			p.Action, p.Reason, p.Estimate, p.Oversize = ActionPassthrough, "mono Ogg Opus over the voice budget, oversize allowed", rep.Size, true
 			p.Budget, p.Format = rules.AudioMaxBytes, ""
 			return p, nil
 		}
@@ -177,7 +177,7 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 		if rep.Duration > 0 {
 			p.Estimate = oggOpusVBRSize(rep.Duration, p.Bitrate, p.VBR, o.Packing)
 			if p.Estimate > budget && !o.AllowOversize {
-				return p, errorf(KindTooLong, "at --bitrate %d a %.1f s note would be about %d bytes, over the %d-byte budget: lower the bitrate, drop --bitrate to let prep plan it, or use --allow-oversize", p.Bitrate, rep.Duration, p.Estimate, budget)
+				return p, errorf(KindTooLong, "at the asked %d bit/s a %.1f s note would be about %d bytes, over the %d-byte budget", p.Bitrate, rep.Duration, p.Estimate, budget)
 			}
 			if p.Estimate > budget {
 				p.Oversize, p.Budget = true, rules.AudioMaxBytes
@@ -203,9 +203,9 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 			p.Oversize, p.Budget = true, rules.AudioMaxBytes
 			br, vbr, est = voiceBitrate(rep.Duration, rules.AudioMaxBytes, o)
 			if br == 0 {
-				return p, errorf(KindTooLong, "%.1f s cannot fit WhatsApp's %d-byte limit even at %d bit/s: use --split", rep.Duration, rules.AudioMaxBytes, o.MinBitrate)
+				return p, errorf(KindTooLong, "%.1f s cannot fit WhatsApp's %d-byte limit even at %d bit/s", rep.Duration, rules.AudioMaxBytes, o.MinBitrate)
 			}
-			p.Reason += "; over the voice budget, allowed by --allow-oversize"
+			p.Reason += "; over the voice budget, oversize allowed"
 		default:
 			return p, refusal(rep.Duration, budget, o.MinBitrate, o.Packing)
 		}
@@ -394,7 +394,7 @@ func planAudio(rep *inspect.Report, o Options) (Plan, error) {
 		return p, errorf(KindTooLong, "%.0f s cannot fit WhatsApp's %d-byte audio limit even at %d bit/s: cut it into shorter files first", rep.Duration, budget, o.MinBitrate)
 	}
 	if o.Bitrate > 0 && br < o.Bitrate {
-		return p, errorf(KindTooLong, "at --bitrate %d a %.0f s file would be over WhatsApp's %d-byte audio limit: lower the bitrate or drop --bitrate", o.Bitrate, rep.Duration, budget)
+		return p, errorf(KindTooLong, "at the asked %d bit/s a %.0f s file would be over WhatsApp's %d-byte audio limit", o.Bitrate, rep.Duration, budget)
 	}
 	p.Bitrate, p.Estimate = br, m4aSize(rep.Duration, br, rate)
 	return p, nil

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Silence detection for --split: ffmpeg's silencedetect filter, at a level
@@ -127,16 +129,14 @@ func (j *job) split(ctx context.Context, res *Result, d dest, p Plan) (*Result, 
 		out        Output
 		attempts   int
 		warning    string
-		err        error
 	}
 	// Parts are independent encodes: they run side by side, up to one per
 	// core (a 12-minute memo in two parts takes about half the wall time).
-	// The first failure cancels the others.
+	// The first failure cancels the others, and it is the error returned
+	// (errgroup keeps the first, not the cancellations it caused).
 	parts := make([]done, len(segs))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, DefaultJobs())
-	var wg sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(DefaultJobs())
 	for i, seg := range segs {
 		pp := p
 		pp.Split, pp.PartMax, pp.Duration = false, 0, seg.Dur
@@ -152,45 +152,29 @@ func (j *job) split(ctx context.Context, res *Result, d dest, p Plan) (*Result, 
 		final := d.outPath(j.name, p.Ext, i+1)
 		tmp, err := j.newTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
 		if err != nil {
-			cancel()
-			wg.Wait()
-			return nil, err
+			g.Go(func() error { return err }) // cancels the parts under way
+			break
 		}
-		parts[i].tmp, parts[i].final = tmp, final
-		wg.Add(1)
-		go func(pt *done) {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				pt.err = ctxError(ctx)
-				return
+		pt := &parts[i]
+		pt.tmp, pt.final = tmp, final
+		g.Go(func() error {
+			if err := ctxError(gctx); err != nil {
+				return err
 			}
-			e, err := j.encodeVerified(ctx, pp, nil, tmp, encSeg)
+			e, err := j.encodeVerified(gctx, pp, nil, tmp, encSeg)
 			if err != nil {
 				var te *Error
 				if errors.As(err, &te) {
 					te.Err = fmt.Errorf("part %d: %w", i+1, te.Err)
 				}
-				pt.err = err
-				cancel()
-				return
+				return err
 			}
 			pt.out, pt.attempts, pt.warning = outputOf(e.rep), e.attempts, e.warning
-		}(&parts[i])
+			return nil
+		})
 	}
-	wg.Wait()
-	// The error to report is the part's own, not the cancellation it caused
-	// in the others.
-	var firstErr error
-	for _, pt := range parts {
-		if pt.err != nil && (firstErr == nil || errors.Is(firstErr, context.Canceled) && !errors.Is(pt.err, context.Canceled)) {
-			firstErr = pt.err
-		}
-	}
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	maxAttempts := 0
 	for _, pt := range parts {
