@@ -361,7 +361,15 @@ func (s *Server) deliver(ctx context.Context, b *hookBatch) {
 	s.mu.Lock()
 	s.webhooks = append(s.webhooks, wh)
 	s.mu.Unlock()
-	s.logf("%s webhook → %s (%d status(es), attempt %d): %d %s", b.p, redactURL(b.target), b.n, b.attempt, wh.Status, wh.Error)
+	target := redactURL(b.target)
+	if b.p == Infobip {
+		// A notifyUrl's path may be a receiver's secret (prep's
+		// /webhooks/infobip/TOKEN): only its host is logged.
+		if u, err := url.Parse(b.target); err == nil {
+			target = u.Scheme + "://" + u.Host + "/…"
+		}
+	}
+	s.logf("%s webhook → %s (%d status(es), attempt %d): %d %s", b.p, target, b.n, b.attempt, wh.Status, wh.Error)
 }
 
 // post sends one batch and returns the receiver's status.

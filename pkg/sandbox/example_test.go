@@ -3,9 +3,12 @@ package sandbox_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/sandbox"
@@ -101,4 +104,58 @@ func ExampleSignature() {
 	fmt.Println(sandbox.Signature("app-secret", []byte(`{"object":"whatsapp_business_account"}`)))
 	// Output:
 	// sha256=0bf7374433906636bed1653bc7c64affb42fa5da9a39e251ab95c2e3a9c06923
+}
+
+// Statuses reach a receiver the way Meta sends them, here with the
+// delivered status of one recipient's message arriving after its read
+// (Meta does not guarantee the order), and "played" only once the
+// recipient plays the voice note.
+func ExampleConfig_recipients() {
+	var mu sync.Mutex
+	var got []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("X-Hub-Signature-256") != sandbox.Signature("app-secret", body) {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		var p struct {
+			Entry []struct {
+				Changes []struct {
+					Value struct{ Statuses []struct{ Status string } }
+				}
+			}
+		}
+		_ = json.Unmarshal(body, &p)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range p.Entry {
+			for _, c := range e.Changes {
+				for _, st := range c.Value.Statuses {
+					got = append(got, st.Status)
+				}
+			}
+		}
+	}))
+	defer recv.Close()
+	s, err := sandbox.Start(sandbox.Config{AppSecret: "app-secret", WebhookURL: recv.URL, StatusDelay: 10 * time.Millisecond,
+		Recipients: map[string]sandbox.Recipient{"+1 555 123 4567": {Order: sandbox.ReadBeforeDelivered}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	voice, _ := os.ReadFile("../../testdata/ogg-opus-mono-48k-2s.ogg")
+	send(s, s.HostFile("voice.ogg", "audio/ogg", voice), true)
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	for deadline := time.Now().Add(5 * time.Second); count() < 3 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	}
+	_ = s.Play(s.Messages()[0].ID)
+	for deadline := time.Now().Add(5 * time.Second); count() < 4 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	}
+	mu.Lock()
+	fmt.Println(strings.Join(got, " "))
+	mu.Unlock()
+	// Output:
+	// sent read delivered played
 }
