@@ -22,8 +22,8 @@ import (
 // rate-limit pauses, and the scrubbing of the credential from every error.
 // Build one per account (NewMeta, NewD360, NewInfobip or FromEnv) and share
 // it: it is safe for concurrent use, and what uses it — Send for messages,
-// package upload's media uploader for media — shares its limiter and
-// pauses.
+// package upload's media uploader for media — shares its retry policy and
+// its rate-limit pauses (the limiter paces the messages).
 type Client struct {
 	provider Provider
 	base     string // base URL, path prefix kept, no trailing slash

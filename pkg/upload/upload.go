@@ -18,7 +18,11 @@
 //     kept in a local cache (see Cache) for less than Meta's 30 days.
 //
 // The destinations implement the small Uploader interface; consumers (the
-// pipeline, the CLI) depend on that interface only.
+// pipeline, the CLI) depend on that interface only. The media endpoint is
+// a service over the provider account's *send.Client (NewMedia): the same
+// client sends the messages, with one retry policy, one set of rate-limit
+// pauses and one error type (*send.APIError). S3 has its own client
+// (NewS3Client), which follows no redirect either.
 package upload
 
 import (
