@@ -38,7 +38,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	var tw *tabwriter.Writer
 	if !*asJSON {
 		tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PATH\tTYPE\tCODEC\tCH\tRATE\tDURATION\tBITRATE\tSIZE\tVOICE\tAUDIO\tPROBLEMS")
+		fmt.Fprintln(tw, "PATH\tTYPE\tCODEC\tCH\tRATE\tDURATION\tBITRATE\tSIZE\tVOICE\tAUDIO\tPACKING\tPROBLEMS")
 	}
 	enc := json.NewEncoder(e.stdout)
 	for _, p := range paths {
@@ -55,8 +55,8 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 			}
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.2fs\t%s\t%d\t%s\t%s\t%s\n", quoteName(rep.Path), orDash(rep.MIME), orDash(rep.Codec),
-			rep.Channels, rep.SampleRate, rep.Duration, kbps(rep.Bitrate), rep.Size, yesNo(rep.VoiceReady), yesNo(rep.AudioReady), problemCodes(rep))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.2fs\t%s\t%d\t%s\t%s\t%s\t%s\n", quoteName(rep.Path), orDash(rep.MIME), orDash(rep.Codec),
+			rep.Channels, rep.SampleRate, rep.Duration, kbps(rep.Bitrate), rep.Size, yesNo(rep.VoiceReady), yesNo(rep.AudioReady), packing(rep.Opus), problemCodes(rep))
 	}
 	if tw != nil {
 		tw.Flush()
@@ -77,6 +77,23 @@ func quoteName(s string) string {
 		return s
 	}
 	return strconv.Quote(s)
+}
+
+// packing is an Opus stream's packing in a table cell, e.g.
+// "SILK-WB/3x20ms/16k" (WhatsApp's own), "hybrid-FB/1x20ms/48k*" (* mixed
+// packets), "-" for other codecs.
+func packing(p *inspect.OpusPacking) string {
+	if p == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%s-%s/%dx%gms", p.Mode, p.Bandwidth, p.FramesPerPacket, p.FrameMs)
+	if p.InputSampleRate > 0 {
+		s += fmt.Sprintf("/%gk", float64(p.InputSampleRate)/1000)
+	}
+	if !p.Uniform {
+		s += "*"
+	}
+	return s
 }
 
 func problemCodes(r *inspect.Report) string {

@@ -116,3 +116,38 @@ func TestInspectTableQuotesNames(t *testing.T) {
 		assert.Equal(t, strconv.Quote(name), quoteName(name))
 	}
 }
+
+// TestInspectPacking: the plain table and --json tell an Opus note's
+// packing, and whether it is shaped like WhatsApp's own (issue 13).
+func TestInspectPacking(t *testing.T) {
+	native := "../../pkg/inspect/testdata/opus-native-silk-wb-3x20ms-16k.ogg"
+	single := "../../pkg/inspect/testdata/opus-single-silk-wb-1x20ms-16k.ogg"
+	out, _, code := runCLI(t, nil, "inspect", native, single, "../../testdata/mp3-cbr-64k-mono-44100-noxing.mp3")
+	assert.Equal(t, exitOK, code)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	require.Len(t, lines, 4, out)
+	assert.Contains(t, lines[0], "PACKING")
+	assert.Regexp(t, `SILK-WB/3x20ms/16k\s+-$`, lines[1])
+	assert.Regexp(t, `SILK-WB/1x20ms/16k\s+not_native_packing$`, lines[2])
+	assert.Regexp(t, `yes\s+-\s+-$`, lines[3])
+
+	out, _, code = runCLI(t, nil, "inspect", "--json", native)
+	assert.Equal(t, exitOK, code)
+	var rep struct {
+		VoiceReady bool `json:"voice_ready"`
+		Opus       struct {
+			Config          int  `json:"config"`
+			Code            int  `json:"code"`
+			FramesPerPacket int  `json:"frames_per_packet"`
+			InputSampleRate int  `json:"input_sample_rate"`
+			Native          bool `json:"native"`
+		} `json:"opus"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	assert.True(t, rep.VoiceReady)
+	assert.Equal(t, 9, rep.Opus.Config)
+	assert.Equal(t, 3, rep.Opus.Code)
+	assert.Equal(t, 3, rep.Opus.FramesPerPacket)
+	assert.Equal(t, 16000, rep.Opus.InputSampleRate)
+	assert.True(t, rep.Opus.Native)
+}
