@@ -130,24 +130,29 @@ func printableTag(s string) string {
 	return string(b)
 }
 
+// cafWalk is what the chunk walk has found.
+type cafWalk struct {
+	s          *source
+	desc       *cafDesc
+	validFr    int64 // pakt: valid frames (-1: none)
+	packets    int64 // pakt: packets (-1: none)
+	paktTable  int64 // pakt: where the packet table starts (-1: none)
+	paktEnd    int64
+	dataOff    int64 // audio data (after mEditCount; -1: no data chunk)
+	dataLen    int64
+	dataCut    bool
+	dataFollow bool // data chunk of size -1: it is the last chunk
+}
+
 func parseCAF(s *source, start int64) (*Info, error) {
-	var (
-		desc       *cafDesc
-		info       *Info
-		validFr    int64 = -1
-		packets    int64 = -1
-		dataOff    int64 = -1
-		dataLen    int64 = -1
-		dataCut    bool
-		dataFollow bool // data chunk of size -1: it is the last chunk
-	)
+	c := &cafWalk{s: s, validFr: -1, packets: -1, paktTable: -1, dataOff: -1, dataLen: -1}
 	off := start + 8
-	for i := 0; off < s.size && !dataFollow; i++ {
+	for i := 0; off < s.size && !c.dataFollow; i++ {
 		if i >= cafMaxChunks {
 			return nil, errCorrupt("CAF: more than %d chunks", cafMaxChunks)
 		}
 		if off+12 > s.size {
-			if dataOff >= 0 {
+			if c.dataOff >= 0 {
 				break // trailing bytes after the data chunk
 			}
 			return nil, errTruncated("CAF: the file ends inside a chunk header")
@@ -165,58 +170,8 @@ func parseCAF(s *source, start int64) (*Info, error) {
 		if size < 0 && !(typ == "data" && size == -1) {
 			return nil, errCorrupt("CAF: chunk %q has a negative size", printableTag(typ))
 		}
-		switch typ {
-		case "desc":
-			if size < 32 {
-				return nil, errCorrupt("CAF: desc chunk of %d bytes (32 expected)", size)
-			}
-			b, err := s.bytes(body, 32)
-			if err != nil {
-				return nil, err
-			}
-			d := cafDesc{
-				rate:            math.Float64frombits(binary.BigEndian.Uint64(b[0:])),
-				formatID:        string(b[8:12]),
-				flags:           binary.BigEndian.Uint32(b[12:]),
-				bytesPerPacket:  int64(binary.BigEndian.Uint32(b[16:])),
-				framesPerPacket: int64(binary.BigEndian.Uint32(b[20:])),
-				channels:        int(binary.BigEndian.Uint32(b[24:])),
-				bits:            int(binary.BigEndian.Uint32(b[28:])),
-			}
-			if !(d.rate >= 1 && d.rate < 1e7) || d.channels <= 0 || d.channels > 1024 {
-				return nil, errCorrupt("CAF: desc says %d channels at %g Hz", d.channels, d.rate)
-			}
-			if d.framesPerPacket > cafMaxFramesPerPacket {
-				// ffmpeg 5.1's CAF muxer writes garbage here for FLAC
-				// (0x27627628): no packet holds that many frames.
-				d.framesPerPacket = 0
-				d.insane = true
-			}
-			desc = &d
-		case "pakt":
-			if size >= 24 {
-				b, err := s.bytes(body, 24)
-				if err != nil {
-					return nil, err
-				}
-				packets = int64(binary.BigEndian.Uint64(b[0:]))
-				validFr = int64(binary.BigEndian.Uint64(b[8:]))
-			}
-		case "data":
-			dataOff = body + 4 // after mEditCount
-			if size == -1 {
-				dataFollow = true
-				dataLen = s.size - dataOff
-			} else {
-				dataLen = size - 4
-				if size > s.size-body { // not body+size: that wraps for sizes near MaxInt64
-					dataCut = true
-					dataLen = s.size - dataOff
-				}
-			}
-			if dataLen < 0 {
-				dataLen = 0
-			}
+		if err := c.chunk(typ, body, size); err != nil {
+			return nil, err
 		}
 		if size == -1 {
 			break
@@ -229,32 +184,157 @@ func parseCAF(s *source, start int64) (*Info, error) {
 		}
 		off = body + size
 	}
-	if desc == nil {
+	return c.info()
+}
+
+// chunk reads the chunks prep uses: desc, pakt and data.
+func (c *cafWalk) chunk(typ string, body, size int64) error {
+	switch typ {
+	case "desc":
+		d, err := cafReadDesc(c.s, body, size)
+		if err != nil {
+			return err
+		}
+		c.desc = d
+	case "pakt":
+		if size >= 24 {
+			b, err := c.s.bytes(body, 24)
+			if err != nil {
+				return err
+			}
+			c.packets = int64(binary.BigEndian.Uint64(b[0:]))
+			c.validFr = int64(binary.BigEndian.Uint64(b[8:]))
+			c.paktTable, c.paktEnd = body+24, body+min(size, c.s.size-body)
+		}
+	case "data":
+		c.dataOff = body + 4 // after mEditCount
+		if size == -1 {
+			c.dataFollow = true
+			c.dataLen = c.s.size - c.dataOff
+		} else {
+			c.dataLen = size - 4
+			if size > c.s.size-body { // not body+size: that wraps for sizes near MaxInt64
+				c.dataCut = true
+				c.dataLen = c.s.size - c.dataOff
+			}
+		}
+		c.dataLen = max(c.dataLen, 0)
+	}
+	return nil
+}
+
+// cafReadDesc reads the CAFAudioDescription.
+func cafReadDesc(s *source, body, size int64) (*cafDesc, error) {
+	if size < 32 {
+		return nil, errCorrupt("CAF: desc chunk of %d bytes (32 expected)", size)
+	}
+	b, err := s.bytes(body, 32)
+	if err != nil {
+		return nil, err
+	}
+	d := cafDesc{
+		rate:            math.Float64frombits(binary.BigEndian.Uint64(b[0:])),
+		formatID:        string(b[8:12]),
+		flags:           binary.BigEndian.Uint32(b[12:]),
+		bytesPerPacket:  int64(binary.BigEndian.Uint32(b[16:])),
+		framesPerPacket: int64(binary.BigEndian.Uint32(b[20:])),
+		channels:        int(binary.BigEndian.Uint32(b[24:])),
+		bits:            int(binary.BigEndian.Uint32(b[28:])),
+	}
+	if !(d.rate >= 1 && d.rate < 1e7) || d.channels <= 0 || d.channels > 1024 {
+		return nil, errCorrupt("CAF: desc says %d channels at %g Hz", d.channels, d.rate)
+	}
+	if d.framesPerPacket > cafMaxFramesPerPacket {
+		// ffmpeg 5.1's CAF muxer writes garbage here for FLAC
+		// (0x27627628): no packet holds that many frames.
+		d.framesPerPacket = 0
+		d.insane = true
+	}
+	return &d, nil
+}
+
+// info assembles the result once the chunks are walked.
+func (c *cafWalk) info() (*Info, error) {
+	if c.desc == nil {
 		return nil, errTruncated("CAF: no desc chunk")
 	}
-	if dataOff < 0 {
+	if c.dataOff < 0 {
 		return nil, errTruncated("CAF: no data chunk")
 	}
-	info = &Info{Container: rules.ContainerCAF, Codec: cafCodec(*desc), Channels: desc.channels, SampleRate: int(math.Round(desc.rate)), Truncated: dataCut}
-	switch {
-	case desc.bytesPerPacket > 0 && desc.framesPerPacket > 0:
-		// Constant packet size (LPCM, µ-law, IMA4…): whole packets in the data.
-		info.Duration = float64(dataLen/desc.bytesPerPacket*desc.framesPerPacket) / desc.rate
-	case desc.insane:
-		// Unknown rather than hours of nonsense (ffprobe 5.1 reports ~58 h
-		// for ffmpeg's own FLAC-in-CAF).
-	case packets > dataLen:
-		// Every packet takes at least a byte: a packet count larger than
-		// the data cannot be trusted (and packets × frames could overflow).
-	case validFr > 0 && !dataCut && (packets <= 0 || validFr/packets <= cafMaxFramesPerPacket):
-		// Packetized: the pakt chunk's count of valid frames (without
-		// priming and remainder frames).
-		info.Duration = float64(validFr) / desc.rate
-	case packets > 0 && desc.framesPerPacket > 0 && !dataCut:
-		info.Duration = float64(packets*desc.framesPerPacket) / desc.rate
-	}
+	desc := c.desc
+	info := &Info{Container: rules.ContainerCAF, Codec: cafCodec(*desc), Channels: desc.channels, SampleRate: int(math.Round(desc.rate)), Truncated: c.dataCut}
+	info.Duration = c.duration()
 	if math.IsInf(info.Duration, 0) || math.IsNaN(info.Duration) || info.Duration < 0 {
 		info.Duration = 0
 	}
+	if info.Codec == "opus" {
+		info.Opus = c.opusPacking()
+	}
 	return info, nil
+}
+
+// duration is the audio's duration in seconds (0 when it cannot be told).
+func (c *cafWalk) duration() float64 {
+	desc := c.desc
+	switch {
+	case desc.bytesPerPacket > 0 && desc.framesPerPacket > 0:
+		// Constant packet size (LPCM, µ-law, IMA4…): whole packets in the data.
+		return float64(c.dataLen/desc.bytesPerPacket*desc.framesPerPacket) / desc.rate
+	case desc.insane:
+		// Unknown rather than hours of nonsense (ffprobe 5.1 reports ~58 h
+		// for ffmpeg's own FLAC-in-CAF).
+	case c.packets > c.dataLen:
+		// Every packet takes at least a byte: a packet count larger than
+		// the data cannot be trusted (and packets × frames could overflow).
+	case c.validFr > 0 && !c.dataCut && (c.packets <= 0 || c.validFr/c.packets <= cafMaxFramesPerPacket):
+		// Packetized: the pakt chunk's count of valid frames (without
+		// priming and remainder frames).
+		return float64(c.validFr) / desc.rate
+	case c.packets > 0 && desc.framesPerPacket > 0 && !c.dataCut:
+		return float64(c.packets*desc.framesPerPacket) / desc.rate
+	}
+	return 0
+}
+
+// opusPacking samples the first Opus packets of the data chunk. The
+// packet table holds each packet's size as a BER-style varint (and its
+// frame count too when the desc gives none); CAF carries no OpusHead here
+// (ffmpeg writes none), so the input rate is unknown.
+func (c *cafWalk) opusPacking() *OpusPacking {
+	if c.paktTable < 0 || c.desc.framesPerPacket == 0 {
+		return nil
+	}
+	table, err := c.s.upTo(c.paktTable, min(c.paktEnd-c.paktTable, 256))
+	if err != nil {
+		return nil
+	}
+	o := &opusSampler{}
+	off := c.dataOff
+	for i := int64(0); i < c.packets && !o.full() && len(table) > 0; i++ {
+		n, l := cafVarint(table)
+		if l == 0 || n <= 0 || off+n > c.dataOff+c.dataLen {
+			break
+		}
+		table = table[l:]
+		p, err := c.s.upTo(off, min(n, 2))
+		if err != nil {
+			break
+		}
+		o.add(p, i == c.packets-1)
+		off += n
+	}
+	return o.packing()
+}
+
+// cafVarint decodes a packet table entry: 7 bits a byte, high bit set on
+// all but the last (CAF spec, "Packet Table Chunk").
+func cafVarint(b []byte) (int64, int) {
+	var v int64
+	for i := 0; i < len(b) && i < 8; i++ {
+		v = v<<7 | int64(b[i]&0x7F)
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
 }

@@ -83,6 +83,17 @@ type mp4Track struct {
 	defaultDur uint32 // trex default_sample_duration
 	fragDur    uint64 // sum of trun sample durations
 	opusHead   *codec.OpusHead
+	first      mp4FirstSamples // where the first samples are (for the Opus packing)
+}
+
+// mp4FirstSamples locates a track's first samples: the first chunk
+// (stco/co64, stsc, stsz) or the first fragment's run (moof, tfhd, trun).
+type mp4FirstSamples struct {
+	off   int64    // file offset of the first sample (0: unknown)
+	count int      // samples contiguous from off (0: unknown, at most opusSamplePackets)
+	fixed uint32   // every sample has this size (stsz sample_size, tfhd/trex default)
+	sizes []uint32 // else the first sizes
+	frag  bool     // taken from a fragment
 }
 
 type mp4Parser struct {
@@ -103,6 +114,9 @@ type mp4Parser struct {
 	trafTrack  *mp4Track
 	trafDefDur uint32
 	trafHasDef bool
+	trafBase   int64  // base data offset of the traf (the moof's start by default)
+	trafSize   uint32 // tfhd default_sample_size (0: none)
+	moofOff    int64
 }
 
 // get returns n bytes at off, from the in-memory box when it covers them.
@@ -215,6 +229,7 @@ func parseMP4(s *source, start int64) (*Info, error) {
 				break
 			}
 			p.moofs++
+			p.moofOff = box.off
 			snap = snap[:0]
 			for _, t := range p.tracks {
 				snap = append(snap, t.fragDur)
@@ -396,6 +411,7 @@ func (p *mp4Parser) box(b mp4Box, depth int) error {
 			t.samples = binary.BigEndian.Uint32(body[8:])
 		}
 	}
+	mp4SampleTable(t, b.typ, body)
 	return nil
 }
 
@@ -474,8 +490,18 @@ func (p *mp4Parser) tfhd(b []byte) {
 	if flags&0x02 != 0 {
 		o += 4
 	}
+	p.trafBase, p.trafSize = p.moofOff, 0
+	if flags&0x01 != 0 && len(b) >= 16 {
+		p.trafBase = int64(min(binary.BigEndian.Uint64(b[8:]), mp4MaxBoxSize))
+	}
 	if flags&0x08 != 0 && len(b) >= o+4 {
 		p.trafDefDur, p.trafHasDef = binary.BigEndian.Uint32(b[o:]), true
+	}
+	if flags&0x08 != 0 {
+		o += 4
+	}
+	if flags&0x10 != 0 && len(b) >= o+4 {
+		p.trafSize = binary.BigEndian.Uint32(b[o:])
 	}
 }
 
@@ -507,6 +533,7 @@ func (p *mp4Parser) trun(box mp4Box, b []byte) error {
 	if payload := uint64(box.size - box.hdr); count*uint64(row) > payload-min(uint64(o), payload) || count > uint64(p.s.size) {
 		return errCorrupt("a trun at offset %d of %d samples in a %d-byte box", box.off, count, payload)
 	}
+	p.firstRun(t, flags, count, row, b)
 	if flags&0x100 == 0 {
 		def, ok := p.trafDefDur, p.trafHasDef
 		if !ok {
@@ -534,6 +561,93 @@ func (p *mp4Parser) trun(box mp4Box, b []byte) error {
 		o += row
 	}
 	return nil
+}
+
+// firstRun notes where the track's first fragment's samples are: the
+// traf's base + the trun's data_offset, sizes from the trun rows (0x200)
+// or the tfhd/trex default.
+func (p *mp4Parser) firstRun(t *mp4Track, flags uint32, count uint64, row int, b []byte) {
+	if t.first.off != 0 || t.first.frag || flags&0x01 == 0 || len(b) < 12 {
+		return
+	}
+	t.first.frag = true
+	t.first.off = p.trafBase + int64(int32(binary.BigEndian.Uint32(b[8:])))
+	t.first.count = int(min(count, opusSamplePackets))
+	if flags&0x200 == 0 {
+		t.first.fixed = p.trafSize
+		return
+	}
+	o := 12
+	if flags&0x04 != 0 {
+		o += 4
+	}
+	if flags&0x100 != 0 {
+		o += 4 // the size follows the duration in each row
+	}
+	for i := 0; i < t.first.count && o+4 <= len(b); i++ {
+		t.first.sizes = append(t.first.sizes, binary.BigEndian.Uint32(b[o:]))
+		o += row
+	}
+}
+
+// mp4SampleTable notes the first chunk's offset (stco/co64), its sample
+// count (stsc's first entry) and the first sample sizes (stsz).
+func mp4SampleTable(t *mp4Track, typ string, body []byte) {
+	f := &t.first
+	if f.frag {
+		return
+	}
+	switch typ {
+	case "stco":
+		if len(body) >= 12 && binary.BigEndian.Uint32(body[4:]) > 0 {
+			f.off = int64(binary.BigEndian.Uint32(body[8:]))
+		}
+	case "co64":
+		if len(body) >= 16 && binary.BigEndian.Uint32(body[4:]) > 0 {
+			f.off = int64(min(binary.BigEndian.Uint64(body[8:]), mp4MaxBoxSize))
+		}
+	case "stsc": // entries: first_chunk(4) samples_per_chunk(4) sample_description_index(4)
+		if len(body) >= 20 && binary.BigEndian.Uint32(body[4:]) > 0 {
+			f.count = int(min(binary.BigEndian.Uint32(body[12:]), opusSamplePackets))
+		}
+	case "stsz": // sample_size(4) sample_count(4) [entry_size(4)…]
+		if len(body) < 12 {
+			return
+		}
+		f.fixed = binary.BigEndian.Uint32(body[4:])
+		for o := 12; f.fixed == 0 && o+4 <= len(body) && len(f.sizes) < opusSamplePackets; o += 4 {
+			f.sizes = append(f.sizes, binary.BigEndian.Uint32(body[o:]))
+		}
+	}
+}
+
+// opusPacking samples the first Opus packets of the track.
+func (p *mp4Parser) opusPacking(t *mp4Track) *OpusPacking {
+	f := t.first
+	if f.off <= 0 || f.count == 0 {
+		return nil
+	}
+	o := &opusSampler{head: t.opusHead}
+	off := f.off
+	for i := 0; i < f.count && !o.full(); i++ {
+		size := int64(f.fixed)
+		if size == 0 {
+			if i >= len(f.sizes) {
+				break
+			}
+			size = int64(f.sizes[i])
+		}
+		if size <= 0 || off >= p.s.size {
+			break
+		}
+		b, err := p.s.upTo(off, min(size, 2))
+		if err != nil {
+			break
+		}
+		o.add(b, false)
+		off += size
+	}
+	return o.packing()
 }
 
 // addSat and mulSat saturate instead of wrapping: hostile sample counts and
@@ -856,6 +970,9 @@ func (p *mp4Parser) info() (*Info, error) {
 	in.SampleRate = max(audio.rate, 0)
 	in.Bitrate = audio.bitrate
 	in.Duration = p.duration(audio)
+	if audio.codec == rules.CodecOpus {
+		in.Opus = p.opusPacking(audio)
+	}
 	return in, nil
 }
 

@@ -30,6 +30,13 @@ func TestOpusPacking(t *testing.T) {
 			FramesPerPacket: 1, PacketMs: 20, InputSampleRate: 48000, Packets: 16}, false},
 		{"testdata/webm-mediarecorder-opus-mono-pipe-noduration-3s.webm", OpusPacking{Config: 15, Mode: "hybrid", Bandwidth: "FB", FrameMs: 20, Code: 0,
 			FramesPerPacket: 1, PacketMs: 20, InputSampleRate: 48000, Packets: 16}, false},
+		{"testdata/mp4-opus-mono.mp4", OpusPacking{Config: 15, Mode: "hybrid", Bandwidth: "FB", FrameMs: 20, Code: 0,
+			FramesPerPacket: 1, PacketMs: 20, InputSampleRate: 48000, Packets: 16}, false},
+		{"testdata/mp4-opus-fragmented-mediarecorder.mp4", OpusPacking{Config: 15, Mode: "hybrid", Bandwidth: "FB", FrameMs: 20, Code: 0,
+			FramesPerPacket: 1, PacketMs: 20, InputSampleRate: 48000, Packets: 16}, false},
+		// ffmpeg writes no OpusHead (kuki) into CAF: the input rate is not told.
+		{"testdata/caf-opus-mono-48k-2s.caf", OpusPacking{Config: 15, Mode: "hybrid", Bandwidth: "FB", FrameMs: 20, Code: 0,
+			FramesPerPacket: 1, PacketMs: 20, Packets: 16}, false},
 	}
 	for _, c := range cases {
 		t.Run(filepath.Base(c.file), func(t *testing.T) {
