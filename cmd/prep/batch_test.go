@@ -161,7 +161,7 @@ func runBatchProcessSignals(t *testing.T, bin string, sb *sandbox.Server, manife
 // sendInFlight reports whether the sandbox has a send request it has not
 // answered yet.
 func sendInFlight(sb *sandbox.Server) bool {
-	for _, p := range sandbox.Providers {
+	for _, p := range sandbox.Providers() {
 		for _, r := range sb.Requests(p) {
 			if r.Status == 0 && (strings.HasSuffix(r.Path, "/messages") || strings.HasSuffix(r.Path, "/message/audio")) {
 				return true
@@ -224,7 +224,7 @@ func TestBatchSIGINTResumeExactlyOnce(t *testing.T) {
 	needFFmpeg(t)
 	bin := prepBinary(t)
 	sb := startSB(t, sandbox.Config{})
-	for _, p := range sandbox.Providers {
+	for _, p := range sandbox.Providers() {
 		sb.SetFaults(p, sandbox.Faults{Latency: 20 * time.Millisecond})
 	}
 	dir := t.TempDir()
@@ -293,7 +293,7 @@ func TestBatchSIGKILLNoDuplicateNoLie(t *testing.T) {
 	needFFmpeg(t)
 	bin := prepBinary(t)
 	sb := startSB(t, sandbox.Config{})
-	for _, p := range sandbox.Providers {
+	for _, p := range sandbox.Providers() {
 		sb.SetFaults(p, sandbox.Faults{Latency: 40 * time.Millisecond})
 	}
 	dir := t.TempDir()
@@ -447,7 +447,7 @@ func TestBatchDoubleSIGINTStopsAtOnce(t *testing.T) {
 	// Each request takes 1 s: the second signal (100 ms after the first)
 	// lands while the send that was out at the first is still out, however
 	// slow the machine is to deliver the signals.
-	for _, p := range sandbox.Providers {
+	for _, p := range sandbox.Providers() {
 		sb.SetFaults(p, sandbox.Faults{Latency: time.Second})
 	}
 	dir := t.TempDir()

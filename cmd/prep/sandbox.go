@@ -65,7 +65,7 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 			continue
 		}
 		ok := false
-		for _, known := range sandbox.Providers {
+		for _, known := range sandbox.Providers() {
 			if string(known) == p {
 				ok = true
 			}

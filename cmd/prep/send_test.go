@@ -45,7 +45,7 @@ func sendEnv(s *sandbox.Server) map[string]string {
 
 func totalRequests(s *sandbox.Server) int {
 	n := 0
-	for _, p := range sandbox.Providers {
+	for _, p := range sandbox.Providers() {
 		n += len(s.Requests(p))
 	}
 	return n

@@ -203,7 +203,7 @@ func TestRequestsRedactCredentials(t *testing.T) {
 	}
 	postJSON(t, s.D360URL()+"/messages", map[string]string{"D360-API-KEY": "d360-secret"}, `{}`)
 	postJSON(t, s.InfobipURL()+infobipAudioPath, map[string]string{"Authorization": "App ib-secret"}, `{}`)
-	for _, p := range Providers {
+	for _, p := range Providers() {
 		reqs := s.Requests(p)
 		if p == Meta {
 			reqs = reqs[:1]

@@ -95,8 +95,9 @@ const (
 	Infobip Provider = "infobip"
 )
 
-// Providers lists every provider, in a stable order.
-var Providers = []Provider{Meta, D360, Infobip}
+// Providers lists every provider, in a stable order (a new slice each
+// call: no package state a caller could change).
+func Providers() []Provider { return []Provider{Meta, D360, Infobip} }
 
 // Config configures a Server. The zero value is a working sandbox on a
 // random loopback port with the credential "sandbox" everywhere.
