@@ -326,3 +326,35 @@ func TestBatchDeliveryFromAnotherReceiver(t *testing.T) {
 		t.Errorf("no delivery progress on stderr:\n%s", errOut)
 	}
 }
+
+func TestBatchDeliveryUsage(t *testing.T) {
+	dir := t.TempDir()
+	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
+	manifest := filepath.Join(dir, "m.csv")
+	os.WriteFile(manifest, []byte("to,file,provider\n+447700900401,a.ogg,meta\n"), 0o644)
+	store := filepath.Join(dir, "s.jsonl")
+	noInfobip := map[string]string{envAppSecret: "x"}
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+	}{
+		{deliveryEnv, []string{"--wait", "read"}},                                                       // no store
+		{deliveryEnv, []string{"--listen", "127.0.0.1:0"}},                                              // no store
+		{deliveryEnv, []string{"--store", store, "--wait", "seen"}},                                     // not a state
+		{deliveryEnv, []string{"--store", store, "--wait", "failed"}},                                   // not one to wait for
+		{deliveryEnv, []string{"--store", store, "--wait", "read", "--wait-timeout", "0s"}},             // no time
+		{nil, []string{"--store", store, "--listen", "127.0.0.1:0"}},                                    // no secret
+		{map[string]string{envVerifyToken: "v"}, []string{"--store", store, "--listen", "127.0.0.1:0"}}, // handshake without the app secret
+		{noInfobip, []string{"--notify-url", "http://127.0.0.1:1"}},                                     // no Infobip token
+		{deliveryEnv, []string{"--notify-url", "ftp://127.0.0.1:1"}},                                    // not http
+		{deliveryEnv, []string{"--store", store, "--queue", "nats://127.0.0.1:1"}},                      // not with the queue
+	} {
+		args := append([]string{"batch", "--sandbox", "http://127.0.0.1:1", "--manifest", manifest}, tc.args...)
+		if _, errOut, code := runCLI(t, tc.env, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", tc.args, code, exitUsage, errOut)
+		}
+	}
+	if _, err := os.Stat(manifest + ".journal"); err == nil {
+		t.Error("a usage error started the batch")
+	}
+}
