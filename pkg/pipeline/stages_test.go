@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/upload"
@@ -207,4 +208,50 @@ type uploadFunc func(ctx context.Context, f upload.File) (*upload.Ref, error)
 
 func (f uploadFunc) Upload(ctx context.Context, file upload.File) (*upload.Ref, error) {
 	return f(ctx, file)
+}
+
+// The plan stage: what the journal and the checks settle before any work,
+// and how the rest is grouped (one unit of work per content, rows by
+// destination; rows whose recording an earlier run uploaded go straight to
+// sending).
+func TestPlan(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.ogg": "AAA", "copy.ogg": "AAA", "b.ogg": "BBBB"})
+	m := mustManifest(t, dir, "m.csv", "to,file,provider\n"+
+		"+447000000001,a.ogg,meta\n"+ // 2: sent earlier
+		"+447000000002,a.ogg,meta\n"+ // 3: in doubt earlier
+		"+447000000003,copy.ogg,infobip\n"+ // 4: same content as a, to the link host
+		"+447000000004,b.ogg,meta\n"+ // 5: b uploaded earlier: ready
+		"12,b.ogg,meta\n") // 6: invalid
+	f := newFakes()
+	b := f.pipeline(t).NewBatch(m, BatchOptions{})
+	runs := b.checkRows(context.Background())
+	shaA, shaB := fileSHA(t, filepath.Join(dir, "a.ogg")), fileSHA(t, filepath.Join(dir, "b.ogg"))
+	recs := []Record{
+		{Key: runs[0].key, Part: 0, Parts: 1, State: StateSending}, {Key: runs[0].key, Part: 0, Parts: 1, State: StateSent, MessageID: "wamid.1", Media: "meta-1"},
+		{Key: runs[1].key, Part: 0, Parts: 1, State: StateSending},
+		{State: StateUploaded, Content: shaB + "|voice", Dest: "meta", Parts: 1, Media: "meta-b", Time: time.Now()},
+		{State: StateUploaded, Content: shaA + "|voice", Dest: "meta", Parts: 1, Media: "old", Time: time.Now().Add(-48 * time.Hour)}, // too old to reuse
+	}
+	jg := &journalGuard{hist: replayRows(recs), uploaded: replayUploads(recs, time.Now())}
+	pl := b.plan(runs, jg)
+	var got []string
+	for _, rr := range runs {
+		got = append(got, fmt.Sprintf("%d:%s", rr.row.Line, rr.status))
+	}
+	if fmt.Sprint(got) != "[2:sent 3:unknown 4: 5: 6:invalid]" {
+		t.Errorf("settled %v", got)
+	}
+	if len(pl.ready) != 1 || pl.ready[0].row.Line != 5 || joinRefs(pl.ready[0].media) != "meta-b" {
+		t.Errorf("ready %+v", pl.ready)
+	}
+	if len(pl.work) != 1 || pl.work[0].rec.SHA256 != shaA || fmt.Sprint(pl.work[0].dests) != "[link]" || len(pl.work[0].rows["link"]) != 1 {
+		t.Errorf("work %+v", pl.work)
+	}
+	if pl.distinct != 2 || runs[0].resumed != true || joinRefs(runs[0].media) != "meta-1" {
+		t.Errorf("distinct %d, resumed row %+v", pl.distinct, runs[0])
+	}
+	if n, _ := b.tally.snapshot(); n[StatusSent] != 1 || n[StatusUnknown] != 1 || n[StatusInvalid] != 1 {
+		t.Errorf("progress counts by status %v", n)
+	}
 }
