@@ -51,8 +51,8 @@ func (p Plan) Args(in, out string, seg Segment) (args []string, err error) {
 // args builds the list; lenient drops -xerror (for a second try on an
 // input with undecodable parts), progress adds -progress pipe:1.
 func (p Plan) args(in, out string, seg Segment, progress, lenient bool) (args []string, err error) {
-	if p.Action == ActionPassthrough {
-		return nil, errorf(KindOptions, "passthrough runs no ffmpeg")
+	if p.Action == ActionPassthrough || p.Action == ActionRepack {
+		return nil, errorf(KindOptions, "%s runs no ffmpeg", p.Action)
 	}
 	if p.Format == "" {
 		return nil, errorf(KindOptions, "plan without an output format")

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
@@ -75,6 +76,23 @@ func amrDTX(rep *inspect.Report) bool {
 	return rep.DTXFrames > 0 || rep.Container != rules.ContainerAMR
 }
 
+// planRepack turns the passthrough of a compliant voice note into a
+// repack under PackingNative when inspect found SILK wideband frames (what
+// a 16 kHz voip encode of speech makes) not packed like WhatsApp's own
+// notes; other notes pass through, the reason saying why.
+func planRepack(p *Plan, rep *inspect.Report, o Options) {
+	op := rep.Opus
+	if o.Packing != PackingNative || op == nil || op.Native || rep.Container != rules.ContainerOgg {
+		return
+	}
+	if op.Mode != codec.OpusSILK.String() || op.Bandwidth != codec.OpusWB.String() {
+		p.Reason += fmt.Sprintf("; kept as is: %s, not SILK wideband (re-encode it for WhatsApp's packing)", op)
+		return
+	}
+	p.Action, p.Packing = ActionRepack, PackingNative
+	p.Reason = fmt.Sprintf("a voice note of %s: repacked three frames to a packet, like WhatsApp's own (lossless)", op)
+}
+
 // dtxReason is added to the reason of a DTX plan.
 const dtxReason = "; AMR SID/NO_DATA (DTX) frames decoded as silence, at the recording's length"
 
@@ -143,11 +161,13 @@ func planVoice(rep *inspect.Report, o Options) (Plan, error) {
 		if rep.VoiceReady {
 			p.Action, p.Reason, p.Estimate = ActionPassthrough, "already a mono Ogg Opus voice note within the budget", rep.Size
 			p.Format = ""
+			planRepack(&p, rep, o)
 			return p, nil
 		}
 		if o.AllowOversize && rep.AudioReady && rules.Check(oversize(rep)).Voice {
 			p.Action, p.Reason, p.Estimate, p.Oversize = ActionPassthrough, "mono Ogg Opus over the voice budget, oversize allowed", rep.Size, true
 			p.Budget, p.Format = rules.AudioMaxBytes, ""
+			planRepack(&p, rep, o)
 			return p, nil
 		}
 		if rep.Codec == rules.CodecOpus && rep.Channels == 1 && !rep.Truncated && !rep.Chained && opusCopyable(rep.Container) &&

@@ -75,6 +75,18 @@ func planCases() []planCase {
 		{name: "voice-compliant-normalize", rep: report("ogg", "opus", 1, 10, 40_000), opts: Options{Normalize: true}, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-trim-silence", rep: report("wav", "pcm_s16le", 1, 10, 960_044), opts: Options{TrimSilence: true}, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-trim-and-normalize", rep: report("wav", "pcm_s16le", 1, 10, 960_044), opts: Options{TrimSilence: true, Normalize: true}, wantAction: ActionTranscode, wantExt: ".ogg"},
+		{name: "voice-compliant-silk-single-repack", rep: report("ogg", "opus", 1, 10, 40_000, func(r *inspect.Report) {
+			r.Opus = &inspect.OpusPacking{Config: 9, Mode: "SILK", Bandwidth: "WB", FrameMs: 20, FramesPerPacket: 1, PacketMs: 20, InputSampleRate: 16000, Packets: 16, Uniform: true}
+		}), opts: voice, wantAction: ActionRepack, wantExt: ".ogg"},
+		{name: "voice-compliant-silk-native-passthrough", rep: report("ogg", "opus", 1, 10, 40_000, func(r *inspect.Report) {
+			r.Opus = &inspect.OpusPacking{Config: 9, Mode: "SILK", Bandwidth: "WB", FrameMs: 20, Code: 3, FramesPerPacket: 3, PacketMs: 60, InputSampleRate: 16000, Packets: 16, Uniform: true, Native: true}
+		}), opts: voice, wantAction: ActionPassthrough, wantExt: ".ogg"},
+		{name: "voice-compliant-celt-kept", rep: report("ogg", "opus", 1, 10, 40_000, func(r *inspect.Report) {
+			r.Opus = &inspect.OpusPacking{Config: 31, Mode: "CELT", Bandwidth: "FB", FrameMs: 20, FramesPerPacket: 1, PacketMs: 20, InputSampleRate: 48000, Packets: 16, Uniform: true}
+		}), opts: voice, wantAction: ActionPassthrough, wantExt: ".ogg"},
+		{name: "voice-compliant-silk-single-packing-single", rep: report("ogg", "opus", 1, 10, 40_000, func(r *inspect.Report) {
+			r.Opus = &inspect.OpusPacking{Config: 9, Mode: "SILK", Bandwidth: "WB", FrameMs: 20, FramesPerPacket: 1, PacketMs: 20, InputSampleRate: 16000, Packets: 16, Uniform: true}
+		}), opts: Options{Packing: PackingSingle}, wantAction: ActionPassthrough, wantExt: ".ogg"},
 		{name: "voice-amr-dtx-once", rep: report("amr", "amr_nb", 1, 10, 6_000, func(r *inspect.Report) { r.DTXFrames = 250 }), opts: voice, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-amr-no-dtx-strict", rep: report("amr", "amr_nb", 1, 10, 16_000), opts: voice, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-3gp-amr-dtx-assumed-trim", rep: report("mp4", "amr_nb", 1, 10, 9_000), opts: Options{TrimSilence: true}, wantAction: ActionTranscode, wantExt: ".ogg"},
@@ -122,7 +134,7 @@ func TestPlanGolden(t *testing.T) {
 				b, _ := json.MarshalIndent(p, "", "  ")
 				got.Write(b)
 				got.WriteString("\n")
-				if p.Action != ActionPassthrough && !p.Split {
+				if p.Action != ActionPassthrough && p.Action != ActionRepack && !p.Split {
 					args, err := p.Args("/in/rec", "/out/rec"+p.Ext, Segment{})
 					if err != nil {
 						t.Fatalf("Args: %v", err)
@@ -162,7 +174,7 @@ func TestPlanInvariants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Action == ActionPassthrough {
+			if p.Action == ActionPassthrough || p.Action == ActionRepack {
 				if p.Ext != tc.rep.Ext {
 					t.Errorf("passthrough ext %s, want the real type's %s", p.Ext, tc.rep.Ext)
 				}

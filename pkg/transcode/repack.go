@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/transcode/internal/oggopus"
 )
 
@@ -59,61 +58,21 @@ func repackInPlace(p string) error {
 	return nil
 }
 
-// silkWideband: SILK wideband frames (RFC 6716 §3.1: configs 8–11), what
-// a 16 kHz voip encode of speech makes.
-func silkWideband(t codec.OpusTOC) bool {
-	return t.Mode() == codec.OpusSILK && t.Bandwidth() == codec.OpusWB
-}
-
-// repackable reports whether a compliant voice note should be repacked
-// under PackingNative: every frame SILK wideband, and not already packed
-// natively (some packet is not code 3, or frames could be combined).
-// why says why not, for the plan's reason.
-func repackable(b []byte) (ok bool, why string) {
-	s, err := oggopus.Parse(b)
-	if err != nil {
-		return false, "its Ogg pages cannot be repacked (" + err.Error() + ")"
-	}
-	if s.Head.MappingFamily != 0 {
-		return false, "its channel mapping cannot be repacked"
-	}
-	allCode3 := true
-	for _, a := range s.Audio {
-		pk, err := codec.ParseOpusPacket(a.Data)
-		if err != nil {
-			return false, "it holds a malformed Opus packet"
-		}
-		if !silkWideband(pk.TOC) {
-			return false, fmt.Sprintf("its frames are not all SILK wideband (%s %s)", pk.TOC.Mode(), pk.TOC.Bandwidth())
-		}
-		if pk.TOC.Code != 3 {
-			allCode3 = false
-		}
-	}
-	if allCode3 {
-		if _, st, err := oggopus.Repack(b); err == nil && st.PacketsOut == st.PacketsIn {
-			return false, "already packed three frames to a packet"
-		}
-	}
-	return true, ""
-}
-
-// repackPassthrough is the passthrough of a compliant voice note under
-// PackingNative: the note's frames repacked (no decoding), verified.
-// It returns false (and no error) when the note is passed through as is.
-func (j *job) repackPassthrough(ctx context.Context, d dest, p *Plan) (Output, bool, error) {
+// repack carries out an ActionRepack plan: the compliant note's frames
+// repacked (no decoding), verified and delivered. A stream the repacker
+// cannot take (e.g. chained or cut, which inspect would have flagged) is
+// passed through as it is instead: it returns false, the plan turned back
+// into a passthrough.
+func (j *job) repack(ctx context.Context, d dest, p *Plan) (Output, bool, error) {
 	b, err := readNote(j.src)
 	if err != nil {
 		return Output{}, false, &Error{Kind: KindInput, Err: err}
 	}
-	ok, why := repackable(b)
-	if !ok {
-		p.Reason += "; kept as is: " + why
-		return Output{}, false, nil
-	}
 	out, _, err := oggopus.Repack(b)
-	if err != nil { // repackable checked it
-		return Output{}, false, &Error{Kind: KindInput, Err: err}
+	if err != nil {
+		p.Action, p.Packing = ActionPassthrough, ""
+		p.Reason = "already a mono Ogg Opus voice note within the budget; kept as is: it cannot be repacked (" + err.Error() + ")"
+		return Output{}, false, nil
 	}
 	final := d.outPath(j.name, p.Ext, 0)
 	tmp, err := j.newTemp(j.t.tempDir(final), "."+filepath.Base(orStr(final, "prep"))+".*.tmp")
@@ -130,8 +89,6 @@ func (j *job) repackPassthrough(ctx context.Context, d dest, p *Plan) (Output, b
 	if over {
 		return Output{}, false, &Error{Kind: KindOverBudget, Err: fmt.Errorf("the repacked note is %d bytes, over the %d-byte budget", rep.Size, p.Budget)}
 	}
-	p.Action, p.Packing = ActionRepack, PackingNative
-	p.Reason = "a voice note of SILK wideband frames, one to a packet: repacked three to a packet (lossless)"
 	o, err := j.deliver(tmp, final, d.w, outputOf(rep))
 	return o, true, err
 }

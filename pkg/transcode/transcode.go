@@ -268,8 +268,8 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 	if d.w != nil && p.Split {
 		return nil, errorf(KindOptions, "the recording must be split into several voice notes, which needs files: use a file or directory output")
 	}
-	if p.Action == ActionPassthrough && p.Profile == ProfileVoice && t.o.Packing == PackingNative {
-		out, done, err := j.repackPassthrough(ctx, d, &p)
+	if p.Action == ActionRepack {
+		out, done, err := j.repack(ctx, d, &p)
 		if err != nil {
 			return nil, err
 		}
