@@ -566,3 +566,46 @@ func copyVoiceNote(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBatchInfobipFaultsNoDuplicates is issue 13's finding 3 in a batch:
+// with drops, 500s and 429s at the Infobip sandbox, no recipient gets two
+// messages; a dropped row is unknown (in doubt), never resent in the run.
+func TestBatchInfobipFaultsNoDuplicates(t *testing.T) {
+	needFFmpeg(t)
+	sb := startSB(t, sandbox.Config{Faults: map[sandbox.Provider]sandbox.Faults{
+		sandbox.Infobip: {DropRate: 0.3, ErrorRate: 0.2, TooManyRate: 0.2, RetryAfter: 10 * time.Millisecond}}})
+	dir := t.TempDir()
+	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
+	var m strings.Builder
+	m.WriteString("to,file,provider\n")
+	for i := range 20 {
+		fmt.Fprintf(&m, "+4477009%05d,a.ogg,infobip\n", 500+i)
+	}
+	manifest := filepath.Join(dir, "m.csv")
+	if err := os.WriteFile(manifest, []byte(m.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(dir, "r.jsonl")
+	_, errOut, code := runCLI(t, nil, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report)
+	if code != exitOK && code != exitFailed {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	per := map[string]int{}
+	for _, msg := range sb.Messages() {
+		per[msg.To]++
+	}
+	for to, n := range per {
+		if n > 1 {
+			t.Errorf("%s received %d copies", to, n)
+		}
+	}
+	unknown := 0
+	for _, r := range reportRows(t, report) {
+		if r.Status == "unknown" {
+			unknown++
+		}
+	}
+	if unknown == 0 {
+		t.Errorf("no row in doubt at a 0.3 drop rate; the drops were retried")
+	}
+}

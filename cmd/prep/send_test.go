@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,4 +204,52 @@ func TestSendHuman(t *testing.T) {
 		t.Errorf("refused: exit %d stdout %q stderr %q", code, out, errOut)
 	}
 	noSecrets(t, out, errOut)
+}
+
+// TestSendInfobipDropsNoDuplicates is issue 13's finding 3 as it was
+// found: 20 `prep send --provider infobip` runs (distinct recipients)
+// against a sandbox that drops half the requests after recording them.
+// Each run makes one request and says sent (exit 0) or in_doubt (exit 1);
+// no recipient gets two messages.
+func TestSendInfobipDropsNoDuplicates(t *testing.T) {
+	s, err := sandbox.Start(sandbox.Config{MetaToken: cliMetaToken, D360Key: cliD360Key, InfobipKey: cliInfobipKey,
+		Faults: map[sandbox.Provider]sandbox.Faults{sandbox.Infobip: {DropRate: 0.5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ogg-opus-mono-48k-2s.ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := s.HostFile("voice.ogg", "audio/ogg", b)
+	env := sendEnv(s)
+	outcomes := map[string]int{}
+	for i := range 20 {
+		out, errOut, code := runCLI(t, env, "send", "--provider", "infobip", "--to", fmt.Sprintf("+4411349601%02d", i), "--link", link, "--voice", "--json")
+		var res sendResult
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("run %d: %v: %q %q", i, err, out, errOut)
+		}
+		switch {
+		case code == exitOK && res.Status != "in_doubt" && res.Attempts == 1:
+			outcomes["sent"]++
+		case code == exitFailed && res.Status == "in_doubt" && res.MessageID != "" && res.Attempts == 1:
+			outcomes["in_doubt"]++
+		default:
+			t.Errorf("run %d: exit %d, %+v", i, code, res)
+		}
+	}
+	per := map[string]int{}
+	for _, m := range s.Messages() {
+		per[m.To]++
+	}
+	for to, n := range per {
+		if n > 1 {
+			t.Errorf("%s received %d copies", to, n)
+		}
+	}
+	if n := len(s.Requests(sandbox.Infobip)); n != 20 || outcomes["sent"] == 0 || outcomes["in_doubt"] == 0 {
+		t.Errorf("%d requests for 20 sends, outcomes %v; want 20 and both outcomes", n, outcomes)
+	}
 }
