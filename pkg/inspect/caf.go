@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
@@ -142,6 +143,7 @@ type cafWalk struct {
 	dataLen    int64
 	dataCut    bool
 	dataFollow bool // data chunk of size -1: it is the last chunk
+	opusHead   *codec.OpusHead
 }
 
 func parseCAF(s *source, start int64) (*Info, error) {
@@ -205,6 +207,14 @@ func (c *cafWalk) chunk(typ string, body, size int64) error {
 			c.packets = int64(binary.BigEndian.Uint64(b[0:]))
 			c.validFr = int64(binary.BigEndian.Uint64(b[8:]))
 			c.paktTable, c.paktEnd = body+24, body+min(size, c.s.size-body)
+		}
+	case "kuki": // the magic cookie: for Opus, an OpusHead
+		if c.desc != nil && c.desc.formatID == "opus" && size >= 19 {
+			if b, err := c.s.bytes(body, min(size, 276)); err == nil {
+				if h, err := codec.ParseOpusHead(b); err == nil {
+					c.opusHead = &h
+				}
+			}
 		}
 	case "data":
 		c.dataOff = body + 4 // after mEditCount
@@ -298,8 +308,8 @@ func (c *cafWalk) duration() float64 {
 
 // opusPacking samples the first Opus packets of the data chunk. The
 // packet table holds each packet's size as a BER-style varint (and its
-// frame count too when the desc gives none); CAF carries no OpusHead here
-// (ffmpeg writes none), so the input rate is unknown.
+// frame count too when the desc gives none). The input rate comes from an
+// OpusHead in the kuki chunk, when there is one (ffmpeg writes none).
 func (c *cafWalk) opusPacking() *OpusPacking {
 	if c.paktTable < 0 || c.desc.framesPerPacket == 0 {
 		return nil
@@ -308,7 +318,7 @@ func (c *cafWalk) opusPacking() *OpusPacking {
 	if err != nil {
 		return nil
 	}
-	o := &opusSampler{}
+	o := &opusSampler{head: c.opusHead}
 	off := c.dataOff
 	for i := int64(0); i < c.packets && !o.full() && len(table) > 0; i++ {
 		n, l := cafVarint(table)

@@ -560,10 +560,37 @@ func (st *mkvState) audioTrack(info *Info) error {
 		// the encoder's input rate); ffprobe reports 48000 too.
 		rate = 48000
 	}
+	rate, info.Channels = mkvRefine(a, rate, info.Channels)
 	if rate > 0 && rate < 1e7 {
 		info.SampleRate = int(math.Round(rate))
 	}
 	return nil
+}
+
+// mkvRefine refines rate and channels from the codec's own header in
+// CodecPrivate: an AAC AudioSpecificConfig signalling SBR/PS (the decoder
+// outputs the SBR rate and stereo, as ffprobe reports) when the track gives
+// no OutputSamplingFrequency, or FLAC's STREAMINFO ("fLaC", a block header,
+// STREAMINFO) when the track gives no rate.
+func mkvRefine(t *mkvTrack, rate float64, channels int) (float64, int) {
+	switch {
+	case strings.HasPrefix(t.codecID, "A_AAC"):
+		c, err := codec.ParseAudioSpecificConfig(t.private)
+		if err != nil || t.outRate > 0 {
+			return rate, channels
+		}
+		if c.SBR {
+			rate = float64(c.SampleRate)
+		}
+		if c.PS && channels == 1 {
+			channels = 2
+		}
+	case t.codecID == "A_FLAC" && t.rate == 0 && len(t.private) >= 8 && string(t.private[:4]) == "fLaC":
+		if si, err := codec.ParseStreamInfo(t.private[8:]); err == nil {
+			rate, channels = float64(si.SampleRate), si.Channels
+		}
+	}
+	return rate, channels
 }
 
 func (st *mkvState) parseInfo(b []byte) {

@@ -305,3 +305,44 @@ func BenchmarkMatroska16MBFile(b *testing.B) {
 		}
 	}
 }
+
+// TestMatroskaCodecPrivate: an A_AAC track's AudioSpecificConfig signalling
+// HE-AAC v2 gives the decoder's output (SBR rate, stereo) when the track has
+// no OutputSamplingFrequency; an A_FLAC track without a rate takes
+// STREAMINFO's (the codec units, issue 10 item 7).
+func TestMatroskaCodecPrivate(t *testing.T) {
+	build := func(codecID string, private []byte, rate bool) []byte {
+		head := ebmlEl(mkvEBML, ebmlEl(mkvDocType, []byte("matroska"), false), false)
+		var a []byte
+		if rate {
+			a = ebmlEl(mkvSamplingFreq, binary.BigEndian.AppendUint64(nil, math.Float64bits(24000)), false)
+		}
+		a = append(a, ebmlUint(mkvChannels, 1)...)
+		entry := bytes.Join([][]byte{ebmlUint(mkvTrackNumber, 1), ebmlUint(mkvTrackType, 2), ebmlEl(mkvCodecID, []byte(codecID), false),
+			ebmlEl(mkvCodecPrivate, private, false), ebmlEl(mkvAudio, a, false)}, nil)
+		seg := append(ebmlEl(mkvInfo, ebmlUint(mkvTimestampScale, 1_000_000), false), ebmlEl(mkvTracks, ebmlEl(mkvTrackEntry, entry, false), false)...)
+		seg = append(seg, ebmlEl(mkvCluster, append(ebmlUint(mkvTimestamp, 0), ebmlEl(mkvSimpleBlock, []byte{0x81, 0, 0, 0x80, 1, 2, 3}, false)...), false)...)
+		return append(head, ebmlEl(mkvSegment, seg, false)...)
+	}
+	// AOT 29 (PS), core index 6 (24000), mono, extension index 3 (48000), core AOT 2, GASpecificConfig.
+	ps := []byte{0xEB, 0x09, 0x88, 0x00}
+	si := make([]byte, 34)
+	binary.BigEndian.PutUint64(si[10:], uint64(22050)<<44|uint64(1)<<41|uint64(15)<<36)
+	flac := append([]byte("fLaC\x80\x00\x00\x22"), si...)
+	for _, c := range []struct {
+		name     string
+		b        []byte
+		rate, ch int
+	}{
+		{"he-aac v2", build("A_AAC", ps, true), 48000, 2},
+		{"flac without a rate", build("A_FLAC", flac, false), 22050, 2},
+		{"flac with a rate", build("A_FLAC", flac, true), 24000, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := inspectBytes(c.b)
+			require.NoError(t, err)
+			assert.Equal(t, c.rate, rep.SampleRate)
+			assert.Equal(t, c.ch, rep.Channels)
+		})
+	}
+}
