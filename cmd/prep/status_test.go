@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -12,10 +13,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -284,5 +287,61 @@ func TestWebhooksRegister(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, nil, "webhooks", "--store", filepath.Join(t.TempDir(), "s")); code != exitUsage {
 		t.Fatalf("no provider configured: exit %d", code)
+	}
+}
+
+// The prep binary as a receiver: SIGTERM ends it gracefully (exit 0) with
+// what it acknowledged stored.
+func TestWebhooksSIGTERM(t *testing.T) {
+	bin := prepBinary(t)
+	spath := filepath.Join(t.TempDir(), "statuses.jsonl")
+	cmd := exec.Command(bin, "webhooks", "--addr", "127.0.0.1:0", "--store", spath)
+	cmd.Env = append(os.Environ(), "INFOBIP_WEBHOOK_TOKEN=tok-for-sigterm")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	var base string
+	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	for base == "" && sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+	}
+	if base == "" {
+		t.Fatal("prep webhooks did not say where it listens")
+	}
+	go io.Copy(io.Discard, stderr)
+	ib := `{"results":[{"messageId":"ib-9","to":"41793026727","doneAt":"2026-03-18T10:00:02.000+0000","status":{"groupId":3,"groupName":"DELIVERED","id":5,"name":"DELIVERED_TO_HANDSET"}}]}`
+	resp, err := http.Post(base+"/webhooks/infobip/tok-for-sigterm", "application/json", strings.NewReader(ib))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("answered %d", resp.StatusCode)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("prep webhooks after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("prep webhooks did not stop on SIGTERM")
+	}
+	r, err := status.OpenReader(spath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status("ib-9") != status.Delivered {
+		t.Fatalf("ib-9: %s", r.Status("ib-9"))
 	}
 }

@@ -164,12 +164,19 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 	// Encode outside the lock: it is most of the work.
 	lines := make([][]byte, len(events))
 	keys := make([]eventKey, len(events))
+	enc := make([]byte, 0, 320*len(events)) // one allocation for the body's lines
 	for i := range events {
-		b, err := json.Marshal(line{Kind: kindStatus, Event: &events[i]})
-		if err != nil {
-			return &Error{Kind: ErrInvalid, Op: "event " + events[i].MessageID, Err: err}
+		n := len(enc)
+		b, ok := appendEventLine(enc, &events[i])
+		if !ok {
+			jb, err := json.Marshal(line{Kind: kindStatus, Event: &events[i]})
+			if err != nil {
+				return &Error{Kind: ErrInvalid, Op: "event " + events[i].MessageID, Err: err}
+			}
+			b = append(enc, jb...)
 		}
-		lines[i], keys[i] = b, s.Index.keyOf(&events[i])
+		enc = b
+		lines[i], keys[i] = enc[n:len(enc):len(enc)], s.Index.keyOf(&events[i])
 	}
 	var rawLine []byte
 	if raw != nil {
