@@ -112,7 +112,7 @@ func plan(rep *inspect.Report, o Options) (Plan, error) {
 	if rep == nil {
 		return Plan{}, errorf(KindInput, "no inspection report")
 	}
-	if rep.Has(inspect.CodeEmpty) || rep.Has(inspect.CodeUnreadable) {
+	if rep.Has(inspect.CodeEmpty) || rep.Has(inspect.CodeUnreadable) || rep.Has(inspect.CodeNotRegular) {
 		return Plan{}, errorf(KindInput, "%s", firstProblem(rep))
 	}
 	if o.Profile == ProfileAudio {

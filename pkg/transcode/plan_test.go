@@ -72,6 +72,8 @@ func planCases() []planCase {
 		{name: "voice-unknown-duration", rep: report("mp3", "mp3", 2, 0, 500_000), opts: voice, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-not-inspectable", rep: &inspect.Report{Path: "/in/rec.wma", Size: 1000, Error: "inspect: not_audio", Problems: []inspect.Problem{{Code: inspect.CodeNotAudio, Message: "the content is application/octet-stream, not audio"}}}, opts: voice, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-empty", rep: &inspect.Report{Path: "/in/empty.ogg", Error: "empty", Problems: []inspect.Problem{{Code: inspect.CodeEmpty, Message: "the file is empty (0 bytes)"}}}, opts: voice, wantKind: KindInput},
+		// Issue 13, finding 1: never handed to ffmpeg, whose open(2) of a FIFO blocks.
+		{name: "voice-fifo", rep: &inspect.Report{Path: "/in/fifo.ogg", Error: "not a regular file", Problems: []inspect.Problem{{Code: inspect.CodeNotRegular, Message: "a named pipe (FIFO), not a regular file"}}}, opts: voice, wantKind: KindInput},
 		{name: "voice-compliant-normalize", rep: report("ogg", "opus", 1, 10, 40_000), opts: Options{Normalize: true}, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-trim-silence", rep: report("wav", "pcm_s16le", 1, 10, 960_044), opts: Options{TrimSilence: true}, wantAction: ActionTranscode, wantExt: ".ogg"},
 		{name: "voice-trim-and-normalize", rep: report("wav", "pcm_s16le", 1, 10, 960_044), opts: Options{TrimSilence: true, Normalize: true}, wantAction: ActionTranscode, wantExt: ".ogg"},
