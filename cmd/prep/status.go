@@ -200,12 +200,13 @@ func statusRows(recs []pipeline.Record, ix *status.Index) []statusRow {
 			continue
 		}
 		var refs []status.Ref
+		var sent []bool // per ref: the journal holds the part sent
 		var refused *journalPart
 		states := map[pipeline.State]bool{}
 		for i := 0; i < n; i++ {
 			p := jr.part[i]
 			if p == nil {
-				refs = append(refs, status.Ref{})
+				refs, sent = append(refs, status.Ref{}), append(sent, false)
 				continue
 			}
 			states[p.state] = true
@@ -220,6 +221,7 @@ func statusRows(recs []pipeline.Record, ix *status.Index) []statusRow {
 				id = p.clientID
 			}
 			refs = append(refs, status.Ref{ID: id, CallbackData: jr.key})
+			sent = append(sent, p.state == pipeline.StateSent)
 		}
 		sr.Journal = journalState(states)
 		row := ix.Row(refs...)
@@ -228,7 +230,16 @@ func statusRows(recs []pipeline.Record, ix *status.Index) []statusRow {
 				sr.MessageID = append(sr.MessageID, m.ID)
 			}
 		}
-		sr.Delivery = string(row.Status)
+		// A part the provider accepted that no status came for yet is
+		// accepted, not unknown (unknown: a send in doubt, or never sent).
+		parts := make([]status.Status, len(row.Parts))
+		for i, m := range row.Parts {
+			parts[i] = m.Status
+			if m.Status == status.Unknown && sent[i] {
+				parts[i] = status.Accepted
+			}
+		}
+		sr.Delivery = string(status.Combine(parts...))
 		if !row.Updated.IsZero() {
 			sr.Updated = row.Updated.UTC().Format(time.RFC3339)
 		}
