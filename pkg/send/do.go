@@ -202,6 +202,18 @@ func (c *Client) roundTrip(ctx context.Context, r *Request) answer {
 	if r.ContentLength > 0 {
 		req.ContentLength = r.ContentLength
 	}
+	if r.Body != nil {
+		// Lets net/http resend a request it could not write at all on a
+		// kept-alive connection the server had closed (nothing reached
+		// the provider); it never follows a redirect with it.
+		req.GetBody = func() (io.ReadCloser, error) {
+			b, err := r.Body()
+			if err != nil {
+				return nil, err
+			}
+			return io.NopCloser(b), nil
+		}
+	}
 	if r.ContentType != "" {
 		req.Header.Set("Content-Type", r.ContentType)
 	}
