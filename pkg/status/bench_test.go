@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -129,4 +130,27 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkIndexMemory measures the heap a receiver holds per message
+// (one event each), the cost of keeping every message in memory.
+func BenchmarkIndexMemory(b *testing.B) {
+	const n = 200000
+	for i := 0; i < b.N; i++ {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		ix := newIndex()
+		ix.mu.Lock()
+		at := time.Unix(t0, 0).UTC()
+		for k := 0; k < n; k++ {
+			ix.applyLocked(Event{Provider: Meta, MessageID: fmt.Sprintf("wamid.HBgLMTY0NjcwNDM1OTUVAgARGBI1RjQyNUE3NEYxMzAzMzQ5MkEA%08d", k),
+				Status: Delivered, Time: at, Received: at, Recipient: "16505551234", CallbackData: fmt.Sprintf("%032x", k)})
+		}
+		ix.mu.Unlock()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/n, "heap-B/message")
+		runtime.KeepAlive(ix)
+	}
 }

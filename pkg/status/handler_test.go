@@ -270,3 +270,32 @@ func TestTooLarge(t *testing.T) {
 		t.Fatalf("answered %d", resp.StatusCode)
 	}
 }
+
+// The same body delivered concurrently (a provider's retry racing the
+// first delivery) is stored once, and every copy is answered only once that
+// copy is durable.
+func TestConcurrentDuplicates(t *testing.T) {
+	e := newEnv(t)
+	var sts []st
+	for i := 0; i < 200; i++ {
+		sts = append(sts, st{id: "wamid.C" + itoa(i), status: "delivered", ts: t0 + int64(i)})
+	}
+	body := metaJSON(t, 0, sts...)
+	codes := make(chan int, 16)
+	for i := 0; i < 16; i++ {
+		go func() { codes <- e.postMeta(t, body) }()
+	}
+	for i := 0; i < 16; i++ {
+		if c := <-codes; c != 200 {
+			t.Fatalf("answered %d", c)
+		}
+	}
+	b, _ := os.ReadFile(e.store.Path())
+	if n := strings.Count(string(b), "\n"); n != 200 {
+		t.Fatalf("%d lines stored, want 200 (each event once)", n)
+	}
+	st := e.store.Stats()
+	if st.Events != 200 || st.Messages != 200 {
+		t.Fatalf("%+v", st)
+	}
+}
