@@ -282,7 +282,14 @@ func (b *Batch) hashFiles(ctx context.Context, paths map[string]string) map[stri
 	errs := map[string]error{}
 	var g errgroup.Group
 	g.SetLimit(max(2, b.opts.Jobs))
+	// The workers write paths: range over a copy of its keys (ranging
+	// over the map itself races with them, and Go may abort with
+	// "concurrent map iteration and map write").
+	keys := make([]string, 0, len(paths))
 	for path := range paths {
+		keys = append(keys, path)
+	}
+	for _, path := range keys {
 		if b.interrupted(ctx) {
 			break
 		}
