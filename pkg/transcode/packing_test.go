@@ -164,6 +164,9 @@ func TestPackingPCMIdentical(t *testing.T) {
 			// 16 kHz voip encodes are wideband 20 ms frames: SILK (config 9)
 			// for speech; libopus's mode decision switches what it hears as
 			// music (tones) to CELT (config 23) at the 32 kbit/s cap.
+			if rn.Outputs[0].Bytes > rn.Plan.Estimate || rn.Outputs[0].Bytes > rs.Outputs[0].Bytes {
+				t.Errorf("native %d bytes: over the plan's %d or the single note's %d", rn.Outputs[0].Bytes, rn.Plan.Estimate, rs.Outputs[0].Bytes)
+			}
 			configs := checkNative(t, ns)
 			total := 0
 			for cfg, n := range configs {
