@@ -40,6 +40,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrStoreLocked is wrapped by OpenStore's error when another process
+// writes the store (read it with OpenReader instead).
+var ErrStoreLocked = errors.New("in use by another prep receiver (locked)")
+
 var (
 	errNotAStatus = errors.New("not a status (accepted, sent, delivered, read, played, failed, unknown)")
 	errClosed     = errors.New("closed")

@@ -8,13 +8,10 @@ import (
 	"syscall"
 )
 
-// errLocked is wrapped when another process writes the store.
-var errLocked = errors.New("in use by another prep receiver (locked)")
-
 func lockFile(f *os.File) error {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return errLocked
+			return ErrStoreLocked
 		}
 		return err
 	}

@@ -164,14 +164,31 @@ type Message struct {
 	Events int `json:"events"`
 }
 
-// timed are the statuses whose times a message keeps, by slot.
-var timed = [...]Status{Accepted, Sent, Delivered, Read, Played, Failed}
+// nSlots is how many statuses a message keeps a time for: accepted,
+// sent, delivered, read, played (rank − 1) and failed.
+const nSlots = 6
 
 func slot(s Status) int {
 	if s == Failed {
-		return 5
+		return nSlots - 1
 	}
 	return s.rank() - 1
+}
+
+func slotStatus(i int) Status {
+	switch i {
+	case 0:
+		return Accepted
+	case 1:
+		return Sent
+	case 2:
+		return Delivered
+	case 3:
+		return Read
+	case 4:
+		return Played
+	}
+	return Failed
 }
 
 // msgState is the index's compact form of a Message: fixed-size times and
@@ -184,7 +201,7 @@ type msgState struct {
 	cb        string
 	detail    string
 	best      Status
-	at        [len(timed)]int64 // Unix ns; 0: not seen
+	at        [nSlots]int64 // Unix ns; 0: not seen
 	updated   int64
 	fails     []Failure
 	events    int32
@@ -271,7 +288,7 @@ func (m *msgState) message() Message {
 			if out.At == nil {
 				out.At = map[Status]time.Time{}
 			}
-			out.At[timed[i]] = time.Unix(0, ns).UTC()
+			out.At[slotStatus(i)] = time.Unix(0, ns).UTC()
 		}
 	}
 	if m.updated != 0 {

@@ -217,9 +217,26 @@ func ParseInfobip(body []byte, received time.Time) ([]Event, error) {
 	return evs, nil
 }
 
-// Infobip status group ids (Infobip, "Response status and error codes",
+// infobipGroup names a status group id (Infobip, "Response status and
+// error codes",
 // https://www.infobip.com/docs/essentials/response-status-and-error-codes).
-var infobipGroups = [...]string{0: "ACCEPTED", 1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
+func infobipGroup(id int) string {
+	switch id {
+	case 0:
+		return "ACCEPTED"
+	case 1:
+		return "PENDING"
+	case 2:
+		return "UNDELIVERABLE"
+	case 3:
+		return "DELIVERED"
+	case 4:
+		return "EXPIRED"
+	case 5:
+		return "REJECTED"
+	}
+	return ""
+}
 
 func infobipEvent(r *infobipResult, received time.Time) (Event, error) {
 	if r.MessageID == "" {
@@ -236,8 +253,8 @@ func infobipEvent(r *infobipResult, received time.Time) (Event, error) {
 		return Event{}, fmt.Errorf("result %.80s has neither status nor seenAt", r.MessageID)
 	}
 	group := strings.ToUpper(r.Status.GroupName)
-	if group == "" && r.Status.GroupID >= 0 && r.Status.GroupID < len(infobipGroups) {
-		group = infobipGroups[r.Status.GroupID]
+	if group == "" {
+		group = infobipGroup(r.Status.GroupID)
 	}
 	switch group {
 	case "ACCEPTED":
