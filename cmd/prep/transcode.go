@@ -257,7 +257,7 @@ func toTranscodeJSON(in string, r *transcode.Result, err error) transcodeJSON {
 
 func printTranscode(e *env, in string, r *transcode.Result, err error) {
 	if err != nil {
-		fmt.Fprintf(e.stderr, "prep transcode: %v\n", err)
+		fmt.Fprintf(e.stderr, "prep: %v\n", err)
 		fmt.Fprintf(e.stdout, "%s: FAILED\n", in)
 		return
 	}
