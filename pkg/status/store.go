@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -196,6 +197,7 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 		return storeErr(s.path, errClosed)
 	}
 	var need uint64
+	s.buf = slices.Grow(s.buf, len(enc)+len(events)+len(rawLine)+1)
 	s.Index.mu.RLock()
 	for i := range events {
 		k := keys[i]
