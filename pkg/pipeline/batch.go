@@ -461,7 +461,7 @@ func (b *Batch) plan(runs []*rowRun, jg *journalGuard) *plan {
 			b.finish(rr, StatusUnknown, why)
 			continue
 		}
-		if media := jg.uploaded[uploadKey{rec.Key(), string(rr.dest)}]; media != nil && !h.anyFailed() {
+		if media := jg.uploaded[uploadKey{b.uploadContent(rec), string(rr.dest)}]; media != nil && !h.anyFailed() {
 			// Uploaded by an earlier run (stopped before this row was
 			// sent): send that upload, do not prepare or upload again. A
 			// row a provider refused is prepared afresh (the refusal may
@@ -491,6 +491,14 @@ func (b *Batch) plan(runs []*rowRun, jg *journalGuard) *plan {
 	// workers meanwhile.
 	sort.SliceStable(pl.work, func(i, k int) bool { return pl.work[i].size > pl.work[k].size })
 	return pl
+}
+
+// uploadContent names what an upload holds, for the journal: the
+// recording's content key and the options it was prepared with (split,
+// transcode options), so a rerun with other options prepares afresh
+// instead of sending what an earlier run made.
+func (b *Batch) uploadContent(rec Recording) string {
+	return rec.Key() + "|" + shortHash(fmt.Sprintf("split=%v %s", rec.Split, b.p.topts))
 }
 
 // refFor is an upload reference read back from the journal.
@@ -633,7 +641,7 @@ func (b *Batch) uploadStage(ctx context.Context, pr *Prepared, d destination, ro
 		b.abandon(ctx, rows, err)
 		return
 	}
-	jg.appendAsync(Record{State: StateUploaded, Content: pr.Key(), Dest: string(d), Parts: len(refs), Media: joinRefs(refs)})
+	jg.appendAsync(Record{State: StateUploaded, Content: b.uploadContent(pr.Recording), Dest: string(d), Parts: len(refs), Media: joinRefs(refs)})
 	for _, rr := range rows {
 		rr.media, rr.timing.Upload = refs, dur
 		queues[rr.row.Provider] <- rr
