@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -133,5 +137,92 @@ func TestRecipientFlag(t *testing.T) {
 	}
 	if !maps.Equal(f, want) {
 		t.Fatalf("%+v", f)
+	}
+}
+
+// The delivery flags reach the sandbox: a scripted recipient fails with
+// 131053, duplicated, in batched, signed webhooks to a verified URL.
+func TestSandboxCommandDeliveryFlags(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	var gets int
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodGet {
+			gets++
+			if r.URL.Query().Get("hub.verify_token") != "vt-SECRET" {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			io.WriteString(w, r.URL.Query().Get("hub.challenge"))
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		if r.Header.Get("X-Hub-Signature-256") != sandbox.Signature("app-SECRET", b) {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		bodies = append(bodies, string(b))
+	}))
+	defer recv.Close()
+	var out, errb lockedBuffer
+	environ := map[string]string{"PREP_SANDBOX_VERIFY_TOKEN": "vt-SECRET", "PREP_SANDBOX_APP_SECRET": "app-SECRET"}
+	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string { return environ[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, e, []string{"sandbox", "--addr", "127.0.0.1:0", "--json", "--webhook", recv.URL, "--status-delay", "10ms",
+			"--webhook-batch", "10", "--batch-window", "50ms", "--recipient", "+1 650 555 1234=fail:131053,duplicate"})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	var urls map[string]string
+	for deadline := time.Now().Add(10 * time.Second); urls == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no URLs printed: %q %q", out.String(), errb.String())
+		}
+		if line, _, ok := strings.Cut(out.String(), "\n"); ok {
+			_ = json.Unmarshal([]byte(line), &urls)
+		}
+	}
+	voice, err := os.ReadFile(filepath.Join("..", "..", "testdata", "ogg-opus-mono-48k-2s.ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, err := http.Post(urls["files"]+"v.ogg", "audio/ogg", bytes.NewReader(voice)); err == nil {
+		host.Body.Close()
+	}
+	req, _ := http.NewRequest(http.MethodPost, urls["meta"]+"/v23.0/1/messages", strings.NewReader(
+		`{"messaging_product":"whatsapp","to":"16505551234","type":"audio","audio":{"link":"`+urls["files"]+`v.ogg","voice":true}}`))
+	req.Header.Set("Authorization", "Bearer sandbox")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("send: %d", resp.StatusCode)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		all := strings.Join(bodies, "\n")
+		mu.Unlock()
+		if strings.Count(all, `"code":131053`) >= 2 { // the failed status, and its duplicate
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no duplicated 131053 failure arrived: %s", all)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gets == 0 {
+		t.Fatal("the webhook was not verified")
+	}
+	if strings.Contains(out.String()+errb.String(), "SECRET") {
+		t.Fatal("a secret was printed")
 	}
 }
