@@ -208,6 +208,17 @@ func StartCluster(t testing.TB) *Cluster {
 		t.Cleanup(s.Stop)
 		c.Servers = append(c.Servers, s)
 	}
+	// Ready when a JetStream metadata leader is elected.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, s := range c.Servers {
+			if strings.Contains(s.Log(), "JetStream cluster new metadata leader") || strings.Contains(s.Log(), "Self is new JetStream cluster metadata leader") {
+				return c
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the cluster elected no JetStream leader in 30 s:\n%s", c.Servers[0].Log())
 	return c
 }
 

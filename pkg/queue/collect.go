@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
 )
@@ -36,60 +38,77 @@ func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, 
 		}
 		return n
 	}
+	// Workers announce each settled row on a plain subject (no consumer
+	// to keep alive across server restarts and leader changes); a sweep
+	// of the rows not yet settled, with plain gets, catches what was
+	// missed meanwhile.
+	events := make(chan *nats.Msg, 4096)
+	subn, err := q.nc.ChanSubscribe(q.cfg.Prefix+".done."+sub.Batch, events)
+	if err != nil {
+		return nil, &Error{Op: "follow " + sub.Batch, Err: err}
+	}
+	defer subn.Unsubscribe()
+	q.sweep(ctx, state, want, 0)
 	t := time.NewTicker(every)
 	defer t.Stop()
-	interrupted := false
-	for {
-		w, err := q.rows.Watch(ctx, sub.Batch+".>", jetstream.IgnoreDeletes())
-		if err != nil {
-			if ctx.Err() != nil {
-				interrupted = true
-				break
+	lastSweep := time.Now()
+	for settled() < len(want) {
+		select {
+		case m := <-events:
+			k := string(m.Data)
+			if !want[k] {
+				continue
 			}
-			sleep(ctx, 250*time.Millisecond)
-			continue
-		}
-		done := false
-		last := time.Now()
-		for !done {
-			select {
-			case e, ok := <-w.Updates():
-				if !ok {
-					done = true // the watcher ended (server restart): start another
-					break
-				}
-				last = time.Now()
-				if e == nil {
-					continue // the initial values are in
-				}
+			if e, err := q.rows.Get(ctx, k); err == nil {
 				var r Row
 				if json.Unmarshal(e.Value(), &r) == nil {
-					state[e.Key()] = &r
+					state[k] = &r
 				}
-				if settled() == len(want) {
-					w.Stop()
-					return q.result(ctx, sub, state, false, progress), nil
-				}
-			case <-t.C:
-				if progress != nil {
-					progress(q.progress(sub, state, false))
-				}
-				if time.Since(last) > 3*time.Second {
-					// Quiet for a while: a watcher can sit behind a
-					// server restart for long; a new one reads every row
-					// again.
-					done = true
-				}
-			case <-ctx.Done():
-				done, interrupted = true, true
 			}
-		}
-		w.Stop()
-		if interrupted {
-			break
+		case <-t.C:
+			if progress != nil {
+				progress(q.progress(sub, state, false))
+			}
+			if time.Since(lastSweep) > 3*time.Second {
+				q.sweep(ctx, state, want, 2000)
+				lastSweep = time.Now()
+			}
+		case <-ctx.Done():
+			return q.result(context.WithoutCancel(ctx), sub, state, true, progress), nil
 		}
 	}
-	return q.result(context.WithoutCancel(ctx), sub, state, interrupted, progress), nil
+	return q.result(ctx, sub, state, false, progress), nil
+}
+
+// sweep reads (at most limit, 0: all of) the rows not yet settled with
+// plain gets.
+func (q *Queue) sweep(ctx context.Context, state map[string]*Row, want map[string]bool, limit int) {
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(16)
+	n := 0
+	for k := range want {
+		if r := state[k]; r != nil && r.State.Terminal() {
+			continue
+		}
+		if n++; limit > 0 && n > limit {
+			break
+		}
+		g.Go(func() error {
+			e, err := q.rows.Get(ctx, k)
+			if err != nil {
+				return nil
+			}
+			var r Row
+			if json.Unmarshal(e.Value(), &r) == nil {
+				mu.Lock()
+				state[k] = &r
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Wait()
 }
 
 func (q *Queue) progress(sub *Submission, state map[string]*Row, final bool) pipeline.Progress {

@@ -199,6 +199,9 @@ func transient(err error) bool {
 	return true
 }
 
+// opTimeout bounds one JetStream request.
+const opTimeout = 5 * time.Second
+
 // errConflict means a compare-and-set lost to another writer.
 var errConflict = errors.New("revision conflict")
 
@@ -211,7 +214,11 @@ func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, f fun
 	for {
 		var v T
 		var rev uint64
-		e, err := kv.Get(ctx, key)
+		// Each request its own timeout: one lost in a leader change must
+		// not hold the caller for its whole deadline.
+		opCtx, cancel := context.WithTimeout(ctx, opTimeout)
+		e, err := kv.Get(opCtx, key)
+		cancel()
 		switch {
 		case err == nil:
 			rev = e.Revision()
@@ -237,11 +244,13 @@ func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, f fun
 			return v, 0, err
 		}
 		var nrev uint64
+		opCtx, cancel = context.WithTimeout(ctx, opTimeout)
 		if rev == 0 {
-			nrev, err = kv.Create(ctx, key, b)
+			nrev, err = kv.Create(opCtx, key, b)
 		} else {
-			nrev, err = kv.Update(ctx, key, b, rev)
+			nrev, err = kv.Update(opCtx, key, b, rev)
 		}
+		cancel()
 		if err == nil {
 			return v, nrev, nil
 		}

@@ -154,6 +154,16 @@ func waitResult(t *testing.T, q *Queue, sub *Submission) *pipeline.BatchResult {
 		t.Fatal(err)
 	}
 	if res.Summary.Interrupted {
+		for _, r := range res.Rows {
+			if r.Status == pipeline.StatusSkipped {
+				e, err := q.rows.Get(context.Background(), rowKV(sub.Batch, r.Key))
+				if err == nil {
+					t.Logf("row %d not finished: %s", r.Row, e.Value())
+				} else {
+					t.Logf("row %d not finished: %v", r.Row, err)
+				}
+			}
+		}
 		t.Fatalf("batch did not finish: %+v", res.Summary.Counts)
 	}
 	return res

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,7 +123,9 @@ func (w *Worker) logf(format string, args ...any) {
 func (w *Worker) Run(ctx, hard context.Context) error {
 	hb := w.q.workers
 	beat := func() error {
-		_, err := hb.Put(context.WithoutCancel(ctx), w.id, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+		defer cancel()
+		_, err := hb.Put(bctx, w.id, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
 		return err
 	}
 	if err := beat(); err != nil {
@@ -332,6 +335,8 @@ func (w *Worker) giveBack(key string, last bool, why string) action {
 }
 
 func (w *Worker) getRow(ctx context.Context, key string) (*Row, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	e, err := w.q.rows.Get(ctx, key)
 	if err != nil {
 		return nil, err
@@ -355,6 +360,13 @@ func (w *Worker) finishRow(key, attempt string, f func(r *Row)) error {
 			if !exists || (attempt != "" && r.Attempt != attempt) {
 				return errConflict
 			}
+			if attempt != "" && r.State != StateSending && r.State != StateUnknown {
+				// Already stored (a write whose answer was lost): applying
+				// it again would add the message id twice. An "unknown"
+				// set by another worker that thought this one dead is
+				// overwritten by the truth.
+				return errConflict
+			}
 			f(r)
 			r.Updated = time.Now().UTC()
 			return nil
@@ -362,6 +374,7 @@ func (w *Worker) finishRow(key, attempt string, f func(r *Row)) error {
 		if err == nil || errors.Is(err, errConflict) {
 			if err == nil {
 				w.stats.rows.Add(1)
+				w.announce(key)
 			}
 			return err
 		}
@@ -369,6 +382,7 @@ func (w *Worker) finishRow(key, attempt string, f func(r *Row)) error {
 			w.logf("row %s: could not store its outcome: %v", key, err)
 			return err
 		}
+		w.logf("row %s: storing its outcome: %v (trying again)", key, err)
 		sleep(ctx, 200*time.Millisecond)
 	}
 }
@@ -507,6 +521,13 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []upload.R
 	}
 }
 
+// announce tells submitters waiting for the row's batch that it changed.
+func (w *Worker) announce(key string) {
+	if batch, _, ok := strings.Cut(key, "."); ok {
+		w.q.nc.Publish(w.q.cfg.Prefix+".done."+batch, []byte(key))
+	}
+}
+
 // isInDoubt reports whether a send error leaves its outcome unknown.
 func isInDoubt(err error) bool {
 	var d interface{ InDoubt() bool }
@@ -527,7 +548,9 @@ func (w *Worker) isAlive(ctx context.Context, id string) bool {
 	if ok && time.Since(at) < 500*time.Millisecond {
 		return true
 	}
-	_, err := w.q.workers.Get(ctx, id)
+	gctx, cancel := context.WithTimeout(ctx, opTimeout)
+	_, err := w.q.workers.Get(gctx, id)
+	cancel()
 	if err == nil {
 		w.mu.Lock()
 		w.aliveAt[id] = time.Now()
