@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/internal/natstest"
-	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/send"
 )
 
 // TestClusterNodeLoss: on a three-node JetStream cluster (every stream and
@@ -25,7 +25,7 @@ func TestClusterNodeLoss(t *testing.T) {
 		t.Fatalf("open on the cluster: %v", err)
 	}
 	fk := newFake()
-	fk.sendHook = func(pipeline.SendRequest) (*pipeline.Receipt, error) {
+	fk.sendHook = func(SendRequest) (*send.Receipt, error) {
 		time.Sleep(20 * time.Millisecond)
 		return nil, errPass
 	}
