@@ -424,3 +424,36 @@ func TestStopHandsBack(t *testing.T) {
 		t.Fatalf("all sent %v, sends by the stopped worker %d, by the other %d", res.AllSent(), len(slow.sends), len(fast.sends))
 	}
 }
+
+// TestInDoubtSendIsUnknown: a send whose answer never came is unknown
+// (never failed: a resubmission would send it again).
+func TestInDoubtSendIsUnknown(t *testing.T) {
+	_, _, q := testQueue(t)
+	fk := newFake()
+	fk.sendHook = func(req SendRequest) (*send.Receipt, error) {
+		return nil, &send.InDoubtError{Provider: req.Provider, To: req.To, Err: errors.New("connection closed")}
+	}
+	m := manifest(t, 1, 2)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{})
+	defer stop()
+	res := waitResult(t, q, sub)
+	for _, r := range res.Rows {
+		if r.Status != pipeline.StatusUnknown {
+			t.Errorf("row %d: %s (%s), want unknown", r.Row, r.Status, r.Error)
+		}
+	}
+	fk.sendHook = nil
+	sub, err = q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, q, sub)
+	if len(fk.sends) != 2 {
+		t.Errorf("%d sends; resubmitting must not resend rows in doubt", len(fk.sends))
+	}
+}

@@ -530,6 +530,10 @@ func (w *Worker) announce(key string) {
 
 // isInDoubt reports whether a send error leaves its outcome unknown.
 func isInDoubt(err error) bool {
+	var sd *send.InDoubtError
+	if errors.As(err, &sd) {
+		return true
+	}
 	var d interface{ InDoubt() bool }
 	return errors.As(err, &d) && d.InDoubt()
 }
