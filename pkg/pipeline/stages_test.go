@@ -232,7 +232,7 @@ func TestPlan(t *testing.T) {
 		{Key: runs[1].key, Part: 0, Parts: 1, State: StateSending},
 		{State: StateUploaded, Content: b.uploadContent(Recording{SHA256: shaB}), Dest: "meta", Parts: 1, Media: "meta-b", Time: time.Now()},
 		{State: StateUploaded, Content: b.uploadContent(Recording{SHA256: shaA}), Dest: "link", Parts: 1, Media: "old", Time: time.Now().Add(-48 * time.Hour)}, // too old to reuse
-		{State: StateUploaded, Content: b.uploadContent(Recording{SHA256: shaA, Split: true}), Dest: "link", Parts: 2, Media: "s1;s2", Time: time.Now()}, // made with other options
+		{State: StateUploaded, Content: b.uploadContent(Recording{SHA256: shaA, Split: true}), Dest: "link", Parts: 2, Media: "s1;s2", Time: time.Now()},       // made with other options
 	}
 	jg := &journalGuard{hist: replayRows(recs), uploaded: replayUploads(recs, time.Now())}
 	pl := b.plan(runs, jg)
