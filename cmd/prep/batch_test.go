@@ -203,7 +203,13 @@ func runBatchProcessWhen(t *testing.T, bin string, sb *sandbox.Server, manifest,
 			}
 		}()
 	}
+	// Bounded: a batch that does not end is killed and fails the test.
+	hung := time.AfterFunc(2*time.Minute, func() {
+		t.Errorf("prep batch still running after 2 minutes: killed")
+		cmd.Process.Kill()
+	})
 	err := cmd.Wait()
+	hung.Stop()
 	close(exited)
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
