@@ -118,9 +118,6 @@ func buildOptions(opts []Option) options {
 // the returned error is an *Error. Only regular files are read (see
 // OpenRegular): a FIFO or a device is refused, never opened for reading.
 func File(ctx context.Context, path string, opts ...Option) (*Report, error) {
-	if err := ctx.Err(); err != nil {
-		return failed(path, &Error{Path: path, Kind: KindUnreadable, Err: err}), err
-	}
 	f, st, err := OpenRegular(path)
 	if err != nil {
 		e := err.(*Error)

@@ -309,6 +309,14 @@ func TestOggTinyPages(t *testing.T) {
 func FuzzOgg(f *testing.F) {
 	smpSeed(f, oggCases)
 	f.Add(oggOpus(1, 312, 3, 960, 10, false))
+	// Code 3 packets (the packing walk reads packet starts).
+	for _, name := range []string{"opus-native-silk-wb-3x20ms-16k.ogg", "opus-single-silk-wb-1x20ms-16k.ogg"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(smpSane)
 }
 
