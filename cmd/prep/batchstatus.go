@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -56,13 +55,9 @@ type deliveryConfig struct {
 // check validates the flags before anything is done (usage errors).
 func (d *deliveryFlags) check(e *env) (*deliveryConfig, error) {
 	c := &deliveryConfig{store: envOr(e, *d.store, "PREP_STATUS_STORE"), listen: *d.listen, timeout: *d.timeout}
-	if c.store == "" {
-		if c.listen != "" || *d.wait != "" {
-			return nil, usageErrorf("batch: --listen and --wait need --store FILE (or PREP_STATUS_STORE)")
-		}
-		if *d.notifyURL != "" {
-			// The notifyUrl alone is fine: another receiver stores.
-		}
+	// --notify-url alone is fine: another receiver stores the reports.
+	if c.store == "" && (c.listen != "" || *d.wait != "") {
+		return nil, usageErrorf("batch: --listen and --wait need --store FILE (or PREP_STATUS_STORE)")
 	}
 	if *d.wait != "" {
 		st, err := status.ParseStatus(*d.wait)
@@ -139,9 +134,9 @@ func startIntake(ctx context.Context, e *env, c *deliveryConfig) (*intake, error
 	}
 	in.store, in.ix = st, st.Index
 	cfg := c.receiver
-	out := &eventPrinter{human: io.Discard}
-	cfg.OnReject = out.rejected
-	out.human = e.stderr
+	// Refused requests (a bad signature, a wrong token) are said on
+	// stderr; stored events are not (the report has them).
+	cfg.OnReject = (&eventPrinter{human: e.stderr}).rejected
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		st.Close()
