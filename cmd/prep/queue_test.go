@@ -312,3 +312,71 @@ func TestQueueWorkersSurviveKillAndRestart(t *testing.T) {
 	}
 	t.Logf("%d messages, %d unknown, %d extra transcodes, %d Meta uploads; wall %v", len(msgs), unknown, extra, metaUploads, time.Since(t0).Round(time.Millisecond))
 }
+
+// TestQueueDetachThenCollect: `prep batch --queue --detach` submits and
+// returns at once; a worker started later runs the rows; the same command
+// without --detach collects the report; submitting again sends nothing.
+func TestQueueDetachThenCollect(t *testing.T) {
+	srv := natstest.Start(t)
+	sb, err := sandbox.Start(sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	dir := t.TempDir()
+	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
+	var m strings.Builder
+	m.WriteString("to,file,provider\n")
+	for i := range 5 {
+		fmt.Fprintf(&m, "+44770090%04d,a.ogg,meta\n", i)
+	}
+	manifest := filepath.Join(dir, "m.csv")
+	os.WriteFile(manifest, []byte(m.String()), 0o644)
+	environ := map[string]string{"PREP_QUEUE_ACK_WAIT": "3s", "PREP_QUEUE_WORKER_TTL": "3s", "XDG_CACHE_HOME": dir}
+
+	_, errOut, code := runCLI(t, environ, "batch", "--queue", srv.URL(), "--manifest", manifest, "--detach")
+	if code != exitOK || !strings.Contains(errOut, "5 queued now") {
+		t.Fatalf("detach: exit %d, stderr %q", code, errOut)
+	}
+	if n := len(sb.Messages()); n != 0 {
+		t.Fatalf("%d messages before any worker ran", n)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		var out, errb bytes.Buffer
+		e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string { return environ[k] }}
+		done <- exitCode(run(ctx, e, []string{"worker", "--queue", srv.URL(), "--sandbox", sb.URL(), "--jobs", "1"}))
+	}()
+	report := filepath.Join(dir, "r.jsonl")
+	_, errOut, code = runCLI(t, environ, "batch", "--queue", srv.URL(), "--manifest", manifest, "--report", report)
+	if code != exitOK {
+		t.Fatalf("collect: exit %d, stderr %q", code, errOut)
+	}
+	rows := readReport(t, report)
+	if len(rows) != 5 {
+		t.Fatalf("%d report rows", len(rows))
+	}
+	for _, r := range rows {
+		if r.Status != "sent" || r.MessageID == "" {
+			t.Errorf("row %d: %s %q", r.Row, r.Status, r.Error)
+		}
+	}
+	// Again: nothing queued, nothing sent, exit 0.
+	_, errOut, code = runCLI(t, environ, "batch", "--queue", srv.URL(), "--manifest", manifest)
+	if code != exitOK || !strings.Contains(errOut, "0 queued now") {
+		t.Errorf("resubmit: exit %d, stderr %q", code, errOut)
+	}
+	if n := len(sb.Messages()); n != 5 {
+		t.Errorf("%d messages for 5 rows", n)
+	}
+	stop()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("worker exit %d after its context ended (SIGTERM)", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("the worker did not stop")
+	}
+}

@@ -83,17 +83,19 @@ func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, 
 // sweep reads (at most limit, 0: all of) the rows not yet settled with
 // plain gets.
 func (q *Queue) sweep(ctx context.Context, state map[string]*Row, want map[string]bool, limit int) {
-	var mu sync.Mutex
-	var g errgroup.Group
-	g.SetLimit(16)
-	n := 0
+	var keys []string
 	for k := range want {
 		if r := state[k]; r != nil && r.State.Terminal() {
 			continue
 		}
-		if n++; limit > 0 && n > limit {
+		if keys = append(keys, k); limit > 0 && len(keys) >= limit {
 			break
 		}
+	}
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(16)
+	for _, k := range keys {
 		g.Go(func() error {
 			e, err := q.rows.Get(ctx, k)
 			if err != nil {
