@@ -18,6 +18,9 @@ type Store interface {
 	Append(r Record) error
 }
 
+// The local journal is a Store.
+var _ Store = (*Journal)(nil)
+
 // SendRow is one manifest row (or one item) at the send step.
 type SendRow struct {
 	Key      string // the row's key in the Store ("" without one)
