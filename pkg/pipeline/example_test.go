@@ -18,7 +18,7 @@ import (
 // messages and, through upload.NewMedia, uploads the media), and the
 // pipeline over it. (Here the account is the in-process sandbox's; for
 // Meta itself leave out the base URL, or use send.FromEnv.)
-func ExampleNew() {
+func Example() {
 	sb, _ := sandbox.Start(sandbox.Config{})
 	defer sb.Close()
 	token, phoneID := "sandbox", "100000000000001"
