@@ -10,7 +10,14 @@
 //
 // Codec names follow ffprobe's codec_name vocabulary (opus, vorbis, aac,
 // mp3, amr_nb, amr_wb, flac, alac, pcm_s16le, …) so that results compare
-// with ffprobe one to one.
+// with ffprobe one to one. Codec headers (OpusHead, the Opus TOC,
+// AudioSpecificConfig, FLAC STREAMINFO) are parsed by package
+// inspect/codec; for Opus the report tells the packing of the first
+// packets (OpusPacking), and whether it is WhatsApp's own.
+//
+// The verdict (AudioReady, VoiceReady and the problems why not) is
+// rules.Check over the report's Facts. File reads regular files only
+// (OpenRegular): a FIFO or a device is refused before it is opened.
 package inspect
 
 import (
