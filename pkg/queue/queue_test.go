@@ -28,6 +28,7 @@ type fakeStages struct {
 	prepareWait time.Duration
 	sendHook    func(req SendRequest) (*send.Receipt, error)
 	n           atomic.Int64
+	prepareErr  error // returned by every Prepare when set
 }
 
 func newFake() *fakeStages { return &fakeStages{prepares: map[string]int{}} }
@@ -35,9 +36,13 @@ func newFake() *fakeStages { return &fakeStages{prepares: map[string]int{}} }
 func (f *fakeStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared, error) {
 	f.mu.Lock()
 	f.prepares[filepath.Base(req.Path)]++
+	perr := f.prepareErr
 	f.mu.Unlock()
 	if f.prepareWait > 0 && !sleep(ctx, f.prepareWait) {
 		return nil, ctx.Err()
+	}
+	if perr != nil {
+		return nil, perr
 	}
 	p := &Prepared{Media: map[string][]upload.Ref{}}
 	for _, d := range req.Dests {
@@ -455,5 +460,44 @@ func TestInDoubtSendIsUnknown(t *testing.T) {
 	waitResult(t, q, sub)
 	if len(fk.sends) != 2 {
 		t.Errorf("%d sends; resubmitting must not resend rows in doubt", len(fk.sends))
+	}
+}
+
+// TestPrepareFailureFailsRowsOnce: a recording that cannot be prepared
+// fails every row using it after one attempt (not one per row); a
+// resubmission tries it again.
+func TestPrepareFailureFailsRowsOnce(t *testing.T) {
+	_, _, q := testQueue(t)
+	fk := newFake()
+	fk.prepareErr = errors.New("inspect rec00.ogg: not_audio")
+	m := manifest(t, 1, 6)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, fk, 2, WorkerOptions{})
+	defer stop()
+	res := waitResult(t, q, sub)
+	for _, r := range res.Rows {
+		if r.Status != pipeline.StatusFailed || !strings.Contains(r.Error, "not_audio") {
+			t.Errorf("row %d: %s %q, want failed with the prepare error", r.Row, r.Status, r.Error)
+		}
+	}
+	if n := fk.prepares["rec00.ogg"]; n != 1 {
+		t.Errorf("prepared %d times, want once for all its rows", n)
+	}
+	fk.mu.Lock()
+	fk.prepareErr = nil
+	fk.mu.Unlock()
+	sub, err = q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Queued != 6 {
+		t.Errorf("resubmission queued %d failed rows, want 6", sub.Queued)
+	}
+	if res := waitResult(t, q, sub); !res.AllSent() || len(fk.sends) != 6 {
+		t.Errorf("after fixing: all sent %v, %d sends", res.AllSent(), len(fk.sends))
 	}
 }
