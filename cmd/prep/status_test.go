@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -343,5 +344,80 @@ func TestWebhooksSIGTERM(t *testing.T) {
 	}
 	if r.Status("ib-9") != status.Delivered {
 		t.Fatalf("ib-9: %s", r.Status("ib-9"))
+	}
+}
+
+// A store that fails a write (here: the file size limit, EFBIG) takes
+// nothing more: the body is answered 503 (the provider retries it) and
+// prep webhooks stops with exit 1 so a supervisor restarts it.
+func TestWebhooksStoreFailure(t *testing.T) {
+	bin := prepBinary(t)
+	dir := t.TempDir()
+	spath := filepath.Join(dir, "statuses.jsonl")
+	cmd := exec.Command("sh", "-c", `ulimit -f 8 && exec "$0" webhooks --addr 127.0.0.1:0 --store "$1"`, bin, spath)
+	cmd.Env = append(os.Environ(), "INFOBIP_WEBHOOK_TOKEN=tok")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	var base string
+	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	for base == "" && sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+	}
+	if base == "" {
+		t.Fatal("prep webhooks did not say where it listens")
+	}
+	var log syncBuffer
+	go io.Copy(&log, stderr)
+	acked, refused := 0, 0
+	for i := 0; i < 60 && refused == 0; i++ {
+		body := fmt.Sprintf(`{"results":[{"messageId":"ib-%d-%s","doneAt":"2026-03-18T10:00:02.000+0000","status":{"groupName":"DELIVERED"}}]}`, i, strings.Repeat("x", 300))
+		resp, err := http.Post(base+"/webhooks/infobip/tok", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case 200:
+			acked++
+		case 503:
+			refused++
+		default:
+			t.Fatalf("answered %d", resp.StatusCode)
+		}
+	}
+	if refused == 0 || acked == 0 {
+		t.Fatalf("acked %d, refused %d", acked, refused)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v\n%s", err, log.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("prep webhooks went on after its store failed")
+	}
+	if !strings.Contains(log.String(), "file too large") {
+		t.Errorf("the reason is not said:\n%s", log.String())
+	}
+	// What was acknowledged is there; the torn write is cut on reopen.
+	s, err := status.OpenStore(spath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := s.Stats().Events; n < acked {
+		t.Fatalf("%d events stored, %d acknowledged", n, acked)
 	}
 }

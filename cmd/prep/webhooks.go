@@ -96,7 +96,17 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 		out.json = e.stdout
 	}
 	cfg.OnStored = out.stored
-	cfg.OnReject = out.rejected
+	// A store that failed a write takes nothing more: stop (exit 1) so a
+	// supervisor restarts the receiver; meanwhile bodies are answered 503
+	// and the providers retry them.
+	storeFailed := make(chan struct{})
+	var failOnce sync.Once
+	cfg.OnReject = func(p status.Provider, code int, why string) {
+		out.rejected(p, code, why)
+		if code == http.StatusServiceUnavailable && store.Err() != nil {
+			failOnce.Do(func() { close(storeFailed) })
+		}
+	}
 	rc := status.NewReceiver(store, cfg)
 
 	ln, err := net.Listen("tcp", a)
@@ -118,10 +128,13 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var failed error
 	select {
 	case err := <-errc:
 		return fmt.Errorf("webhooks: %w", err)
 	case <-ctx.Done():
+	case <-storeFailed:
+		failed = fmt.Errorf("webhooks: stopped, the store failed: %v", store.Err()) // exit 1, not the usage code of a store that would not open
 	}
 	// Graceful: bodies being stored are finished and answered; new
 	// connections are refused. Bounded, so a signal always ends prep.
@@ -131,6 +144,9 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 	cerr := store.Close()
 	st = store.Stats()
 	fmt.Fprintf(e.stderr, "prep webhooks: stopped; %s holds %d messages, %d events\n", sp, st.Messages, st.Events)
+	if failed != nil {
+		return failed
+	}
 	if serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return fmt.Errorf("webhooks: shutdown: %w", serr)
 	}

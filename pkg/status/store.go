@@ -270,6 +270,15 @@ func (s *Store) waitLocked(seq uint64) error {
 	return s.err
 }
 
+// Err is the write error that stopped the store, if one did: once a write
+// or fsync failed nothing more is acknowledged (Append fails), and the
+// store must be reopened.
+func (s *Store) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
 // Close writes what is queued, unlocks and closes the store. Closing it
 // again does nothing; Append after Close fails.
 func (s *Store) Close() error {
