@@ -78,6 +78,28 @@ var errWait = errors.New("wait")
 func (w *Worker) media(ctx context.Context, row *Row) ([]upload.Ref, error) {
 	key := ContentKey(row.SHA256, row.Profile)
 	ttl := w.q.cfg.MediaTTL
+	ck := key + "|" + row.Dest
+	if v, ok := w.mediaCache.Load(ck); ok {
+		// An hour at most: the bucket's entry says how old the upload is.
+		if me := v.(mediaEntry); time.Since(me.at) < min(ttl, time.Hour) {
+			return me.refs, nil
+		}
+	}
+	m, err := w.mediaOf(ctx, row, key, ttl)
+	if err == nil {
+		w.mediaCache.Store(ck, mediaEntry{m, time.Now()})
+	}
+	return m, err
+}
+
+// mediaEntry is a worker's own copy of a recording's media at a
+// destination (what the recordings bucket says; valid for MediaTTL).
+type mediaEntry struct {
+	refs []upload.Ref
+	at   time.Time
+}
+
+func (w *Worker) mediaOf(ctx context.Context, row *Row, key string, ttl time.Duration) ([]upload.Ref, error) {
 	backoff := 50 * time.Millisecond
 	for {
 		if err := ctx.Err(); err != nil {

@@ -55,9 +55,15 @@ type Worker struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool
-	alive    func(ctx context.Context, id string) bool
-	aliveAt  map[string]time.Time
-	specs    map[string]*BatchSpec
+	// known is the last state read or written of each row this worker
+	// holds, with its revision: a compare-and-set starts from it instead
+	// of reading the row again (one round trip fewer; a stale one only
+	// loses the race and reads).
+	known      map[string]knownRow
+	mediaCache sync.Map // content key + "|" + destination → mediaEntry
+	alive      func(ctx context.Context, id string) bool
+	aliveAt    map[string]time.Time
+	specs      map[string]*BatchSpec
 
 	stats struct {
 		claims, prepared, messages, rows atomic.Int64
@@ -92,7 +98,7 @@ func (q *Queue) NewWorker(st Stages, opts WorkerOptions) *Worker {
 		opts.Account = func(p send.Provider) string { return string(p) }
 	}
 	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, slots: make(chan struct{}, opts.Jobs),
-		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{},
+		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{}, known: map[string]knownRow{},
 		aliveAt: map[string]time.Time{}, specs: map[string]*BatchSpec{}}
 	w.alive = w.isAlive
 	return w
@@ -265,6 +271,7 @@ func (w *Worker) process(ctx, hard context.Context, key string, last bool) actio
 	defer func() {
 		w.mu.Lock()
 		delete(w.inflight, key)
+		delete(w.known, key)
 		w.mu.Unlock()
 	}()
 
@@ -345,7 +352,69 @@ func (w *Worker) getRow(ctx context.Context, key string) (*Row, error) {
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
 		return nil, err
 	}
+	w.remember(key, r, e.Revision())
 	return &r, nil
+}
+
+type knownRow struct {
+	row Row
+	rev uint64
+}
+
+func (w *Worker) remember(key string, r Row, rev uint64) {
+	w.mu.Lock()
+	if w.inflight[key] {
+		w.known[key] = knownRow{r, rev}
+	}
+	w.mu.Unlock()
+}
+
+// cachedRow is the row as this worker last read or wrote it, else read.
+func (w *Worker) cachedRow(ctx context.Context, key string) (*Row, error) {
+	w.mu.Lock()
+	k, ok := w.known[key]
+	w.mu.Unlock()
+	if ok {
+		r := k.row
+		return &r, nil
+	}
+	return w.getRow(ctx, key)
+}
+
+// updateRow is update on the rows bucket, starting from the row this
+// worker knows (no read) when it has one.
+func (w *Worker) updateRow(ctx context.Context, key string, f func(r *Row, exists bool) error) (Row, uint64, error) {
+	w.mu.Lock()
+	k, ok := w.known[key]
+	delete(w.known, key)
+	w.mu.Unlock()
+	if ok {
+		v := k.row
+		v.IDs = append([]string(nil), k.row.IDs...)
+		v.Media = append([]string(nil), k.row.Media...)
+		if err := f(&v, true); err == nil {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return v, 0, err
+			}
+			opCtx, cancel := context.WithTimeout(ctx, opTimeout)
+			nrev, err := w.q.rows.Update(opCtx, key, b, k.rev)
+			cancel()
+			if err == nil {
+				w.remember(key, v, nrev)
+				return v, nrev, nil
+			}
+			if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+				return v, 0, err // unknown whether it landed: the caller decides
+			}
+		}
+		// Stale: read and try again.
+	}
+	v, nrev, err := update(ctx, w.q.rows, key, f)
+	if err == nil {
+		w.remember(key, v, nrev)
+	}
+	return v, nrev, err
 }
 
 // finishRow stores a row's outcome with compare-and-set, for as long as it
@@ -356,7 +425,7 @@ func (w *Worker) finishRow(key, attempt string, f func(r *Row)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for {
-		_, _, err := update(ctx, w.q.rows, key, func(r *Row, exists bool) error {
+		_, _, err := w.updateRow(ctx, key, func(r *Row, exists bool) error {
 			if !exists || (attempt != "" && r.Attempt != attempt) {
 				return errConflict
 			}
@@ -412,7 +481,7 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []upload.R
 		refs[i] = refOf(m)
 	}
 	for {
-		row, err := w.getRow(ctx, key)
+		row, err := w.cachedRow(ctx, key)
 		if err != nil {
 			if ctx.Err() != nil {
 				return w.giveBack(key, last, "the worker stopped before sending")
@@ -444,7 +513,7 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []upload.R
 		if row.Resend && row.ClientID != "" && row.Part == i {
 			clientID = row.ClientID // the in-doubt request's id again
 		}
-		_, _, err = update(ctx, w.q.rows, key, func(r *Row, exists bool) error {
+		_, _, err = w.updateRow(ctx, key, func(r *Row, exists bool) error {
 			if !exists || r.State != StateQueued || len(r.IDs) != i {
 				return errConflict
 			}
