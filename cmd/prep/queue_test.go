@@ -118,6 +118,7 @@ type reportRow struct {
 	Error     string `json:"error"`
 	SHA256    string `json:"sha256"`
 	Provider  string `json:"provider"`
+	Key       string `json:"key"`
 }
 
 func readReport(t *testing.T, path string) []reportRow {
@@ -235,9 +236,11 @@ func TestQueueWorkersSurviveKillAndRestart(t *testing.T) {
 	msgs := sb.Messages()
 	byTo := map[string]int{}
 	byID := map[string]bool{}
+	callback := map[string]string{}
 	for _, msg := range msgs {
 		byTo[msg.To]++
 		byID[msg.ID] = true
+		callback[msg.ID] = msg.Callback
 	}
 	for to, n := range byTo {
 		if n > 1 {
@@ -250,6 +253,9 @@ func TestQueueWorkersSurviveKillAndRestart(t *testing.T) {
 		case "sent":
 			if !byID[r.MessageID] {
 				t.Errorf("row %d sent as %q, but the sandbox has no such message", r.Row, r.MessageID)
+			}
+			if r.Provider == "meta" && callback[r.MessageID] != r.Key {
+				t.Errorf("row %d: callback data %q, want the row's key %q (statuses find their row by it)", r.Row, callback[r.MessageID], r.Key)
 			}
 		case "unknown":
 			unknown++

@@ -535,6 +535,12 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []upload.R
 		}
 		req := SendRequest{Provider: row.Provider, To: row.To, MediaID: media[i].MediaID, Voice: row.Profile == transcode.ProfileVoice,
 			CallbackData: row.CallbackData, MessageID: clientID}
+		if row.Provider != send.Infobip {
+			// As the local batch: Meta and 360dialog echo the row's key
+			// in their statuses (biz_opaque_callback_data), so a status
+			// receiver finds the row even when its send is in doubt.
+			req.CallbackData = row.Key
+		}
 		if req.MediaID == "" {
 			req.Link = media[i].URL
 		}
