@@ -6,15 +6,23 @@ import (
 	"github.com/prep-audio/prep/pkg/send"
 )
 
-// Kinds of failure beyond pkg/send's classes (which cover the codes a send
-// can be refused with: media, window, auth, invalid_parameter, rate_limit,
-// transient).
+// FailureKind classifies a Failure: pkg/send's classes for the codes a
+// send can also be refused with, and the kinds only a status carries.
+type FailureKind string
+
+// The kinds of failure.
 const (
-	KindUndeliverable = "undeliverable"
-	KindRecipient     = "recipient"
-	KindExpired       = "expired"
-	KindRejected      = "rejected"
-	KindUnknown       = "unknown"
+	KindMedia                        = FailureKind(send.KindMedia)            // 131052, 131053
+	KindWindow                       = FailureKind(send.KindWindow)           // 131047
+	KindAuth                         = FailureKind(send.KindAuth)             // account or permission problems
+	KindInvalidParameter             = FailureKind(send.KindInvalidParameter) // the request was wrong
+	KindRateLimit                    = FailureKind(send.KindRateLimit)        // too many messages
+	KindTransient                    = FailureKind(send.KindTransient)        // a temporary failure at the provider
+	KindUndeliverable    FailureKind = "undeliverable"                        // 131026, Infobip UNDELIVERABLE
+	KindRecipient        FailureKind = "recipient"                            // the recipient's choice or number
+	KindExpired          FailureKind = "expired"                              // Infobip EXPIRED
+	KindRejected         FailureKind = "rejected"                             // Infobip REJECTED
+	KindUnknown          FailureKind = "unknown"
 )
 
 // advise fills f.Kind and f.Advice for provider p's error code. Meta and
@@ -32,14 +40,14 @@ func advise(p Provider, f *Failure) {
 		f.Kind, f.Advice = webhookAdvice(f.Code)
 	case send.KindTransient, send.KindRateLimit:
 		// In a webhook nothing retries it any more: the message failed.
-		f.Kind, f.Advice = string(class), "a temporary failure at the provider: the message was not delivered; send it again later if it is still wanted (prep never resends on its own)"
+		f.Kind, f.Advice = FailureKind(class), "a temporary failure at the provider: the message was not delivered; send it again later if it is still wanted (prep never resends on its own)"
 	default:
-		f.Kind, f.Advice = string(class), advice
+		f.Kind, f.Advice = FailureKind(class), advice
 	}
 }
 
 // webhookAdvice covers the codes Meta reports only in failed statuses.
-func webhookAdvice(code int) (string, string) {
+func webhookAdvice(code int) (FailureKind, string) {
 	switch code {
 	case 131026:
 		return KindUndeliverable, "the message could not be delivered: the number may not be on WhatsApp, may use an old WhatsApp version, or has not accepted Meta's terms; confirm the number with the recipient"
@@ -50,11 +58,11 @@ func webhookAdvice(code int) (string, string) {
 	case 131021:
 		return KindRecipient, "the recipient is the business's own number"
 	case 131042:
-		return string(send.KindAuth), "a payment or eligibility problem with the WhatsApp Business Account: check its payment method in Business Manager"
+		return KindAuth, "a payment or eligibility problem with the WhatsApp Business Account: check its payment method in Business Manager"
 	case 131031:
-		return string(send.KindAuth), "the business account is locked: see the account's status in WhatsApp Manager"
+		return KindAuth, "the business account is locked: see the account's status in WhatsApp Manager"
 	case 131048:
-		return string(send.KindRateLimit), "too many messages were reported as spam: sending is limited; lower the rate and review the content"
+		return KindRateLimit, "too many messages were reported as spam: sending is limited; lower the rate and review the content"
 	case 130472:
 		return KindUndeliverable, "the recipient's number is part of a Meta experiment and did not get the message"
 	}

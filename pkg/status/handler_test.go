@@ -197,7 +197,7 @@ func TestFailedOutcome(t *testing.T) {
 	if got := e.postMeta(t, body); got != 200 {
 		t.Fatal(got)
 	}
-	for id, want := range map[string]string{"wamid.M": "media", "wamid.W": "window", "wamid.U": KindUndeliverable} {
+	for id, want := range map[string]FailureKind{"wamid.M": KindMedia, "wamid.W": KindWindow, "wamid.U": KindUndeliverable} {
 		m, _ := e.store.Message(id)
 		if m.Status != Failed || m.Error == nil || m.Error.Kind != want || m.Error.Advice == "" {
 			t.Errorf("%s: %+v", id, m)

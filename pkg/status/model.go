@@ -108,11 +108,10 @@ type Failure struct {
 	Title   string `json:"title,omitempty"`
 	Message string `json:"message,omitempty"`
 	Details string `json:"details,omitempty"`
-	// Kind is prep's classification of the code (pkg/send's classes:
-	// media, window, …; "undeliverable", "expired", "rejected"); Advice
-	// what to do about it.
-	Kind   string `json:"kind,omitempty"`
-	Advice string `json:"advice,omitempty"`
+	// Kind is prep's classification of the code; Advice what to do
+	// about it.
+	Kind   FailureKind `json:"kind,omitempty"`
+	Advice string      `json:"advice,omitempty"`
 	// Time is when the failure happened (the event's time).
 	Time time.Time `json:"time"`
 }
