@@ -18,7 +18,7 @@ import (
 type Config struct {
 	// Prefix names the stream (PREFIX_WORK, upper case) and buckets
 	// (prefix_rows, prefix_recs, prefix_workers, prefix_rates,
-	// prefix_batches); default "prep".
+	// prefix_batches, prefix_sources); default "prep".
 	Prefix string
 	// Replicas for every stream and bucket: 1 (default), or 3 on a
 	// three-node cluster so a node can be lost.
@@ -73,6 +73,7 @@ type Queue struct {
 	workers jetstream.KeyValue
 	rates   jetstream.KeyValue
 	batches jetstream.KeyValue
+	sources jetstream.KeyValue
 	subject string // work subject prefix: prefix.work
 }
 
@@ -151,6 +152,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		{&q.workers, jetstream.KeyValueConfig{Bucket: cfg.Prefix + "_workers", Description: "prep: live workers", TTL: cfg.WorkerTTL}},
 		{&q.rates, jetstream.KeyValueConfig{Bucket: cfg.Prefix + "_rates", Description: "prep: rate buckets", TTL: time.Hour}},
 		{&q.batches, jetstream.KeyValueConfig{Bucket: cfg.Prefix + "_batches", Description: "prep: submitted batches"}},
+		{&q.sources, jetstream.KeyValueConfig{Bucket: cfg.Prefix + "_sources", Description: "prep: SHA-256 of S3 sources by ETag", TTL: 30 * 24 * time.Hour}},
 	}
 	for _, b := range buckets {
 		b.cfg.Storage, b.cfg.Replicas, b.cfg.History = jetstream.FileStorage, cfg.Replicas, 1

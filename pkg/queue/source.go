@@ -128,6 +128,29 @@ func copyCapped(ctx context.Context, w io.Writer, r io.Reader, max int64, src st
 	return n, nil
 }
 
+// Stat returns an S3 source's ETag and size (a HEAD request): what a
+// cached hash is checked against.
+func (s *Sources) Stat(ctx context.Context, src string) (etag string, size int64, err error) {
+	if !IsS3(src) || s.s3 == nil {
+		return "", 0, &SourceError{Source: src, Err: errors.New("not an S3 source")}
+	}
+	bucket, key, err := ParseS3(src)
+	if err != nil {
+		return "", 0, &SourceError{Source: src, Err: err}
+	}
+	out, err := s.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return "", 0, &SourceError{Source: src, Err: err}
+	}
+	if out.ETag != nil {
+		etag = *out.ETag
+	}
+	if out.ContentLength != nil {
+		size = *out.ContentLength
+	}
+	return etag, size, nil
+}
+
 // Hash streams the source through SHA-256 (nothing is stored).
 func (s *Sources) Hash(ctx context.Context, src string) (string, int64, error) {
 	r, err := s.open(ctx, src)

@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,7 +121,7 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 	g.SetLimit(max(1, opts.Jobs, 4))
 	for src, st := range srcs {
 		g.Go(func() error {
-			st.sha, _, st.err = opts.Sources.Hash(ctx, src)
+			st.sha, st.err = q.hashSource(ctx, opts.Sources, src)
 			return nil
 		})
 	}
@@ -279,6 +281,46 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 		toPublish = again
 	}
 	return sub, nil
+}
+
+// sourceHash is a cached SHA-256 of an S3 object, valid while its ETag
+// and size are the same.
+type sourceHash struct {
+	ETag   string `json:"etag"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// hashSource returns a source's SHA-256: for an S3 object whose ETag and
+// size match a cached hash, that one (a HEAD, not a read of the whole
+// object: resubmitting or collecting a batch of S3 recordings reads none
+// of them again); else it streams the bytes.
+func (q *Queue) hashSource(ctx context.Context, srcs *Sources, src string) (string, error) {
+	if !IsS3(src) {
+		sha, _, err := srcs.Hash(ctx, src)
+		return sha, err
+	}
+	etag, size, err := srcs.Stat(ctx, src)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(src))
+	key := hex.EncodeToString(sum[:16])
+	if e, err := q.sources.Get(ctx, key); err == nil {
+		var c sourceHash
+		if json.Unmarshal(e.Value(), &c) == nil && etag != "" && c.ETag == etag && c.Size == size && c.SHA256 != "" {
+			return c.SHA256, nil
+		}
+	}
+	sha, n, err := srcs.Hash(ctx, src)
+	if err != nil {
+		return "", err
+	}
+	if n == size && etag != "" {
+		b, _ := json.Marshal(sourceHash{ETag: etag, Size: size, SHA256: sha})
+		q.sources.Put(ctx, key, b) // best effort: a miss only reads again
+	}
+	return sha, nil
 }
 
 // sourceOf is where a row's recording is read from: an s3:// URL as
