@@ -15,7 +15,10 @@
 //     killed as a group on cancellation) into a temporary file next to the
 //     destination, pkg/inspect verifies the result, and only an output over
 //     the budget is encoded once more with a corrected bitrate. The file is
-//     then renamed into place: no temporary file survives any path.
+//     then renamed into place: no temporary file survives any path. Each
+//     Output keeps the inspection it was verified with (Output.Report; a
+//     passthrough's is the source's), so a later step — pkg/upload, via
+//     upload.File.Report — does not read the bytes again.
 //
 // Voice notes: Ogg Opus, mono (stereo and 5.1 downmixed), 16 kHz encoder
 // input, -application voip, 20 ms frames, metadata, video and cover art

@@ -225,6 +225,9 @@ func TestPackingCompliantNotes(t *testing.T) {
 			if bytes.Equal(a, b) != c.same {
 				t.Errorf("output identical to the input: %v, want %v", bytes.Equal(a, b), c.same)
 			}
+			if r := res.Outputs[0].Report; r == nil || r.Path != out || r.Size != int64(len(b)) || !r.VoiceReady {
+				t.Errorf("the output's report %+v is not the inspection of %s", r, out)
+			}
 			if c.action == ActionRepack {
 				if res.Attempts != 0 || len(b) >= len(a) {
 					t.Errorf("repack: %d ffmpeg runs, %d bytes from %d", res.Attempts, len(b), len(a))

@@ -71,6 +71,11 @@ type Output struct {
 	SampleRate int     `json:"sample_rate"`
 	Duration   float64 `json:"duration_s"`
 	Bitrate    int64   `json:"bitrate_bps"`
+	// Report is the inspection of the bytes written, the one the output
+	// was verified with (a passthrough: the source's, the same bytes), its
+	// Path the output's. A later step hands it on instead of reading the
+	// file again: pkg/upload takes it as upload.File.Report.
+	Report *inspect.Report `json:"-"`
 }
 
 // Transcoder transcodes recordings for WhatsApp. It holds only its options
@@ -381,11 +386,18 @@ func (j *job) deliver(tmp, final string, w io.Writer, out Output) (Output, error
 		return out, &Error{Kind: KindOutput, Err: err}
 	}
 	out.Path = final
+	if out.Report != nil {
+		out.Report.Path = final
+	}
 	return out, nil
 }
 
+// outputOf is the Output of bytes inspected as rep, carrying a copy of the
+// report (Path "" until the output is delivered to its file).
 func outputOf(rep *inspect.Report) Output {
-	return Output{Bytes: rep.Size, Codec: rep.Codec, Channels: rep.Channels, SampleRate: rep.SampleRate, Duration: rep.Duration, Bitrate: rep.Bitrate}
+	r := *rep
+	r.Path = ""
+	return Output{Bytes: rep.Size, Codec: rep.Codec, Channels: rep.Channels, SampleRate: rep.SampleRate, Duration: rep.Duration, Bitrate: rep.Bitrate, Report: &r}
 }
 
 // passthrough copies the input byte for byte.
