@@ -20,7 +20,10 @@
 //     which a batch shares the work among every row that uses it.
 //   - Upload(ctx, *Prepared, provider, link): the prepared files where
 //     messages through that provider fetch them (its media endpoint, or
-//     the link host), one upload per content and destination.
+//     the link host), one upload per content and destination. Nothing is
+//     inspected twice: each file goes to the uploader with the report the
+//     transcoder verified it with (transcode.Output.Report as
+//     upload.File.Report), which the upload checks instead of the bytes.
 //   - Send(ctx, Store, *SendRow): one row's parts, in order, each guarded
 //     by a durable "sending" record in a Store before the request leaves
 //     and its outcome after. The local Journal is a Store; a replicated

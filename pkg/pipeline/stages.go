@@ -45,8 +45,9 @@ type Prepared struct {
 	Bytes     int64 // the source's size
 	Report    *inspect.Report
 	Transcode *transcode.Result
-	// Files are the outputs in part order, with their SHA-256 (and the
-	// source's report for a passthrough) so the upload reads nothing twice.
+	// Files are the outputs in part order, with their SHA-256 and the
+	// transcoder's inspection of each (transcode.Output.Report; the
+	// source's for a passthrough) so the upload inspects nothing twice.
 	Files  []upload.File
 	Timing Timing // Inspect and Transcode
 }
@@ -105,8 +106,11 @@ func (p *Pipeline) Prepare(ctx context.Context, rec Recording, dir string) (*Pre
 			return pr, &StageError{Stage: StageTranscode, Err: err}
 		}
 		out.Bytes = n
-		f := upload.File{Path: out.Path, Name: strings.TrimSuffix(filepath.Base(out.Path), filepath.Ext(out.Path)), SHA256: sum}
-		if tr.Action == transcode.ActionPassthrough && n == pr.Bytes {
+		// The transcoder's own inspection of the output (the source's for a
+		// passthrough) goes on to the upload, which checks it instead of
+		// reading the bytes again.
+		f := upload.File{Path: out.Path, Name: strings.TrimSuffix(filepath.Base(out.Path), filepath.Ext(out.Path)), SHA256: sum, Report: out.Report}
+		if f.Report == nil && tr.Action == transcode.ActionPassthrough && n == pr.Bytes {
 			f.Report = rep // the same bytes, already inspected
 		}
 		pr.Files = append(pr.Files, f)

@@ -6,7 +6,10 @@
 // Every destination follows the same rules:
 //
 //   - The bytes are inspected (package inspect) before anything leaves the
-//     machine. What a provider would reject — not audio, a container or codec
+//     machine, or a report already made of them is taken (File.Report, e.g.
+//     transcode.Output.Report: the transcoder's own inspection of its
+//     output) and decided on the same way (rules.Check over its facts).
+//     What a provider would reject — not audio, a container or codec
 //     WhatsApp does not take, stereo Ogg Opus, a video track, over the size
 //     limit — is refused with a *RefusedError that says to transcode first.
 //   - The MIME type and the file extension always come from package rules for
@@ -46,7 +49,10 @@ type Uploader interface {
 
 // File is one input to upload: a path, or a reader and its size. Report and
 // SHA256 may carry what the caller already computed so the bytes are not
-// read twice; they are trusted when their size matches.
+// read twice (pkg/pipeline passes transcode.Output.Report): a Report whose
+// Size is the file's is trusted as the inspection of these bytes, and
+// checked with rules.Check as a fresh one would be; another is ignored and
+// the bytes inspected. A Path is opened with inspect.OpenRegular either way.
 type File struct {
 	Path string      // read from disk when R is nil
 	R    io.ReaderAt // the bytes, when not reading Path
