@@ -112,14 +112,15 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err // *ManifestError: exit 2
 	}
-	if *queueURL != "" && (*df.store != "" || *df.listen != "" || *df.notifyURL != "" || *df.wait != "") {
-		// The workers' sends carry no notifyUrl, and the submitter has no
-		// journal to correlate with: read delivery with prep status.
-		return usageErrorf("batch: --store, --listen, --notify-url and --wait do not go with --queue yet")
+	if *queueURL != "" && (*df.listen != "" || *df.notifyURL != "" || *df.wait != "") {
+		// The workers' sends carry no notifyUrl, and the submitter does
+		// not wait for deliveries yet: --store only resolves unknown rows.
+		return usageErrorf("batch: --listen, --notify-url and --wait do not go with --queue yet (--store does)")
 	}
 	if *queueURL != "" {
 		return runQueueBatch(ctx, e, *queueURL, m, queueBatchFlags{batch: *batchName, resendUnknown: *resendUnknown,
-			split: *sf.split, link: link, rate: *sf.rate, jobs: *jobs, detach: *detach, report: *report, asJSON: *asJSON})
+			split: *sf.split, link: link, rate: *sf.rate, jobs: *jobs, detach: *detach, report: *report, asJSON: *asJSON,
+			store: dc.store})
 	} else if *detach || *batchName != "" {
 		return usageErrorf("batch: --detach and --batch go with --queue")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/queue"
 	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/status"
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
@@ -100,6 +101,7 @@ type queueBatchFlags struct {
 	jobs                       int
 	detach, asJSON             bool
 	report                     string
+	store                      string // a status store: unknown rows a status came for are sent
 }
 
 // runQueueBatch submits a manifest to a queue and (unless detached) waits
@@ -142,6 +144,11 @@ func runQueueBatch(ctx context.Context, e *env, url string, m *pipeline.Manifest
 	if err != nil {
 		return err
 	}
+	if f.store != "" && res.Summary.Counts[pipeline.StatusUnknown] > 0 {
+		if res, err = resolveQueueUnknown(ctx, e, q, sub, f.store); err != nil {
+			return err
+		}
+	}
 	reportErr, err := showBatch(e, "batch", res, "", f.report, f.asJSON)
 	if err != nil {
 		return err
@@ -159,4 +166,34 @@ func runQueueBatch(ctx context.Context, e *env, url string, m *pipeline.Manifest
 		return fmt.Errorf("batch: every row was sent, but the report was not written: %w", reportErr)
 	}
 	return nil
+}
+
+// resolveQueueUnknown makes sent the unknown rows a status was stored for
+// (by the row's key as callback data, or Infobip's messageId), then reads
+// the rows again.
+func resolveQueueUnknown(ctx context.Context, e *env, q *queue.Queue, sub *queue.Submission, store string) (*pipeline.BatchResult, error) {
+	r, err := status.OpenReader(store)
+	if err != nil {
+		return nil, err
+	}
+	n, err := q.ResolveUnknown(ctx, sub, func(row queue.Row) (string, bool) {
+		if row.ClientID != "" {
+			if m, ok := r.Message(row.ClientID); ok && m.ID != "" {
+				return m.ID, true
+			}
+		}
+		for _, m := range r.ByCallback(row.Key) {
+			if m.ID != "" {
+				return m.ID, true
+			}
+		}
+		return "", false
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		fmt.Fprintf(e.stderr, "prep batch: %d rows in doubt are sent: a status came for their message (%s)\n", n, store)
+	}
+	return q.Wait(ctx, sub, time.Second, nil)
 }

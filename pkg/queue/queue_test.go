@@ -52,8 +52,11 @@ func (f *fakeStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared
 }
 
 func (f *fakeStages) Send(ctx context.Context, req SendRequest) (*send.Receipt, error) {
-	if f.sendHook != nil {
-		if rc, err := f.sendHook(req); rc != nil || err != nil {
+	f.mu.Lock()
+	hook := f.sendHook
+	f.mu.Unlock()
+	if hook != nil {
+		if rc, err := hook(req); rc != nil || err != nil {
 			if rc != nil || !errors.Is(err, errPass) {
 				f.record(req)
 				return rc, err
@@ -453,7 +456,9 @@ func TestInDoubtSendIsUnknown(t *testing.T) {
 			t.Errorf("row %d: %s (%s), want unknown", r.Row, r.Status, r.Error)
 		}
 	}
+	fk.mu.Lock()
 	fk.sendHook = nil
+	fk.mu.Unlock()
 	sub, err = q.Submit(ctx, m, SubmitOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -500,5 +505,48 @@ func TestPrepareFailureFailsRowsOnce(t *testing.T) {
 	}
 	if res := waitResult(t, q, sub); !res.AllSent() || len(fk.sends) != 6 {
 		t.Errorf("after fixing: all sent %v, %d sends", res.AllSent(), len(fk.sends))
+	}
+}
+
+// TestResolveUnknown: an unknown row whose message a status was found for
+// becomes sent with that id, and is not resent by ResendUnknown.
+func TestResolveUnknown(t *testing.T) {
+	_, _, q := testQueue(t)
+	fk := newFake()
+	fk.sendHook = func(req SendRequest) (*send.Receipt, error) {
+		return nil, &send.InDoubtError{Provider: req.Provider, To: req.To, Err: errors.New("connection closed")}
+	}
+	m := manifest(t, 1, 2)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{})
+	defer stop()
+	waitResult(t, q, sub)
+	// A status arrived for row 1's message (found by its key), none for row 2.
+	n, err := q.ResolveUnknown(ctx, sub, func(r Row) (string, bool) {
+		if r.Key == sub.Rows[0].Key {
+			return "wamid.from-status", true
+		}
+		return "", false
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("resolved %d, %v; want 1", n, err)
+	}
+	fk.mu.Lock()
+	fk.sendHook = nil
+	fk.mu.Unlock()
+	sub, err = q.Submit(ctx, m, SubmitOptions{ResendUnknown: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := waitResult(t, q, sub)
+	if res.Rows[0].Status != pipeline.StatusSent || res.Rows[0].MessageID != "wamid.from-status" {
+		t.Errorf("row 1: %s %q, want sent as wamid.from-status", res.Rows[0].Status, res.Rows[0].MessageID)
+	}
+	if len(fk.sends) != 3 {
+		t.Errorf("%d sends, want 3 (two in doubt, then only the unresolved one again)", len(fk.sends))
 	}
 }
