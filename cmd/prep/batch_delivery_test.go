@@ -347,7 +347,7 @@ func TestBatchDeliveryUsage(t *testing.T) {
 		{map[string]string{envVerifyToken: "v"}, []string{"--store", store, "--listen", "127.0.0.1:0"}}, // handshake without the app secret
 		{noInfobip, []string{"--notify-url", "http://127.0.0.1:1"}},                                     // no Infobip token
 		{deliveryEnv, []string{"--notify-url", "ftp://127.0.0.1:1"}},                                    // not http
-		{deliveryEnv, []string{"--store", store, "--queue", "nats://127.0.0.1:1"}},                      // not with the queue
+		{deliveryEnv, []string{"--store", store, "--wait", "read", "--queue", "nats://127.0.0.1:1"}},    // --wait not with the queue (--store alone resolves unknown rows)
 	} {
 		args := append([]string{"batch", "--sandbox", "http://127.0.0.1:1", "--manifest", manifest}, tc.args...)
 		if _, errOut, code := runCLI(t, tc.env, args...); code != exitUsage {
