@@ -83,16 +83,21 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/prep-audio/prep/pkg/send"
 )
 
-// Provider names one of the sandboxed providers.
-type Provider string
+// Provider names one of the sandboxed providers. It is send.Provider: the
+// sandbox stands in for the same three providers the client talks to, so a
+// test names them one way (s.Requests(send.Meta) and s.Requests(sandbox.Meta)
+// are the same call).
+type Provider = send.Provider
 
-// The providers the sandbox serves.
+// The providers the sandbox serves (send's constants).
 const (
-	Meta    Provider = "meta"
-	D360    Provider = "360dialog"
-	Infobip Provider = "infobip"
+	Meta    = send.Meta
+	D360    = send.D360
+	Infobip = send.Infobip
 )
 
 // Providers lists every provider, in a stable order (a new slice each

@@ -181,7 +181,7 @@ func TestExactRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := lastRequest(t, s, sandbox.Provider(tt.p))
+			req := lastRequest(t, s, tt.p)
 			if req.Method != http.MethodPost || req.Path != tt.path {
 				t.Errorf("request %s %s, want POST %s", req.Method, req.Path, tt.path)
 			}
@@ -312,7 +312,7 @@ func TestErrorClasses(t *testing.T) {
 			}
 			if tt.fault.Status != 0 {
 				for range attempts {
-					s.Inject(sandbox.Provider(tt.p), tt.fault)
+					s.Inject(tt.p, tt.fault)
 				}
 			}
 			var events []send.RetryEvent
@@ -333,7 +333,7 @@ func TestErrorClasses(t *testing.T) {
 			if tt.retried {
 				want = attempts
 			}
-			if n := len(s.Requests(sandbox.Provider(tt.p))); n != want {
+			if n := len(s.Requests(tt.p)); n != want {
 				t.Errorf("%d requests, want %d", n, want)
 			}
 			if len(events) != want || events[len(events)-1].Retry || events[len(events)-1].Reason == "" {
@@ -356,16 +356,16 @@ func TestRetryThenSuccess(t *testing.T) {
 		t.Run(string(p), func(t *testing.T) {
 			s := startSandbox(t, sandbox.Config{})
 			link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
-			s.Inject(sandbox.Provider(p), sandbox.Fault{Status: 503, Code: 131016}, sandbox.Fault{Status: 429})
+			s.Inject(p, sandbox.Fault{Status: 503, Code: 131016}, sandbox.Fault{Status: 429})
 			rc, err := newClient(t, s, p, send.WithRetry(fast(5))).Send(t.Context(), send.Message{To: "+16505551234", Link: link})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rc.Attempts != 3 || len(s.Requests(sandbox.Provider(p))) != 3 || len(s.Messages()) != 1 {
-				t.Errorf("attempts %d, requests %d, messages %d; want 3, 3, 1", rc.Attempts, len(s.Requests(sandbox.Provider(p))), len(s.Messages()))
+			if rc.Attempts != 3 || len(s.Requests(p)) != 3 || len(s.Messages()) != 1 {
+				t.Errorf("attempts %d, requests %d, messages %d; want 3, 3, 1", rc.Attempts, len(s.Requests(p)), len(s.Messages()))
 			}
 			// A fresh, complete body on every attempt.
-			rs := s.Requests(sandbox.Provider(p))
+			rs := s.Requests(p)
 			for i := range rs {
 				if len(rs[i].Body) == 0 || !bytes.Equal(rs[i].Body, rs[0].Body) {
 					t.Errorf("attempt %d body %q differs from the first %q", i+1, rs[i].Body, rs[0].Body)
@@ -456,13 +456,13 @@ func TestInDoubt(t *testing.T) {
 			t.Run(fmt.Sprintf("%s drop-before=%v", p, f.DropBefore), func(t *testing.T) {
 				s := startSandbox(t, sandbox.Config{})
 				link := s.HostFile("v.ogg", "audio/ogg", voiceNote(t))
-				s.Inject(sandbox.Provider(p), f)
+				s.Inject(p, f)
 				_, err := newClient(t, s, p, send.WithRetry(fast(5))).Send(t.Context(), send.Message{To: "+16505551234", Link: link})
 				var ide *send.InDoubtError
 				if !errors.As(err, &ide) || ide.Attempts != 1 || ide.To != "16505551234" {
 					t.Fatalf("err %v (%T), want *send.InDoubtError after 1 attempt", err, err)
 				}
-				if n := len(s.Requests(sandbox.Provider(p))); n != 1 {
+				if n := len(s.Requests(p)); n != 1 {
 					t.Errorf("%d requests, want 1: in doubt is not retried", n)
 				}
 				wantMsgs := 1
@@ -474,7 +474,7 @@ func TestInDoubt(t *testing.T) {
 				}
 				// Allowed explicitly: retried, and the message goes out twice —
 				// which is why it is off by default.
-				s.Inject(sandbox.Provider(p), f)
+				s.Inject(p, f)
 				pol := fast(5)
 				pol.RetryInDoubt = true
 				rc, err := newClient(t, s, p, send.WithRetry(pol)).Send(t.Context(), send.Message{To: "+16505551234", Link: link})
@@ -709,13 +709,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 	m := send.Message{To: "+16505551234", Link: link}
 	for _, p := range []send.Provider{send.Meta, send.D360, send.Infobip} {
 		base := map[send.Provider]string{send.Meta: s.MetaURL(), send.D360: s.D360URL(), send.Infobip: s.InfobipURL()}[p]
-		s.Inject(sandbox.Provider(p), sandbox.Fault{Status: 500}, sandbox.Fault{Status: 429})
+		s.Inject(p, sandbox.Fault{Status: 500}, sandbox.Fault{Status: 429})
 		try(mk(p, base), m)                                                   // transient then rate limit, given up
 		try(mk(p, base+"/x"), m)                                              // 404
 		try(mk(p, echo.URL+"/"+string(p)), m)                                 // hostile echo
 		try(mk(p, echo.URL+"/html/"+string(p)), m)                            // non-JSON echo
 		try(mk(p, base, send.WithToken("x"+metaToken+d360Key+infobipKey)), m) // wrong credential containing the others
-		s.Inject(sandbox.Provider(p), sandbox.Fault{Drop: true}, sandbox.Fault{Drop: true})
+		s.Inject(p, sandbox.Fault{Drop: true}, sandbox.Fault{Drop: true})
 		try(mk(p, base), m)                                 // in doubt
 		try(mk(p, base), send.Message{To: "1", Link: link}) // validation
 	}

@@ -71,13 +71,6 @@ func newSandboxUploader(t testing.TB, s *sandbox.Server, p send.Provider, cache 
 	return u
 }
 
-func sbProvider(p send.Provider) sandbox.Provider {
-	if p == send.Meta {
-		return sandbox.Meta
-	}
-	return sandbox.D360
-}
-
 // TestMediaEveryAcceptedType: every accepted type, named wrongly on disk,
 // reaches both media endpoints with its real MIME type and a file name with
 // its canonical extension.
@@ -94,7 +87,7 @@ func TestMediaEveryAcceptedType(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				media := s.Media(sbProvider(p))
+				media := s.Media(p)
 				if len(media) == 0 {
 					t.Fatal("the sandbox holds no media")
 				}
@@ -145,9 +138,9 @@ func TestMediaRetries(t *testing.T) {
 				path := ogg(t)
 				s := startSandbox(t)
 				u := newSandboxUploader(t, s, p, nil)
-				s.Inject(sbProvider(p), tt.faults...)
+				s.Inject(p, tt.faults...)
 				ref, err := u.Upload(ctx, File{Path: path})
-				if n := len(s.Requests(sbProvider(p))); n != tt.attempts {
+				if n := len(s.Requests(p)); n != tt.attempts {
 					t.Fatalf("%d requests, want %d (err %v)", n, tt.attempts, err)
 				}
 				if tt.wantErr {
@@ -163,7 +156,7 @@ func TestMediaRetries(t *testing.T) {
 				// Each attempt sent the whole body afresh: the object the
 				// sandbox finally kept has the file's exact hash.
 				sum, _ := fileSHA(t, path)
-				media := s.Media(sbProvider(p))
+				media := s.Media(p)
 				if len(media) != 1 || media[0].SHA256 != sum || media[0].ID != ref.MediaID {
 					t.Fatalf("media %+v, want one with sha %s", media, sum)
 				}
@@ -253,25 +246,24 @@ func TestMediaCache(t *testing.T) {
 	path := sample(t, "ogg-opus-mono-48k-2s.ogg")
 	for _, p := range []send.Provider{send.Meta, send.D360} {
 		t.Run(string(p), func(t *testing.T) {
-			sp := sbProvider(p)
 			cached := newSandboxUploader(t, s, p, cache)
 			first, err := cached.Upload(ctx, File{Path: path})
 			if err != nil || first.Reused {
 				t.Fatalf("first: %+v %v", first, err)
 			}
-			n := len(s.Requests(sp))
+			n := len(s.Requests(p))
 			second, err := cached.Upload(ctx, File{Path: copyAs(t, path, "other-name.opus")})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !second.Reused || second.MediaID != first.MediaID || len(s.Requests(sp)) != n {
-				t.Fatalf("second: %+v, requests %d→%d", second, n, len(s.Requests(sp)))
+			if !second.Reused || second.MediaID != first.MediaID || len(s.Requests(p)) != n {
+				t.Fatalf("second: %+v, requests %d→%d", second, n, len(s.Requests(p)))
 			}
 			// --no-cache: no cache given, the file is uploaded again.
 			plain := newSandboxUploader(t, s, p, nil)
 			third, err := plain.Upload(ctx, File{Path: path})
-			if err != nil || third.Reused || len(s.Requests(sp)) != n+1 {
-				t.Fatalf("no cache: %+v %v, requests %d", third, err, len(s.Requests(sp))-n)
+			if err != nil || third.Reused || len(s.Requests(p)) != n+1 {
+				t.Fatalf("no cache: %+v %v, requests %d", third, err, len(s.Requests(p))-n)
 			}
 		})
 	}
