@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/rules"
 	"github.com/prep-audio/prep/pkg/transcode"
 	"github.com/stretchr/testify/assert"
@@ -54,9 +55,7 @@ func TestParseBitrate(t *testing.T) {
 // a WAV and a non-audio file, with --json and a terminal stderr: stdout
 // must hold exactly one JSON object per input, in input order.
 func TestTranscodeCLI(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	testdeps.Tool(t, "ffmpeg", "make deps")
 	src := t.TempDir()
 	note, err := os.ReadFile("../../testdata/ogg-opus-mono-48k-2s.ogg")
 	require.NoError(t, err)
@@ -113,9 +112,7 @@ func TestTranscodeCLI(t *testing.T) {
 
 // TestTranscodeCLIOutFile: -o writes exactly that file, human output.
 func TestTranscodeCLIOutFile(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	testdeps.Tool(t, "ffmpeg", "make deps")
 	dst := filepath.Join(t.TempDir(), "voice.ogg")
 	so, _, code := runCLI(t, nil, "transcode", "../../testdata/ogg-vorbis-stereo-44k-2s.ogg", "-o", dst)
 	require.Equal(t, exitOK, code)
@@ -129,9 +126,7 @@ func TestTranscodeCLIOutFile(t *testing.T) {
 // TestTranscodeCLIPacking: --packing single writes one frame a packet
 // (TOC code 0 or libopus's padded code 3 with one frame), native three.
 func TestTranscodeCLIPacking(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	testdeps.Tool(t, "ffmpeg", "make deps")
 	for pk, want := range map[string]string{"single": "\"packing\":\"single\"", "native": "\"packing\":\"native\""} {
 		dst := filepath.Join(t.TempDir(), pk+".ogg")
 		so, _, code := runCLI(t, nil, "transcode", "--json", "--packing", pk, "../../testdata/ogg-vorbis-stereo-44k-2s.ogg", "-o", dst)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/sandbox"
 )
 
@@ -19,7 +20,7 @@ func needSamples(t *testing.T, paths ...string) {
 	t.Helper()
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("sample %s missing", p)
+			t.Fatalf("sample %s missing (testdata is committed): %v", p, err)
 		}
 	}
 }
@@ -114,7 +115,7 @@ func TestUploadMetaCLI(t *testing.T) {
 func TestUploadS3CLI(t *testing.T) {
 	needSamples(t, goodOgg)
 	if os.Getenv("S3_ENDPOINT") == "" {
-		t.Skip("S3_ENDPOINT unset: S3 tests need a server (make test)")
+		testdeps.Missing(t, "S3_ENDPOINT unset: S3 tests need a server (make test, or source scripts/versitygw.sh && s3_start)")
 	}
 	env := map[string]string{"S3_PREFIX": "cli-test/"}
 	for _, k := range []string{"S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prep-audio/prep/internal/testdeps"
 )
 
 // BenchmarkFile inspects every committed sample from disk, one
@@ -30,9 +32,7 @@ func BenchmarkFile(b *testing.B) {
 // BenchmarkLarge inspects ~16 MB files (the WhatsApp limit) made once with
 // ffmpeg into the OS temp dir (goal: a few ms each).
 func BenchmarkLarge(b *testing.B) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		b.Skip("ffmpeg not installed")
-	}
+	testdeps.Tool(b, "ffmpeg", "make deps")
 	dir := filepath.Join(os.TempDir(), "prep-bench-large")
 	os.MkdirAll(dir, 0o755)
 	// About 15.9 MB each: ~16.5 minutes of 128 kb/s for the lossy ones.

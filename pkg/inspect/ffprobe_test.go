@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/prep-audio/prep/internal/testdeps"
 )
 
 // ffprobeCorrections lists where prep deliberately disagrees with ffprobe,
@@ -89,9 +91,7 @@ func correction(name, field string) string {
 // TestAgainstFFprobe compares codec, channels, sample rate and duration with
 // ffprobe on every committed sample (within 1.5% or 0.25 s).
 func TestAgainstFFprobe(t *testing.T) {
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe not installed (make test installs it)")
-	}
+	testdeps.Tool(t, "ffprobe", "make test installs it")
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*.*"))
 	require.NoError(t, err)
 	// Each correction must still be needed by at least one sample it applies

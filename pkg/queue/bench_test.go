@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/internal/natstest"
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/send"
@@ -32,9 +33,7 @@ func BenchmarkQueueVsLocal(b *testing.B) { benchQueueVsLocal(b, 20, 600, 8) }
 func BenchmarkQueueMachinery(b *testing.B) { benchQueueVsLocal(b, 1, 1000, 1) }
 
 func benchQueueVsLocal(b *testing.B, distinct, rows, seconds int) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		b.Skip("ffmpeg not installed")
-	}
+	testdeps.Tool(b, "ffmpeg", "make deps")
 	srv := natstest.Start(b)
 	dir := b.TempDir()
 	for i := range distinct {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/inspect"
 )
 
@@ -41,12 +42,12 @@ func sample(t testing.TB, name, wantMIME string) []byte {
 	p := filepath.Join(testdata, name)
 	data, err := os.ReadFile(p)
 	if err != nil {
-		t.Skipf("sample %s missing: %v", name, err)
+		t.Fatalf("sample %s missing (testdata is committed): %v", name, err)
 	}
 	if wantMIME != "" {
 		rep, _ := inspect.File(context.Background(), p)
 		if rep.MIME != wantMIME {
-			t.Skipf("pkg/inspect reads %s as %q, not %s (parser not landed?)", name, rep.MIME, wantMIME)
+			t.Fatalf("pkg/inspect reads %s as %q, not %s", name, rep.MIME, wantMIME)
 		}
 	}
 	return data
@@ -61,12 +62,12 @@ func mp3(t *testing.T) []byte {
 		p = filepath.Join(t.TempDir(), "gen.mp3")
 		cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=1", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "64k", p)
 		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Skipf("no MP3 sample and ffmpeg cannot make one: %v %s", err, b)
+			testdeps.Missing(t, "no MP3 sample and ffmpeg cannot make one (make deps): %v %s", err, b)
 		}
 	}
 	rep, _ := inspect.File(context.Background(), p)
 	if rep.MIME != "audio/mpeg" {
-		t.Skipf("pkg/inspect reads MP3 as %q (parser not landed?)", rep.MIME)
+		t.Fatalf("pkg/inspect reads MP3 as %q", rep.MIME)
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
@@ -226,7 +227,7 @@ func statusNames(st []Status) string {
 }
 
 // bigVoice is a mono Ogg Opus voice note over the 512 KB budget, made once
-// with ffmpeg (skips without ffmpeg/libopus).
+// with ffmpeg (its error says when ffmpeg or libopus is missing).
 var bigVoice = sync.OnceValues(func() ([]byte, error) {
 	dir, err := os.MkdirTemp("", "sandbox-test-*")
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
@@ -373,7 +374,7 @@ func TestMetaAsyncFailures(t *testing.T) {
 func TestMetaVoiceOverBudget(t *testing.T) {
 	data, err := bigVoice()
 	if err != nil {
-		t.Skipf("cannot make a large voice note: %v", err)
+		testdeps.Missing(t, "cannot make a large voice note (ffmpeg with libopus: make deps): %v", err)
 	}
 	if int64(len(data)) <= rules.VoiceMaxBytes {
 		t.Fatalf("generated voice note is only %d bytes", len(data))

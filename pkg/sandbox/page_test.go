@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prep-audio/prep/internal/testdeps"
 )
 
 // chromium finds Debian's chromium (the Makefile installs it for this test:
@@ -225,15 +227,13 @@ func TestWaveform(t *testing.T) {
 	if len(b) != WaveformBars || !equalFloats(b, bytePeaks(p, WaveformBars)) {
 		t.Fatalf("byte placeholder not deterministic: %v", b)
 	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	testdeps.Tool(t, "ffmpeg", "make deps")
 	// A tone that is silent for its first half: the decoded envelope must
 	// show the silence; the byte placeholder could not.
 	half := filepath.Join(dir, "half.ogg")
 	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=f=300:d=2,volume='if(lt(t,1),0,1)':eval=frame", "-ac", "1", "-c:a", "libopus", half)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("ffmpeg cannot make the tone: %v %s", err, out)
+		testdeps.Missing(t, "ffmpeg cannot make the tone (ffmpeg with libopus: make deps): %v %s", err, out)
 	}
 	w := ffmpegPeaks(context.Background(), half, WaveformBars)
 	if len(w) != WaveformBars {

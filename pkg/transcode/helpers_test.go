@@ -10,17 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
-// needFFmpeg skips tests that run ffmpeg when it is not installed (make
-// test installs it).
+// needFFmpeg skips tests that run ffmpeg when it is not installed, and
+// fails them under CI (make deps installs it).
 func needFFmpeg(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (make deps installs it)")
-	}
+	testdeps.Tool(t, "ffmpeg", "make deps installs it")
 }
 
 // gen makes a test input with ffmpeg: args are everything between the

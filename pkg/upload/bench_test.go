@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/send"
 	"net/http"
 	"os"
@@ -15,7 +16,7 @@ import (
 func BenchmarkPrepareOgg(b *testing.B) {
 	data, err := os.ReadFile(testdata + "/ogg-opus-mono-48k-2s.ogg")
 	if err != nil {
-		b.Skip(err)
+		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
@@ -42,7 +43,7 @@ func BenchmarkHash16MB(b *testing.B) {
 func benchMedia(b *testing.B, cached bool) {
 	path := testdata + "/ogg-opus-mono-48k-2s.ogg"
 	if _, err := os.Stat(path); err != nil {
-		b.Skip(err)
+		b.Fatal(err)
 	}
 	s := startSandbox(b)
 	var cache *Cache
@@ -71,7 +72,7 @@ func BenchmarkMediaUploadCacheHit(b *testing.B) { benchMedia(b, true) }
 // BenchmarkS3UploadReused: an upload S3 already has (HEAD + presign).
 func BenchmarkS3UploadReused(b *testing.B) {
 	if os.Getenv("S3_ENDPOINT") == "" {
-		b.Skip("S3_ENDPOINT unset")
+		testdeps.Missing(b, "S3_ENDPOINT unset: S3 benchmarks need a server (source scripts/versitygw.sh && s3_start)")
 	}
 	path := testdata + "/ogg-opus-mono-48k-2s.ogg"
 	cfg := S3Config{Bucket: os.Getenv("S3_BUCKET"), Endpoint: os.Getenv("S3_ENDPOINT"), Region: "us-east-1",

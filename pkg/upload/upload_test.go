@@ -29,11 +29,11 @@ func sample(t *testing.T, name string) string {
 	t.Helper()
 	p := filepath.Join(testdata, name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("sample %s missing (make samples)", name)
+		t.Fatalf("sample %s missing (testdata is committed; make samples remakes it)", name)
 	}
 	rep, _ := inspect.File(context.Background(), p)
 	if rep.Container == "" && !rep.Has(inspect.CodeNotAudio) && !rep.Has(inspect.CodeEmpty) {
-		t.Skipf("pkg/inspect cannot parse %s yet: %s", name, rep.Error)
+		t.Fatalf("pkg/inspect cannot parse %s: %s", name, rep.Error)
 	}
 	return p
 }
