@@ -29,25 +29,27 @@ func withHint(err error) error {
 	return err
 }
 
-// settingHints: per provider, the library's field name → where the CLI
-// takes it from.
-var settingHints = map[send.Provider]map[string]string{
-	send.Meta: {
-		"credentials":     "set " + send.EnvMetaToken,
-		"phone number id": "set " + send.EnvMetaPhoneID + " or --phone-number-id",
-		"API version":     "set " + send.EnvMetaVersion + " or --api-version",
-		"base URL":        "set " + send.EnvMetaURL + " or --api-url",
-	},
-	send.D360: {
-		"credentials": "set " + send.EnvD360Key,
-		"base URL":    "set " + send.EnvD360URL + " or --api-url",
-	},
-	send.Infobip: {
-		"credentials": "set " + send.EnvInfobipKey,
-		"base URL":    "set " + send.EnvInfobipBaseURL + " or --api-url",
-		"sender":      "set " + send.EnvInfobipSender + " or --from",
-		"from":        "set " + send.EnvInfobipSender + " or --from",
-	},
+// settingHint is where the CLI takes provider p's setting field from (the
+// library's field name: "credentials", "base URL", …); "" if nowhere.
+func settingHint(p send.Provider, field string) string {
+	return map[send.Provider]map[string]string{
+		send.Meta: {
+			"credentials":     "set " + send.EnvMetaToken,
+			"phone number id": "set " + send.EnvMetaPhoneID + " or --phone-number-id",
+			"API version":     "set " + send.EnvMetaVersion + " or --api-version",
+			"base URL":        "set " + send.EnvMetaURL + " or --api-url",
+		},
+		send.D360: {
+			"credentials": "set " + send.EnvD360Key,
+			"base URL":    "set " + send.EnvD360URL + " or --api-url",
+		},
+		send.Infobip: {
+			"credentials": "set " + send.EnvInfobipKey,
+			"base URL":    "set " + send.EnvInfobipBaseURL + " or --api-url",
+			"sender":      "set " + send.EnvInfobipSender + " or --from",
+			"from":        "set " + send.EnvInfobipSender + " or --from",
+		},
+	}[p][field]
 }
 
 // hint is where to fix what err reports, in the CLI's terms ("" if none).
@@ -60,7 +62,7 @@ func hint(err error) string {
 	)
 	switch {
 	case errors.As(err, &ve):
-		return settingHints[ve.Provider][ve.Field]
+		return settingHint(ve.Provider, ve.Field)
 	case errors.As(err, &ae) && ae.Kind == send.KindAuth:
 		switch ae.Provider {
 		case send.Meta:
