@@ -21,10 +21,6 @@ import (
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
-func init() {
-	register(format{container: rules.ContainerADTS, order: 50, match: matchADTS, parse: parseADTS})
-}
-
 // adtsHeader is a decoded ADTS frame header.
 type adtsHeader struct {
 	mpeg2   bool

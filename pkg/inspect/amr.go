@@ -21,10 +21,6 @@ import (
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
-func init() {
-	register(format{container: rules.ContainerAMR, order: 10, match: matchAMR, parse: parseAMR})
-}
-
 var (
 	amrMagicNB   = []byte("#!AMR\n")
 	amrMagicWB   = []byte("#!AMR-WB\n")

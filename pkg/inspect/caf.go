@@ -18,10 +18,6 @@ import (
 // The 'data' chunk (edit count(4) + audio) may have size −1: "to the end of
 // the file", used by writers that cannot seek back.
 
-func init() {
-	register(format{container: rules.ContainerCAF, order: 10, match: matchCAF, parse: parseCAF})
-}
-
 const (
 	cafMaxChunks = 4096
 	// cafMaxFramesPerPacket bounds a sane packet: the largest codec frames

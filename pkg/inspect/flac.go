@@ -12,10 +12,6 @@ import (
 // STREAMINFO. Each block has a 4-byte header: 1 bit "last block", 7 bits
 // type, 24 bits length.
 
-func init() {
-	register(format{container: rules.ContainerFLAC, order: 10, match: matchFLAC, parse: parseFLAC})
-}
-
 const (
 	flacStreamInfoLen = codec.StreamInfoLen // RFC 9639 §8.2: STREAMINFO is always 34 bytes
 	flacMaxBlocks     = 1024

@@ -31,10 +31,6 @@ import (
 // more than there is) is measured the same way: what is there counts, not
 // the Duration the header promised.
 
-func init() {
-	register(format{container: rules.ContainerWebM, order: 10, match: matchMatroska, parse: parseMatroska})
-}
-
 // EBML and Matroska element IDs (RFC 8794 §11, RFC 9559 §5).
 const (
 	mkvEBML            = 0x1A45DFA3

@@ -26,10 +26,6 @@ import (
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
-func init() {
-	register(format{container: rules.ContainerMP3, order: 60, match: matchMP3, parse: parseMP3})
-}
-
 const (
 	mp3SearchWindow = 64 << 10 // how far past the tags the first frame may start
 	mp3CBRProbe     = 32       // frames compared to tell CBR from VBR

@@ -34,10 +34,6 @@ import (
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
-func init() {
-	register(format{container: rules.ContainerMP4, order: 10, match: matchMP4, parse: parseMP4})
-}
-
 const (
 	mp4MaxDepth   = 10       // nesting depth of boxes walked
 	mp4MaxLeaf    = 64 << 10 // bytes read of a leaf box prep needs (stsd, tkhd, …)

@@ -45,10 +45,6 @@ import (
 //     last link's granule only.
 //   - A missing EOS page or a page cut short sets Truncated.
 
-func init() {
-	register(format{container: rules.ContainerOgg, order: 10, match: matchOgg, parse: parseOgg})
-}
-
 const (
 	oggWindow     = 64 << 10
 	oggMaxStreams = 64 // logical streams per link that we track

@@ -5,18 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/gabriel-vasile/mimetype"
+
+	"github.com/prep-audio/prep/pkg/rules"
 )
 
-// format is one container parser, registered by the file that implements it.
+// format is one container parser.
 type format struct {
 	container string
-	// order: lower runs first. Strong magic (OggS, EBML, RIFF, fLaC, caff,
-	// ftyp, #!AMR) uses 10; frame-sync formats (ADTS 50, MPEG audio 60) come last.
-	order int
 	// match reports whether b, the first bytes of the payload after any
 	// ID3v2 tags, look like this format.
 	match func(b []byte) bool
@@ -25,11 +23,22 @@ type format struct {
 	parse func(s *source, start int64) (*Info, error)
 }
 
-var formats []format
-
-func register(f format) {
-	formats = append(formats, f)
-	sort.SliceStable(formats, func(i, j int) bool { return formats[i].order < formats[j].order })
+// formats are the container parsers in the order they are tried: strong
+// magic first (#!AMR, caff, fLaC, EBML, ftyp, OggS, RIFF), frame-sync
+// formats last (ADTS, then MPEG audio, whose sync is the weakest). An array
+// value: no package state a caller or a test could change.
+func formats() [9]format {
+	return [9]format{
+		{container: rules.ContainerAMR, match: matchAMR, parse: parseAMR},
+		{container: rules.ContainerCAF, match: matchCAF, parse: parseCAF},
+		{container: rules.ContainerFLAC, match: matchFLAC, parse: parseFLAC},
+		{container: rules.ContainerWebM, match: matchMatroska, parse: parseMatroska},
+		{container: rules.ContainerMP4, match: matchMP4, parse: parseMP4},
+		{container: rules.ContainerOgg, match: matchOgg, parse: parseOgg},
+		{container: rules.ContainerWAV, match: matchWAV, parse: parseWAV},
+		{container: rules.ContainerADTS, match: matchADTS, parse: parseADTS},
+		{container: rules.ContainerMP3, match: matchMP3, parse: parseMP3},
+	}
 }
 
 // detect sniffs the content and runs the matching parser. It returns the
@@ -52,7 +61,7 @@ func detect(s *source) (*Info, string, error) {
 	if start > 0 && len(payload) == 0 {
 		return nil, sniffed, errTruncated("an ID3v2 tag of %d bytes and no audio after it", start)
 	}
-	for _, f := range formats {
+	for _, f := range formats() {
 		if !f.match(payload) {
 			continue
 		}

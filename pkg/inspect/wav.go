@@ -16,10 +16,6 @@ import (
 // fill sizes in and leave the RIFF and data sizes at 0xFFFFFFFF or 0; the
 // data then runs to the end of the file.
 
-func init() {
-	register(format{container: rules.ContainerWAV, order: 10, match: matchWAV, parse: parseWAV})
-}
-
 const wavMaxChunks = 4096
 
 func matchWAV(b []byte) bool {
