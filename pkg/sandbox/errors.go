@@ -10,7 +10,7 @@ import (
 )
 
 // graphError is one Graph API error. The shape is Meta's GraphAPIError
-// (../shared/specs/meta-business-messaging-api_v23.0.yaml,
+// (Meta's Business Messaging OpenAPI v23.0, https://github.com/facebook/openapi,
 // components/schemas/GraphAPIError): error.message, type, code,
 // error_subcode, error_data{messaging_product, details}, is_transient,
 // fbtrace_id. 360dialog passes these through unchanged.
@@ -144,8 +144,9 @@ func write360Auth(w http.ResponseWriter, msg string) {
 	}})
 }
 
-// writeInfobipError answers in Infobip's ApiException shape
-// (../shared/specs/infobip-whatsapp-audio-openapi.json):
+// writeInfobipError answers in Infobip's ApiException shape (Infobip's
+// OpenAPI for the audio message,
+// https://www.infobip.com/docs/api/channels/whatsapp/whatsapp-outbound-messages/send-whatsapp-audio-message):
 // {"requestError":{"serviceException":{"messageId":…,"text":…,"validationErrors":{field:[…]}}}}.
 func writeInfobipError(w http.ResponseWriter, status int, id, text string, validation map[string][]string) {
 	if text == "" {

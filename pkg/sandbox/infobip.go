@@ -16,8 +16,8 @@ import (
 )
 
 // infobipAudioPath is the one Infobip operation the sandbox serves
-// (../shared/specs/infobip-whatsapp-audio-openapi.json, operationId
-// send-whatsapp-audio-message).
+// (Infobip's OpenAPI, operationId send-whatsapp-audio-message:
+// https://www.infobip.com/docs/api/channels/whatsapp/whatsapp-outbound-messages/send-whatsapp-audio-message).
 const infobipAudioPath = "/whatsapp/1/message/audio"
 
 // infobipField is one string field of AudioMessage with its length bounds.

@@ -34,8 +34,8 @@ const wabaID = "100000000000000"
 
 var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
 
-// handleMeta serves Meta's Cloud API under /meta
-// (../shared/specs/meta-business-messaging-api_v23.0.yaml paths
+// handleMeta serves Meta's Cloud API under /meta (Meta's Business
+// Messaging OpenAPI v23.0, https://github.com/facebook/openapi, paths
 // /{Version}/{Phone-Number-ID}/messages, /{Version}/{Phone-Number-ID}/media,
 // /{Version}/{Media-ID}; the download URL is the sandbox's own).
 func (s *Server) handleMeta(c *call) {
