@@ -89,65 +89,21 @@ func Parse(b []byte) (*Stream, error) {
 	var pkt []byte
 	var packets [][]byte
 	var grans []int64
-	first := true
 	for off := 0; off < len(b); {
 		if s.EOS {
 			return nil, fmt.Errorf("oggopus: data after the end-of-stream page at offset %d (chained or appended stream)", off)
 		}
-		if len(b)-off < pageHeaderLen || string(b[off:off+4]) != "OggS" {
-			return nil, fmt.Errorf("oggopus: no Ogg page at offset %d", off)
+		pg, err := readPage(b, off)
+		if err != nil {
+			return nil, err
 		}
-		h := b[off:]
-		if h[4] != 0 {
-			return nil, fmt.Errorf("oggopus: Ogg version %d at offset %d", h[4], off)
+		if err := s.checkPage(pg, off, len(pkt) > 0); err != nil {
+			return nil, err
 		}
-		flags := h[5]
-		gran := int64(binary.LittleEndian.Uint64(h[6:]))
-		serial := binary.LittleEndian.Uint32(h[14:])
-		seq := binary.LittleEndian.Uint32(h[18:])
-		want := binary.LittleEndian.Uint32(h[22:])
-		nseg := int(h[26])
-		if len(h) < pageHeaderLen+nseg {
-			return nil, fmt.Errorf("oggopus: page at offset %d is cut", off)
-		}
-		lacing := h[pageHeaderLen : pageHeaderLen+nseg]
-		size := 0
-		for _, l := range lacing {
-			size += int(l)
-		}
-		end := pageHeaderLen + nseg + size
-		if len(h) < end {
-			return nil, fmt.Errorf("oggopus: page at offset %d is cut", off)
-		}
-		page := h[:end]
-		c := make([]byte, len(page))
-		copy(c, page)
-		c[22], c[23], c[24], c[25] = 0, 0, 0, 0
-		if crc(c) != want {
-			return nil, fmt.Errorf("oggopus: bad CRC on the page at offset %d", off)
-		}
-		if first {
-			if flags&flagBOS == 0 {
-				return nil, errors.New("oggopus: the first page is not a beginning-of-stream page")
-			}
-			s.Serial = serial
-		} else if serial != s.Serial || flags&flagBOS != 0 {
-			return nil, fmt.Errorf("oggopus: a second logical stream (serial %08x) at offset %d", serial, off)
-		}
-		if !first && seq != s.Pages[len(s.Pages)-1].Seq+1 {
-			return nil, fmt.Errorf("oggopus: page sequence jumps to %d at offset %d (a page is missing)", seq, off)
-		}
-		if flags&flagContinued != 0 && len(pkt) == 0 {
-			return nil, fmt.Errorf("oggopus: the page at offset %d continues no packet", off)
-		}
-		if flags&flagContinued == 0 && len(pkt) > 0 {
-			return nil, fmt.Errorf("oggopus: a packet is cut at the page at offset %d", off)
-		}
-		first = false
-		s.EOS = flags&flagEOS != 0
-		data := page[pageHeaderLen+nseg:]
+		s.EOS = pg.flags&flagEOS != 0
+		data := pg.data
 		done := 0
-		for _, l := range lacing {
+		for _, l := range pg.lacing {
 			pkt = append(pkt, data[:l]...)
 			data = data[l:]
 			if len(pkt) > maxPacketBytes {
@@ -155,42 +111,130 @@ func Parse(b []byte) (*Stream, error) {
 			}
 			if l < 255 {
 				packets = append(packets, pkt)
-				grans = append(grans, gran)
+				grans = append(grans, pg.granule)
 				pkt = nil
 				done++
 			}
 		}
-		if done > 0 && gran == -1 {
+		if done > 0 && pg.granule == -1 {
 			return nil, fmt.Errorf("oggopus: page at offset %d completes packets without a granule position", off)
 		}
-		s.Pages = append(s.Pages, PageInfo{Flags: flags, Granule: gran, Seq: seq, Packets: done, Segments: nseg})
+		s.Pages = append(s.Pages, PageInfo{Flags: pg.flags, Granule: pg.granule, Seq: pg.seq, Packets: done, Segments: len(pg.lacing)})
 		if len(packets) == 2 && s.headers == 0 {
 			s.headers = len(s.Pages)
 		}
-		off += end
+		off += pg.size
 	}
 	if len(pkt) > 0 {
 		return nil, errors.New("oggopus: the stream ends inside a packet")
 	}
+	if err := s.setPackets(packets, grans); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// rawPage is one Ogg page as read from the stream, its CRC checked.
+type rawPage struct {
+	flags   byte
+	granule int64
+	serial  uint32
+	seq     uint32
+	lacing  []byte // the segment table
+	data    []byte // the payload the lacing values divide
+	size    int    // the whole page: header, segment table and payload
+}
+
+// readPage reads and checks the Ogg page at b[off:] (RFC 3533 §6): its
+// capture pattern, version, length and CRC.
+func readPage(b []byte, off int) (rawPage, error) {
+	if len(b)-off < pageHeaderLen || string(b[off:off+4]) != "OggS" {
+		return rawPage{}, fmt.Errorf("oggopus: no Ogg page at offset %d", off)
+	}
+	h := b[off:]
+	if h[4] != 0 {
+		return rawPage{}, fmt.Errorf("oggopus: Ogg version %d at offset %d", h[4], off)
+	}
+	nseg := int(h[26])
+	if len(h) < pageHeaderLen+nseg {
+		return rawPage{}, fmt.Errorf("oggopus: page at offset %d is cut", off)
+	}
+	lacing := h[pageHeaderLen : pageHeaderLen+nseg]
+	size := 0
+	for _, l := range lacing {
+		size += int(l)
+	}
+	end := pageHeaderLen + nseg + size
+	if len(h) < end {
+		return rawPage{}, fmt.Errorf("oggopus: page at offset %d is cut", off)
+	}
+	page := h[:end]
+	c := make([]byte, len(page))
+	copy(c, page)
+	c[22], c[23], c[24], c[25] = 0, 0, 0, 0
+	if crc(c) != binary.LittleEndian.Uint32(h[22:]) {
+		return rawPage{}, fmt.Errorf("oggopus: bad CRC on the page at offset %d", off)
+	}
+	return rawPage{
+		flags:   h[5],
+		granule: int64(binary.LittleEndian.Uint64(h[6:])),
+		serial:  binary.LittleEndian.Uint32(h[14:]),
+		seq:     binary.LittleEndian.Uint32(h[18:]),
+		lacing:  lacing,
+		data:    page[pageHeaderLen+nseg:],
+		size:    end,
+	}, nil
+}
+
+// checkPage checks that pg, at offset off, continues the one logical stream
+// read so far (s.Pages): the first page begins it, later pages keep its
+// serial and sequence, and a page continues a packet exactly when one is
+// open (inPacket).
+func (s *Stream) checkPage(pg rawPage, off int, inPacket bool) error {
+	first := len(s.Pages) == 0
+	if first {
+		if pg.flags&flagBOS == 0 {
+			return errors.New("oggopus: the first page is not a beginning-of-stream page")
+		}
+		s.Serial = pg.serial
+	} else if pg.serial != s.Serial || pg.flags&flagBOS != 0 {
+		return fmt.Errorf("oggopus: a second logical stream (serial %08x) at offset %d", pg.serial, off)
+	}
+	if !first && pg.seq != s.Pages[len(s.Pages)-1].Seq+1 {
+		return fmt.Errorf("oggopus: page sequence jumps to %d at offset %d (a page is missing)", pg.seq, off)
+	}
+	if pg.flags&flagContinued != 0 && !inPacket {
+		return fmt.Errorf("oggopus: the page at offset %d continues no packet", off)
+	}
+	if pg.flags&flagContinued == 0 && inPacket {
+		return fmt.Errorf("oggopus: a packet is cut at the page at offset %d", off)
+	}
+	return nil
+}
+
+// setPackets reads the header packets (OpusHead, OpusTags; each must end
+// its page, RFC 7845 §3) and keeps the audio packets with the granule of
+// the page each completes on (grans[i] for packets[i]).
+func (s *Stream) setPackets(packets [][]byte, grans []int64) error {
 	if len(packets) < 2 {
-		return nil, errors.New("oggopus: no OpusHead and OpusTags")
+		return errors.New("oggopus: no OpusHead and OpusTags")
 	}
 	head, err := codec.ParseOpusHead(packets[0])
 	if err != nil {
-		return nil, fmt.Errorf("oggopus: %w", err)
+		return fmt.Errorf("oggopus: %w", err)
 	}
 	s.Head, s.HeadRaw = head, packets[0]
 	tags := packets[1]
 	if len(tags) < 16 || string(tags[:8]) != "OpusTags" {
-		return nil, errors.New("oggopus: the second packet is not OpusTags")
+		return errors.New("oggopus: the second packet is not OpusTags")
 	}
 	vl := binary.LittleEndian.Uint32(tags[8:])
 	if uint64(vl) > uint64(len(tags)-16) {
-		return nil, errors.New("oggopus: OpusTags vendor string is cut")
+		return errors.New("oggopus: OpusTags vendor string is cut")
 	}
 	s.Vendor = string(tags[12 : 12+vl])
 	if s.Pages[0].Packets != 1 || s.headers == 0 || s.Pages[s.headers-1].Packets != 1 || (s.headers < len(s.Pages) && s.Pages[s.headers].Flags&flagContinued != 0) {
-		return nil, errors.New("oggopus: the header packets do not end their pages (RFC 7845 §3)")
+		return errors.New("oggopus: the header packets do not end their pages (RFC 7845 §3)")
 	}
 	lastPage := len(s.Pages) - 1
 	// Which packets complete on the last page that completes any.
@@ -204,7 +248,7 @@ func Parse(b []byte) (*Stream, error) {
 	for i, p := range packets[2:] {
 		s.Audio = append(s.Audio, AudioPacket{Data: p, Granule: grans[i+2], Last: i+2 >= len(packets)-nLast && lastPage >= s.headers})
 	}
-	return s, nil
+	return nil
 }
 
 // page is one page to write.

@@ -52,16 +52,37 @@ func Repack(in []byte) ([]byte, Stats, error) {
 		return nil, st, errors.New("oggopus: no audio packets")
 	}
 	st.PacketsIn = len(s.Audio)
+	if st.EndTrim, err = endTrim(s.Audio); err != nil {
+		return nil, st, err
+	}
+	out, outSamples, err := regroup(s.Audio, &st)
+	if err != nil {
+		return nil, st, err
+	}
+	pages := paginate(out, outSamples, &st)
 
-	// End trimming asked for by the input's last page: what its packets
-	// hold beyond the granule position, measured from the page before
-	// (so a gap the muxer put in earlier granules does not count).
-	var prevGran int64
-	var lastSamples int64
-	for _, a := range s.Audio {
+	b := make([]byte, 0, len(in))
+	seq := uint32(0)
+	b = appendPage(b, s.Serial, seq, page{flags: flagBOS, packets: [][]byte{s.HeadRaw}})
+	seq++
+	b = appendPage(b, s.Serial, seq, page{packets: [][]byte{tagsPacket(s.Vendor)}})
+	for _, p := range pages {
+		seq++
+		b = appendPage(b, s.Serial, seq, p)
+	}
+	return b, st, nil
+}
+
+// endTrim is the end trimming the input's last page asks for: what its
+// packets hold beyond the granule position, measured from the page before
+// (so a gap the muxer put in earlier granules does not count); 0 if none
+// or nonsense. It checks that every audio packet parses.
+func endTrim(audio []AudioPacket) (int64, error) {
+	var prevGran, lastSamples int64
+	for _, a := range audio {
 		p, err := codec.ParseOpusPacket(a.Data)
 		if err != nil {
-			return nil, st, fmt.Errorf("oggopus: audio packet: %w", err)
+			return 0, fmt.Errorf("oggopus: audio packet: %w", err)
 		}
 		if a.Last {
 			lastSamples += int64(p.Samples())
@@ -69,17 +90,21 @@ func Repack(in []byte) ([]byte, Stats, error) {
 			prevGran = a.Granule
 		}
 	}
-	if s.Audio[0].Last {
+	if audio[0].Last {
 		prevGran = 0
 	}
-	finalGran := s.Audio[len(s.Audio)-1].Granule
+	finalGran := audio[len(audio)-1].Granule
 	if trim := prevGran + lastSamples - finalGran; trim > 0 && trim < lastSamples {
-		st.EndTrim = trim
+		return trim, nil
 	}
+	return 0, nil
+}
 
-	// Regroup frames.
-	var out [][]byte
-	var outSamples []int
+// regroup combines consecutive frames of the same TOC configuration and
+// channel count into code-3 packets of at most MaxPacketSamples; it
+// returns the packets and the samples each holds, counting st.Frames and
+// st.PacketsOut. The packets were checked by endTrim.
+func regroup(audio []AudioPacket, st *Stats) (out [][]byte, outSamples []int, err error) {
 	var cur [][]byte
 	var curTOC codec.OpusTOC
 	flush := func() error {
@@ -95,14 +120,14 @@ func Repack(in []byte) ([]byte, Stats, error) {
 		cur = nil
 		return nil
 	}
-	for _, a := range s.Audio {
-		p, _ := codec.ParseOpusPacket(a.Data) // parsed above
+	for _, a := range audio {
+		p, _ := codec.ParseOpusPacket(a.Data) // checked by endTrim
 		for _, f := range p.Frames {
 			st.Frames++
 			same := len(cur) > 0 && curTOC.Config == p.TOC.Config && curTOC.Stereo == p.TOC.Stereo
 			if !same || (len(cur)+1)*curTOC.FrameSamples() > MaxPacketSamples {
 				if err := flush(); err != nil {
-					return nil, st, err
+					return nil, nil, err
 				}
 				curTOC = p.TOC
 			}
@@ -110,11 +135,17 @@ func Repack(in []byte) ([]byte, Stats, error) {
 		}
 	}
 	if err := flush(); err != nil {
-		return nil, st, err
+		return nil, nil, err
 	}
 	st.PacketsOut = len(out)
+	return out, outSamples, nil
+}
 
-	// Paginate: about a second a page, at most 255 lacing values.
+// paginate puts the packets on pages of about a second, at most 255
+// lacing values each, with granules that count the samples completed; the
+// last page carries the end trimming (st.EndTrim) and EOS. It sets
+// st.Samples and st.Granule (and clears st.EndTrim if it cannot be kept).
+func paginate(out [][]byte, outSamples []int, st *Stats) []page {
 	var pages []page
 	var pg page
 	var gran, pageStart int64
@@ -153,18 +184,7 @@ func Repack(in []byte) ([]byte, Stats, error) {
 	st.Granule = gran - st.EndTrim
 	pages[len(pages)-1].granule = st.Granule
 	pages[len(pages)-1].flags |= flagEOS
-
-	// Write.
-	b := make([]byte, 0, len(in))
-	seq := uint32(0)
-	b = appendPage(b, s.Serial, seq, page{flags: flagBOS, packets: [][]byte{s.HeadRaw}})
-	seq++
-	b = appendPage(b, s.Serial, seq, page{packets: [][]byte{tagsPacket(s.Vendor)}})
-	for _, p := range pages {
-		seq++
-		b = appendPage(b, s.Serial, seq, p)
-	}
-	return b, st, nil
+	return pages
 }
 
 // tagsPacket is a minimal OpusTags packet (RFC 7845 §5.2): the vendor
