@@ -41,7 +41,11 @@ type InputError struct {
 }
 
 func (e *InputError) Error() string {
-	return fmt.Sprintf("upload %s: %v", orDefault(e.Name, "input"), e.Err)
+	msg := e.Err.Error()
+	if e.Name != "" && strings.Contains(msg, e.Name) {
+		return msg // the cause names the file already ("inspect FILE: …"): no stutter
+	}
+	return fmt.Sprintf("upload %s: %s", orDefault(e.Name, "input"), msg)
 }
 func (e *InputError) Unwrap() error { return e.Err }
 

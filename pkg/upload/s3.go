@@ -86,7 +86,7 @@ var _ Uploader = (*S3)(nil)
 // NewS3 builds an S3 uploader. It makes no request.
 func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if cfg.Bucket == "" {
-		return nil, &ConfigError{Setting: "bucket", Msg: "no bucket given"}
+		return nil, &ConfigError{Setting: "bucket", Msg: "not given"}
 	}
 	if cfg.PresignTTL == 0 {
 		cfg.PresignTTL = MaxPresignTTL

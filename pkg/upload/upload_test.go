@@ -322,3 +322,27 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsDoNotStutter: an error names the file (or the setting) once
+// ("upload FILE: inspect FILE: …" was issue 10's stutter).
+func TestErrorsDoNotStutter(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.ogg")
+	_, _, inputErr := Check(context.Background(), File{Path: missing})
+	_, configErr := NewS3(context.Background(), S3Config{})
+	for _, tt := range []struct {
+		name string
+		err  error
+		once string // must appear exactly once
+	}{
+		{"missing file", inputErr, missing},
+		{"no bucket", configErr, "bucket"},
+	} {
+		if tt.err == nil {
+			t.Fatalf("%s: no error", tt.name)
+		}
+		msg := tt.err.Error()
+		if n := strings.Count(msg, tt.once); n != 1 {
+			t.Errorf("%s: %q names %q %d times, want once", tt.name, msg, tt.once, n)
+		}
+	}
+}
