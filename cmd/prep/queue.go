@@ -127,7 +127,7 @@ func runQueueBatch(ctx context.Context, e *env, url string, m *pipeline.Manifest
 		return err
 	}
 	fmt.Fprintf(e.stderr, "prep batch: submitted %s to %s: %d rows, %d queued now, %d distinct recordings\n",
-		sub.Batch, url, len(sub.Rows), sub.Queued, sub.Distinct)
+		sub.Batch, queue.RedactURL(url), len(sub.Rows), sub.Queued, sub.Distinct)
 	if f.detach {
 		return nil
 	}

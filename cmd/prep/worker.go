@@ -73,7 +73,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	}
 	w := q.NewWorker(queue.PipelineStages{P: p}, queue.WorkerOptions{ID: *id, Jobs: *jobs, Concurrency: *conc, Sources: sources,
 		Account: acct, Logf: func(f string, a ...any) { fmt.Fprintf(e.stderr, "prep worker: "+f+"\n", a...) }})
-	fmt.Fprintf(e.stderr, "prep worker %s: taking rows from %s (providers %v)\n", w.ID(), *url, providers)
+	fmt.Fprintf(e.stderr, "prep worker %s: taking rows from %s (providers %v)\n", w.ID(), queue.RedactURL(*url), providers)
 	hard, stop := twoStageSignals(ctx)
 	defer stop()
 	t0 := time.Now()

@@ -94,13 +94,14 @@ func Connect(url, name string) (*nats.Conn, error) {
 	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
 	if err != nil {
-		return nil, &Error{Op: "connect " + redactURL(url), Err: err}
+		return nil, &Error{Op: "connect " + RedactURL(url), Err: err}
 	}
 	return nc, nil
 }
 
-// redactURL drops user:password@ from a URL for messages.
-func redactURL(u string) string {
+// RedactURL drops user:password@ (or a token@) from NATS URLs for
+// messages: credentials never appear in output or logs.
+func RedactURL(u string) string {
 	var out []string
 	for _, p := range strings.Split(u, ",") {
 		if i := strings.Index(p, "@"); i >= 0 {

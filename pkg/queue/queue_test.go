@@ -550,3 +550,15 @@ func TestResolveUnknown(t *testing.T) {
 		t.Errorf("%d sends, want 3 (two in doubt, then only the unresolved one again)", len(fk.sends))
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"nats://user:s3cret@nats:4222", "nats://***@nats:4222"},
+		{"nats://tok3n@a:4222,nats://u:p@b:4222", "nats://***@a:4222,nats://***@b:4222"},
+	} {
+		if got := RedactURL(tc.in); got != tc.want || strings.Contains(got, "s3cret") {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
