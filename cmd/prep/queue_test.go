@@ -290,6 +290,7 @@ func TestQueueWorkersSurviveKillAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	extra := 0
+	extraUp := map[string]int{}
 	for _, sha := range shas {
 		rec, err := q.Recording(context.Background(), queue.ContentKey(sha, transcode.ProfileVoice))
 		if err != nil {
@@ -298,14 +299,20 @@ func TestQueueWorkersSurviveKillAndRestart(t *testing.T) {
 		if rec.Claims != 1 {
 			extra += rec.Claims - 1
 		}
+		if len(rec.Uploads) != 2 {
+			t.Errorf("recording %.12s uploaded to %v, want meta and link", sha, rec.Uploads)
+		}
 		for d, n := range rec.Uploads {
-			if n != 1 {
-				t.Logf("recording %.12s: %d uploads to %s", sha, n, d)
-			}
+			extraUp[d] += n - 1
 		}
 	}
 	if extra > 1 {
 		t.Errorf("%d transcodes beyond one per recording; the killed worker held at most 1", extra)
+	}
+	for d, n := range extraUp {
+		if n > 1 {
+			t.Errorf("%d uploads to %s beyond one per recording; the killed worker held at most 1 recording", n, d)
+		}
 	}
 	metaUploads := 0
 	for _, r := range sb.Requests(sandbox.Meta) {
