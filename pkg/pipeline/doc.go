@@ -16,8 +16,10 @@
 // remote worker runs the same ones):
 //
 //   - Prepare(ctx, Recording, dir): inspect and transcode one source for a
-//     profile; Recording.Key is its content key (SHA-256 and profile), by
-//     which a batch shares the work among every row that uses it.
+//     profile (inspected once, with the transcoder's voice budget: the
+//     transcoder plans from that report, transcode.Input.Report);
+//     Recording.Key is its content key (SHA-256 and profile), by which a
+//     batch shares the work among every row that uses it.
 //   - Upload(ctx, *Prepared, provider, link): the prepared files where
 //     messages through that provider fetch them (its media endpoint, or
 //     the link host), one upload per content and destination. Nothing is

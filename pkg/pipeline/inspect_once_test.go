@@ -2,15 +2,19 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/sandbox"
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
@@ -141,5 +145,62 @@ func TestRunAndBatchUploadTheTranscodersReport(t *testing.T) {
 	// 6 single items, at least 2 parts, 3 recordings × 3 destinations.
 	if seen < 6+2+9 {
 		t.Errorf("%d uploads went through the checkers, want at least 17", seen)
+	}
+}
+
+// Issue 10, the source side: Prepare inspected the source and the
+// transcoder inspected it again. Now the transcoder plans from the
+// pipeline's report: one inspection, whose facts the plan shows (a
+// duration nudged in the report comes out in the plan), made with the
+// transcoder's voice budget (a note over a small budget is transcoded, not
+// passed through as a default-budget report would have it). Failed before
+// the fix: the plan had the duration of a second inspection.
+func TestPrepareInspectsTheSourceOnce(t *testing.T) {
+	needFFmpeg(t)
+	p, err := New(Config{Senders: map[Provider]send.Sender{Meta: senderFunc(func(context.Context, send.Message) (*send.Receipt, error) {
+		return nil, errors.New("not used")
+	})}, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nudge = 0.25
+	var calls atomic.Int32
+	p.inspect = func(ctx context.Context, path string, opts ...inspect.Option) (*inspect.Report, error) {
+		calls.Add(1)
+		rep, err := inspect.File(ctx, path, opts...)
+		if rep != nil {
+			rep.Duration += nudge
+		}
+		return rep, err
+	}
+	testdata := filepath.Join("..", "..", "testdata")
+	for _, c := range []struct {
+		file     string
+		maxBytes int64
+		action   transcode.Action
+	}{
+		{"mp3-cbr-64k-mono-44100-noxing.mp3", 0, transcode.ActionTranscode},
+		{"ogg-opus-mono-48k-2s.ogg", 0, transcode.ActionPassthrough},
+		{"ogg-opus-mono-48k-2s.ogg", 5_000, transcode.ActionTranscode},
+	} {
+		calls.Store(0)
+		p.topts.MaxBytes = c.maxBytes
+		src := filepath.Join(testdata, c.file)
+		pr, err := p.Prepare(context.Background(), Recording{Path: src}, t.TempDir())
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("%s: inspected %d times by the pipeline", c.file, n)
+		}
+		if pr.Transcode.Action != c.action {
+			t.Errorf("%s, budget %d: action %s (%s), want %s", c.file, c.maxBytes, pr.Transcode.Action, pr.Transcode.Plan.Reason, c.action)
+		}
+		if got, want := pr.Transcode.Plan.Duration, pr.Report.Duration; got != want {
+			t.Errorf("%s: the plan says %.3f s, the pipeline's report %.3f s: the transcoder inspected the source again", c.file, got, want)
+		}
+		if pr.Report.VoiceReady == (c.action == transcode.ActionTranscode) {
+			t.Errorf("%s, budget %d: the pipeline's report says voice_ready %v", c.file, c.maxBytes, pr.Report.VoiceReady)
+		}
 	}
 }

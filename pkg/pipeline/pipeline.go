@@ -38,7 +38,9 @@ type Config struct {
 	// Transcode are the transcoder's options; Profile and Split are set per
 	// recording.
 	Transcode transcode.Options
-	// InspectOptions are passed to inspect.File.
+	// InspectOptions are passed to inspect.File, followed by the voice
+	// budget of Transcode (MaxBytes, default rules.VoiceMaxBytes): the
+	// source is inspected once, and the transcoder plans from that report.
 	InspectOptions []inspect.Option
 	// TempDir holds work directories; default os.TempDir().
 	TempDir string
@@ -97,7 +99,8 @@ func defaultMessageID(pv send.Provider) string {
 }
 
 // realTranscode runs pkg/transcode, one Transcoder per set of options.
-func (p *Pipeline) realTranscode(ctx context.Context, src string, _ *inspect.Report, o transcode.Options, dir string) (*transcode.Result, error) {
+// It plans from rep, the pipeline's inspection of src (not inspected again).
+func (p *Pipeline) realTranscode(ctx context.Context, src string, rep *inspect.Report, o transcode.Options, dir string) (*transcode.Result, error) {
 	key := o.String()
 	p.tcMu.Lock()
 	tc := p.tc[key]
@@ -113,7 +116,7 @@ func (p *Pipeline) realTranscode(ctx context.Context, src string, _ *inspect.Rep
 		p.tc[key] = tc
 	}
 	p.tcMu.Unlock()
-	return tc.ToDir(ctx, transcode.FileInput(src), dir)
+	return tc.ToDir(ctx, transcode.Input{Path: src, Report: rep}, dir)
 }
 
 // Item is one recording to one recipient.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/inspect"
+	"github.com/prep-audio/prep/pkg/rules"
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/transcode"
 	"github.com/prep-audio/prep/pkg/upload"
@@ -74,8 +76,16 @@ func (p *Pipeline) Prepare(ctx context.Context, rec Recording, dir string) (*Pre
 		}
 		pr.SHA256 = sum
 	}
+	o := p.topts
+	o.Profile, o.Split = rec.Profile, rec.Split && rec.Profile == transcode.ProfileVoice
+	// The source is inspected once, with the transcoder's voice budget, and
+	// the transcoder plans from that report.
+	budget := o.MaxBytes
+	if budget == 0 {
+		budget = rules.VoiceMaxBytes
+	}
 	t0 := time.Now()
-	rep, err := p.inspect(ctx, rec.Path, p.iopts...)
+	rep, err := p.inspect(ctx, rec.Path, append(slices.Clip(p.iopts), inspect.WithVoiceMaxBytes(budget))...)
 	pr.Timing.Inspect = time.Since(t0)
 	pr.Report = rep
 	if rep != nil {
@@ -87,8 +97,6 @@ func (p *Pipeline) Prepare(ctx context.Context, rec Recording, dir string) (*Pre
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return pr, &StageError{Stage: StageTranscode, Err: err}
 	}
-	o := p.topts
-	o.Profile, o.Split = rec.Profile, rec.Split && rec.Profile == transcode.ProfileVoice
 	t0 = time.Now()
 	tr, err := p.transcode(ctx, rec.Path, rep, o, dir)
 	pr.Timing.Transcode = time.Since(t0)

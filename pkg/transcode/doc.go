@@ -4,7 +4,8 @@
 //
 // Each input goes through three steps:
 //
-//  1. pkg/inspect reads what the bytes really are;
+//  1. pkg/inspect reads what the bytes really are (or the caller hands its
+//     own report of the file in, Input.Report, and it is not read twice);
 //  2. a pure plan (Transcoder.Plan) picks the cheapest action —
 //     passthrough (byte-identical copy under the real type's canonical
 //     extension), remux (ffmpeg -c copy into the right container) or

@@ -78,3 +78,48 @@ func TestOutputReportIsTheOutputs(t *testing.T) {
 		})
 	}
 }
+
+// TestVoiceFromTheCallersReport: an Input.Report of the file is planned
+// from instead of inspecting the file again (a duration nudged in it shows
+// in the plan), is not modified, and is ignored when its size is not the
+// file's (then the file is inspected).
+func TestVoiceFromTheCallersReport(t *testing.T) {
+	needFFmpeg(t)
+	ctx := context.Background()
+	src := filepath.Join("..", "..", "testdata", "mp3-cbr-64k-mono-44100-noxing.mp3")
+	insp, err := inspect.File(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nudged := func(size int64) *inspect.Report {
+		r := *insp
+		r.Path, r.Duration, r.Size = "caller", insp.Duration+0.25, size
+		return &r
+	}
+	for _, c := range []struct {
+		name string
+		rep  *inspect.Report
+		want float64
+	}{
+		{"the file's report", nudged(insp.Size), insp.Duration + 0.25},
+		{"another size: inspected", nudged(insp.Size + 1), insp.Duration},
+		{"no report", nil, insp.Duration},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var before inspect.Report
+			if c.rep != nil {
+				before = *c.rep
+			}
+			res, err := mustNew(t, Options{}).ToDir(ctx, Input{Path: src, Report: c.rep}, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Plan.Duration != c.want {
+				t.Errorf("planned for %.3f s, want %.3f s", res.Plan.Duration, c.want)
+			}
+			if c.rep != nil && (c.rep.Path != before.Path || c.rep.Duration != before.Duration) {
+				t.Errorf("the caller's report was modified: %+v", *c.rep)
+			}
+		})
+	}
+}

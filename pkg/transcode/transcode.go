@@ -25,6 +25,12 @@ type Input struct {
 	// Name names the input in results and errors, and gives --out-dir
 	// outputs their base name (default: Path).
 	Name string
+	// Report, when set with Path, is the caller's inspection of the file,
+	// made with this Transcoder's budget
+	// (inspect.WithVoiceMaxBytes(Options().MaxBytes)): it is planned from
+	// instead of inspecting the file again when its Size is the file's
+	// (otherwise the file is inspected). It is not modified.
+	Report *inspect.Report
 }
 
 // FileInput is the Input for the file at path.
@@ -257,7 +263,7 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 	default:
 		return nil, errorf(KindOptions, "no input given")
 	}
-	rep, ierr := inspect.File(ctx, j.src, inspect.WithVoiceMaxBytes(t.o.MaxBytes))
+	rep, ierr := j.inspectSource(ctx, in)
 	if err := ctxError(ctx); err != nil {
 		return nil, err
 	}
@@ -325,6 +331,18 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 	}
 	res.Outputs = []Output{out}
 	return res, nil
+}
+
+// inspectSource is the inspection of the source: a copy of in.Report when
+// it is the caller's report of that file (its size), else inspect.File's.
+func (j *job) inspectSource(ctx context.Context, in Input) (*inspect.Report, error) {
+	if in.Report != nil && in.Reader == nil && in.Path != "" {
+		if st, err := os.Stat(in.Path); err == nil && st.Mode().IsRegular() && st.Size() == in.Report.Size {
+			r := *in.Report
+			return &r, nil
+		}
+	}
+	return inspect.File(ctx, j.src, inspect.WithVoiceMaxBytes(j.t.o.MaxBytes))
 }
 
 func orStr(s, def string) string {
