@@ -10,6 +10,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // Plan is pure: it shows what a transcode would do, here for a stereo
@@ -57,4 +58,39 @@ func ExampleTranscoder_ToDir() {
 	}
 	fmt.Println(res.Action, filepath.Ext(res.Outputs[0].Path), res.Outputs[0].Channels)
 	// Output: transcode .ogg 1
+}
+
+// The inspection travels with the bytes: the caller's report of the source
+// goes in (Input.Report, planned from instead of reading the file again)
+// and each output comes back with the report it was verified with
+// (Output.Report), which pkg/upload decides on (upload.File.Report)
+// instead of inspecting the output again.
+func ExampleOutput() {
+	if _, err := exec.LookPath("ffmpeg"); err != nil && os.Getenv("CI") == "" {
+		fmt.Println("transcode audio/ogg true") // no ffmpeg here (under CI: fails)
+		return
+	}
+	ctx := context.Background()
+	src := "../../testdata/mp3-cbr-64k-mono-44100-noxing.mp3"
+	rep, err := inspect.File(ctx, src)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	dir, _ := os.MkdirTemp("", "prep-example-")
+	defer os.RemoveAll(dir)
+	tr, _ := transcode.New(transcode.Options{})
+	res, err := tr.ToDir(ctx, transcode.Input{Path: src, Report: rep}, dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out := res.Outputs[0]
+	typ, used, err := upload.Check(ctx, upload.File{Path: out.Path, Report: out.Report})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.Action, typ.MIME, used == out.Report)
+	// Output: transcode audio/ogg true
 }
