@@ -332,7 +332,7 @@ func (b *Batch) openJournal(runs []*rowRun) (*journalGuard, error) {
 	if b.opts.Journal == "" {
 		return jg, nil
 	}
-	j, recs, bad, err := openJournal(b.opts.Journal)
+	j, recs, bad, err := openJournal(b.opts.Journal, true)
 	if err != nil {
 		return nil, err
 	}

@@ -59,8 +59,9 @@
 //     provider, profile, callback data, the file's SHA-256 and the
 //     occurrence number of that same content), not by line number, so
 //     editing the manifest never moves a state onto another row. A line
-//     torn by a crash is dropped; any other unreadable line stops the
-//     batch (ErrJournalCorrupt) unless CorruptInDoubt is set;
+//     torn by a crash is dropped; any other line that is not a valid
+//     record (blank, garbage, an unknown state, a missing or damaged key)
+//     stops the batch (ErrJournalCorrupt) unless CorruptInDoubt is set;
 //   - stops gracefully (Batch.Stop: no new rows, transcodes abandoned,
 //     in-flight uploads and sends finished) or at once (cancel the
 //     context: in-flight sends become unknown).

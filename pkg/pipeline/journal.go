@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -105,7 +106,7 @@ type Journal struct {
 // (NUL bytes, garbage, a damaged line followed by others) is an error
 // wrapping ErrJournalCorrupt that names the line.
 func OpenJournal(path string) (*Journal, []Record, error) {
-	j, recs, bad, err := openJournal(path)
+	j, recs, bad, err := openJournal(path, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,8 +125,10 @@ type badLine struct {
 }
 
 // openJournal is OpenJournal that returns the unreadable lines instead of
-// failing on them.
-func openJournal(path string) (*Journal, []Record, []badLine, error) {
+// failing on them. With batchKeys, a send's record whose key is not one a
+// batch gives (a damaged key, which would match no row and so hide its
+// send) is an unreadable line too.
+func openJournal(path string, batchKeys bool) (*Journal, []Record, []badLine, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, nil, nil, &JournalError{Path: path, Err: err}
@@ -165,12 +168,28 @@ func openJournal(path string) (*Journal, []Record, []badLine, error) {
 		return fail(err)
 	}
 	syncDir(filepath.Dir(path))
-	return j, rp.recs, rp.bad, nil
+	if !batchKeys {
+		return j, rp.recs, rp.bad, nil
+	}
+	recs, bad := rp.recs[:0:0], rp.bad
+	for i, r := range rp.recs {
+		switch r.State {
+		case StateSending, StateSent, StateFailed, StateUnknown:
+			if !isBatchKey(r.Key) {
+				bad = append(bad, badLine{line: rp.lines[i]})
+				continue
+			}
+		}
+		recs = append(recs, r)
+	}
+	sort.Slice(bad, func(a, b int) bool { return bad[a].line < bad[b].line })
+	return j, recs, bad, nil
 }
 
 // replayed is what an existing journal holds.
 type replayed struct {
 	recs   []Record
+	lines  []int     // the 1-based line of each record
 	bad    []badLine // unreadable lines before the last
 	lastNL bool      // the file ends with a newline (or is empty)
 	tornAt int64     // offset of an unreadable last line without a newline, else -1
@@ -189,6 +208,39 @@ func isTorn(b []byte) bool {
 	return b[0] == '{' && bytes.IndexByte(b, 0) < 0 && utf8.Valid(b)
 }
 
+// valid reports whether r is a record a journal holds: a known state, a
+// send's states with the row's key, an upload with its recording and
+// destination (or, in older journals, its row). Well-formed JSON that is not one (a state or a field name
+// damaged) is an unreadable line: skipped, it could hide a send.
+func (r Record) valid() bool {
+	if r.Part < 0 || r.Parts < 0 || r.Row < 0 {
+		return false
+	}
+	switch r.State {
+	case StateRun, StatePrepared:
+		return true
+	case StateSending, StateSent, StateFailed, StateUnknown:
+		return r.Key != ""
+	case StateUploaded:
+		return r.Key != "" || r.Content != "" && r.Dest != ""
+	}
+	return false
+}
+
+// isBatchKey reports whether key is a key a batch gives its rows
+// (assignKeys: 32 lowercase hex digits).
+func isBatchKey(key string) bool {
+	if len(key) != 32 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // replayJournal reads the records of r from its start.
 func replayJournal(r io.ReadSeeker) (replayed, error) {
 	rp := replayed{lastNL: true, tornAt: -1}
@@ -202,20 +254,22 @@ func replayJournal(r io.ReadSeeker) (replayed, error) {
 		if len(line) > 0 {
 			complete := line[len(line)-1] == '\n'
 			rp.lastNL = complete
-			if b := bytes.TrimSpace(line); len(b) > 0 {
-				var rec Record
-				switch {
-				case json.Unmarshal(b, &rec) == nil && rec.State != "":
-					rp.recs = append(rp.recs, rec)
-				case !complete && isTorn(b):
-					rp.tornAt = off
-				default:
-					bl := badLine{line: n}
-					if m := keyInLine.FindSubmatch(b); m != nil {
-						bl.key = string(m[1])
-					}
-					rp.bad = append(rp.bad, bl)
+			// Every line is a record: a blank line (spaces or carriage
+			// returns written over a record) is damage like any other.
+			b := bytes.TrimSpace(line)
+			var rec Record
+			switch {
+			case json.Unmarshal(b, &rec) == nil && rec.valid():
+				rp.recs = append(rp.recs, rec)
+				rp.lines = append(rp.lines, n)
+			case !complete && len(b) > 0 && isTorn(b):
+				rp.tornAt = off
+			default:
+				bl := badLine{line: n}
+				if m := keyInLine.FindSubmatch(b); m != nil {
+					bl.key = string(m[1])
 				}
+				rp.bad = append(rp.bad, bl)
 			}
 			off += int64(len(line))
 		}

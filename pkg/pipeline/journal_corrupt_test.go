@@ -151,3 +151,110 @@ func TestJournalDamagedTailStops(t *testing.T) {
 		}
 	}
 }
+
+// editLines rewrites every journal line that contains match with edit
+// (given the line without its newline; the newline is kept) and reports
+// the 1-based numbers of the lines edited.
+func editLines(t *testing.T, path, match string, edit func([]byte) []byte) []int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	var edited []int
+	for i, l := range lines {
+		if !bytes.Contains(l, []byte(match)) {
+			continue
+		}
+		edited = append(edited, i+1)
+		body := bytes.TrimSuffix(l, []byte("\n"))
+		lines[i] = append(edit(bytes.Clone(body)), l[len(body):]...)
+	}
+	if len(edited) == 0 {
+		t.Fatalf("no journal line has %q", match)
+	}
+	if err := os.WriteFile(path, bytes.Join(lines, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return edited
+}
+
+// Issue 13 finding 4, the lines that were still skipped: a line that is
+// blank, or well-formed JSON that is not a valid record (an unknown state,
+// a damaged key, a renamed field), stops the batch naming the line; with
+// CorruptInDoubt the row is unknown, never sent again. Before the fix each
+// of these reran and resent the row.
+func TestBatchJournalLineNotARecord(t *testing.T) {
+	fill := func(c byte) func([]byte) []byte {
+		return func(l []byte) []byte { return bytes.Repeat([]byte{c}, len(l)) }
+	}
+	replace := func(old, new string) func([]byte) []byte {
+		return func(l []byte) []byte { return bytes.Replace(l, []byte(old), []byte(new), 1) }
+	}
+	cases := []struct {
+		name  string
+		match func(key string) string // which lines to edit
+		edit  func(key string) func([]byte) []byte
+	}{
+		{"sending and sent lines overwritten with spaces", func(k string) string { return k }, func(string) func([]byte) []byte { return fill(' ') }},
+		{"sending and sent lines overwritten with CRs", func(k string) string { return k }, func(string) func([]byte) []byte { return fill('\r') }},
+		{"sent line overwritten with spaces", func(string) string { return `"state":"sent"` }, func(string) func([]byte) []byte { return fill(' ') }},
+		{"state sent misspelled", func(string) string { return `"state":"sent"` }, func(string) func([]byte) []byte { return replace(`"state":"sent"`, `"state":"sXnt"`) }},
+		{"key damaged", func(k string) string { return k }, func(k string) func([]byte) []byte { return replace(`"key":"`+k[:1], `"key":"x`) }},
+		{"key field renamed", func(k string) string { return k }, func(string) func([]byte) []byte { return replace(`"key":`, `"kex":`) }},
+	}
+	for _, tc := range cases {
+		for _, inDoubt := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/in doubt %v", tc.name, inDoubt), func(t *testing.T) {
+				dir := t.TempDir()
+				writeFiles(t, dir, map[string]string{"a.ogg": "AAA"})
+				m := mustManifest(t, dir, "m.csv", "to,file,provider\n+447000000001,a.ogg,meta\n")
+				journal := filepath.Join(dir, "j")
+				f := newFakes()
+				p := f.pipeline(t)
+				res := runBatch(t, p, m, BatchOptions{Journal: journal})
+				if !res.AllSent() {
+					t.Fatalf("run 1: %v", byStatus(res))
+				}
+				key := res.Rows[0].Key
+				edited := editLines(t, journal, tc.match(key), tc.edit(key))
+				sends := len(f.sent)
+				res, err := p.NewBatch(m, BatchOptions{Journal: journal, CorruptInDoubt: inDoubt}).Run(t.Context())
+				if len(f.sent) != sends {
+					t.Errorf("rerun sent %d messages over a damaged journal", len(f.sent)-sends)
+				}
+				if !inDoubt {
+					var je *JournalError
+					if !errors.As(err, &je) || !errors.Is(err, ErrJournalCorrupt) {
+						t.Fatalf("rerun over a damaged journal: err %v, rows %v", err, byStatus(res))
+					}
+					if je.Line != edited[0] || !strings.Contains(err.Error(), fmt.Sprintf("line %d", edited[0])) {
+						t.Errorf("error %q names line %d, want %d", err, je.Line, edited[0])
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := res.Rows[0].Status; got != StatusUnknown && got != StatusSent {
+					t.Errorf("damaged row: %s %q, want unknown (or sent, when its sent line is intact)", got, res.Rows[0].Error)
+				}
+			})
+		}
+	}
+}
+
+// A line that is not a record stops ReadJournal (prep status) too.
+func TestReadJournalLineNotARecord(t *testing.T) {
+	good := `{"key":"a","part":0,"state":"sent","message_id":"wamid.1","time":"2026-01-01T00:00:00Z"}` + "\n"
+	for _, bad := range []string{"      \n", "\r\r\r\n", `{"key":"a","part":0,"state":"sXnt"}` + "\n", `{"kex":"a","part":0,"state":"sent"}` + "\n", "{}\n"} {
+		path := filepath.Join(t.TempDir(), "j")
+		os.WriteFile(path, []byte(good+bad+good), 0o644)
+		_, err := ReadJournal(path)
+		var je *JournalError
+		if !errors.As(err, &je) || !errors.Is(err, ErrJournalCorrupt) || je.Line != 2 {
+			t.Errorf("line %q: err %v", bad, err)
+		}
+	}
+}
