@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/transcode"
 )
@@ -69,19 +69,68 @@ const maxManifestLine = 1 << 20
 // extension (.csv; .jsonl, .ndjson, .json) or else by the first byte ('{'
 // means JSON Lines). Relative file paths are relative to the manifest's
 // directory.
+//
+// Only a regular file is read: a FIFO (a named pipe, or a shell's process
+// substitution), a device, a socket or a directory is refused before it is
+// opened for reading — a pipe's open or read would block where no signal
+// ends it, /dev/zero would never end — and a manifest larger than
+// MaxManifestSize is refused.
 func ParseManifest(path string, d ManifestDefaults) (*Manifest, error) {
-	f, err := os.Open(path)
+	f, st, err := inspect.OpenRegular(path)
 	if err != nil {
+		var ie *inspect.Error
+		if errors.As(err, &ie) {
+			err = ie.Err // the path is the ManifestError's
+			if ie.Kind == inspect.KindNotRegular {
+				err = fmt.Errorf("%v: a manifest is read from a regular file only (write a pipe's output to a file first)", err)
+			}
+		}
 		return nil, &ManifestError{Path: path, Err: err}
 	}
 	defer f.Close()
+	if st.Size() > MaxManifestSize {
+		return nil, &ManifestError{Path: path, Err: errManifestSize(st.Size())}
+	}
 	return ReadManifest(f, path, filepath.Dir(path), d)
 }
 
+// MaxManifestSize bounds a manifest: 64 MiB, about a million rows. A
+// larger one is refused (split it into several batches).
+const MaxManifestSize = 64 << 20
+
+func errManifestSize(n int64) error {
+	if n <= 0 {
+		return fmt.Errorf("larger than %d MiB, the limit for a manifest: split it into several batches", MaxManifestSize>>20)
+	}
+	return fmt.Errorf("%d bytes, larger than %d MiB, the limit for a manifest: split it into several batches", n, MaxManifestSize>>20)
+}
+
+// cappedReader reads at most MaxManifestSize bytes and then fails.
+type cappedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.n > MaxManifestSize {
+		return 0, errManifestSize(0)
+	}
+	if max := MaxManifestSize + 1 - c.n; int64(len(p)) > max {
+		p = p[:max]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > MaxManifestSize {
+		return n, errManifestSize(0)
+	}
+	return n, err
+}
+
 // ReadManifest parses a manifest from r. name is used for the format (by
-// extension) and messages; baseDir resolves relative file paths.
+// extension) and messages; baseDir resolves relative file paths. More than
+// MaxManifestSize bytes is an error.
 func ReadManifest(r io.Reader, name, baseDir string, d ManifestDefaults) (*Manifest, error) {
-	br := bufio.NewReader(r)
+	br := bufio.NewReader(&cappedReader{r: r})
 	jsonl := false
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".jsonl", ".ndjson", ".json":
@@ -106,8 +155,18 @@ func ReadManifest(r io.Reader, name, baseDir string, d ManifestDefaults) (*Manif
 	if err != nil {
 		return nil, err
 	}
+	if len(m.Rows) == 0 {
+		// Nothing to do is a mistake in the input, not a batch that
+		// succeeded (or failed) at nothing.
+		return nil, &ManifestError{Path: name, Err: ErrManifestNoRows}
+	}
 	return m, nil
 }
+
+// ErrManifestNoRows is wrapped by the error of ParseManifest and
+// ReadManifest for a manifest without a data row (a CSV header alone,
+// blank lines).
+var ErrManifestNoRows = errors.New("no rows: a manifest needs at least one row after its header")
 
 // fill builds a row from its named values and checks what can be checked
 // without the file system.

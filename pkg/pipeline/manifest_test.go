@@ -3,9 +3,12 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestReadManifest(t *testing.T) {
@@ -49,6 +52,9 @@ func TestReadManifest(t *testing.T) {
 			want:    []row{{2, "", "", "", "", "", "not valid CSV"}, {3, "+447700900002", filepath.Join(base, "b.ogg"), Meta, Voice, "", ""}}},
 		{name: "csv missing required column", file: "m.csv", content: "phone,file\n1,a\n", wantErr: `no "to" column`},
 		{name: "csv empty", file: "m.csv", content: "", wantErr: "empty"},
+		{name: "csv header only", file: "m.csv", content: "to,file\n", wantErr: "no rows"},
+		{name: "csv header and blank lines", file: "m.csv", content: "to,file\n\n  \n", wantErr: "no rows"},
+		{name: "jsonl blank lines only", file: "m.jsonl", content: "\n\n", wantErr: "no rows"},
 		{name: "jsonl by extension", file: "m.jsonl",
 			content: `{"to":"+447700900001","file":"a.ogg","provider":"infobip","callback_data":"x"}` + "\n\n" +
 				`{"to":447700900002,"file":"b.ogg","provider":"infobip","profile":"audio"}` + "\n" +
@@ -132,4 +138,69 @@ func FuzzReadManifest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Issue 13 findings 1 and 7: a manifest that is not a regular file (a
+// FIFO, a device, a directory) is refused before it is opened for reading
+// — the open of a FIFO blocked where no signal ended it, /dev/zero grew
+// the process's memory without bound — and one larger than
+// MaxManifestSize is refused. Before the fix the FIFO case hung (the test
+// times out) and /dev/zero was read until memory ran out.
+func TestParseManifestNotRegularOrTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.csv")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.csv")
+	if err := os.WriteFile(big, []byte("to,file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, MaxManifestSize+1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	cases := map[string]struct{ path, want string }{
+		"a FIFO":             {fifo, "named pipe"},
+		"/dev/zero":          {"/dev/zero", "character device"},
+		"a directory":        {dir, "directory"},
+		"larger than 64 MiB": {big, "64 MiB"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := ParseManifest(c.path, ManifestDefaults{Provider: Meta})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				var me *ManifestError
+				if !errors.As(err, &me) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
+					t.Errorf("err %v, want a ManifestError naming %s and saying %q", err, c.path, c.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("ParseManifest(%s) still running after 10 s", c.path)
+			}
+		})
+	}
+}
+
+// A reader that never ends (a pipe from /dev/zero) is cut at
+// MaxManifestSize.
+func TestReadManifestCapped(t *testing.T) {
+	f, err := os.Open("/dev/zero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// CSV reads its endless first line up to the limit (a JSON Lines
+	// manifest stops earlier, at its 1 MiB line limit).
+	_, err = ReadManifest(f, "m.csv", "/base", ManifestDefaults{Provider: Meta})
+	var me *ManifestError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "64 MiB") {
+		t.Errorf("err %v, want the 64 MiB limit", err)
+	}
+	if _, err = ReadManifest(f, "m.jsonl", "/base", ManifestDefaults{Provider: Meta}); !errors.As(err, &me) {
+		t.Errorf("jsonl: err %v", err)
+	}
 }
