@@ -28,7 +28,7 @@ type transcodeJSON struct {
 	Outputs  []transcode.Output  `json:"outputs"`
 	Warning  string              `json:"warning,omitempty"`
 	Error    string              `json:"error,omitempty"`
-	Kind     transcode.Kind      `json:"error_kind,omitempty"`
+	Kind     transcode.ErrorKind `json:"error_kind,omitempty"`
 	Plan     *transcodePlanBrief `json:"plan,omitempty"`
 }
 

@@ -18,7 +18,7 @@ import (
 func TestOutputFailureClassified(t *testing.T) {
 	for _, c := range []struct {
 		stderr string
-		kind   Kind
+		kind   ErrorKind
 		say    string
 	}{
 		{"Error writing trailer of file:/o/.n.ogg.1.tmp: No space left on device", KindOutput, "no space left on device"},

@@ -5,33 +5,34 @@ import (
 	"fmt"
 )
 
-// Kind says why a transcode failed. Find it with errors.As on *Error.
-type Kind string
+// ErrorKind says why a transcode failed (Error.Kind). Find it with
+// errors.As on *Error.
+type ErrorKind string
 
 // Error kinds.
 const (
 	// KindFFmpegMissing: the ffmpeg binary is not installed or not runnable.
-	KindFFmpegMissing Kind = "ffmpeg_missing"
+	KindFFmpegMissing ErrorKind = "ffmpeg_missing"
 	// KindEncoderMissing: ffmpeg lacks an encoder prep needs (libopus, aac).
-	KindEncoderMissing Kind = "encoder_missing"
+	KindEncoderMissing ErrorKind = "encoder_missing"
 	// KindInput: the input could not be read or is not audio ffmpeg decodes.
-	KindInput Kind = "bad_input"
+	KindInput ErrorKind = "bad_input"
 	// KindTooLong: the recording cannot fit the budget even at the floor
 	// bitrate (voice), or under rules.AudioMaxBytes (audio).
-	KindTooLong Kind = "too_long"
+	KindTooLong ErrorKind = "too_long"
 	// KindOverBudget: the output is still over the budget after the one
 	// corrective re-encode.
-	KindOverBudget Kind = "over_budget"
+	KindOverBudget ErrorKind = "over_budget"
 	// KindFFmpeg: ffmpeg ran and failed (the message carries the end of its
 	// stderr).
-	KindFFmpeg Kind = "ffmpeg_failed"
+	KindFFmpeg ErrorKind = "ffmpeg_failed"
 	// KindOptions: the options are invalid.
-	KindOptions Kind = "bad_options"
+	KindOptions ErrorKind = "bad_options"
 	// KindOutput: the output could not be written.
-	KindOutput Kind = "output"
+	KindOutput ErrorKind = "output"
 	// KindCanceled: the context was canceled or timed out; errors.Is finds
 	// context.Canceled / context.DeadlineExceeded through it.
-	KindCanceled Kind = "canceled"
+	KindCanceled ErrorKind = "canceled"
 )
 
 // Error is the error every exported function of this package returns
@@ -39,7 +40,7 @@ const (
 // finds context.Canceled and context.DeadlineExceeded).
 type Error struct {
 	Input  string // the input's path or name, "" if none
-	Kind   Kind
+	Kind   ErrorKind
 	Err    error
 	Stderr string // the last bytes (≤ 8 KiB) ffmpeg wrote to stderr, if it ran
 }
@@ -58,7 +59,7 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func errorf(kind Kind, format string, a ...any) *Error {
+func errorf(kind ErrorKind, format string, a ...any) *Error {
 	return &Error{Kind: kind, Err: fmt.Errorf(format, a...)}
 }
 

@@ -47,7 +47,7 @@ type planCase struct {
 	// want* are checked independently of the golden file.
 	wantAction Action
 	wantExt    string
-	wantKind   Kind // error expected
+	wantKind   ErrorKind // error expected
 }
 
 func planCases() []planCase {
