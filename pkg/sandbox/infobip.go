@@ -25,9 +25,10 @@ const infobipAudioPath = "/whatsapp/1/message/audio"
 // The bounds are those of the OpenAPI excerpt (Infobip 3.210.0): from
 // 1..24, to 1..150, messageId 0..200, content.mediaUrl 1..2048,
 // callbackData 0..4000, notifyUrl 0..2048, entityId and applicationId
-// 0..255. The public docs page (seed 000) still says to 1..24 and
-// messageId 0..100; the sandbox follows the newer contract, so clients
-// that keep to the docs' stricter bounds are accepted either way.
+// 0..255. The public docs page ("Send WhatsApp audio message", URL above)
+// still says to 1..24 and messageId 0..100; the sandbox follows the newer
+// contract, so clients that keep to the docs' stricter bounds are accepted
+// either way.
 type infobipField struct {
 	name     string
 	min, max int

@@ -59,7 +59,9 @@ func (s *Server) handleMeta(c *call) {
 }
 
 // handleD360 serves 360dialog's Cloud API proxy under /360dialog: the same
-// bodies and answers as Meta (seed 002), authenticated with D360-API-KEY.
+// bodies and answers as Meta (360dialog's "Audio",
+// https://docs.360dialog.com/docs/messaging/message-types/audio),
+// authenticated with D360-API-KEY.
 func (s *Server) handleD360(c *call) {
 	key := c.r.Header.Get("D360-API-KEY")
 	if key == "" {
@@ -132,7 +134,8 @@ func missingParam(name string) graphError {
 }
 
 // uploadGraph is POST …/media: multipart with messaging_product, type and
-// file (Meta "Upload media"; seed 001's table of types).
+// file (Meta "Upload media"; the table of types of Meta's "Audio messages",
+// https://developers.facebook.com/docs/whatsapp/cloud-api/messages/audio-messages).
 func (s *Server) uploadGraph(c *call, phoneID string) {
 	if c.tooBig {
 		writeGraph(c.w, graphError{code: 131053, details: fmt.Sprintf("The uploaded file is over the maximum size of %d bytes for audio.", rules.AudioMaxBytes)})
@@ -387,10 +390,13 @@ type graphSend struct {
 // (Meta, "Send messages": "Maximum 512 characters").
 const maxCallbackData = 512
 
-// parseGraphSend validates a send body the way the Cloud API does
-// (seed 001 request syntax; spec components/schemas/AudioMessage). The
-// official v23.0 schema lacks audio.voice, which Meta's and 360dialog's
-// docs (seed 002) describe; the sandbox accepts it as an optional boolean.
+// parseGraphSend validates a send body the way the Cloud API does (the
+// request syntax of Meta's "Audio messages",
+// https://developers.facebook.com/docs/whatsapp/cloud-api/messages/audio-messages;
+// OpenAPI components/schemas/AudioMessage). The official v23.0 schema lacks
+// audio.voice, which Meta's and 360dialog's docs ("Audio",
+// https://docs.360dialog.com/docs/messaging/message-types/audio) describe;
+// the sandbox accepts it as an optional boolean.
 func parseGraphSend(body []byte) (*graphSend, *graphError) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil || m == nil {
@@ -399,18 +405,34 @@ func parseGraphSend(body []byte) (*graphSend, *graphError) {
 		e := missingParam("messaging_product")
 		return nil, &e
 	}
-	str := func(key string) (string, bool, *graphError) {
-		raw, ok := m[key]
-		if !ok || string(raw) == "null" {
-			return "", false, nil
-		}
-		var v string
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return "", true, &graphError{code: 100, message: fmt.Sprintf("Param %s must be a string.", key)}
-		}
-		return v, true, nil
+	out, gerr := parseGraphEnvelope(m)
+	if gerr != nil {
+		return nil, gerr
 	}
-	product, ok, gerr := str("messaging_product")
+	if gerr := parseGraphAudio(m["audio"], out); gerr != nil {
+		return nil, gerr
+	}
+	return out, nil
+}
+
+// graphString reads the string parameter key of m: ok is false when it is
+// absent or null; a non-string is Graph's code 100.
+func graphString(m map[string]json.RawMessage, key string) (v string, ok bool, gerr *graphError) {
+	raw, ok := m[key]
+	if !ok || string(raw) == "null" {
+		return "", false, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", true, &graphError{code: 100, message: fmt.Sprintf("Param %s must be a string.", key)}
+	}
+	return v, true, nil
+}
+
+// parseGraphEnvelope checks the message's own parameters —
+// messaging_product, recipient_type, to, type (audio only) and
+// biz_opaque_callback_data — in the order Graph reports them.
+func parseGraphEnvelope(m map[string]json.RawMessage) (*graphSend, *graphError) {
+	product, ok, gerr := graphString(m, "messaging_product")
 	if gerr != nil {
 		return nil, gerr
 	}
@@ -421,7 +443,7 @@ func parseGraphSend(body []byte) (*graphSend, *graphError) {
 	if !strings.EqualFold(product, "whatsapp") {
 		return nil, &graphError{code: 100, message: fmt.Sprintf("Param messaging_product must be one of {WHATSAPP} - got %q.", product)}
 	}
-	rt, ok, gerr := str("recipient_type")
+	rt, ok, gerr := graphString(m, "recipient_type")
 	if gerr != nil {
 		return nil, gerr
 	}
@@ -431,7 +453,7 @@ func parseGraphSend(body []byte) (*graphSend, *graphError) {
 		}
 		return nil, &graphError{code: 100, message: fmt.Sprintf("Param recipient_type must be one of {INDIVIDUAL, GROUP} - got %q.", rt)}
 	}
-	to, ok, gerr := str("to")
+	to, ok, gerr := graphString(m, "to")
 	if gerr != nil {
 		return nil, gerr
 	}
@@ -442,7 +464,7 @@ func parseGraphSend(body []byte) (*graphSend, *graphError) {
 	if !validPhone(to) {
 		return nil, &graphError{code: 100, details: fmt.Sprintf("Invalid WhatsApp user phone number %q: use the international format, digits only or with a leading +.", to)}
 	}
-	typ, _, gerr := str("type")
+	typ, _, gerr := graphString(m, "type")
 	if gerr != nil {
 		return nil, gerr
 	}
@@ -460,29 +482,33 @@ func parseGraphSend(body []byte) (*graphSend, *graphError) {
 	// biz_opaque_callback_data: Meta's messages docs describe it (echoed
 	// in the message's status webhooks); the v23.0 OpenAPI lists it only
 	// for calls.
-	cb, _, gerr := str("biz_opaque_callback_data")
+	cb, _, gerr := graphString(m, "biz_opaque_callback_data")
 	if gerr != nil {
 		return nil, gerr
 	}
 	if n := len([]rune(cb)); n > maxCallbackData {
 		return nil, &graphError{code: 100, message: fmt.Sprintf("Param biz_opaque_callback_data must be at most %d characters long.", maxCallbackData)}
 	}
-	rawAudio, ok := m["audio"]
-	if !ok || string(rawAudio) == "null" {
+	return &graphSend{to: to, callback: cb}, nil
+}
+
+// parseGraphAudio reads the audio object (rawAudio, nil when absent) into
+// out: exactly one of id or link, and the optional voice flag.
+func parseGraphAudio(rawAudio json.RawMessage, out *graphSend) *graphError {
+	if rawAudio == nil || string(rawAudio) == "null" {
 		e := missingParam("audio")
-		return nil, &e
+		return &e
 	}
 	var audio map[string]json.RawMessage
 	if err := json.Unmarshal(rawAudio, &audio); err != nil {
-		return nil, &graphError{code: 100, message: "Param audio must be a JSON object."}
+		return &graphError{code: 100, message: "Param audio must be a JSON object."}
 	}
-	out := &graphSend{to: to, callback: cb}
 	for key, raw := range audio {
 		switch key {
 		case "id", "link":
 			var v string
 			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, &graphError{code: 100, message: fmt.Sprintf("Param audio['%s'] must be a string.", key)}
+				return &graphError{code: 100, message: fmt.Sprintf("Param audio['%s'] must be a string.", key)}
 			}
 			if key == "id" {
 				out.mediaID = v
@@ -492,20 +518,20 @@ func parseGraphSend(body []byte) (*graphSend, *graphError) {
 		case "voice":
 			var v bool
 			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, &graphError{code: 100, message: "Param audio['voice'] must be a boolean."}
+				return &graphError{code: 100, message: "Param audio['voice'] must be a boolean."}
 			}
 			out.voice = v
 		default:
-			return nil, &graphError{code: 100, message: fmt.Sprintf("Param audio['%s'] is not a valid parameter.", key)}
+			return &graphError{code: 100, message: fmt.Sprintf("Param audio['%s'] is not a valid parameter.", key)}
 		}
 	}
 	if (out.mediaID == "") == (out.link == "") {
-		return nil, &graphError{code: 131009, details: "audio: provide exactly one of id (an uploaded media id) or link (an http(s) URL)."}
+		return &graphError{code: 131009, details: "audio: provide exactly one of id (an uploaded media id) or link (an http(s) URL)."}
 	}
 	if out.link != "" && checkHTTPURL(out.link) != nil {
-		return nil, &graphError{code: 100, message: "Param audio['link'] must be a valid URL."}
+		return &graphError{code: 100, message: "Param audio['link'] must be a valid URL."}
 	}
-	return out, nil
+	return nil
 }
 
 // validPhone accepts international numbers: an optional +, then 7 to 15
@@ -687,7 +713,8 @@ func extFor(rep *inspect.Report) string {
 	return ".bin"
 }
 
-// classify sets how the recipient's phone shows the message (seed 002):
+// classify sets how the recipient's phone shows the message (360dialog's
+// "Audio", https://docs.360dialog.com/docs/messaging/message-types/audio):
 // a voice note with a play icon only when it is mono Ogg Opus of at most
 // rules.VoiceMaxBytes; otherwise a download icon.
 func (s *Server) classify(m *Message, rep *inspect.Report, fail int) {

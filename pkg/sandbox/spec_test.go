@@ -231,7 +231,9 @@ func infobipDateTime() openapi3.SchemaValidationOption {
 // Meta's v23.0 request schema for messages cannot be used to check
 // requests: AudioMessage is allOf(BaseMessageProperties, {type, audio} with
 // additionalProperties: false), so it rejects the documented request of
-// seed 001 (messaging_product, recipient_type and to are "additional" to
+// Meta's "Audio messages"
+// (https://developers.facebook.com/docs/whatsapp/cloud-api/messages/audio-messages:
+// messaging_product, recipient_type and to are "additional" to
 // the second part). The sandbox therefore validates sends by hand
 // (parseGraphSend) and uses the spec for answers only. If a later spec
 // fixes this, this test fails as a reminder to validate requests too.
