@@ -88,7 +88,7 @@ var errBudget = errors.New("fetch budget exhausted")
 func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &InputError{Name: redactURL(rawURL), Err: errors.New("not an http(s) URL")}
+		return nil, &InputError{Op: "fetch", Name: redactURL(rawURL), Err: errors.New("not an http(s) URL")}
 	}
 	if o.MaxFetch <= 0 {
 		o.MaxFetch = 2 << 20

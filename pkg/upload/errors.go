@@ -34,8 +34,9 @@ func (e *RefusedError) Advice() string {
 	return "transcode it first: prep transcode " + orDefault(e.Name, "FILE")
 }
 
-// InputError is a file that could not be read.
+// InputError is a file (or, for CheckURL, a URL) that could not be read.
 type InputError struct {
+	Op   string // what was being done: "upload" (the default) or "fetch" (CheckURL)
 	Name string
 	Err  error
 }
@@ -45,7 +46,7 @@ func (e *InputError) Error() string {
 	if e.Name != "" && strings.Contains(msg, e.Name) {
 		return msg // the cause names the file already ("inspect FILE: …"): no stutter
 	}
-	return fmt.Sprintf("upload %s: %s", orDefault(e.Name, "input"), msg)
+	return fmt.Sprintf("%s %s: %s", orDefault(e.Op, "upload"), orDefault(e.Name, "input"), msg)
 }
 func (e *InputError) Unwrap() error { return e.Err }
 

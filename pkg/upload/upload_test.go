@@ -329,6 +329,7 @@ func TestErrorsDoNotStutter(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.ogg")
 	_, _, inputErr := Check(context.Background(), File{Path: missing})
 	_, configErr := NewS3(context.Background(), S3Config{})
+	_, urlErr := CheckURL(context.Background(), "ftp://example.com/a.ogg", CheckOptions{})
 	for _, tt := range []struct {
 		name string
 		err  error
@@ -336,6 +337,7 @@ func TestErrorsDoNotStutter(t *testing.T) {
 	}{
 		{"missing file", inputErr, missing},
 		{"no bucket", configErr, "bucket"},
+		{"not http", urlErr, "fetch ftp://example.com/a.ogg:"}, // was "upload ftp://…"
 	} {
 		if tt.err == nil {
 			t.Fatalf("%s: no error", tt.name)
