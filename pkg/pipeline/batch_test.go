@@ -693,6 +693,23 @@ func TestBatchStopFinishesUploadsAndRerunReusesThem(t *testing.T) {
 	journal := filepath.Join(dir, "j")
 	f := newFakes()
 	p := f.pipeline(t)
+	// Only the first recording is prepared before the stop: the others
+	// wait for it (Stop cancels the prepares), so no second upload can have
+	// started by then however the goroutines are scheduled on a loaded
+	// machine.
+	inspectFile := p.inspect
+	var prepared atomic.Int32
+	p.inspect = func(ctx context.Context, path string, opts ...inspect.Option) (*inspect.Report, error) {
+		if prepared.Add(1) > 1 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(10 * time.Second):
+				t.Error("the stop never came")
+			}
+		}
+		return inspectFile(ctx, path, opts...)
+	}
 	var b *Batch
 	var once sync.Once
 	f.onUpload = func(ctx context.Context, _ string, _ upload.File) error {
@@ -720,7 +737,7 @@ func TestBatchStopFinishesUploadsAndRerunReusesThem(t *testing.T) {
 	for k, v := range f.uploaded {
 		first[k] = v
 	}
-	f.onUpload = nil
+	f.onUpload, p.inspect = nil, inspectFile
 	res = runBatch(t, p, m, BatchOptions{Journal: journal})
 	if !res.AllSent() {
 		t.Fatalf("rerun: %v", byStatus(res))
