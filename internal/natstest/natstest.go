@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prep-audio/prep/internal/testdeps"
 )
 
 // Binary returns the nats-server path, or "" when there is none.
@@ -46,11 +48,7 @@ func Need(t testing.TB) string {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		msg := "nats-server not found (run `make test-deps`: it builds nats-server v2.15.2 into ~/.cache/prep-tools/bin)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testdeps.Missing(t, "nats-server not found (run `make test-deps`: it builds nats-server v2.15.2 into ~/.cache/prep-tools/bin)")
 	}
 	return bin
 }

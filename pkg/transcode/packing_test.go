@@ -13,18 +13,15 @@ import (
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/inspect/codec"
 	"github.com/prep-audio/prep/pkg/transcode/internal/oggopus"
+
+	"github.com/prep-audio/prep/internal/testdeps"
 )
 
 // needTool skips a test when a tool is missing, and fails it under CI
 // (make test installs every tool the tests need).
 func needTool(t testing.TB, name string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed (scripts/deps.sh test installs it)", name)
-		}
-		t.Skipf("%s not installed (make test installs it)", name)
-	}
+	testdeps.Tool(t, name, "make test installs it")
 }
 
 // opusinfoClean runs Xiph's opusinfo (opus-tools) on a note and fails on

@@ -20,19 +20,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/uuid"
+
+	"github.com/prep-audio/prep/internal/testdeps"
 )
 
 // s3Env returns the configuration of the S3 server the tests run against
 // (scripts/versitygw.sh: `source scripts/versitygw.sh; s3_start`, or
-// `make test`). Without S3_ENDPOINT the test is skipped.
+// `make test`). Without S3_ENDPOINT the test is skipped (failed under CI).
 func s3Env(t *testing.T) S3Config {
 	t.Helper()
 	ep := os.Getenv("S3_ENDPOINT")
-	if ep == "" && os.Getenv("CI") != "" {
-		t.Fatal("S3_ENDPOINT unset under CI: S3 tests need a server (make test, or source scripts/versitygw.sh && s3_start)")
-	}
 	if ep == "" {
-		t.Skip("S3_ENDPOINT unset: S3 tests need a server (make test, or source scripts/versitygw.sh && s3_start)")
+		testdeps.Missing(t, "S3_ENDPOINT unset: S3 tests need a server (make test, or source scripts/versitygw.sh && s3_start)")
 	}
 	bucket := os.Getenv("S3_BUCKET")
 	if bucket == "" {
