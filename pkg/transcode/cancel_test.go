@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prep-audio/prep/internal/testdeps"
 )
 
 // ffmpegPIDs lists the ffmpeg processes whose command line mentions s.
@@ -41,7 +43,7 @@ func ffmpegPIDs(s string) []int {
 func TestCancelMidEncode(t *testing.T) {
 	needFFmpeg(t)
 	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
-		t.Skip("needs /proc to find the ffmpeg process")
+		testdeps.Missing(t, "needs /proc to find the ffmpeg process")
 	}
 	src := t.TempDir()
 	// 10 minutes at 8 kHz: seconds to make, far longer to encode.

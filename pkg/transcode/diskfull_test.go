@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/prep-audio/prep/pkg/inspect"
+
+	"github.com/prep-audio/prep/internal/testdeps"
 )
 
 // TestOutputFailureClassified: ffmpeg's stderr after a failed write is an
@@ -42,7 +44,7 @@ func TestOutputFailureClassified(t *testing.T) {
 func TestDiskFullDevFull(t *testing.T) {
 	needFFmpeg(t)
 	if _, err := os.Stat("/dev/full"); err != nil {
-		t.Skip("no /dev/full on this system")
+		testdeps.Missing(t, "no /dev/full on this system")
 	}
 	in := gen(t, t.TempDir(), "memo.wav", speechLike(3, 16000)...)
 	tr := mustNew(t, Options{})
