@@ -318,11 +318,11 @@ func (p *progressPrinter) finish() {
 func showBatch(e *env, cmd string, res *pipeline.BatchResult, journal, report string, asJSON bool) (reportErr, err error) {
 	if report != "" {
 		if reportErr = pipeline.WriteReportFile(report, res); reportErr != nil {
-			fmt.Fprintf(e.stderr, "prep %s: report: %v\n", cmd, reportErr)
+			fmt.Fprintf(e.stderr, "prep %s: report: %s\n", cmd, escapeControls(reportErr.Error()))
 		}
 	}
 	if res.Summary.Error != "" {
-		fmt.Fprintf(e.stderr, "prep %s: %s\n", cmd, res.Summary.Error)
+		fmt.Fprintf(e.stderr, "prep %s: %s\n", cmd, escapeControls(res.Summary.Error))
 	}
 	if asJSON {
 		return reportErr, pipeline.WriteReportJSONL(e.stdout, res)
@@ -357,7 +357,7 @@ func printBatch(w io.Writer, res *pipeline.BatchResult) {
 			detail += " (sent earlier)"
 		}
 		if !delivery {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Row, orDash(r.To), orDash(string(r.Provider)), orDash(r.File), r.Status, oneLine(detail))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Row, orDash(quoteName(r.To)), orDash(string(r.Provider)), orDash(quoteName(r.File)), r.Status, oneLine(detail))
 			continue
 		}
 		d := orDash(r.Delivery)
@@ -369,15 +369,18 @@ func printBatch(w io.Writer, res *pipeline.BatchResult) {
 				detail += " — " + r.Advice
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Row, orDash(r.To), orDash(string(r.Provider)), orDash(r.File), r.Status, d, oneLine(detail))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Row, orDash(quoteName(r.To)), orDash(string(r.Provider)), orDash(quoteName(r.File)), r.Status, d, oneLine(detail))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, res.Summary.Text())
 }
 
+// oneLine keeps a message on its table cell: newlines become spaces, other
+// control characters (a file name's) are escaped, and it is cut at 160
+// bytes.
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
+	s = escapeControls(strings.ReplaceAll(s, "\n", " "))
 	if len(s) > 160 {
 		s = s[:157] + "..."
 	}

@@ -4,11 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"text/tabwriter"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/rules"
@@ -65,18 +61,6 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		return &reportedError{failed: failed, total: len(paths)}
 	}
 	return nil
-}
-
-// quoteName keeps a file name on its row of a plain table: a name with a
-// control character (a newline or tab would break the table), invalid
-// UTF-8 or a leading or trailing space is printed Go-quoted, "like\nthis".
-func quoteName(s string) string {
-	if s == "" || (s[0] != ' ' && s[len(s)-1] != ' ' && s[0] != '"' && utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) || r == utf8.RuneError || !unicode.IsPrint(r) && r != ' '
-	}) < 0) {
-		return s
-	}
-	return strconv.Quote(s)
 }
 
 // packing is an Opus stream's packing in a table cell, e.g.

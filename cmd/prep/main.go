@@ -43,7 +43,14 @@ func main() {
 	err := run(ctx, e, os.Args[1:])
 	code := exitCode(err)
 	if err != nil && !isReported(err) {
-		fmt.Fprintln(os.Stderr, "prep:", err)
+		// A file name in the message may hold control characters:
+		// escaped, they cannot drive the terminal (the message's own
+		// line breaks are kept).
+		lines := strings.Split(err.Error(), "\n")
+		for i, l := range lines {
+			lines[i] = escapeControls(l)
+		}
+		fmt.Fprintln(os.Stderr, "prep:", strings.Join(lines, "\n"))
 	}
 	os.Exit(code)
 }

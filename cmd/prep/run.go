@@ -354,12 +354,12 @@ func describeRunError(err error) *runError {
 
 func printRun(e *env, r *runResult) {
 	if r.Inspect != nil {
-		fmt.Fprintf(e.stdout, "inspect    %s: %s %s, %d ch, %d Hz, %.2fs, %d bytes (%s)\n", r.File, orDash(r.Inspect.MIME), orDash(r.Inspect.Codec),
+		fmt.Fprintf(e.stdout, "inspect    %s: %s %s, %d ch, %d Hz, %.2fs, %d bytes (%s)\n", quoteName(r.File), orDash(r.Inspect.MIME), orDash(r.Inspect.Codec),
 			r.Inspect.Channels, r.Inspect.SampleRate, r.Inspect.Duration, r.Inspect.Size, ms(r.Timing.Inspect))
 	}
 	if r.Transcode != nil {
 		for _, o := range r.Transcode.Outputs {
-			fmt.Fprintf(e.stdout, "transcode  %s → %s, %s, %d bytes, %.2fs (%s)\n", r.Transcode.Action, filepath.Base(o.Path), o.MIME, o.Bytes, o.Duration, ms(r.Timing.Transcode))
+			fmt.Fprintf(e.stdout, "transcode  %s → %s, %s, %d bytes, %.2fs (%s)\n", r.Transcode.Action, quoteName(filepath.Base(o.Path)), o.MIME, o.Bytes, o.Duration, ms(r.Timing.Transcode))
 		}
 	}
 	for _, m := range r.Media {
@@ -373,7 +373,7 @@ func printRun(e *env, r *runResult) {
 		fmt.Fprintf(e.stdout, "upload     %s (%s)\n", ref, ms(r.Timing.Upload))
 	}
 	if r.Error != nil {
-		fmt.Fprintf(e.stderr, "prep run: %s at %s: %s\n", r.Status, orDash(r.Error.Stage), r.Error.Message)
+		fmt.Fprintf(e.stderr, "prep run: %s at %s: %s\n", r.Status, orDash(r.Error.Stage), escapeControls(r.Error.Message))
 		return
 	}
 	fmt.Fprintf(e.stdout, "send       via %s to %s: message id %s (%s)\n", r.Provider, r.To, r.MessageID, ms(r.Timing.Send))

@@ -86,7 +86,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			if r.Advice != "" {
 				msg += " — " + r.Advice
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Row, r.To, r.Provider, r.Delivery, code, r.Updated, strings.Join(r.MessageID, ";"), msg)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Row, quoteName(r.To), r.Provider, r.Delivery, code, r.Updated, strings.Join(r.MessageID, ";"), escapeControls(strings.ReplaceAll(msg, "\n", " ")))
 		}
 		tw.Flush()
 		fmt.Fprintf(e.stdout, "%d rows: %s\n", len(rows), summaryText(counts))

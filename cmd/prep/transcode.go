@@ -257,8 +257,8 @@ func toTranscodeJSON(in string, r *transcode.Result, err error) transcodeJSON {
 
 func printTranscode(e *env, in string, r *transcode.Result, err error) {
 	if err != nil {
-		fmt.Fprintf(e.stderr, "prep: %v\n", err)
-		fmt.Fprintf(e.stdout, "%s: FAILED\n", in)
+		fmt.Fprintf(e.stderr, "prep: %s\n", escapeControls(err.Error()))
+		fmt.Fprintf(e.stdout, "%s: FAILED\n", quoteName(in))
 		return
 	}
 	for _, o := range r.Outputs {
@@ -267,10 +267,10 @@ func printTranscode(e *env, in string, r *transcode.Result, err error) {
 			attempts = fmt.Sprintf(", %d encodes", r.Attempts)
 		}
 		fmt.Fprintf(e.stdout, "%s → %s: %s%s, %s %d ch %d Hz, %.2fs, %s, %d bytes\n",
-			in, o.Path, r.Action, attempts, o.Codec, o.Channels, o.SampleRate, o.Duration, kbps(o.Bitrate), o.Bytes)
+			quoteName(in), quoteName(o.Path), r.Action, attempts, o.Codec, o.Channels, o.SampleRate, o.Duration, kbps(o.Bitrate), o.Bytes)
 	}
 	if r.Warning != "" {
-		fmt.Fprintf(e.stderr, "prep transcode: %s: warning: %s\n", in, r.Warning)
+		fmt.Fprintf(e.stderr, "prep transcode: %s: warning: %s\n", quoteName(in), escapeControls(r.Warning))
 	}
 }
 
@@ -318,7 +318,7 @@ func (p *transcodeProgress) drawLocked(force bool) {
 	p.last = time.Now()
 	var parts []string
 	for in, f := range p.cur {
-		parts = append(parts, fmt.Sprintf("%s %3.0f%%", filepath.Base(in), 100*f))
+		parts = append(parts, fmt.Sprintf("%s %3.0f%%", quoteName(filepath.Base(in)), 100*f))
 	}
 	fmt.Fprintf(p.e.stderr, "\rtranscode %d/%d  %s\033[K", p.done, p.total, strings.Join(parts, "  "))
 	p.shown = true

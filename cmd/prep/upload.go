@@ -145,7 +145,7 @@ func uploadAll(ctx context.Context, e *env, up upload.Uploader, files []string, 
 			ref, err := up.Upload(gctx, upload.File{Path: f})
 			results[i] = toResult(f, ref, withHint(err))
 			if progress && e.isTerminal {
-				fmt.Fprintf(e.stderr, "\r%s done in %s\033[K\n", f, time.Since(start).Round(time.Millisecond))
+				fmt.Fprintf(e.stderr, "\r%s done in %s\033[K\n", quoteName(f), time.Since(start).Round(time.Millisecond))
 			}
 			return nil
 		})
@@ -169,9 +169,9 @@ func printUploads(e *env, results []uploadResult, asJSON bool) error {
 		}
 		if r.Error != "" {
 			if strings.Contains(r.Error, r.File) {
-				fmt.Fprintf(e.stderr, "prep upload: %s\n", r.Error)
+				fmt.Fprintf(e.stderr, "prep upload: %s\n", escapeControls(r.Error))
 			} else {
-				fmt.Fprintf(e.stderr, "prep upload: %s: %s\n", r.File, r.Error)
+				fmt.Fprintf(e.stderr, "prep upload: %s: %s\n", quoteName(r.File), escapeControls(r.Error))
 			}
 			continue
 		}
@@ -183,7 +183,7 @@ func printUploads(e *env, results []uploadResult, asJSON bool) error {
 		if r.Reused {
 			state = "reused"
 		}
-		fmt.Fprintf(e.stdout, "%s\t%s\t%d bytes\tsha256 %s\t%s\t%s\n", r.File, r.MIME, r.Bytes, r.SHA256, state, ref)
+		fmt.Fprintf(e.stdout, "%s\t%s\t%d bytes\tsha256 %s\t%s\t%s\n", quoteName(r.File), r.MIME, r.Bytes, r.SHA256, state, ref)
 	}
 	if failed > 0 {
 		return &reportedError{failed: failed, total: len(results)}
