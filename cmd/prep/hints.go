@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/upload"
 )
@@ -59,6 +60,7 @@ func hint(err error) string {
 		ae *send.APIError
 		ce *upload.ConfigError
 		se *upload.S3Error
+		re *upload.RefusedError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -87,6 +89,12 @@ func hint(err error) string {
 			upload.S3Network:  "check S3_ENDPOINT",
 			upload.S3Redirect: "check S3_ENDPOINT and S3_REGION",
 		}[se.Kind]
+	case errors.As(err, &re) && re.Name != "":
+		switch re.Kind {
+		case inspect.CodeNotAudio, inspect.CodeEmpty, inspect.CodeUnreadable:
+			return ""
+		}
+		return "prep transcode " + re.Name
 	}
 	return ""
 }

@@ -47,3 +47,17 @@ func TestHintsNameTheSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestHintTranscodeARefusal: upload's refusal says "transcode it first";
+// the CLI adds the command that does it (the library names no command).
+func TestHintTranscodeARefusal(t *testing.T) {
+	const stereo = "../../testdata/ogg-opus-stereo-input44100-3s.opus"
+	var out, errb strings.Builder
+	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string {
+		return map[string]string{"D360_API_KEY": "k3y1", "D360_API_URL": "http://127.0.0.1:9"}[k]
+	}}
+	err := run(context.Background(), e, []string{"upload", "--to", "360dialog", stereo})
+	if got := out.String() + errb.String(); err == nil || !strings.Contains(got, "transcode it first") || !strings.Contains(got, "(prep transcode "+stereo+")") {
+		t.Fatalf("err %v, output %q; want the refusal with the prep transcode hint", err, got)
+	}
+}

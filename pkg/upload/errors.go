@@ -31,7 +31,7 @@ func (e *RefusedError) Advice() string {
 	case inspect.CodeNotAudio, inspect.CodeEmpty, inspect.CodeUnreadable:
 		return "it is not an audio file prep can send"
 	}
-	return "transcode it first: prep transcode " + orDefault(e.Name, "FILE")
+	return "transcode it first, to a mono Ogg Opus voice note or to audio WhatsApp takes"
 }
 
 // InputError is a file (or, for CheckURL, a URL) that could not be read.

@@ -106,7 +106,7 @@ func ExampleRefusedError() {
 	}
 	// Output:
 	// not_mono
-	// transcode it first: prep transcode ../../testdata/ogg-opus-stereo-input44100-3s.opus
+	// transcode it first, to a mono Ogg Opus voice note or to audio WhatsApp takes
 }
 
 // CheckURL tells what a provider fetching the URL would find.

@@ -160,8 +160,8 @@ func TestTooLargeRefusedFromRulesLimit(t *testing.T) {
 	if !errors.As(err, &re) || re.Kind != inspect.CodeTooLarge {
 		t.Fatalf("err = %v, want too_large refusal", err)
 	}
-	if !strings.Contains(re.Error(), "prep transcode") {
-		t.Fatalf("no transcode advice in %q", re.Error())
+	if !strings.Contains(re.Error(), "transcode it first") || strings.Contains(re.Error(), "prep ") {
+		t.Fatalf("no transcode advice, or the CLI's words, in %q", re.Error())
 	}
 }
 
