@@ -184,7 +184,7 @@ func classifyGraph(e *APIError) {
 	case e.Code == codeReEngagement:
 		e.Kind, e.Advice = KindWindow, "the recipient has not written in the last 24 hours: send an approved template message first"
 	case e.Code == codeMediaUpload || e.Code == codeMediaDownload:
-		e.Kind, e.Advice = KindMedia, "the media could not be fetched or is not a supported audio type: check the file's real type, MIME type and size (prep inspect) and that the link or media id is reachable"
+		e.Kind, e.Advice = KindMedia, "the media could not be fetched or is not a supported audio type: check the file's real type (its bytes, not its name), MIME type and size, and that the link or media id is reachable"
 	case e.Code == codeAccessToken || e.HTTPStatus == 401:
 		e.Kind, e.Advice = KindAuth, "the access token or API key is invalid or expired: issue a new one"
 	case e.Code == codePermission || e.Code == codeAccessDenied || (e.Code >= 200 && e.Code <= 299) || e.HTTPStatus == 403:
