@@ -57,6 +57,12 @@ func (e *batchError) As(target any) bool {
 // exiting is safe).
 const hardStopGrace = 3 * time.Second
 
+// sameSignalWindow: a second SIGINT/SIGTERM this soon after the first is
+// the same stop delivered twice — `timeout -s INT` signals the process and
+// then its whole group, a terminal's Ctrl-C reaches every process of the
+// group — not a second Ctrl-C, which no hand presses within 50 ms.
+const sameSignalWindow = 50 * time.Millisecond
+
 func runBatch(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "batch", "--manifest FILE [--journal FILE] [--report FILE] [--jobs N] [--json] [--store FILE [--listen HOST:PORT] [--notify-url BASE] [--wait delivered|read|played] [--wait-timeout D]] [--queue nats://HOST:PORT [--detach] [--batch NAME]]")
 	manifest := fs.String("manifest", "", "CSV (header to,file[,provider,profile,callback_data]) or JSON Lines manifest")
@@ -232,6 +238,7 @@ func runWithSignals(ctx context.Context, e *env, b *pipeline.Batch) (*pipeline.B
 	defer close(done)
 	go func() {
 		got := 0 // signals seen here: every SIGINT/SIGTERM reaches this channel too
+		var first time.Time
 		stopping := false
 		stop := func() {
 			if !stopping {
@@ -250,7 +257,12 @@ func runWithSignals(ctx context.Context, e *env, b *pipeline.Batch) (*pipeline.B
 				stop()
 				continue
 			case <-sigs:
-				got++
+				if got == 1 && time.Since(first) < sameSignalWindow {
+					continue // the first one, delivered again
+				}
+				if got++; got == 1 {
+					first = time.Now()
+				}
 			}
 			stop()
 			if got >= 2 {

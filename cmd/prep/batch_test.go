@@ -175,6 +175,14 @@ func sendInFlight(sb *sandbox.Server) bool {
 // soon as ready returns true (nil: never).
 func runBatchProcessWhen(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sigs []syscall.Signal, ready func() bool) (int, string) {
 	t.Helper()
+	return runBatchProcessGap(t, bin, sb, manifest, report, sigs, 100*time.Millisecond, ready)
+}
+
+// runBatchProcessGap is runBatchProcessWhen with the signals gap apart (0:
+// back to back, as `timeout` delivers one to the process and again to its
+// group).
+func runBatchProcessGap(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sigs []syscall.Signal, gap time.Duration, ready func() bool) (int, string) {
+	t.Helper()
 	cmd := exec.Command(bin, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report, "--send-workers", "2", "--jobs", "2")
 	cmd.Env = append(os.Environ(), "PREP_SANDBOX_URL=", "PREP_PROVIDER=")
 	var stderr bytes.Buffer
@@ -193,8 +201,8 @@ func runBatchProcessWhen(t *testing.T, bin string, sb *sandbox.Server, manifest,
 				}
 				if ready() {
 					for i, sig := range sigs {
-						if i > 0 {
-							time.Sleep(100 * time.Millisecond)
+						if i > 0 && gap > 0 {
+							time.Sleep(gap)
 						}
 						cmd.Process.Signal(sig)
 					}
@@ -490,6 +498,41 @@ func TestBatchDoubleSIGINTStopsAtOnce(t *testing.T) {
 		if len(msgs) > 1 || (r.Status == pipeline.StatusSent && len(msgs) != 1) || (len(msgs) == 0 && r.Status != pipeline.StatusUnknown) {
 			t.Errorf("row %d %s with %d messages", r.Row, r.Status, len(msgs))
 		}
+	}
+}
+
+// Issue 13 finding 7: `timeout -s INT` delivers its signal twice, to the
+// process and again to its group, and a terminal's Ctrl-C reaches every
+// process of the group: a second signal within sameSignalWindow of the
+// first is the same stop, not a second Ctrl-C. Two SIGINTs back to back
+// stop gracefully — the sends in flight finish and are sent, none is
+// unknown — where before the fix they stopped at once and left the send in
+// flight unknown. (Two signals 100 ms apart still stop at once:
+// TestBatchDoubleSIGINTStopsAtOnce.)
+func TestBatchSignalDeliveredTwiceIsOneStop(t *testing.T) {
+	needFFmpeg(t)
+	bin := prepBinary(t)
+	sb := startSB(t, sandbox.Config{})
+	for _, p := range sandbox.Providers() {
+		sb.SetFaults(p, sandbox.Faults{Latency: time.Second})
+	}
+	dir := t.TempDir()
+	const n = 12
+	manifest := writeManifest(t, dir, n, interruptSamples[:1])
+	report := filepath.Join(dir, "report.jsonl")
+	code, out := runBatchProcessGap(t, bin, sb, manifest, report, []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, 10*time.Millisecond, func() bool { return sendInFlight(sb) })
+	if code != exitSignal && code != exitFailed {
+		t.Fatalf("exit %d, want %d\n%s", code, exitSignal, out)
+	}
+	if strings.Contains(out, "stopping now") {
+		t.Errorf("a signal delivered twice was taken for a second Ctrl-C:\n%s", out)
+	}
+	counts := map[pipeline.Status]int{}
+	for _, r := range reportRows(t, report) {
+		counts[r.Status]++
+	}
+	if counts[pipeline.StatusUnknown] != 0 || counts[pipeline.StatusSent] == 0 {
+		t.Errorf("after one stop delivered twice: %v, want the sends in flight sent and none unknown", counts)
 	}
 }
 
