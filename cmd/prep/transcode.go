@@ -243,7 +243,7 @@ func toTranscodeJSON(in string, r *transcode.Result, err error) transcodeJSON {
 		j.Error = err.Error()
 		var te *transcode.Error
 		if errors.As(err, &te) {
-			j.Kind = te.Kind
+			j.Kind, j.Attempts = te.Kind, te.Attempts
 		}
 		return j
 	}

@@ -2,7 +2,9 @@ package transcode
 
 import (
 	"context"
+	"errors"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -12,8 +14,10 @@ import (
 
 // amrDTXSample writes an Android-style AMR recording with DTX (speech and
 // silences coded as SID/NO_DATA) with the project's generator
-// (internal/testgen/amr): frames × 20 ms long. mp4 remuxes it into 3GP.
-func amrDTXSample(t testing.TB, dir, name string, wb bool, frames int, to3gp bool) string {
+// (internal/testgen/amr): frames × 20 ms long, runs the generator's -runs
+// (speech:silence frame counts, "" its default 25:25). to3gp remuxes it
+// into 3GP.
+func amrDTXSample(t testing.TB, dir, name string, wb bool, frames int, to3gp bool, runs ...string) string {
 	t.Helper()
 	out := filepath.Join(dir, name)
 	raw := out
@@ -30,6 +34,9 @@ func amrDTXSample(t testing.TB, dir, name string, wb bool, frames int, to3gp boo
 	if wb {
 		args = append(args, "-wb")
 	}
+	if len(runs) > 0 && runs[0] != "" {
+		args = append(args, "-runs", runs[0])
+	}
 	if b, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("testgen/amr: %v: %s", err, b)
 	}
@@ -43,7 +50,10 @@ func amrDTXSample(t testing.TB, dir, name string, wb bool, frames int, to3gp boo
 // ffmpeg run with no warning, and the note decodes (libopus) to the
 // recording's length, frames × 20 ms, within 60 ms; opusinfo finds nothing
 // (checkVoice). Before the DTX plan these took 2 runs and came out short
-// (the 3 s sample: 2.5 s of samples under a 3 s granule).
+// (the 3 s sample: 2.5 s of samples under a 3 s granule). The mostly-DTX
+// recordings (more than ffmpeg's default max_error_rate, 2/3, of frames
+// SID/NO_DATA) failed outright with exit status 69 before the DTX plan
+// passed -max_error_rate 1, and reported 0 attempts.
 func TestAMRDTXOnce(t *testing.T) {
 	needFFmpeg(t)
 	dir := t.TempDir()
@@ -54,19 +64,30 @@ func TestAMRDTXOnce(t *testing.T) {
 		wb     bool
 		frames int
 		to3gp  bool
+		runs   string
 	}{
-		{"nb-10s.amr", false, 500, false},
-		{"nb-3.02s.amr", false, 151, false}, // ends inside a DTX silence
-		{"wb-10s.awb", true, 500, false},
-		{"nb-10s.3gp", false, 500, true},
-		{"wb-6s.3gp", true, 300, true},
+		{"nb-10s.amr", false, 500, false, ""},
+		{"nb-3.02s.amr", false, 151, false, ""}, // ends inside a DTX silence
+		{"wb-10s.awb", true, 500, false, ""},
+		{"nb-10s.3gp", false, 500, true, ""},
+		{"wb-6s.3gp", true, 300, true, ""},
+		{"nb-12s-mostly-dtx.amr", false, 600, false, "50:500:50"}, // 50 speech, 500 DTX, 50 speech
+		{"nb-12s-mostly-dtx.3gp", false, 600, true, "50:500:50"},
+		{"wb-12s-mostly-dtx.awb", true, 600, false, "50:500:50"},
+		{"nb-60s-3s-speech-7s-silence.amr", false, 3000, false, "150:350"},
+		{"nb-4s-all-dtx.amr", false, 200, false, "0:1"},
+		{"nb-4s-all-dtx.3gp", false, 200, true, "0:1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			in := amrDTXSample(t, dir, c.name, c.wb, c.frames, c.to3gp)
+			in := amrDTXSample(t, dir, c.name, c.wb, c.frames, c.to3gp, c.runs)
 			want := float64(c.frames) * 0.020
 			ctx := context.Background()
 			res, err := voice.ToDir(ctx, FileInput(in), t.TempDir())
 			if err != nil {
+				var te *Error
+				if errors.As(err, &te) && te.Attempts == 0 {
+					t.Errorf("the failed encode reports 0 attempts, but ffmpeg ran")
+				}
 				t.Fatal(err)
 			}
 			if res.Attempts != 1 || res.Warning != "" || !res.Plan.DTX {
@@ -89,5 +110,28 @@ func TestAMRDTXOnce(t *testing.T) {
 				t.Errorf("audio: %d attempts, warning %q, %.3f s for %.3f s", ra.Attempts, ra.Warning, ra.Outputs[0].Duration, want)
 			}
 		})
+	}
+}
+
+// TestFailedEncodeCountsAttempts: an encode that fails after ffmpeg ran
+// says how many runs it made (Error.Attempts), where it said 0 before (the
+// failed result had none to report). The ffmpeg here is a script that
+// fails like ffmpeg on undecodable input: a strict run, then a lenient one.
+func TestFailedEncodeCountsAttempts(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	in := gen(t, dir, "tone.wav", "-f", "lavfi", "-i", "sine=f=440:d=1:r=16000")
+	fake := filepath.Join(dir, "ffmpeg")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'Error while decoding stream #0:0: Invalid data found when processing input' >&2\nexit 69\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tr := mustNew(t, Options{FFmpeg: fake})
+	_, err := tr.ToDir(context.Background(), FileInput(in), t.TempDir())
+	var te *Error
+	if !errors.As(err, &te) {
+		t.Fatalf("want a *Error, got %v", err)
+	}
+	if te.Attempts != 2 {
+		t.Errorf("Attempts = %d after a strict and a lenient run (kind %s: %v)", te.Attempts, te.Kind, err)
 	}
 }

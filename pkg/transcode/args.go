@@ -122,6 +122,12 @@ func (p Plan) args(in, out string, seg Segment, progress, lenient bool) (args []
 		}
 		g = append(g, a)
 	}
+	if p.DTX {
+		// SID and NO_DATA frames are decoding errors to ffmpeg 5.1, and a
+		// recording may be mostly silence: past the default
+		// max_error_rate (2/3 of the frames) ffmpeg exits with status 69.
+		g = append(g, "-max_error_rate", "1")
+	}
 	if progress {
 		g = append(g, "-progress", "pipe:1", "-nostats")
 	}

@@ -43,6 +43,9 @@ type Error struct {
 	Kind   ErrorKind
 	Err    error
 	Stderr string // the last bytes (≤ 8 KiB) ffmpeg wrote to stderr, if it ran
+	// Attempts counts the ffmpeg runs made before the failure, as
+	// Result.Attempts does for a success (0: ffmpeg never ran).
+	Attempts int
 }
 
 func (e *Error) Error() string {

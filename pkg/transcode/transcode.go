@@ -320,7 +320,7 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 		}
 		if rep.Error != "" && errors.As(err, &te) && (te.Kind == KindInput || te.Kind == KindFFmpeg) {
 			// Neither prep's parsers nor ffmpeg can read it.
-			return nil, &Error{Kind: KindInput, Err: fmt.Errorf("%s, and ffmpeg cannot decode it either", firstProblem(rep)), Stderr: te.Stderr}
+			return nil, &Error{Kind: KindInput, Err: fmt.Errorf("%s, and ffmpeg cannot decode it either", firstProblem(rep)), Stderr: te.Stderr, Attempts: te.Attempts}
 		}
 		return nil, err
 	}
@@ -527,6 +527,16 @@ const maxRuns = 4
 // cannot decode strictly (-xerror) is encoded again leniently, with a
 // warning. It returns the plan carried out.
 func (j *job) encodeVerified(ctx context.Context, p Plan, src *inspect.Report, tmp string, seg Segment) (encoded, error) {
+	e, err := j.encodeLoop(ctx, p, src, tmp, seg)
+	var te *Error
+	if err != nil && errors.As(err, &te) && te.Attempts == 0 {
+		te.Attempts = e.attempts // ffmpeg ran, even if it failed
+	}
+	return e, err
+}
+
+// encodeLoop is encodeVerified's loop.
+func (j *job) encodeLoop(ctx context.Context, p Plan, src *inspect.Report, tmp string, seg Segment) (encoded, error) {
 	e := encoded{plan: p}
 	// A DTX plan is lenient from the first run: its decoding errors are
 	// the expected SID/NO_DATA frames, not damage.

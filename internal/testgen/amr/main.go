@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
+	"strings"
 )
 
 // Payload sizes in bits per frame type (RFC 4867 §3.6 / 3GPP TS 26.101 and
@@ -33,6 +35,7 @@ func main() {
 	mode := flag.Int("mode", 7, "speech frame type (NB 0-7, WB 0-8)")
 	frames := flag.Int("frames", 150, "number of 20 ms frames in all (speech+SID+NO_DATA)")
 	dtx := flag.Bool("dtx", false, "alternate speech with DTX silence (SID every 8th frame, NO_DATA between)")
+	runs := flag.String("runs", "25:25", "with -dtx: the lengths in frames of the speech and silence runs, alternating from speech and cycled (\"50:500:50\": 50 speech, 500 silence, 50 speech, 500 silence…; \"0:1\": all silence)")
 	seed := flag.Uint64("seed", 1, "PRNG seed for payload bits")
 	out := flag.String("o", "", "output file")
 	flag.Parse()
@@ -48,6 +51,21 @@ func main() {
 		fmt.Fprintf(os.Stderr, "amr: mode %d is not a speech mode\n", *mode)
 		os.Exit(2)
 	}
+	var cycle []int
+	total := 0
+	for _, r := range strings.Split(*runs, ":") {
+		n, err := strconv.Atoi(r)
+		if err != nil || n < 0 {
+			fmt.Fprintf(os.Stderr, "amr: bad -runs %q\n", *runs)
+			os.Exit(2)
+		}
+		cycle = append(cycle, n)
+		total += n
+	}
+	if total == 0 {
+		fmt.Fprintf(os.Stderr, "amr: bad -runs %q\n", *runs)
+		os.Exit(2)
+	}
 	f, err := os.Create(*out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "amr:", err)
@@ -59,12 +77,13 @@ func main() {
 	for i := 0; i < *frames; i++ {
 		ft := *mode
 		if *dtx {
-			// 25 frames (0.5 s) of speech, then 25 frames of silence:
-			// the first silent frame is SID_FIRST, then a SID_UPDATE every
-			// 8th frame and NO_DATA in between (TS 26.093 §5).
-			if p := i % 50; p >= 25 {
+			// Runs of speech and of silence (by default 25 frames,
+			// 0.5 s, each): the first silent frame is SID_FIRST, then a
+			// SID_UPDATE every 8th frame and NO_DATA in between (TS 26.093
+			// §5).
+			if silent, p := runAt(cycle, total, i); silent {
 				ft = noData
-				if (p-25)%8 == 0 {
+				if p%8 == 0 {
 					ft = sid
 				}
 			}
@@ -88,4 +107,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "amr:", err)
 		os.Exit(1)
 	}
+}
+
+// runAt says whether frame i falls in a silence run of the cycle (runs
+// alternate speech, silence, speech, …; total is their sum) and its
+// position in its run.
+func runAt(cycle []int, total, i int) (silent bool, pos int) {
+	p := i % total
+	for k, n := range cycle {
+		if p < n {
+			return k%2 == 1, p
+		}
+		p -= n
+	}
+	return false, 0
 }
