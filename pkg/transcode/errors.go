@@ -17,6 +17,9 @@ const (
 	KindEncoderMissing ErrorKind = "encoder_missing"
 	// KindInput: the input could not be read or is not audio ffmpeg decodes.
 	KindInput ErrorKind = "bad_input"
+	// KindNotRegular: the input path is a FIFO, device, socket or
+	// directory; it was never opened (errors.As finds the *inspect.Error).
+	KindNotRegular ErrorKind = "not_regular_file"
 	// KindTooLong: the recording cannot fit the budget even at the floor
 	// bitrate (voice), or under rules.AudioMaxBytes (audio).
 	KindTooLong ErrorKind = "too_long"

@@ -267,8 +267,11 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 	if err := ctxError(ctx); err != nil {
 		return nil, err
 	}
-	if ierr != nil && rep == nil {
-		return nil, &Error{Kind: KindInput, Err: ierr}
+	if err := unreadable(ierr); err != nil || rep == nil {
+		if err == nil {
+			err = &Error{Kind: KindInput, Err: ierr}
+		}
+		return nil, err
 	}
 	rep.Path = j.name
 	p, err := plan(rep, t.o)
@@ -344,6 +347,32 @@ func (j *job) inspectSource(ctx context.Context, in Input) (*inspect.Report, err
 	}
 	return inspect.File(ctx, j.src, inspect.WithVoiceMaxBytes(j.t.o.MaxBytes))
 }
+
+// unreadable returns the refusal for an inspect error that means the path
+// is not a file prep may read (a FIFO, device, socket or directory, or one
+// that could not be opened or read): the job stops there, before anything
+// else opens it. nil for any other inspect error (ffmpeg may still decode
+// what prep's parsers cannot).
+func unreadable(ierr error) error {
+	var ie *inspect.Error
+	if !errors.As(ierr, &ie) {
+		return nil
+	}
+	switch ie.Kind {
+	case inspect.KindNotRegular:
+		return &Error{Kind: KindNotRegular, Err: causeOf{ie}}
+	case inspect.KindUnreadable:
+		return &Error{Kind: KindInput, Err: causeOf{ie}}
+	}
+	return nil
+}
+
+// causeOf words an *inspect.Error by its cause alone (the transcode error
+// names the input already), and still unwraps to it for errors.As.
+type causeOf struct{ e *inspect.Error }
+
+func (c causeOf) Error() string { return c.e.Err.Error() }
+func (c causeOf) Unwrap() error { return c.e }
 
 func orStr(s, def string) string {
 	if s == "" {
