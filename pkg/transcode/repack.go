@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/prep-audio/prep/pkg/transcode/internal/oggopus"
 )
@@ -68,7 +69,11 @@ func (j *job) repack(ctx context.Context, d dest, p *Plan) (Output, bool, error)
 	if err != nil {
 		return Output{}, false, &Error{Kind: KindInput, Err: err}
 	}
-	out, _, err := oggopus.Repack(b)
+	rp := oggopus.Repack
+	if p.Packing == PackingSingle {
+		rp = oggopus.Regranule // packets kept, pages and granules rewritten
+	}
+	out, _, err := rp(b)
 	if err != nil {
 		p.Action, p.Packing = ActionPassthrough, ""
 		p.Reason = "already a mono Ogg Opus voice note within the budget; kept as is: it cannot be repacked (" + err.Error() + ")"
@@ -91,4 +96,22 @@ func (j *job) repack(ctx context.Context, d dest, p *Plan) (Output, bool, error)
 	}
 	o, err := j.deliver(tmp, final, d.w, outputOf(rep))
 	return o, true, err
+}
+
+// granuleGap says why the Ogg Opus note at p has granule positions that do
+// not count its packets' samples (RFC 7845 §4), "" when they do or when it
+// is not a stream the repacker reads (those are passed through as they are).
+func granuleGap(p string) string {
+	b, err := readNote(p)
+	if err != nil {
+		return ""
+	}
+	s, err := oggopus.Parse(b)
+	if err != nil {
+		return ""
+	}
+	if err := oggopus.GranuleError(s); err != nil {
+		return strings.TrimPrefix(err.Error(), "oggopus: ")
+	}
+	return ""
 }

@@ -282,6 +282,15 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 	if d.w != nil && p.Split {
 		return nil, errorf(KindOptions, "the recording must be split into several voice notes, which needs files: use a file or directory output")
 	}
+	if p.Action == ActionPassthrough && p.Profile == ProfileVoice {
+		// A note whose granule positions run ahead of its samples fails
+		// opusinfo and may stop players: rewritten losslessly instead.
+		if why := granuleGap(j.src); why != "" {
+			p.Action, p.Packing = ActionRepack, t.o.Packing
+			p.Reason += "; its granule positions do not count its samples (" + why + "): pages rewritten (lossless)"
+			res.Action, res.Plan = p.Action, p
+		}
+	}
 	if p.Action == ActionRepack {
 		out, done, err := j.repack(ctx, d, &p)
 		if err != nil {

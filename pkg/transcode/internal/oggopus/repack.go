@@ -39,7 +39,14 @@ type Stats struct {
 // to its page hold (whatever the input's granules said), except the last,
 // which trims the end exactly as the input's last page did. The decoded
 // samples are the input's (RFC 6716 §3.2: the same frames).
-func Repack(in []byte) ([]byte, Stats, error) {
+func Repack(in []byte) ([]byte, Stats, error) { return repack(in, true) }
+
+// Regranule rewrites the stream as Repack does but keeps its packets as
+// they are (one frame a packet stays one frame a packet): only the pages,
+// granule positions and OpusTags are rewritten.
+func Regranule(in []byte) ([]byte, Stats, error) { return repack(in, false) }
+
+func repack(in []byte, group bool) ([]byte, Stats, error) {
 	var st Stats
 	s, err := Parse(in)
 	if err != nil {
@@ -55,7 +62,11 @@ func Repack(in []byte) ([]byte, Stats, error) {
 	if st.EndTrim, err = endTrim(s.Audio); err != nil {
 		return nil, st, err
 	}
-	out, outSamples, err := regroup(s.Audio, &st)
+	regroupOrKeep := regroup
+	if !group {
+		regroupOrKeep = keep
+	}
+	out, outSamples, err := regroupOrKeep(s.Audio, &st)
 	if err != nil {
 		return nil, st, err
 	}
@@ -198,4 +209,56 @@ func tagsPacket(vendor string) []byte {
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(vendor)))
 	b = append(b, vendor...)
 	return binary.LittleEndian.AppendUint32(b, 0)
+}
+
+// keep is regroup's counterpart for Regranule: the packets as they are.
+func keep(audio []AudioPacket, st *Stats) (out [][]byte, outSamples []int, err error) {
+	for _, a := range audio {
+		p, _ := codec.ParseOpusPacket(a.Data) // checked by endTrim
+		st.Frames += len(p.Frames)
+		out = append(out, a.Data)
+		outSamples = append(outSamples, p.Samples())
+	}
+	st.PacketsOut = len(out)
+	return out, outSamples, nil
+}
+
+// GranuleError says where the stream's granule positions are not the
+// count of the samples its packets hold (RFC 7845 §4: a page's granule
+// position is the samples of the packets completed up to it; only the
+// last page may say less, trimming the end), nil when they all are.
+// opusinfo reports such a page as "Sample count behind granule"; ffmpeg's
+// Ogg muxer writes them from gaps in its input's timestamps.
+func GranuleError(s *Stream) error {
+	var cum, prev int64
+	k := 0
+	last := -1
+	for i := len(s.Pages) - 1; i >= s.headers; i-- {
+		if s.Pages[i].Packets > 0 {
+			last = i
+			break
+		}
+	}
+	for i := s.headers; i < len(s.Pages); i++ {
+		pg := s.Pages[i]
+		if pg.Packets == 0 {
+			continue
+		}
+		for n := 0; n < pg.Packets && k < len(s.Audio); n++ {
+			p, err := codec.ParseOpusPacket(s.Audio[k].Data)
+			if err != nil {
+				return fmt.Errorf("oggopus: audio packet %d: %w", k, err)
+			}
+			cum += int64(p.Samples())
+			k++
+		}
+		switch {
+		case i == last && (pg.Granule > cum || pg.Granule <= prev && i > s.headers && prev > 0):
+			return fmt.Errorf("oggopus: the last page (sequence %d) has granule position %d for %d samples", pg.Seq, pg.Granule, cum)
+		case i != last && pg.Granule != cum:
+			return fmt.Errorf("oggopus: page %d has granule position %d where its packets end at sample %d", pg.Seq, pg.Granule, cum)
+		}
+		prev = pg.Granule
+	}
+	return nil
 }
