@@ -63,6 +63,24 @@ const hardStopGrace = 3 * time.Second
 // group — not a second Ctrl-C, which no hand presses within 50 ms.
 const sameSignalWindow = 50 * time.Millisecond
 
+// signalCount counts the SIGINT/SIGTERMs a command received, the same
+// stop delivered twice within sameSignalWindow counted once.
+type signalCount struct {
+	n     int
+	first time.Time
+}
+
+// add counts a signal received now and returns the count.
+func (c *signalCount) add() int {
+	if c.n == 1 && time.Since(c.first) < sameSignalWindow {
+		return c.n // the first one, delivered again
+	}
+	if c.n++; c.n == 1 {
+		c.first = time.Now()
+	}
+	return c.n
+}
+
 func runBatch(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "batch", "--manifest FILE [--journal FILE] [--report FILE] [--jobs N] [--json] [--store FILE [--listen HOST:PORT] [--notify-url BASE] [--wait delivered|read|played] [--wait-timeout D]] [--queue nats://HOST:PORT [--detach] [--batch NAME]]")
 	manifest := fs.String("manifest", "", "CSV (header to,file[,provider,profile,callback_data]) or JSON Lines manifest")
@@ -237,8 +255,7 @@ func runWithSignals(ctx context.Context, e *env, b *pipeline.Batch) (*pipeline.B
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
-		got := 0 // signals seen here: every SIGINT/SIGTERM reaches this channel too
-		var first time.Time
+		var got signalCount // signals seen here: every SIGINT/SIGTERM reaches this channel too
 		stopping := false
 		stop := func() {
 			if !stopping {
@@ -257,15 +274,12 @@ func runWithSignals(ctx context.Context, e *env, b *pipeline.Batch) (*pipeline.B
 				stop()
 				continue
 			case <-sigs:
-				if got == 1 && time.Since(first) < sameSignalWindow {
+				if prev := got.n; got.add() == prev {
 					continue // the first one, delivered again
-				}
-				if got++; got == 1 {
-					first = time.Now()
 				}
 			}
 			stop()
-			if got >= 2 {
+			if got.n >= 2 {
 				fmt.Fprintln(e.stderr, "prep batch: stopping now — sends in flight are recorded as unknown")
 				cancel()
 				select {

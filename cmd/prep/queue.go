@@ -76,14 +76,13 @@ func twoStageSignals(ctx context.Context) (hard context.Context, stop func()) {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
-		got := 0
+		var got signalCount // the same stop delivered twice counts once
 		for {
 			select {
 			case <-done:
 				return
 			case <-sigs:
-				got++
-				if got >= 2 {
+				if got.add() >= 2 {
 					cancel()
 					return
 				}
