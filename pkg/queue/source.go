@@ -21,15 +21,11 @@ import (
 // 1 GiB, an hour of 48 kHz stereo 24-bit WAV and then some.
 const DefaultMaxSourceBytes = 1 << 30
 
-// S3Config is how sources in S3 are read (the settings of pkg/upload's S3:
-// a custom endpoint means path-style addressing).
-type S3Config struct {
-	Endpoint        string // e.g. http://127.0.0.1:7070 (MinIO, versitygw, R2); "" for AWS
-	Region          string // default us-east-1
-	AccessKeyID     string // "" for the AWS default chain
-	SecretAccessKey string
-	SessionToken    string
-}
+// S3Config is how sources in S3 are read: pkg/upload's S3 settings (one
+// type, not a mirror; a custom endpoint means path-style addressing). Only
+// the endpoint, region and credentials matter here: a source names its
+// own bucket and key.
+type S3Config = upload.S3Config
 
 // Sources reads recordings: s3://bucket/key objects and local paths.
 type Sources struct {
@@ -57,8 +53,7 @@ func NewSources(ctx context.Context, cfg *S3Config) (*Sources, error) {
 	}
 	// upload's S3 client: the same settings, and no redirect followed (a
 	// SigV4-signed request never goes to another host; issue 13).
-	c, err := upload.NewS3Client(ctx, upload.S3Config{Endpoint: cfg.Endpoint, Region: cfg.Region,
-		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken})
+	c, err := upload.NewS3Client(ctx, *cfg)
 	if err != nil {
 		return nil, &Error{Op: "S3 configuration", Err: err}
 	}
