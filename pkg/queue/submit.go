@@ -76,29 +76,70 @@ type SubmittedRow struct {
 // Resubmitting the same manifest is safe at any time.
 func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOptions) (*Submission, error) {
 	start := time.Now()
+	opts = submitDefaults(m, opts)
+	batch := BatchName(opts.Batch)
+	sub := &Submission{Batch: batch, Manifest: m, Start: start, Rows: make([]SubmittedRow, len(m.Rows))}
+
+	// 1. Recipients, then the content of every distinct source.
+	tos, srcs := recipients(sub, opts.NormalizeTo)
+	if err := q.hashSources(ctx, opts, srcs); err != nil {
+		return nil, err
+	}
+
+	// 2. Keys (as the journal's), destinations, recordings.
+	want, recSrc := keyRows(sub, tos, srcs, opts.Link)
+	sub.Distinct = len(want)
+	spec := BatchSpec{Name: batch, Manifest: m.Path, Rows: len(m.Rows), Rate: opts.Rate, Submitted: time.Now().UTC()}
+	if err := q.putBatch(ctx, spec); err != nil {
+		return nil, &Error{Op: "submit " + batch, Err: err}
+	}
+	if err := q.wantRecordings(ctx, want, recSrc, opts.Split); err != nil {
+		return nil, &Error{Op: "submit " + batch, Err: err}
+	}
+
+	// 3. Rows, then their messages.
+	toPublish, err := q.queueRows(ctx, sub, tos, opts)
+	if err != nil {
+		return nil, &Error{Op: "submit " + batch, Err: err}
+	}
+	sub.Queued = len(toPublish)
+	if err := q.publishRows(ctx, batch, toPublish); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// submitDefaults fills the options Submit defaults: the batch named after
+// the manifest's file, local sources, send.NormalizePhone.
+func submitDefaults(m *pipeline.Manifest, opts SubmitOptions) SubmitOptions {
 	if opts.Batch == "" {
 		opts.Batch = m.Path
 		if i := strings.LastIndexAny(opts.Batch, "/\\"); i >= 0 {
 			opts.Batch = opts.Batch[i+1:]
 		}
 	}
-	batch := BatchName(opts.Batch)
 	if opts.Sources == nil {
 		opts.Sources = &Sources{}
 	}
-	norm := opts.NormalizeTo
-	if norm == nil {
-		norm = send.NormalizePhone
+	if opts.NormalizeTo == nil {
+		opts.NormalizeTo = send.NormalizePhone
 	}
-	sub := &Submission{Batch: batch, Manifest: m, Start: start, Rows: make([]SubmittedRow, len(m.Rows))}
+	return opts
+}
 
-	// 1. Recipients, then the content of every distinct source.
-	tos := make([]string, len(m.Rows))
-	srcs := map[string]*struct {
-		sha string
-		err error
-	}{}
-	for i, r := range m.Rows {
+// sourceSum is a distinct source's SHA-256, or why it could not be read.
+type sourceSum struct {
+	sha string
+	err error
+}
+
+// recipients fills sub's rows from its manifest, normalizing each valid
+// row's recipient (a row with a bad one becomes invalid): the recipients
+// by row, and an empty sum for each distinct source of the valid rows.
+func recipients(sub *Submission, norm func(string) (string, error)) ([]string, map[string]*sourceSum) {
+	tos := make([]string, len(sub.Manifest.Rows))
+	srcs := map[string]*sourceSum{}
+	for i, r := range sub.Manifest.Rows {
 		sub.Rows[i].Row = r
 		if r.Err != nil {
 			sub.Rows[i].Err = r.Err
@@ -111,12 +152,15 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 		}
 		tos[i] = to
 		if srcs[sourceOf(r)] == nil {
-			srcs[sourceOf(r)] = &struct {
-				sha string
-				err error
-			}{}
+			srcs[sourceOf(r)] = &sourceSum{}
 		}
 	}
+	return tos, srcs
+}
+
+// hashSources hashes every distinct source, opts.Jobs (at least 4) at once;
+// a source's failure is kept in its sum. Only ctx's end is an error.
+func (q *Queue) hashSources(ctx context.Context, opts SubmitOptions, srcs map[string]*sourceSum) error {
 	var g errgroup.Group
 	g.SetLimit(max(1, opts.Jobs, 4))
 	for src, st := range srcs {
@@ -126,11 +170,14 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 		})
 	}
 	g.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	return ctx.Err()
+}
 
-	// 2. Keys (as the journal's), destinations, recordings.
+// keyRows gives each valid row its key (as the journal's: a row repeated
+// in the manifest gets the next ordinal) and SHA-256, or makes it invalid
+// when its source could not be read. It returns the destinations each
+// recording (content key) is wanted at and the first row of each.
+func keyRows(sub *Submission, tos []string, srcs map[string]*sourceSum, link bool) (map[string][]string, map[string]SubmittedRow) {
 	seen := map[string]int{}
 	want := map[string][]string{}
 	recSrc := map[string]SubmittedRow{}
@@ -155,7 +202,7 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 		seen[base] = n + 1
 		sr.Key = RowKey(tos[i], r.Provider, r.Profile, r.CallbackData, st.sha, n)
 		ck := ContentKey(st.sha, r.Profile)
-		d := pipeline.Destination(r.Provider, opts.Link)
+		d := pipeline.Destination(r.Provider, link)
 		if !slices.Contains(want[ck], d) {
 			want[ck] = append(want[ck], d)
 		}
@@ -163,20 +210,27 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 			recSrc[ck] = *sr
 		}
 	}
-	sub.Distinct = len(want)
+	return want, recSrc
+}
 
-	spec := BatchSpec{Name: batch, Manifest: m.Path, Rows: len(m.Rows), Rate: opts.Rate, Submitted: time.Now().UTC()}
+// putBatch stores the batch's spec for the workers.
+func (q *Queue) putBatch(ctx context.Context, spec BatchSpec) error {
 	b, _ := json.Marshal(spec)
-	if _, err := retry(ctx, func() (uint64, error) { return q.batches.Put(ctx, batch, b) }); err != nil {
-		return nil, &Error{Op: "submit " + batch, Err: err}
-	}
+	_, err := retry(ctx, func() (uint64, error) { return q.batches.Put(ctx, spec.Name, b) })
+	return err
+}
+
+// wantRecordings tells each recording the destinations it is wanted at
+// (creating it if new) and clears a failed one's error so it is tried
+// again.
+func (q *Queue) wantRecordings(ctx context.Context, want map[string][]string, recSrc map[string]SubmittedRow, split bool) error {
 	for ck, dests := range want {
 		sr := recSrc[ck]
 		_, _, err := update(ctx, q.recs, ck, func(r *Recording, exists bool) error {
 			if !exists {
 				r.Content, r.SHA256, r.Profile = ck, sr.SHA, sr.Row.Profile
 			}
-			r.Source, r.Split = sourceOf(sr.Row), opts.Split
+			r.Source, r.Split = sourceOf(sr.Row), split
 			for _, d := range dests {
 				if !slices.Contains(r.Want, d) {
 					r.Want = append(r.Want, d)
@@ -186,101 +240,132 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 			return nil
 		})
 		if err != nil {
-			return nil, &Error{Op: "submit " + batch, Err: err}
+			return err
 		}
 	}
+	return nil
+}
 
-	// 3. Rows, then their messages.
+// queueRows creates or requeues every valid row's state, 32 at once, and
+// returns the messages to publish (key + "\x00" + message id), one per row
+// left to do.
+func (q *Queue) queueRows(ctx context.Context, sub *Submission, tos []string, opts SubmitOptions) ([]string, error) {
 	var mu sync.Mutex
-	var toPublish []string // key + "\x00" + message id
-	g = errgroup.Group{}
+	var toPublish []string
+	var g errgroup.Group
 	g.SetLimit(32)
 	for i := range sub.Rows {
 		sr := &sub.Rows[i]
 		if sr.Err != nil {
 			continue
 		}
-		r := sr.Row
-		k := rowKV(batch, sr.Key)
 		g.Go(func() error {
-			publish := false
-			var queued time.Time
-			now := time.Now().UTC()
-			_, _, err := update(ctx, q.rows, k, func(row *Row, exists bool) error {
-				publish = false
-				if exists {
-					switch {
-					case row.State == StateFailed, row.State == StateUnknown && opts.ResendUnknown:
-						row.Resend = row.State == StateUnknown
-						row.State, row.Error, row.Queued, row.Updated = StateQueued, "", now, now
-						publish, queued = true, now
-						return nil
-					case row.State == StateQueued, row.State == StateSending:
-						// Its message may be gone with a dead submitter:
-						// again (deduplicated by the stream meanwhile).
-						publish, queued = true, row.Queued
-						return errWait
-					}
-					return errWait // sent, or unknown: left as they are
-				}
-				*row = Row{Batch: batch, Key: sr.Key, Line: r.Line, To: tos[i], File: r.File, Source: sourceOf(r),
-					Provider: r.Provider, Profile: r.Profile, CallbackData: r.CallbackData, SHA256: sr.SHA,
-					Dest: pipeline.Destination(r.Provider, opts.Link), Split: opts.Split,
-					State: StateQueued, Queued: now, Updated: now, IDs: []string{}}
-				publish, queued = true, now
-				return nil
-			})
-			if err != nil && !errors.Is(err, errWait) {
+			msg, err := q.queueRow(ctx, sub.Batch, sr, tos[i], opts)
+			if err != nil || msg == "" {
 				return err
 			}
-			if publish {
-				mu.Lock()
-				toPublish = append(toPublish, fmt.Sprintf("%s\x00%s.%d", k, k, queued.UnixNano()))
-				mu.Unlock()
-			}
+			mu.Lock()
+			toPublish = append(toPublish, msg)
+			mu.Unlock()
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, &Error{Op: "submit " + batch, Err: err}
+		return nil, err
 	}
-	sub.Queued = len(toPublish)
-	// One message per row to do. The message id (the row and when it was
-	// queued) deduplicates a resubmission within the stream's window (2
-	// minutes); a duplicate past it is harmless (the row's state decides).
+	return toPublish, nil
+}
+
+// queueRow creates a row's state "queued", or queues a failed row (and,
+// with ResendUnknown, an unknown one) again. It returns the message to
+// publish for it ("" when it is sent or unknown: left as it is). A row
+// already queued or sending gets its message again, with the id it was
+// queued under: its message may be gone with a dead submitter, and the
+// stream deduplicates it meanwhile.
+func (q *Queue) queueRow(ctx context.Context, batch string, sr *SubmittedRow, to string, opts SubmitOptions) (string, error) {
+	r := sr.Row
+	k := rowKV(batch, sr.Key)
+	publish := false
+	var queued time.Time
+	now := time.Now().UTC()
+	_, _, err := update(ctx, q.rows, k, func(row *Row, exists bool) error {
+		publish = false
+		if exists {
+			switch {
+			case row.State == StateFailed, row.State == StateUnknown && opts.ResendUnknown:
+				row.Resend = row.State == StateUnknown
+				row.State, row.Error, row.Queued, row.Updated = StateQueued, "", now, now
+				publish, queued = true, now
+				return nil
+			case row.State == StateQueued, row.State == StateSending:
+				publish, queued = true, row.Queued
+				return errWait
+			}
+			return errWait // sent, or unknown: left as they are
+		}
+		*row = Row{Batch: batch, Key: sr.Key, Line: r.Line, To: to, File: r.File, Source: sourceOf(r),
+			Provider: r.Provider, Profile: r.Profile, CallbackData: r.CallbackData, SHA256: sr.SHA,
+			Dest: pipeline.Destination(r.Provider, opts.Link), Split: opts.Split,
+			State: StateQueued, Queued: now, Updated: now, IDs: []string{}}
+		publish, queued = true, now
+		return nil
+	})
+	if err != nil && !errors.Is(err, errWait) {
+		return "", err
+	}
+	if !publish {
+		return "", nil
+	}
+	return fmt.Sprintf("%s\x00%s.%d", k, k, queued.UnixNano()), nil
+}
+
+// publishRows publishes one message per row to do, trying the ones not
+// acknowledged again (5 times at most). The message id (the row and when
+// it was queued) deduplicates a resubmission within the stream's window
+// (2 minutes); a duplicate past it is harmless (the row's state decides).
+func (q *Queue) publishRows(ctx context.Context, batch string, toPublish []string) error {
 	for try := 0; len(toPublish) > 0; try++ {
-		futs := make([]jetstream.PubAckFuture, 0, len(toPublish))
-		for _, km := range toPublish {
-			k, id, _ := strings.Cut(km, "\x00")
-			f, err := q.js.PublishAsync(q.subject+"."+batch, []byte(k), jetstream.WithMsgID(id))
-			if err != nil {
-				return nil, &Error{Op: "submit " + batch, Err: err}
-			}
-			futs = append(futs, f)
-		}
-		select {
-		case <-q.js.PublishAsyncComplete():
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Minute):
-		}
-		var again []string
-		var lastErr error
-		for i, f := range futs {
-			select {
-			case <-f.Ok():
-			case lastErr = <-f.Err():
-				again = append(again, toPublish[i])
-			default:
-				again = append(again, toPublish[i])
-			}
+		again, lastErr, err := q.publishOnce(ctx, batch, toPublish)
+		if err != nil {
+			return err
 		}
 		if len(again) > 0 && try >= 5 {
-			return nil, &Error{Op: "submit " + batch, Err: fmt.Errorf("%d messages not acknowledged: %v", len(again), lastErr)}
+			return &Error{Op: "submit " + batch, Err: fmt.Errorf("%d messages not acknowledged: %v", len(again), lastErr)}
 		}
 		toPublish = again
 	}
-	return sub, nil
+	return nil
+}
+
+// publishOnce publishes the messages and waits (a minute at most) for
+// their acknowledgements: again are those not acknowledged, lastErr the
+// last refusal. err ends the submission.
+func (q *Queue) publishOnce(ctx context.Context, batch string, toPublish []string) (again []string, lastErr, err error) {
+	futs := make([]jetstream.PubAckFuture, 0, len(toPublish))
+	for _, km := range toPublish {
+		k, id, _ := strings.Cut(km, "\x00")
+		f, err := q.js.PublishAsync(q.subject+"."+batch, []byte(k), jetstream.WithMsgID(id))
+		if err != nil {
+			return nil, nil, &Error{Op: "submit " + batch, Err: err}
+		}
+		futs = append(futs, f)
+	}
+	select {
+	case <-q.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case <-time.After(time.Minute):
+	}
+	for i, f := range futs {
+		select {
+		case <-f.Ok():
+		case lastErr = <-f.Err():
+			again = append(again, toPublish[i])
+		default:
+			again = append(again, toPublish[i])
+		}
+	}
+	return again, lastErr, nil
 }
 
 // sourceHash is a cached SHA-256 of an S3 object, valid while its ETag

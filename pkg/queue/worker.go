@@ -481,118 +481,187 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []upload.R
 		refs[i] = refOf(m)
 	}
 	for {
-		row, err := w.cachedRow(ctx, key)
-		if err != nil {
-			if ctx.Err() != nil {
-				return w.giveBack(key, last, "the worker stopped before sending")
-			}
-			return handBack
+		row, a, f := w.nextPart(ctx, key, len(media), last)
+		if f == stepDone {
+			return a
 		}
-		if row.State != StateQueued {
-			return ack // someone else settled it meanwhile
-		}
-		i := len(row.IDs)
-		if i >= len(media) {
-			w.finishRow(key, "", func(r *Row) {
-				if r.State == StateQueued {
-					r.State = StateSent
-				}
-			})
-			return ack
-		}
-		spec := w.batchSpec(ctx, row.Batch)
-		rate := spec.Rate[row.Provider]
-		if rate <= 0 {
-			rate = DefaultRate(row.Provider)
-		}
-		if err := w.lim.take(ctx, string(row.Provider)+"."+BatchName(w.opts.Account(row.Provider)), rate); err != nil {
+		if err := w.takeTurn(ctx, row); err != nil {
 			return w.giveBack(key, last, "the worker stopped before sending")
 		}
-		attempt := uuid.NewString()
-		clientID := w.stages.NewMessageID(row.Provider)
-		if row.Resend && row.ClientID != "" && row.Part == i {
-			clientID = row.ClientID // the in-doubt request's id again
+		p := sendPart{key: key, i: len(row.IDs), parts: len(media), attempt: uuid.NewString(),
+			clientID: w.clientID(row, len(row.IDs))}
+		a, f = w.markSending(ctx, p, refs, last)
+		if f == stepDone {
+			return a
 		}
-		_, _, err = w.updateRow(ctx, key, func(r *Row, exists bool) error {
-			if !exists || r.State != StateQueued || len(r.IDs) != i {
-				return errConflict
-			}
-			r.State, r.Worker, r.Attempt, r.Part, r.Parts = StateSending, w.id, attempt, i, len(media)
-			r.ClientID, r.Media, r.Updated = clientID, refs, time.Now().UTC()
-			return nil
-		})
-		if err != nil && !errors.Is(err, errConflict) {
-			// Unknown whether "sending" was stored: look.
-			r, gerr := w.getRow(context.WithoutCancel(ctx), key)
-			if gerr != nil || r.Attempt != attempt {
-				if ctx.Err() != nil {
-					return w.giveBack(key, last, "the worker stopped before sending")
-				}
-				return handBack // not ours: nothing left
-			}
-		} else if err != nil {
+		if f == stepAgain {
 			continue // changed meanwhile: look again
 		}
-		req := SendRequest{Provider: row.Provider, To: row.To, MediaID: media[i].MediaID, Voice: row.Profile == transcode.ProfileVoice,
-			CallbackData: row.CallbackData, MessageID: clientID}
-		if row.Provider != send.Infobip {
-			// As the local batch: Meta and 360dialog echo the row's key
-			// in their statuses (biz_opaque_callback_data), so a status
-			// receiver finds the row even when its send is in doubt.
-			req.CallbackData = row.Key
-		}
-		if req.MediaID == "" {
-			req.Link = media[i].URL
-		}
 		t0 := time.Now()
-		rc, err := w.stages.Send(hard, req)
-		d := time.Since(t0)
-		if err == nil && (rc == nil || rc.MessageID == "") {
-			err = &send.InDoubtError{Provider: row.Provider, To: row.To, MessageID: clientID, Err: errors.New("the provider answered without a message id")}
+		rc, err := w.sendOne(hard, row, media[p.i], p.clientID)
+		a, f = w.storeSent(hard, p, rc, err, time.Since(t0))
+		if f == stepDone {
+			return a
 		}
-		parts := len(media)
-		msgOf := func(err error) string {
-			m := err.Error()
-			if parts > 1 {
-				m = fmt.Sprintf("part %d of %d: %s", i+1, parts, m)
-			}
-			return m
+	}
+}
+
+// flow is what sendRow does after one of its steps.
+type flow int
+
+const (
+	stepOn    flow = iota // on to the next step
+	stepAgain             // look at the row again
+	stepDone              // return the step's action
+)
+
+// sendPart is one attempt at sending one part of a row.
+type sendPart struct {
+	key      string
+	i, parts int    // the part (from 0), of so many
+	attempt  string // this attempt's id, in the row while "sending"
+	clientID string // the client message id sent ("" if the provider has none)
+}
+
+// nextPart reads the row (as this worker knows it) to send its next part:
+// stepDone when there is none left (the row is then stored sent) or it
+// cannot be read or is settled meanwhile.
+func (w *Worker) nextPart(ctx context.Context, key string, parts int, last bool) (*Row, action, flow) {
+	row, err := w.cachedRow(ctx, key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, w.giveBack(key, last, "the worker stopped before sending"), stepDone
 		}
-		switch {
-		case err == nil:
-			w.stats.messages.Add(1)
-			err := w.finishRow(key, attempt, func(r *Row) {
-				r.IDs = append(r.IDs, rc.MessageID)
-				r.Timing.Send += d
-				r.Error, r.Resend = "", false
-				if len(r.IDs) >= parts {
-					r.State = StateSent
-				} else {
-					r.State = StateQueued // the next part
-				}
-			})
-			if err != nil && !errors.Is(err, errConflict) {
-				return later // the outcome could not be stored: leave the message
+		return nil, handBack, stepDone
+	}
+	if row.State != StateQueued {
+		return nil, ack, stepDone // someone else settled it meanwhile
+	}
+	if len(row.IDs) >= parts {
+		w.finishRow(key, "", func(r *Row) {
+			if r.State == StateQueued {
+				r.State = StateSent
 			}
-			if len(row.IDs)+1 < parts && err == nil {
-				continue
-			}
-			return ack
-		case isInDoubt(err) || hard.Err() != nil:
-			m := msgOf(err)
-			if clientID != "" {
-				m += " (client messageId " + clientID + ")"
-			}
-			w.finishRow(key, attempt, func(r *Row) {
-				r.State, r.Error, r.Timing.Send = StateUnknown, m, r.Timing.Send+d
-			})
-			return ack
-		default:
-			w.finishRow(key, attempt, func(r *Row) {
-				r.State, r.Error, r.Timing.Send = StateFailed, msgOf(err), r.Timing.Send+d
-			})
-			return ack
+		})
+		return nil, ack, stepDone
+	}
+	return row, ack, stepOn
+}
+
+// takeTurn waits for the row's turn in its provider account's rate (the
+// batch's, or the default); an error is ctx's end.
+func (w *Worker) takeTurn(ctx context.Context, row *Row) error {
+	rate := w.batchSpec(ctx, row.Batch).Rate[row.Provider]
+	if rate <= 0 {
+		rate = DefaultRate(row.Provider)
+	}
+	return w.lim.take(ctx, string(row.Provider)+"."+BatchName(w.opts.Account(row.Provider)), rate)
+}
+
+// clientID is the client message id for part i of row: a new one, or the
+// in-doubt request's id stepAgain when the row is resent.
+func (w *Worker) clientID(row *Row, i int) string {
+	if row.Resend && row.ClientID != "" && row.Part == i {
+		return row.ClientID
+	}
+	return w.stages.NewMessageID(row.Provider)
+}
+
+// markSending stores the row "sending" part p by this worker before the
+// request leaves: stepAgain when the row changed meanwhile; stepDone
+// when it is not (or not known to be) this worker's to send.
+func (w *Worker) markSending(ctx context.Context, p sendPart, refs []string, last bool) (action, flow) {
+	_, _, err := w.updateRow(ctx, p.key, func(r *Row, exists bool) error {
+		if !exists || r.State != StateQueued || len(r.IDs) != p.i {
+			return errConflict
 		}
+		r.State, r.Worker, r.Attempt, r.Part, r.Parts = StateSending, w.id, p.attempt, p.i, p.parts
+		r.ClientID, r.Media, r.Updated = p.clientID, refs, time.Now().UTC()
+		return nil
+	})
+	switch {
+	case err == nil:
+		return ack, stepOn
+	case errors.Is(err, errConflict):
+		return ack, stepAgain
+	}
+	// Unknown whether "sending" was stored: look.
+	r, gerr := w.getRow(context.WithoutCancel(ctx), p.key)
+	if gerr != nil || r.Attempt != p.attempt {
+		if ctx.Err() != nil {
+			return w.giveBack(p.key, last, "the worker stopped before sending"), stepDone
+		}
+		return handBack, stepDone // not ours: nothing left
+	}
+	return ack, stepOn
+}
+
+// sendOne sends one part of row: an answer without a message id is in
+// doubt.
+func (w *Worker) sendOne(hard context.Context, row *Row, m upload.Ref, clientID string) (*send.Receipt, error) {
+	req := SendRequest{Provider: row.Provider, To: row.To, MediaID: m.MediaID, Voice: row.Profile == transcode.ProfileVoice,
+		CallbackData: row.CallbackData, MessageID: clientID}
+	if row.Provider != send.Infobip {
+		// As the local batch: Meta and 360dialog echo the row's key
+		// in their statuses (biz_opaque_callback_data), so a status
+		// receiver finds the row even when its send is in doubt.
+		req.CallbackData = row.Key
+	}
+	if req.MediaID == "" {
+		req.Link = m.URL
+	}
+	rc, err := w.stages.Send(hard, req)
+	if err == nil && (rc == nil || rc.MessageID == "") {
+		err = &send.InDoubtError{Provider: row.Provider, To: row.To, MessageID: clientID, Err: errors.New("the provider answered without a message id")}
+	}
+	return rc, err
+}
+
+// storeSent stores the outcome of part p's send (which took d): the
+// message id, the row unknown (in doubt, or cut off by hard), or failed.
+// stepAgain when a next part is to be sent.
+func (w *Worker) storeSent(hard context.Context, p sendPart, rc *send.Receipt, err error, d time.Duration) (action, flow) {
+	msgOf := func(err error) string {
+		m := err.Error()
+		if p.parts > 1 {
+			m = fmt.Sprintf("part %d of %d: %s", p.i+1, p.parts, m)
+		}
+		return m
+	}
+	switch {
+	case err == nil:
+		w.stats.messages.Add(1)
+		err := w.finishRow(p.key, p.attempt, func(r *Row) {
+			r.IDs = append(r.IDs, rc.MessageID)
+			r.Timing.Send += d
+			r.Error, r.Resend = "", false
+			if len(r.IDs) >= p.parts {
+				r.State = StateSent
+			} else {
+				r.State = StateQueued // the next part
+			}
+		})
+		if err != nil && !errors.Is(err, errConflict) {
+			return later, stepDone // the outcome could not be stored: leave the message
+		}
+		if p.i+1 < p.parts && err == nil {
+			return ack, stepAgain
+		}
+		return ack, stepDone
+	case isInDoubt(err) || hard.Err() != nil:
+		m := msgOf(err)
+		if p.clientID != "" {
+			m += " (client messageId " + p.clientID + ")"
+		}
+		w.finishRow(p.key, p.attempt, func(r *Row) {
+			r.State, r.Error, r.Timing.Send = StateUnknown, m, r.Timing.Send+d
+		})
+		return ack, stepDone
+	default:
+		w.finishRow(p.key, p.attempt, func(r *Row) {
+			r.State, r.Error, r.Timing.Send = StateFailed, msgOf(err), r.Timing.Send+d
+		})
+		return ack, stepDone
 	}
 }
 
