@@ -150,13 +150,11 @@ func (w *Worker) mediaOf(ctx context.Context, row *Row, key string, ttl time.Dur
 			continue
 		}
 		// Nobody (alive) holds it: take a local transcode slot, then the claim.
-		select {
-		case w.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := w.prep.Acquire(ctx, 1); err != nil {
+			return nil, err
 		}
 		m, err, retry := w.claimAndPrepare(ctx, key, holder, row)
-		<-w.slots
+		w.prep.Release(1)
 		if !retry {
 			return m, err
 		}

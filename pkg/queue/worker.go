@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/transcode"
@@ -50,8 +51,9 @@ type Worker struct {
 	stages Stages
 	opts   WorkerOptions
 	id     string
-	slots  chan struct{}
-	lim    *limiter
+	// prep bounds the recordings this worker prepares at once (Jobs).
+	prep *semaphore.Weighted
+	lim  *limiter
 
 	mu       sync.Mutex
 	inflight map[string]bool
@@ -97,7 +99,7 @@ func (q *Queue) NewWorker(st Stages, opts WorkerOptions) *Worker {
 	if opts.Account == nil {
 		opts.Account = func(p send.Provider) string { return string(p) }
 	}
-	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, slots: make(chan struct{}, opts.Jobs),
+	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, prep: semaphore.NewWeighted(int64(opts.Jobs)),
 		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{}, known: map[string]knownRow{},
 		aliveAt: map[string]time.Time{}, specs: map[string]*BatchSpec{}}
 	w.alive = w.isAlive
@@ -162,56 +164,53 @@ func (w *Worker) Run(ctx, hard context.Context) error {
 		cancel()
 	}()
 
+	// free counts the handlers not holding a row: as many rows are
+	// fetched as there are free ones (at least one).
+	free := semaphore.NewWeighted(int64(w.opts.Concurrency))
 	var g errgroup.Group
-	g.SetLimit(w.opts.Concurrency)
-	free := make(chan struct{}, w.opts.Concurrency)
-	for range w.opts.Concurrency {
-		free <- struct{}{}
-	}
 	for ctx.Err() == nil {
-		// Fetch as many as there are free handlers (at least one).
-		select {
-		case <-free:
-		case <-ctx.Done():
-			continue
+		if free.Acquire(ctx, 1) != nil {
+			continue // stopping
 		}
 		n := 1
-	more:
-		for n < w.opts.Concurrency {
-			select {
-			case <-free:
-				n++
-			default:
-				break more
-			}
+		for n < w.opts.Concurrency && free.TryAcquire(1) {
+			n++
 		}
-		// The context bounds the fetch even when the client's own expiry
-		// timer keeps being reset.
-		fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
-		batch, err := w.q.cons.Fetch(n, jetstream.FetchContext(fctx))
-		got := 0
-		if err == nil {
-			for msg := range batch.Messages() {
-				got++
-				g.Go(func() error {
-					defer func() { free <- struct{}{} }()
-					w.handle(ctx, hard, msg)
-					return nil
-				})
-			}
-			err = batch.Error()
-		}
-		fcancel()
-		for ; got < n; got++ {
-			free <- struct{}{}
-		}
+		got, err := w.fetch(ctx, n, func(msg jetstream.Msg) {
+			g.Go(func() error {
+				defer free.Release(1)
+				w.handle(ctx, hard, msg)
+				return nil
+			})
+		})
+		free.Release(int64(n - got))
 		if err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			w.logf("fetch: %v", err)
 			sleep(ctx, 250*time.Millisecond) // the server is away: try again
 		}
 	}
+	// Held rows are handed back (ctx ended), sends in flight finish.
 	g.Wait()
 	return nil
+}
+
+// fetch fetches up to n row messages (waiting 2 seconds at most), passing
+// each to start, and returns how many it got.
+func (w *Worker) fetch(ctx context.Context, n int, start func(jetstream.Msg)) (int, error) {
+	// The context bounds the fetch even when the client's own expiry
+	// timer keeps being reset.
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	batch, err := w.q.cons.Fetch(n, jetstream.FetchContext(fctx))
+	if err != nil {
+		return 0, err
+	}
+	got := 0
+	for msg := range batch.Messages() {
+		got++
+		start(msg)
+	}
+	return got, batch.Error()
 }
 
 // action is what becomes of a row's message.
