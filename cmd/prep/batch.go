@@ -19,10 +19,6 @@ import (
 	"github.com/prep-audio/prep/pkg/send"
 )
 
-func init() {
-	register("batch", command{summary: "send a manifest of recordings: shared work, resumable, exactly once", run: runBatch})
-}
-
 // batchError ends a batch whose rows were not all sent: the report is
 // printed (main adds nothing); exit 1, or 130 when interrupted.
 type batchError struct {

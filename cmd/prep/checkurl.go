@@ -9,10 +9,6 @@ import (
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
-func init() {
-	register("check-url", command{summary: "check a hosted media URL the way Meta, 360dialog and Infobip fetch it", run: runCheckURL})
-}
-
 func runCheckURL(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "check-url", "[--json] [--max-fetch BYTES] URL...")
 	asJSON := fs.Bool("json", false, "one JSON object per line per URL")

@@ -15,10 +15,6 @@ import (
 	"github.com/prep-audio/prep/pkg/status"
 )
 
-func init() {
-	register("demo", command{summary: "the whole job offline: a batch of sample recordings through the built-in sandbox", run: runDemo})
-}
-
 // demoLong is the recording the demo generates: 12 minutes cannot fit one
 // 512 KB voice note even at the 6 kbps floor, so it goes out split.
 const (

@@ -10,10 +10,6 @@ import (
 	"github.com/prep-audio/prep/pkg/rules"
 )
 
-func init() {
-	register("inspect", command{summary: "tell what audio files really are and whether WhatsApp takes them", run: runInspect})
-}
-
 func runInspect(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "inspect", "[--json] [--voice-max-bytes N] PATH...")
 	asJSON := fs.Bool("json", false, "one JSON object per line per input")

@@ -15,18 +15,35 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/prep-audio/prep/pkg/rules"
 )
 
-// command is one subcommand. Each lives in its own file and registers
-// itself in init.
+// command is one subcommand; each one's run function lives in its own
+// file.
 type command struct {
 	summary string
 	run     func(ctx context.Context, e *env, args []string) error
 }
 
-var commands = map[string]command{}
-
-func register(name string, c command) { commands[name] = c }
+// commands is the table of subcommands by name, built on each call (no
+// package state a test or another command could change).
+func commands() map[string]command {
+	return map[string]command{
+		"batch":     {summary: "send a manifest of recordings: shared work, resumable, exactly once", run: runBatch},
+		"check-url": {summary: "check a hosted media URL the way Meta, 360dialog and Infobip fetch it", run: runCheckURL},
+		"demo":      {summary: "the whole job offline: a batch of sample recordings through the built-in sandbox", run: runDemo},
+		"inspect":   {summary: "tell what audio files really are and whether WhatsApp takes them", run: runInspect},
+		"run":       {summary: "inspect, transcode, upload and send one recording (the whole pipeline)", run: runRun},
+		"sandbox":   {summary: "run a local sandbox of the Meta Cloud API, 360dialog and Infobip", run: runSandbox},
+		"send":      {summary: "send an audio or voice message through Meta, 360dialog or Infobip", run: runSend},
+		"status":    {summary: "what became of each row of a batch: delivered, read, played or failed (journal + status store)", run: runStatus},
+		"transcode": {summary: fmt.Sprintf("make recordings WhatsApp voice notes (mono Ogg Opus ≤ %d bytes) or audio files", rules.VoiceMaxBytes), run: runTranscode},
+		"upload":    {summary: "upload audio to S3 or a provider's media endpoint (URL or media id)", run: runUpload},
+		"webhooks":  {summary: "receive the providers' status webhooks into a store (register: set 360dialog's webhook)", run: runWebhooks},
+		"worker":    {summary: "run batch rows from a NATS JetStream queue (prep batch --queue)", run: runWorker},
+	}
+}
 
 // env is what a command may touch of the outside world; tests fill it.
 type env struct {
@@ -68,7 +85,7 @@ func run(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "prep", version)
 		return nil
 	}
-	c, ok := commands[args[0]]
+	c, ok := commands()[args[0]]
 	if !ok {
 		usage(e.stderr)
 		return usageErrorf("unknown command %q", args[0])
@@ -84,13 +101,14 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: prep COMMAND [flags] ...")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'prep COMMAND -h' for a command's flags.")

@@ -18,10 +18,6 @@ import (
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
-func init() {
-	register("run", command{summary: "inspect, transcode, upload and send one recording (the whole pipeline)", run: runRun})
-}
-
 // stageFlags are the flags `prep run` and `prep batch` share: where the
 // stages point and how they behave.
 type stageFlags struct {

@@ -13,10 +13,6 @@ import (
 	"github.com/prep-audio/prep/pkg/sandbox"
 )
 
-func init() {
-	register("sandbox", command{summary: "run a local sandbox of the Meta Cloud API, 360dialog and Infobip", run: runSandbox})
-}
-
 func runSandbox(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "sandbox", "[--addr 127.0.0.1:8080] [--webhook URL] [--app-secret S] [--data DIR] [fault flags] [webhook delivery flags] [--recipient N=SPEC]")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback unless you say otherwise; port 0 picks one)")

@@ -10,10 +10,6 @@ import (
 	"github.com/prep-audio/prep/pkg/send"
 )
 
-func init() {
-	register("send", command{summary: "send an audio or voice message through Meta, 360dialog or Infobip", run: runSend})
-}
-
 // sendResult is the --json output of prep send: one object.
 type sendResult struct {
 	Provider  string     `json:"provider"`

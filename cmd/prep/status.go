@@ -15,10 +15,6 @@ import (
 	"github.com/prep-audio/prep/pkg/status"
 )
 
-func init() {
-	register("status", command{summary: "what became of each row of a batch: delivered, read, played or failed (journal + status store)", run: runStatus})
-}
-
 // statusRow is one line of prep status (and its --json object).
 type statusRow struct {
 	Row       int      `json:"row"`

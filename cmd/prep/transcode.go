@@ -16,10 +16,6 @@ import (
 	"github.com/prep-audio/prep/pkg/transcode"
 )
 
-func init() {
-	register("transcode", command{summary: fmt.Sprintf("make recordings WhatsApp voice notes (mono Ogg Opus ≤ %d bytes) or audio files", rules.VoiceMaxBytes), run: runTranscode})
-}
-
 // transcodeJSON is one line of `prep transcode --json`.
 type transcodeJSON struct {
 	Input    string              `json:"input"`

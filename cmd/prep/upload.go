@@ -13,10 +13,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-func init() {
-	register("upload", command{summary: "upload audio to S3 or a provider's media endpoint (URL or media id)", run: runUpload})
-}
-
 // uploadResult is one line of `prep upload --json`.
 type uploadResult struct {
 	File    string `json:"file"`

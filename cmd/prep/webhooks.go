@@ -15,10 +15,6 @@ import (
 	"github.com/prep-audio/prep/pkg/status"
 )
 
-func init() {
-	register("webhooks", command{summary: "receive the providers' status webhooks into a store (register: set 360dialog's webhook)", run: runWebhooks})
-}
-
 // The secrets of the receiver: read from the environment only, never
 // printed.
 const (

@@ -11,10 +11,6 @@ import (
 	"github.com/prep-audio/prep/pkg/send"
 )
 
-func init() {
-	register("worker", command{summary: "run batch rows from a NATS JetStream queue (prep batch --queue)", run: runWorker})
-}
-
 func runWorker(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "worker", "--queue nats://HOST:PORT [--jobs N] [--concurrency N] [--id ID] [--json]")
 	url := fs.String("queue", "", "NATS server URL(s), comma-separated (env PREP_QUEUE)")
