@@ -43,13 +43,24 @@ func writeFile(p string, b []byte) error {
 	return err
 }
 
-// repackInPlace repacks the Ogg Opus file ffmpeg wrote at p (PackingNative).
-func repackInPlace(p string) error {
+// repackInPlace repacks the Ogg Opus file ffmpeg wrote at p: PackingNative
+// always; PackingSingle only when its granule positions do not count its
+// samples (ffmpeg's Ogg muxer carries its input's timestamp gaps into
+// them), and then keeping its packets.
+func repackInPlace(p string, packing Packing) error {
 	b, err := readNote(p)
 	if err != nil {
 		return &Error{Kind: KindOutput, Err: fmt.Errorf("reading the encoded note: %w", err)}
 	}
-	out, _, err := oggopus.Repack(b)
+	rp := oggopus.Repack
+	if packing != PackingNative {
+		s, err := oggopus.Parse(b)
+		if err != nil || oggopus.GranuleError(s) == nil {
+			return nil // kept as ffmpeg wrote it (verify reads it next)
+		}
+		rp = oggopus.Regranule
+	}
+	out, _, err := rp(b)
 	if err != nil {
 		return &Error{Kind: KindFFmpeg, Err: fmt.Errorf("repacking the note ffmpeg wrote: %w", err)}
 	}

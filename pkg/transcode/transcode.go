@@ -607,8 +607,8 @@ func (j *job) encodeLoop(ctx context.Context, p Plan, src *inspect.Report, tmp s
 			e.warning += "; encoded again skipping what could not be decoded"
 			continue
 		}
-		if e.plan.Profile == ProfileVoice && e.plan.Packing == PackingNative {
-			if err := repackInPlace(tmp); err != nil {
+		if e.plan.Profile == ProfileVoice {
+			if err := repackInPlace(tmp, e.plan.Packing); err != nil {
 				return e, err
 			}
 		}
