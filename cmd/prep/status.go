@@ -135,6 +135,16 @@ type journalRow struct {
 // carried as callback data. A part the provider refused has no message:
 // it is failed with the journal's error.
 func statusRows(recs []pipeline.Record, ix *status.Index) []statusRow {
+	rows := journalRows(recs)
+	out := make([]statusRow, 0, len(rows))
+	for _, jr := range rows {
+		out = append(out, jr.report(ix))
+	}
+	return out
+}
+
+// journalRows folds the journal's records into rows, by row number.
+func journalRows(recs []pipeline.Record) []*journalRow {
 	byKey := map[string]*journalRow{}
 	var order []*journalRow
 	for _, r := range recs {
@@ -147,108 +157,120 @@ func statusRows(recs []pipeline.Record, ix *status.Index) []statusRow {
 			byKey[r.Key] = jr
 			order = append(order, jr)
 		}
-		if r.Row != 0 {
-			jr.row = r.Row
-		}
-		if r.To != "" {
-			jr.to = r.To
-		}
-		if r.Provider != "" {
-			jr.provider = r.Provider
-		}
-		if r.Parts > jr.parts {
-			jr.parts = r.Parts
-		}
-		switch r.State {
-		case pipeline.StateSending, pipeline.StateSent, pipeline.StateFailed, pipeline.StateUnknown:
-		default:
-			continue
-		}
-		p := jr.part[r.Part]
-		if p == nil {
-			p = &journalPart{}
-			jr.part[r.Part] = p
-		}
-		if p.state == pipeline.StateSent {
-			continue
-		}
-		p.state = r.State
-		if r.MessageID != "" {
-			p.messageID = r.MessageID
-		}
-		if r.ClientID != "" {
-			p.clientID = r.ClientID
-		}
-		p.err = r.Error
+		jr.add(r)
 	}
 	sort.SliceStable(order, func(i, j int) bool { return order[i].row < order[j].row })
+	return order
+}
 
-	out := make([]statusRow, 0, len(order))
-	for _, jr := range order {
-		sr := statusRow{Row: jr.row, To: jr.to, Provider: string(jr.provider), MessageID: []string{}}
-		n := jr.parts
-		for i := range jr.part {
-			n = max(n, i+1)
-		}
-		if len(jr.part) == 0 {
-			sr.Journal, sr.Delivery = "pending", string(status.Unknown)
-			out = append(out, sr)
+// add folds one of the row's records in: "sent" is final for a part,
+// otherwise the last outcome counts.
+func (jr *journalRow) add(r pipeline.Record) {
+	if r.Row != 0 {
+		jr.row = r.Row
+	}
+	if r.To != "" {
+		jr.to = r.To
+	}
+	if r.Provider != "" {
+		jr.provider = r.Provider
+	}
+	if r.Parts > jr.parts {
+		jr.parts = r.Parts
+	}
+	switch r.State {
+	case pipeline.StateSending, pipeline.StateSent, pipeline.StateFailed, pipeline.StateUnknown:
+	default:
+		return
+	}
+	p := jr.part[r.Part]
+	if p == nil {
+		p = &journalPart{}
+		jr.part[r.Part] = p
+	}
+	if p.state == pipeline.StateSent {
+		return
+	}
+	p.state = r.State
+	if r.MessageID != "" {
+		p.messageID = r.MessageID
+	}
+	if r.ClientID != "" {
+		p.clientID = r.ClientID
+	}
+	p.err = r.Error
+}
+
+// refs are the store references of the row's parts not refused (a part
+// missing from the journal: an empty one), with whether the journal holds
+// each sent; refused is the first part the provider refused, states the
+// parts' journal states.
+func (jr *journalRow) refs() (refs []status.Ref, sent []bool, refused *journalPart, states map[pipeline.State]bool) {
+	n := jr.parts
+	for i := range jr.part {
+		n = max(n, i+1)
+	}
+	states = map[pipeline.State]bool{}
+	for i := 0; i < n; i++ {
+		p := jr.part[i]
+		if p == nil {
+			refs, sent = append(refs, status.Ref{}), append(sent, false)
 			continue
 		}
-		var refs []status.Ref
-		var sent []bool // per ref: the journal holds the part sent
-		var refused *journalPart
-		states := map[pipeline.State]bool{}
-		for i := 0; i < n; i++ {
-			p := jr.part[i]
-			if p == nil {
-				refs, sent = append(refs, status.Ref{}), append(sent, false)
-				continue
+		states[p.state] = true
+		if p.state == pipeline.StateFailed {
+			if refused == nil {
+				refused = p
 			}
-			states[p.state] = true
-			if p.state == pipeline.StateFailed {
-				if refused == nil {
-					refused = p
-				}
-				continue
-			}
-			id := p.messageID
-			if id == "" {
-				id = p.clientID
-			}
-			refs = append(refs, status.Ref{ID: id, CallbackData: jr.key})
-			sent = append(sent, p.state == pipeline.StateSent)
+			continue
 		}
-		sr.Journal = journalState(states)
-		row := ix.Row(refs...)
-		for _, m := range row.Parts {
-			if m.ID != "" {
-				sr.MessageID = append(sr.MessageID, m.ID)
-			}
+		id := p.messageID
+		if id == "" {
+			id = p.clientID
 		}
-		// A part the provider accepted that no status came for yet is
-		// accepted, not unknown (unknown: a send in doubt, or never sent).
-		parts := make([]status.Status, len(row.Parts))
-		for i, m := range row.Parts {
-			parts[i] = m.Status
-			if m.Status == status.Unknown && sent[i] {
-				parts[i] = status.Accepted
-			}
-		}
-		sr.Delivery = string(status.Combine(parts...))
-		if !row.Updated.IsZero() {
-			sr.Updated = row.Updated.UTC().Format(time.RFC3339)
-		}
-		switch {
-		case refused != nil:
-			sr.Delivery = string(status.Failed)
-			sr.Error = refused.err
-		case row.Error != nil:
-			sr.ErrorCode, sr.Error, sr.Advice = row.Error.Code, row.Error.Text(), row.Error.Advice
-		}
-		out = append(out, sr)
+		refs = append(refs, status.Ref{ID: id, CallbackData: jr.key})
+		sent = append(sent, p.state == pipeline.StateSent)
 	}
-	return out
+	return refs, sent, refused, states
+}
+
+// report is the row's line: its journal state and what the store says of
+// its parts.
+func (jr *journalRow) report(ix *status.Index) statusRow {
+	sr := statusRow{Row: jr.row, To: jr.to, Provider: string(jr.provider), MessageID: []string{}}
+	if len(jr.part) == 0 {
+		sr.Journal, sr.Delivery = "pending", string(status.Unknown)
+		return sr
+	}
+	refs, sent, refused, states := jr.refs()
+	sr.Journal = journalState(states)
+	row := ix.Row(refs...)
+	for _, m := range row.Parts {
+		if m.ID != "" {
+			sr.MessageID = append(sr.MessageID, m.ID)
+		}
+	}
+	// A part the provider accepted that no status came for yet is
+	// accepted, not unknown (unknown: a send in doubt, or never sent).
+	parts := make([]status.Status, len(row.Parts))
+	for i, m := range row.Parts {
+		parts[i] = m.Status
+		if m.Status == status.Unknown && sent[i] {
+			parts[i] = status.Accepted
+		}
+	}
+	sr.Delivery = string(status.Combine(parts...))
+	if !row.Updated.IsZero() {
+		sr.Updated = row.Updated.UTC().Format(time.RFC3339)
+	}
+	switch {
+	case refused != nil:
+		sr.Delivery = string(status.Failed)
+		sr.Error = refused.err
+	case row.Error != nil:
+		sr.ErrorCode, sr.Error, sr.Advice = row.Error.Code, row.Error.Text(), row.Error.Advice
+	}
+	return sr
 }
 
 // journalState is a row's state in the journal, from its parts'.
