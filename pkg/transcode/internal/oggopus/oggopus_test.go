@@ -296,10 +296,24 @@ func FuzzRepack(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = Parse(b)
+		if s, err := Parse(b); err == nil {
+			_ = GranuleError(s)
+		}
+		if reg, _, err := Regranule(b); err == nil {
+			s, err := Parse(reg)
+			if err != nil {
+				t.Fatalf("the regranuled stream does not parse: %v", err)
+			}
+			if err := GranuleError(s); err != nil {
+				t.Fatalf("the regranuled stream: %v", err)
+			}
+		}
 		out, _, err := Repack(b)
 		if err != nil {
 			return
+		}
+		if s, err := Parse(out); err != nil || GranuleError(s) != nil {
+			t.Fatalf("the repacked stream's granules: %v", GranuleError(s))
 		}
 		again, st, err := Repack(out)
 		if err != nil {
@@ -309,4 +323,104 @@ func FuzzRepack(f *testing.F) {
 			t.Fatalf("repacking is not idempotent")
 		}
 	})
+}
+
+// TestGranuleError: a note's granules are checked page by page against the
+// samples its packets hold. ffmpeg's single-frame note and its repack are
+// clean; a page whose granule runs ahead (the gap ffmpeg's muxer copies
+// from input timestamps) or behind is found; Regranule repairs it keeping
+// every packet.
+func TestGranuleError(t *testing.T) {
+	in, err := os.ReadFile("testdata/single.ogg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := GranuleError(s); err != nil {
+		t.Fatalf("ffmpeg's note: %v", err)
+	}
+	native, _, err := Repack(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns, _ := Parse(native); GranuleError(ns) != nil {
+		t.Fatalf("the repacked note: %v", GranuleError(ns))
+	}
+	total := int64(0)
+	for _, a := range s.Audio {
+		p, _ := codec.ParseOpusPacket(a.Data)
+		total += int64(p.Samples())
+	}
+	trim := total - s.Audio[len(s.Audio)-1].Granule
+	for _, c := range []struct {
+		name  string
+		page  int // the audio page whose granule is off
+		delta int64
+		bad   bool
+	}{
+		{"clean", 0, 0, false},
+		{"first ahead", 0, +960, true},
+		{"first behind", 0, -960, true},
+		{"middle ahead", 3, +9600, true},
+		{"middle behind", 3, -480, true},
+		{"last ahead", len(s.Audio) - 1, +trim + 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// One packet a page, granules counting the samples, the end
+			// trim kept; then one page's granule moved.
+			b := appendPage(nil, s.Serial, 0, page{flags: flagBOS, packets: [][]byte{s.HeadRaw}})
+			b = appendPage(b, s.Serial, 1, page{packets: [][]byte{tagsPacket(s.Vendor)}})
+			done := int64(0)
+			for i, a := range s.Audio {
+				p, _ := codec.ParseOpusPacket(a.Data)
+				done += int64(p.Samples())
+				pg := page{granule: done, packets: [][]byte{a.Data}}
+				if i == len(s.Audio)-1 {
+					pg.flags, pg.granule = flagEOS, done-trim
+				}
+				if i == c.page {
+					pg.granule += c.delta
+				}
+				b = appendPage(b, s.Serial, uint32(2+i), pg)
+			}
+			bs, err := Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := GranuleError(bs); (got != nil) != c.bad {
+				t.Fatalf("GranuleError = %v, want an error: %v", got, c.bad)
+			}
+			fixed, st, err := Regranule(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs, err := Parse(fixed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := GranuleError(fs); err != nil {
+				t.Errorf("regranuled: %v", err)
+			}
+			if st.PacketsIn != st.PacketsOut || len(fs.Audio) != len(s.Audio) {
+				t.Errorf("regranuled: %d packets from %d", len(fs.Audio), len(s.Audio))
+			}
+			for i := range fs.Audio {
+				if !bytes.Equal(fs.Audio[i].Data, s.Audio[i].Data) {
+					t.Fatalf("packet %d changed", i)
+				}
+			}
+			// The end trim is kept; a last granule beyond the samples
+			// asks for none.
+			want := total - trim
+			if c.name == "last ahead" {
+				want = total
+			}
+			if g := fs.Audio[len(fs.Audio)-1].Granule; g != want {
+				t.Errorf("final granule %d, want %d", g, want)
+			}
+		})
+	}
 }
