@@ -144,18 +144,7 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	} else if *detach || *batchName != "" {
 		return usageErrorf("batch: --detach and --batch go with --queue")
 	}
-	used := map[send.Provider]bool{}
-	for _, r := range m.Rows {
-		if r.Err == nil {
-			used[r.Provider] = true
-		}
-	}
-	var providers []send.Provider
-	for _, p := range allProviders() {
-		if used[p] {
-			providers = append(providers, p)
-		}
-	}
+	providers := manifestProviders(m)
 	p, err := buildPipeline(ctx, e, sf, providers, link, "")
 	if err != nil {
 		return err
@@ -180,17 +169,10 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	}
 	var in *intake
 	if dc.store != "" {
-		// The receiver runs (or the store is followed) while the batch
-		// sends: statuses arrive from the first message on.
-		if in, err = startIntake(ctx, e, dc); err != nil {
+		if in, err = startBatchIntake(ctx, e, dc, *journal); err != nil {
 			return err
 		}
 		defer in.Close()
-		// A row an earlier run left in doubt that a status was found for
-		// is sent: journaled so, it is not resent (--resend-unknown neither).
-		if _, err := resolveUnknown(*journal, in.ix); err != nil {
-			return err
-		}
 	}
 	b := p.NewBatch(m, opts)
 	res, err := runWithSignals(ctx, e, b)
@@ -213,6 +195,48 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	return batchOutcome(res, notThere, reportErr)
+}
+
+// manifestProviders are the providers the manifest's valid rows use, in
+// the CLI's order.
+func manifestProviders(m *pipeline.Manifest) []send.Provider {
+	used := map[send.Provider]bool{}
+	for _, r := range m.Rows {
+		if r.Err == nil {
+			used[r.Provider] = true
+		}
+	}
+	var providers []send.Provider
+	for _, p := range allProviders() {
+		if used[p] {
+			providers = append(providers, p)
+		}
+	}
+	return providers
+}
+
+// startBatchIntake starts the status intake of --store: the receiver runs
+// (or the store is followed) while the batch sends, so statuses arrive
+// from the first message on. A row an earlier run left in doubt that a
+// status was found for is journaled sent first: it is not resent
+// (--resend-unknown neither). The caller closes it.
+func startBatchIntake(ctx context.Context, e *env, dc *deliveryConfig, journal string) (*intake, error) {
+	in, err := startIntake(ctx, e, dc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := resolveUnknown(journal, in.ix); err != nil {
+		in.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// batchOutcome is how a batch that ran ends: rows not sent (exit 1, or
+// 130 when interrupted); rows sent but failed later or not delivered as
+// --wait asked (notThere); the report asked for not written; else nil.
+func batchOutcome(res *pipeline.BatchResult, notThere int, reportErr error) error {
 	if !res.AllSent() {
 		n := 0
 		for _, r := range res.Rows {
