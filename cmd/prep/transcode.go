@@ -83,19 +83,8 @@ func runTranscode(ctx context.Context, e *env, args []string) error {
 		Packing: transcode.Packing(*packing), Reencode: *reencode,
 		FFmpeg: envOr(e, *ffmpegBin, "PREP_FFMPEG"),
 	}
-	for _, b := range []struct {
-		name string
-		val  string
-		dst  *int
-	}{{"bitrate", *bitrate, &opts.Bitrate}, {"min-bitrate", *minBR, &opts.MinBitrate}, {"max-bitrate", *maxBR, &opts.MaxBitrate}} {
-		if b.val == "" {
-			continue
-		}
-		v, err := parseBitrate(b.val)
-		if err != nil {
-			return usageErrorf("transcode: --%s: %v", b.name, err)
-		}
-		*b.dst = v
+	if err := parseBitrates(&opts, *bitrate, *minBR, *maxBR); err != nil {
+		return err
 	}
 	tr, err := transcode.New(opts)
 	if err != nil {
@@ -134,45 +123,84 @@ func runTranscode(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	type outcome struct {
-		r   *transcode.Result
-		err error
-		ok  bool
-	}
-	results := make([]outcome, len(inputs))
-	next, failed := 0, 0
-	enc := json.NewEncoder(e.stdout)
-	tr.Batch(ctx, batch, *jobs, func(i int, r *transcode.Result, err error) {
-		results[i] = outcome{r, err, true}
-		if prog != nil {
-			prog.finished(inputs[i])
-		}
-		for next < len(results) && results[next].ok {
-			o := results[next]
-			if o.err != nil {
-				failed++
-			}
-			if prog != nil {
-				prog.clear()
-			}
-			if *asJSON {
-				_ = enc.Encode(toTranscodeJSON(inputs[next], o.r, withTranscodeHint(o.err, opts)))
-			} else {
-				printTranscode(e, inputs[next], o.r, withTranscodeHint(o.err, opts))
-			}
-			next++
-		}
-	})
+	po := &transcodeOutput{e: e, inputs: inputs, opts: opts, asJSON: *asJSON, prog: prog,
+		results: make([]transcodeOutcome, len(inputs)), enc: json.NewEncoder(e.stdout)}
+	tr.Batch(ctx, batch, *jobs, po.done)
 	if prog != nil {
 		prog.clear()
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if failed > 0 {
-		return &reportedError{failed: failed, total: len(inputs)}
+	if po.failed > 0 {
+		return &reportedError{failed: po.failed, total: len(inputs)}
 	}
 	return nil
+}
+
+// parseBitrates sets opts' bitrate, floor and cap from --bitrate,
+// --min-bitrate and --max-bitrate (each "" when not given).
+func parseBitrates(opts *transcode.Options, bitrate, minBR, maxBR string) error {
+	for _, b := range []struct {
+		name string
+		val  string
+		dst  *int
+	}{{"bitrate", bitrate, &opts.Bitrate}, {"min-bitrate", minBR, &opts.MinBitrate}, {"max-bitrate", maxBR, &opts.MaxBitrate}} {
+		if b.val == "" {
+			continue
+		}
+		v, err := parseBitrate(b.val)
+		if err != nil {
+			return usageErrorf("transcode: --%s: %v", b.name, err)
+		}
+		*b.dst = v
+	}
+	return nil
+}
+
+// transcodeOutcome is one input's result, once it is there.
+type transcodeOutcome struct {
+	r   *transcode.Result
+	err error
+	ok  bool
+}
+
+// transcodeOutput prints prep transcode's results in input order as they
+// become available, counting the failed ones.
+type transcodeOutput struct {
+	e       *env
+	inputs  []string
+	opts    transcode.Options
+	asJSON  bool
+	prog    *transcodeProgress
+	enc     *json.Encoder
+	results []transcodeOutcome
+	next    int // the first input not printed
+	failed  int
+}
+
+// done takes input i's result (transcode.Batch calls it one at a time)
+// and prints every result now next in order.
+func (po *transcodeOutput) done(i int, r *transcode.Result, err error) {
+	po.results[i] = transcodeOutcome{r, err, true}
+	if po.prog != nil {
+		po.prog.finished(po.inputs[i])
+	}
+	for po.next < len(po.results) && po.results[po.next].ok {
+		o := po.results[po.next]
+		if o.err != nil {
+			po.failed++
+		}
+		if po.prog != nil {
+			po.prog.clear()
+		}
+		if po.asJSON {
+			_ = po.enc.Encode(toTranscodeJSON(po.inputs[po.next], o.r, withTranscodeHint(o.err, po.opts)))
+		} else {
+			printTranscode(po.e, po.inputs[po.next], o.r, withTranscodeHint(o.err, po.opts))
+		}
+		po.next++
+	}
 }
 
 // parseBitrate reads "24000", "24k" or "24kbps".
