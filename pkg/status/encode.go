@@ -25,6 +25,9 @@ func appendEventLine(b []byte, e *Event) ([]byte, bool) {
 	b = appendTime(b, e.Time)
 	b = append(b, `,"received":`...)
 	b = appendTime(b, e.Received)
+	if e.TimeReceived {
+		b = append(b, `,"time_received":true`...)
+	}
 	if e.Recipient != "" {
 		b = append(b, `,"recipient":`...)
 		b = appendString(b, e.Recipient)

@@ -13,7 +13,7 @@ func FuzzEncodeEvent(f *testing.F) {
 	f.Add("é\u2028<&>\"\\\x00\x1f\xff", "\t\n\r", "\f\b", "", int64(0), true)
 	f.Fuzz(func(t *testing.T, id, rcpt, cb, detail string, ns int64, failed bool) {
 		e := Event{Provider: Meta, MessageID: id, Status: Read, Time: time.Unix(0, ns).UTC(), Received: time.Unix(0, ns/3).In(time.FixedZone("x", 3600)),
-			Recipient: rcpt, CallbackData: cb, Detail: detail}
+			Recipient: rcpt, CallbackData: cb, Detail: detail, TimeReceived: ns%2 == 0}
 		if failed {
 			e.Status = Failed
 			e.Error = &Failure{Code: 131053, Title: id, Details: cb, Time: e.Time}

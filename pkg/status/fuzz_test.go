@@ -33,6 +33,9 @@ func checkEvents(t *testing.T, evs []Event) {
 		if e.Status == Failed && e.Error == nil {
 			t.Fatalf("failed without a failure: %+v", e)
 		}
+		if e.Time.IsZero() || e.TimeReceived && !e.Time.Equal(e.Received) {
+			t.Fatalf("an event without its time: %+v", e)
+		}
 	}
 }
 

@@ -44,13 +44,19 @@ func newIndex() *Index {
 }
 
 // eventKey identifies an event for deduplication — same provider, message
-// id, status and time — as 128 bits of hash (no pointers: millions of
+// id, status and time (no time when the provider gave none: TimeReceived;
+// the key is then the one of a zero time, as stores written before
+// TimeReceived hold such events) — as 128 bits of hash (no pointers: millions of
 // them cost the garbage collector nothing).
 type eventKey [2]uint64
 
 func (ix *Index) keyOf(e *Event) eventKey {
 	var buf [24]byte
 	var k eventKey
+	t := e.Time
+	if e.TimeReceived {
+		t = time.Time{}
+	}
 	for i := range k {
 		var h maphash.Hash
 		h.SetSeed(ix.seed[i])
@@ -60,7 +66,7 @@ func (ix *Index) keyOf(e *Event) eventKey {
 		h.WriteByte(0)
 		h.WriteString(string(e.Status))
 		h.WriteByte(0)
-		h.Write(strconv.AppendInt(buf[:0], e.Time.UnixNano(), 10))
+		h.Write(strconv.AppendInt(buf[:0], t.UnixNano(), 10))
 		k[i] = h.Sum64()
 	}
 	return k

@@ -84,11 +84,17 @@ type Event struct {
 	MessageID string   `json:"message_id"`
 	Status    Status   `json:"status"`
 	// Time is the provider's own time of the event (Meta's timestamp,
-	// Infobip's doneAt or seenAt); zero when the provider gave none.
+	// Infobip's doneAt or seenAt); when the provider gave none, it is
+	// Received and TimeReceived is set.
 	Time time.Time `json:"time"`
 	// Received is when prep received it.
-	Received  time.Time `json:"received"`
-	Recipient string    `json:"recipient,omitempty"`
+	Received time.Time `json:"received"`
+	// TimeReceived says the provider gave no time of its own (an Infobip
+	// report without doneAt, sentAt or seenAt): Time is Received. Such an
+	// event is a duplicate of any other with the same provider, message id
+	// and status, whenever it came: the same report retried.
+	TimeReceived bool   `json:"time_received,omitempty"`
+	Recipient    string `json:"recipient,omitempty"`
 	// CallbackData is Meta's biz_opaque_callback_data or Infobip's
 	// callbackData, as set on the send.
 	CallbackData string `json:"callback_data,omitempty"`

@@ -141,6 +141,7 @@ func metaEvent(p Provider, s *metaStatus, received time.Time) (Event, error) {
 		}
 		e.Time = time.Unix(s.Timestamp.v, 0).UTC()
 	}
+	timeOrReceived(&e)
 	if st == Failed {
 		f := &Failure{Time: e.Time}
 		if len(s.Errors) > 0 {
@@ -278,6 +279,7 @@ func infobipEvent(r *infobipResult, received time.Time) (Event, error) {
 			return Event{}, err
 		}
 	}
+	timeOrReceived(&e)
 	if e.Status == Failed {
 		f := &Failure{Time: e.Time, Title: r.Status.Name, Message: r.Status.Description}
 		if r.Error != nil && r.Error.ID != 0 {
@@ -290,6 +292,15 @@ func infobipEvent(r *infobipResult, received time.Time) (Event, error) {
 		e.Error = f
 	}
 	return e, nil
+}
+
+// timeOrReceived gives an event the provider sent without a time of its
+// own the time it was received, marked TimeReceived: a stored event never
+// says it happened in the year 1.
+func timeOrReceived(e *Event) {
+	if e.Time.IsZero() {
+		e.Time, e.TimeReceived = e.Received, true
+	}
 }
 
 // infobipTime parses Infobip's yyyy-MM-dd'T'HH:mm:ss.SSSZ (a +0000 zone),
