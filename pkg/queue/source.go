@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
@@ -83,13 +84,19 @@ func (s *Sources) max() int64 {
 // open returns the source's bytes, capped.
 func (s *Sources) open(ctx context.Context, src string) (io.ReadCloser, error) {
 	if !IsS3(src) {
-		f, err := os.Open(src)
+		// A FIFO or a device is refused before it is read (a plain open of
+		// a FIFO blocks until a writer comes, past any cancellation).
+		f, st, err := inspect.OpenRegular(src)
 		if err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
+			var ie *inspect.Error
+			if errors.As(err, &ie) && ie.Kind == inspect.KindUnreadable {
+				err = ie.Err // "no such file or directory", as before
 			}
 			return nil, &SourceError{Source: src, Err: err}
+		}
+		if st.Size() > s.max() {
+			f.Close()
+			return nil, &SourceError{Source: src, Err: ErrTooLarge}
 		}
 		return f, nil
 	}

@@ -7,10 +7,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/prep-audio/prep/pkg/pipeline"
 )
 
 // TestS3SourceHashCache: a resubmission takes an S3 source's SHA-256 from
@@ -53,5 +58,63 @@ func TestS3SourceHashCache(t *testing.T) {
 	want2 := put([]byte("second version, same key, other bytes"))
 	if got, err := q.hashSource(ctx, srcs, src); err != nil || got != want2 {
 		t.Fatalf("after replacing the object: %s %v, want %s (a stale cached hash)", got, err, want2)
+	}
+}
+
+// TestSubmitRefusesNonRegular: a manifest row naming a FIFO or a device is
+// invalid at once, naming the file, and the other rows are queued (a FIFO
+// used to block Submit forever in open(2), and /dev/zero was read to the
+// size cap before being refused).
+func TestSubmitRefusesNonRegular(t *testing.T) {
+	_, _, q := testQueue(t)
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "ff"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a.ogg"), []byte("a recording"), 0o644)
+	p := filepath.Join(dir, "m.csv")
+	os.WriteFile(p, []byte("to,file,provider\n15550101,ff,meta\n15550102,a.ogg,meta\n15550103,/dev/zero,meta\n"), 0o644)
+	m, err := pipeline.ParseManifest(p, pipeline.ManifestDefaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		sub *Submission
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sub, err := q.Submit(context.Background(), m, SubmitOptions{})
+		done <- result{sub, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Submit still running after 20s (blocked opening the FIFO?)")
+	}
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	tests := []struct {
+		row  int
+		want string // "" for a valid row
+	}{
+		{0, "a named pipe (FIFO), not a regular file"},
+		{1, ""},
+		{2, "a character device, not a regular file"},
+	}
+	for _, tt := range tests {
+		sr := res.sub.Rows[tt.row]
+		switch {
+		case tt.want == "" && (sr.Err != nil || sr.Key == ""):
+			t.Errorf("row %d: %v, want queued", tt.row, sr.Err)
+		case tt.want != "" && (sr.Err == nil || !strings.Contains(sr.Err.Error(), tt.want) ||
+			!strings.HasPrefix(sr.Err.Error(), "file "+sr.Row.File+": inspect ")):
+			t.Errorf("row %d: %v, want invalid: file %s: inspect …: %s", tt.row, sr.Err, sr.Row.File, tt.want)
+		}
+	}
+	if res.sub.Queued != 1 {
+		t.Errorf("queued %d rows, want 1", res.sub.Queued)
 	}
 }
