@@ -187,7 +187,7 @@ func (q *Queue) result(ctx context.Context, sub *Submission, state map[string]*R
 		if json.Unmarshal(e.Value(), &rec) != nil {
 			continue
 		}
-		res.Summary.Prepared += rec.Claims
+		res.Summary.Prepared += rec.Prepared
 		for _, n := range rec.Uploads {
 			res.Summary.Uploads += n
 		}

@@ -29,6 +29,8 @@ type fakeStages struct {
 	sendHook    func(req SendRequest) (*send.Receipt, error)
 	n           atomic.Int64
 	prepareErr  error // returned by every Prepare when set
+	// prepareHook, when set, is called first: a non-nil error is returned.
+	prepareHook func(ctx context.Context, req PrepareRequest) error
 }
 
 func newFake() *fakeStages { return &fakeStages{prepares: map[string]int{}} }
@@ -36,8 +38,13 @@ func newFake() *fakeStages { return &fakeStages{prepares: map[string]int{}} }
 func (f *fakeStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared, error) {
 	f.mu.Lock()
 	f.prepares[filepath.Base(req.Path)]++
-	perr := f.prepareErr
+	perr, hook := f.prepareErr, f.prepareHook
 	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, req); err != nil {
+			return nil, err
+		}
+	}
 	if f.prepareWait > 0 && !sleep(ctx, f.prepareWait) {
 		return nil, ctx.Err()
 	}

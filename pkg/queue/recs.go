@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/transcode"
 	"github.com/prep-audio/prep/pkg/upload"
@@ -27,8 +29,9 @@ type Recording struct {
 	Worker    string    `json:"worker,omitempty"`
 	ClaimedAt time.Time `json:"claimed_at,omitempty"`
 	// Claims counts claims taken: each one fetched and transcoded the
-	// recording (or began to).
-	Claims int `json:"claims"`
+	// recording (or began to). Prepared counts those that prepared it.
+	Claims   int `json:"claims"`
+	Prepared int `json:"prepared,omitempty"`
 	// Uploads counts upload passes per destination.
 	Uploads map[string]int                `json:"uploads,omitempty"`
 	Media   map[string][]MediaRef         `json:"media,omitempty"`
@@ -221,6 +224,9 @@ func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row
 		if perr != nil && ctx.Err() == nil {
 			r.Error = perr.Error()
 		}
+		if prep != nil && perr == nil {
+			r.Prepared++
+		}
 		out = r.media(row.Dest, ttl)
 		return nil
 	})
@@ -252,10 +258,43 @@ func (w *Worker) prepare(ctx context.Context, rec *Recording, dests []string) (*
 	}
 	p, err := w.stages.Prepare(ctx, PrepareRequest{Path: path, Name: rec.Source, Profile: rec.Profile, Split: rec.Split, Dests: dests, Dir: dir})
 	if err != nil {
-		return p, fmt.Errorf("%s: %w", rec.Source, err)
+		return p, prepareError(rec.Source, path, dir, err)
 	}
 	w.stats.prepared.Add(1)
 	return p, nil
+}
+
+// prepError is a recording's prepare stage failing. Its message names
+// the recording's source (s3://… or the manifest's path), never the
+// worker's temporary copy of it; the stage's error is wrapped.
+type prepError struct {
+	Source string
+	Err    error
+	msg    string
+}
+
+func (e *prepError) Error() string { return e.msg }
+func (e *prepError) Unwrap() error { return e.Err }
+
+// prepareError names src in err instead of path (its local copy) and the
+// work directory dir: an inspection failure reads "inspect SRC: …" (not
+// "SRC: inspect: inspect /tmp/…: …"); any other failure is prefixed with
+// src unless it names it already.
+func prepareError(src, path, dir string, err error) error {
+	var ie *inspect.Error
+	var msg string
+	if errors.As(err, &ie) {
+		c := *ie
+		c.Path = src
+		msg = c.Error()
+	} else {
+		msg = strings.ReplaceAll(err.Error(), path, src)
+		msg = strings.ReplaceAll(msg, dir+string(filepath.Separator), "")
+		if !strings.Contains(msg, src) {
+			msg = src + ": " + msg
+		}
+	}
+	return &prepError{Source: src, Err: err, msg: msg}
 }
 
 // Recording returns the recordings bucket's entry for a content key.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/pipeline"
 )
 
@@ -116,5 +118,81 @@ func TestSubmitRefusesNonRegular(t *testing.T) {
 	}
 	if res.sub.Queued != 1 {
 		t.Errorf("queued %d rows, want 1", res.sub.Queued)
+	}
+}
+
+// TestPrepareErrorNamesSource: a recording failing its inspection on a
+// worker fails its rows with an error naming the source (the s3:// URL or
+// the manifest's path), not the worker's temporary copy, without stutter;
+// and the summary counts only the recordings prepared. (Before: "s3://…:
+// inspect: inspect /tmp/prep-worker-…/src-noise.bin: …", and every claim
+// counted as prepared.)
+func TestPrepareErrorNamesSource(t *testing.T) {
+	ep, bucket := os.Getenv("S3_ENDPOINT"), os.Getenv("S3_BUCKET")
+	if ep == "" || bucket == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("S3_ENDPOINT/S3_BUCKET not set: make test starts versitygw (scripts/versitygw.sh)")
+		}
+		t.Skip("S3_ENDPOINT/S3_BUCKET not set (source scripts/versitygw.sh && s3_start)")
+	}
+	_, _, q := testQueue(t)
+	ctx := context.Background()
+	srcs, err := NewSources(ctx, &S3Config{Endpoint: ep, Region: "us-east-1",
+		AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := fmt.Sprintf("queue-prepare-error-%d/noise.bin", time.Now().UnixNano())
+	body := []byte("noise, not audio, from S3")
+	if _, err := srcs.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	s3src := "s3://" + bucket + "/" + key
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "noise.ogg"), []byte("local noise, not audio"), 0o644)
+	os.WriteFile(filepath.Join(dir, "good.ogg"), []byte("a good recording"), 0o644)
+	p := filepath.Join(dir, "m.csv")
+	os.WriteFile(p, []byte("to,file,provider\n15550101,"+s3src+",meta\n15550102,noise.ogg,meta\n15550103,good.ogg,meta\n"), 0o644)
+	m, err := pipeline.ParseManifest(p, pipeline.ManifestDefaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk := newFake()
+	// The noise recordings are inspected for real (as the pipeline does,
+	// its inspect stage wrapping inspect's error); good.ogg passes.
+	fk.prepareHook = func(ctx context.Context, req PrepareRequest) error {
+		if !strings.HasPrefix(filepath.Base(req.Path), "noise") && !strings.HasPrefix(filepath.Base(req.Path), "src-noise") {
+			return nil
+		}
+		if _, err := inspect.File(ctx, req.Path); err != nil {
+			return &pipeline.StageError{Stage: pipeline.StageInspect, Err: err}
+		}
+		return errors.New("noise inspected as audio")
+	}
+	sub, err := q.Submit(ctx, m, SubmitOptions{Sources: srcs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{Sources: srcs})
+	defer stop()
+	res := waitResult(t, q, sub)
+	tests := []struct {
+		row    int
+		status pipeline.Status
+		prefix string // of the error
+	}{
+		{0, pipeline.StatusFailed, "inspect " + s3src + ": "},
+		{1, pipeline.StatusFailed, "inspect " + filepath.Join(dir, "noise.ogg") + ": "},
+		{2, pipeline.StatusSent, ""},
+	}
+	for _, tt := range tests {
+		r := res.Rows[tt.row]
+		if r.Status != tt.status || !strings.HasPrefix(r.Error, tt.prefix) ||
+			strings.Contains(r.Error, os.TempDir()+"/prep-worker-") || strings.Contains(r.Error, "inspect: inspect") {
+			t.Errorf("row %d: %s %q, want %s with an error starting %q (no temp path, no stutter)", tt.row, r.Status, r.Error, tt.status, tt.prefix)
+		}
+	}
+	if res.Summary.Prepared != 1 {
+		t.Errorf("summary: %d prepared, want 1 (two recordings failed inspection)", res.Summary.Prepared)
 	}
 }
