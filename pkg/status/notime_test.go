@@ -12,7 +12,7 @@ import (
 // Infobip reports without doneAt, sentAt or seenAt take the time they were
 // received (they were stored with the year 1), and a report without a
 // time received again later is the same report retried: a duplicate.
-func TestEventWithoutProviderTime(t *testing.T) {
+func TestStatusWithoutProviderTime(t *testing.T) {
 	recv := time.Date(2026, 3, 18, 10, 0, 5, 123456789, time.UTC)
 	done := time.Date(2026, 3, 18, 10, 0, 2, 0, time.UTC)
 	sent := time.Date(2026, 3, 18, 10, 0, 0, 0, time.UTC)
