@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -419,5 +420,96 @@ func TestWebhooksStoreFailure(t *testing.T) {
 	defer s.Close()
 	if n := s.Stats().Events; n < acked {
 		t.Fatalf("%d events stored, %d acknowledged", n, acked)
+	}
+}
+
+// A client trickling a body (a slowloris: /webhooks/meta reads the body
+// before it checks the signature, so it needs no secret) does not make a
+// SIGTERM fail: after the grace its connection is closed — the body was
+// never acknowledged — and prep webhooks ends with exit 0, keeping what it
+// acknowledged.
+func TestWebhooksSIGTERMTricklingBody(t *testing.T) {
+	bin := prepBinary(t)
+	spath := filepath.Join(t.TempDir(), "statuses.jsonl")
+	cmd := exec.Command(bin, "webhooks", "--addr", "127.0.0.1:0", "--store", spath, "--shutdown-timeout", "1s")
+	cmd.Env = append(os.Environ(), "WHATSAPP_APP_SECRET=app-secret-for-trickle", "INFOBIP_WEBHOOK_TOKEN=tok-for-trickle")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	var base string
+	re := regexp.MustCompile(`listening on http://([0-9.:]+)`)
+	for base == "" && sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+	}
+	if base == "" {
+		t.Fatal("prep webhooks did not say where it listens")
+	}
+	var log syncBuffer
+	go io.Copy(&log, stderr)
+
+	conn, err := net.Dial("tcp", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST /webhooks/meta HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", base); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // a byte every 100 ms, until the connection is closed
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := conn.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	ib := `{"results":[{"messageId":"ib-t","to":"41793026727","doneAt":"2026-03-18T10:00:02.000+0000","status":{"groupName":"DELIVERED"}}]}`
+	resp, err := http.Post("http://"+base+"/webhooks/infobip/tok-for-trickle", "application/json", strings.NewReader(ib))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("answered %d", resp.StatusCode)
+	}
+	time.Sleep(300 * time.Millisecond) // the trickle is under way
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("prep webhooks after SIGTERM with a trickling client: %v\n%s", err, log.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("prep webhooks did not stop on SIGTERM")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopped %s after SIGTERM, with a 1 s grace", d)
+	}
+	if !strings.Contains(log.String(), "closed the connections still sending a body") {
+		t.Errorf("the closed connection is not said:\n%s", log.String())
+	}
+	r, err := status.OpenReader(spath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status("ib-t") != status.Delivered {
+		t.Fatalf("ib-t: %s", r.Status("ib-t"))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/status"
@@ -33,6 +34,7 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 	storePath := fs.String("store", "", "the status store file, JSON lines, appended (env PREP_STATUS_STORE)")
 	asJSON := fs.Bool("json", false, "one JSON line per event on stdout (human lines go to stderr)")
 	maxBody := fs.Int64("max-body", status.DefaultMaxBody, "largest body taken, in bytes")
+	grace := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM/Ctrl-C, how long bodies still arriving get before their connections are closed")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -50,6 +52,9 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 	}
 	if *maxBody <= 0 {
 		return usageErrorf("webhooks: --max-body must be positive")
+	}
+	if *grace <= 0 {
+		return usageErrorf("webhooks: --shutdown-timeout must be positive")
 	}
 	cfg := status.Config{
 		MetaVerifyToken: e.getenv(envVerifyToken),
@@ -103,7 +108,8 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 			failOnce.Do(func() { close(storeFailed) })
 		}
 	}
-	rc := status.NewReceiver(store, cfg)
+	sink := &storingSink{Sink: store}
+	rc := status.NewReceiver(sink, cfg)
 
 	ln, err := net.Listen("tcp", a)
 	if err != nil {
@@ -133,10 +139,25 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 		failed = fmt.Errorf("webhooks: stopped, the store failed: %v", store.Err()) // exit 1, not the usage code of a store that would not open
 	}
 	// Graceful: bodies being stored are finished and answered; new
-	// connections are refused. Bounded, so a signal always ends prep.
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// connections are refused. Bounded, so a signal always ends prep: a
+	// body still arriving when the grace ends (a slow or stalled client —
+	// no token is needed to trickle a body, the signature is checked after
+	// it) was never acknowledged, so its provider sends it again; its
+	// connection is closed and that is no failure. Only a body caught
+	// while being stored is one (exit 1).
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	serr := srv.Shutdown(sctx)
+	if errors.Is(serr, context.DeadlineExceeded) {
+		srv.Close()
+		fmt.Fprintf(e.stderr, "prep webhooks: closed the connections still sending a body after %s (never acknowledged: the providers send them again)\n", *grace)
+		serr = nil
+		// A store under way finishes (Append does not stop for a closed
+		// connection); wait for it, bounded too.
+		if !sink.drain(*grace) {
+			serr = fmt.Errorf("%d body(ies) still being stored after %s", sink.inFlight.Load(), 2**grace)
+		}
+	}
 	cerr := store.Close()
 	st = store.Stats()
 	fmt.Fprintf(e.stderr, "prep webhooks: stopped; %s holds %d messages, %d events\n", sp, st.Messages, st.Events)
@@ -147,6 +168,32 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("webhooks: shutdown: %w", serr)
 	}
 	return cerr
+}
+
+// storingSink counts the bodies being stored (read whole, authentic, and
+// not yet answered): those a shutdown must not cut.
+type storingSink struct {
+	status.Sink
+	inFlight atomic.Int64
+}
+
+func (s *storingSink) Append(ctx context.Context, events []status.Event, raw *status.Raw) error {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	return s.Sink.Append(ctx, events, raw)
+}
+
+// drain waits up to d for the stores under way to end; false when some
+// have not.
+func (s *storingSink) drain(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for s.inFlight.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // eventPrinter writes a line per event: human on stderr, JSON on stdout
