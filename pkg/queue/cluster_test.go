@@ -1,9 +1,13 @@
 package queue
 
 import (
+	"bytes"
 	"context"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/prep-audio/prep/internal/natstest"
 	"github.com/prep-audio/prep/pkg/send"
@@ -82,5 +86,70 @@ func TestClusterNodeLoss(t *testing.T) {
 	}
 	if len(fk.sends) != 80 {
 		t.Errorf("%d sends for 80 rows", len(fk.sends))
+	}
+}
+
+// lossyKV loses the answer of the first write that stores a row
+// "sending" (the write lands; the caller gets a timeout, as in a leader
+// change), then fails the next failGets reads: what a node loss does.
+type lossyKV struct {
+	jetstream.KeyValue
+	mu       sync.Mutex
+	lost     bool
+	failGets int
+}
+
+func (l *lossyKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	n, err := l.KeyValue.Update(ctx, key, value, rev)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && !l.lost && bytes.Contains(value, []byte(`"state":"sending"`)) {
+		l.lost = true
+		return 0, context.DeadlineExceeded
+	}
+	return n, err
+}
+
+func (l *lossyKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	l.mu.Lock()
+	fail := l.lost && l.failGets > 0
+	if fail {
+		l.failGets--
+	}
+	l.mu.Unlock()
+	if fail {
+		return nil, context.DeadlineExceeded
+	}
+	return l.KeyValue.Get(ctx, key)
+}
+
+// TestSendingAnswerLost: the answer to storing a row "sending" is lost and
+// the read-back fails too (a node loss under load). The worker must find
+// out, by reading again, that "sending" is its own and send the row — not
+// hand it back while it sits "sending" under this live worker, to end
+// unknown (or stay "sending" for its deliveries) with nothing sent. This is
+// how TestClusterNodeLoss left a row "sending" past its wait.
+func TestSendingAnswerLost(t *testing.T) {
+	_, _, q := testQueue(t)
+	lk := &lossyKV{KeyValue: q.rows, failGets: 3}
+	q.rows = lk
+	fk := newFake()
+	m := manifest(t, 1, 1)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{Concurrency: 1})
+	defer stop()
+	res := waitResult(t, q, sub)
+	lk.mu.Lock()
+	lost := lk.lost
+	lk.mu.Unlock()
+	if !lost {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	if !res.AllSent() || len(fk.sends) != 1 {
+		t.Errorf("%+v, %d sends (row: %s %q), want the row sent once", res.Summary.Counts, len(fk.sends), res.Rows[0].Status, res.Rows[0].Error)
 	}
 }

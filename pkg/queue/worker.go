@@ -340,6 +340,22 @@ func (w *Worker) giveBack(key string, last bool, why string) action {
 	return ack
 }
 
+// readBack reads a row whose last write's answer was lost, trying again
+// for as long as finishRow would (2 minutes) while the server does not
+// answer, or until ctx ends.
+func (w *Worker) readBack(ctx context.Context, key string) (*Row, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	for {
+		r, err := w.getRow(rctx, key)
+		if err == nil || !transient(err) || ctx.Err() != nil || rctx.Err() != nil {
+			return r, err
+		}
+		w.logf("row %s: reading it back: %v (trying again)", key, err)
+		sleep(rctx, 200*time.Millisecond)
+	}
+}
+
 func (w *Worker) getRow(ctx context.Context, key string) (*Row, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -584,8 +600,12 @@ func (w *Worker) markSending(ctx context.Context, p sendPart, refs []string, las
 	case errors.Is(err, errConflict):
 		return ack, stepAgain
 	}
-	// Unknown whether "sending" was stored: look.
-	r, gerr := w.getRow(context.WithoutCancel(ctx), p.key)
+	// Unknown whether "sending" was stored: look, until the server answers
+	// (a lost answer comes with a leader change, and the read right after
+	// it fails too). Giving up would leave a "sending" that landed under
+	// this live worker with no request out: the row would wait out its
+	// deliveries and end unknown, never sent.
+	r, gerr := w.readBack(ctx, p.key)
 	if gerr != nil || r.Attempt != p.attempt {
 		if ctx.Err() != nil {
 			return w.giveBack(p.key, last, "the worker stopped before sending"), stepDone
