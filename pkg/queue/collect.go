@@ -59,7 +59,7 @@ func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, 
 			if !want[k] {
 				continue
 			}
-			if e, err := q.rows.Get(ctx, k); err == nil {
+			if e, err := getWithin(ctx, q.rows, k); err == nil {
 				var r Row
 				if json.Unmarshal(e.Value(), &r) == nil {
 					state[k] = &r
@@ -97,7 +97,7 @@ func (q *Queue) sweep(ctx context.Context, state map[string]*Row, want map[strin
 	g.SetLimit(16)
 	for _, k := range keys {
 		g.Go(func() error {
-			e, err := q.rows.Get(ctx, k)
+			e, err := getWithin(ctx, q.rows, k)
 			if err != nil {
 				return nil
 			}
@@ -179,7 +179,7 @@ func (q *Queue) result(ctx context.Context, sub *Submission, state map[string]*R
 		res.Rows = append(res.Rows, rr)
 	}
 	for ck := range recs {
-		e, err := q.recs.Get(ctx, ck)
+		e, err := getWithin(ctx, q.recs, ck)
 		if err != nil {
 			continue
 		}

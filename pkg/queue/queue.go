@@ -205,6 +205,16 @@ func transient(err error) bool {
 // opTimeout bounds one JetStream request.
 const opTimeout = 5 * time.Second
 
+// getWithin reads key with a timeout of its own: a request lost with a
+// connection to a node that died (a cluster losing a member) would
+// otherwise hold the caller — a submitter's sweep of every row — until its
+// whole deadline, with every row long settled.
+func getWithin(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream.KeyValueEntry, error) {
+	opCtx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	return kv.Get(opCtx, key)
+}
+
 // errConflict means a compare-and-set lost to another writer.
 var errConflict = errors.New("revision conflict")
 
