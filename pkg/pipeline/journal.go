@@ -12,10 +12,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/prep-audio/prep/internal/grouplog"
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/upload"
 )
@@ -87,16 +87,7 @@ var ErrJournalCorrupt = errors.New("unreadable record: the journal is damaged (a
 // disk.
 type Journal struct {
 	path string
-	f    *os.File
-
-	mu      sync.Mutex
-	cond    *sync.Cond
-	buf     []byte
-	queued  uint64 // records queued so far
-	synced  uint64 // records durable so far
-	syncing bool
-	err     error // sticky write error
-	closed  bool
+	g    *grouplog.File
 }
 
 // OpenJournal opens (creating it when missing) and locks the journal at
@@ -129,25 +120,23 @@ type badLine struct {
 // batch gives (a damaged key, which would match no row and so hide its
 // send) is an unreadable line too.
 func openJournal(path string, batchKeys bool) (*Journal, []Record, []badLine, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	g, err := grouplog.Open(path, grouplog.Options{Perm: 0o644, Wrap: func(err error) error {
+		switch {
+		case errors.Is(err, grouplog.ErrLocked):
+			err = ErrJournalLocked
+		case errors.Is(err, grouplog.ErrClosed):
+			err = os.ErrClosed
+		}
+		return &JournalError{Path: path, Err: err}
+	}})
 	if err != nil {
-		return nil, nil, nil, &JournalError{Path: path, Err: err}
+		return nil, nil, nil, err
 	}
 	fail := func(err error) (*Journal, []Record, []badLine, error) {
-		f.Close()
+		g.Close()
 		return nil, nil, nil, &JournalError{Path: path, Err: err}
 	}
-	if fi, err := f.Stat(); err != nil {
-		return fail(err)
-	} else if !fi.Mode().IsRegular() {
-		// A FIFO would block the replay, /dev/zero would never end it.
-		return fail(fmt.Errorf("not a regular file (%s)", fi.Mode().Type()))
-	}
-	if err := lockFile(f); err != nil {
-		return fail(err)
-	}
-	j := &Journal{path: path, f: f}
-	j.cond = sync.NewCond(&j.mu)
+	j, f := &Journal{path: path, g: g}, g.OS()
 	rp, err := replayJournal(f)
 	if err != nil {
 		return fail(err)
@@ -167,7 +156,7 @@ func openJournal(path string, batchKeys bool) (*Journal, []Record, []badLine, er
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
-	syncDir(filepath.Dir(path))
+	grouplog.SyncDir(filepath.Dir(path))
 	if !batchKeys {
 		return j, rp.recs, rp.bad, nil
 	}
@@ -285,111 +274,49 @@ func replayJournal(r io.ReadSeeker) (replayed, error) {
 // Path is the journal's file name.
 func (j *Journal) Path() string { return j.path }
 
-func (j *Journal) enqueue(r Record) (uint64, error) {
+// encode is r's journal line, newline included.
+func encode(r Record) ([]byte, error) {
 	if r.Time.IsZero() {
 		r.Time = time.Now().UTC()
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	if j.err != nil {
-		return 0, j.err
-	}
-	if j.closed {
-		return 0, &JournalError{Path: j.path, Err: os.ErrClosed}
-	}
-	j.buf = append(j.buf, b...)
-	j.buf = append(j.buf, '\n')
-	j.queued++
-	return j.queued, nil
+	return append(b, '\n'), nil
 }
 
 // Append writes r and returns once it is on disk (fsync'd).
 func (j *Journal) Append(r Record) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	seq, err := j.enqueue(r)
+	b, err := encode(r)
 	if err != nil {
 		return err
 	}
-	return j.waitLocked(seq)
+	seq, err := j.g.Queue(b)
+	if err != nil {
+		return err
+	}
+	return j.g.Wait(seq)
 }
 
 // AppendAsync queues r; it reaches the disk with the next Append, Flush or
 // Close. For records whose loss in a crash is harmless (prepared,
 // uploaded).
 func (j *Journal) AppendAsync(r Record) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	_, err := j.enqueue(r)
+	b, err := encode(r)
+	if err != nil {
+		return err
+	}
+	_, err = j.g.Queue(b)
 	return err
 }
 
 // Flush makes every queued record durable.
-func (j *Journal) Flush() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.waitLocked(j.queued)
-}
-
-// waitLocked waits until record seq is durable, doing the write and fsync
-// itself when no other goroutine is (group commit). j.mu is held.
-func (j *Journal) waitLocked(seq uint64) error {
-	for j.synced < seq {
-		if j.err != nil {
-			return j.err
-		}
-		if j.syncing {
-			j.cond.Wait()
-			continue
-		}
-		j.syncing = true
-		buf, upto := j.buf, j.queued
-		j.buf = nil
-		j.mu.Unlock()
-		_, err := j.f.Write(buf)
-		if err == nil {
-			err = j.f.Sync()
-		}
-		j.mu.Lock()
-		j.syncing = false
-		if err != nil {
-			j.err = &JournalError{Path: j.path, Err: err}
-		} else {
-			j.synced = upto
-		}
-		j.cond.Broadcast()
-	}
-	return j.err
-}
+func (j *Journal) Flush() error { return j.g.Flush() }
 
 // Close flushes, unlocks and closes the journal. Closing it again does
 // nothing.
-func (j *Journal) Close() error {
-	j.mu.Lock()
-	if j.closed {
-		j.mu.Unlock()
-		return nil
-	}
-	err := j.waitLocked(j.queued)
-	j.closed = true
-	j.mu.Unlock()
-	unlockFile(j.f)
-	if cerr := j.f.Close(); err == nil && cerr != nil {
-		err = &JournalError{Path: j.path, Err: cerr}
-	}
-	return err
-}
-
-// syncDir fsyncs a directory so a newly created file's entry survives a
-// crash (best effort).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
+func (j *Journal) Close() error { return j.g.Close() }
 
 // partState is what the journal says about one part of one row.
 type partState struct {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prep-audio/prep/internal/grouplog"
 )
 
 // The store file is JSON Lines, one record a line, appended and fsync'd:
@@ -85,23 +87,25 @@ type Sink interface {
 type Store struct {
 	*Index
 	path string
-	f    *os.File
+	g    *grouplog.File
 
+	// mu guards the events queued and not yet durable, so a second copy
+	// of one is not queued while its first is in flight. Lock order: mu,
+	// then Index.mu.
 	mu       sync.Mutex
-	cond     *sync.Cond
-	buf      []byte
-	pend     []Event
-	pendRaw  []RawInfo
+	pend     []pending
 	pendKeys map[eventKey]uint64 // event key → the sequence that carries it
-	queued   uint64
-	synced   uint64
-	syncing  bool
-	err      error // sticky: once a write failed, nothing more is acknowledged
-	closed   bool
 
 	// Corrupt is how many lines of the existing file could not be read (a
 	// line torn by a crash mid-write); they are ignored.
 	Corrupt int
+}
+
+// pending is what one queued sequence adds to the Index once durable.
+type pending struct {
+	seq    uint64
+	events []Event
+	raw    *RawInfo
 }
 
 var _ Sink = (*Store)(nil)
@@ -112,43 +116,44 @@ func OpenStore(path string) (*Store, error) {
 	if err := regular(path, true); err != nil {
 		return nil, storeErr(path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	s := &Store{Index: newIndex(), path: path, pendKeys: map[eventKey]uint64{}}
+	g, err := grouplog.Open(path, grouplog.Options{Perm: 0o600, Synced: s.synced, Wrap: func(err error) error {
+		switch {
+		case errors.Is(err, grouplog.ErrLocked):
+			err = ErrStoreLocked
+		case errors.Is(err, grouplog.ErrClosed):
+			err = errClosed
+		}
+		return storeErr(path, err)
+	}})
 	if err != nil {
+		return nil, err
+	}
+	s.g = g
+	f := g.OS()
+	fail := func(err error) (*Store, error) {
+		g.Close()
 		return nil, storeErr(path, err)
 	}
-	if err := regularFile(f); err != nil {
-		f.Close()
-		return nil, storeErr(path, err)
-	}
-	if err := lockFile(f); err != nil {
-		f.Close()
-		return nil, storeErr(path, err)
-	}
-	s := &Store{Index: newIndex(), path: path, f: f, pendKeys: map[eventKey]uint64{}}
-	s.cond = sync.NewCond(&s.mu)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, storeErr(path, err)
+		return fail(err)
 	}
 	n, corrupt, torn, err := readLines(f, s.Index)
 	if err != nil {
-		f.Close()
-		return nil, storeErr(path, err)
+		return fail(err)
 	}
 	s.Corrupt = corrupt
 	if torn > 0 {
 		// A torn last line was being written when the writer died: it was
 		// never acknowledged. Cut it so ours starts a line of its own.
 		if err := f.Truncate(n); err != nil {
-			f.Close()
-			return nil, storeErr(path, err)
+			return fail(err)
 		}
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, storeErr(path, err)
+		return fail(err)
 	}
-	syncDir(filepath.Dir(path))
+	grouplog.SyncDir(filepath.Dir(path))
 	return s, nil
 }
 
@@ -176,7 +181,7 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 			}
 			b = append(enc, jb...)
 		}
-		enc = b
+		enc = append(b, '\n')
 		lines[i], keys[i] = enc[n:len(enc):len(enc)], s.Index.keyOf(&events[i])
 	}
 	var rawLine []byte
@@ -185,19 +190,14 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 		if err != nil {
 			return &Error{Kind: ErrInvalid, Op: "raw body", Err: err}
 		}
-		rawLine = b
+		rawLine = append(b, '\n')
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	if s.closed {
-		return storeErr(s.path, errClosed)
-	}
 	var need uint64
-	s.buf = slices.Grow(s.buf, len(enc)+len(events)+len(rawLine)+1)
+	var out [][]byte
+	p := pending{}
+	var newKeys []eventKey
 	s.Index.mu.RLock()
 	for i := range events {
 		k := keys[i]
@@ -205,97 +205,79 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 			continue
 		}
 		if q, ok := s.pendKeys[k]; ok {
-			need = max(need, q)
+			need = max(need, q) // 0: queued by this call already
 			continue
 		}
-		s.queued++
-		s.buf = append(s.buf, lines[i]...)
-		s.buf = append(s.buf, '\n')
-		s.pend = append(s.pend, events[i])
-		s.pendKeys[k] = s.queued
-		need = s.queued
+		out = append(out, lines[i])
+		p.events = append(p.events, events[i])
+		newKeys = append(newKeys, k)
+		s.pendKeys[k] = 0 // its sequence once queued, below
 	}
 	s.Index.mu.RUnlock()
 	if rawLine != nil {
-		s.queued++
-		s.buf = append(s.buf, rawLine...)
-		s.buf = append(s.buf, '\n')
-		s.pendRaw = append(s.pendRaw, RawInfo{Provider: raw.Provider, Received: raw.Received, Reason: raw.Reason, Size: len(raw.Body)})
-		need = s.queued
+		out = append(out, rawLine)
+		p.raw = &RawInfo{Provider: raw.Provider, Received: raw.Received, Reason: raw.Reason, Size: len(raw.Body)}
 	}
-	return s.waitLocked(need)
+	// Queue fails after a write error or Close even with nothing to queue
+	// (every event already stored).
+	seq, err := s.g.Queue(out...)
+	if err != nil {
+		for _, k := range newKeys {
+			delete(s.pendKeys, k)
+		}
+		s.mu.Unlock()
+		return err
+	}
+	if seq > 0 {
+		p.seq, need = seq, seq
+		s.pend = append(s.pend, p)
+		for _, k := range newKeys {
+			s.pendKeys[k] = seq
+		}
+	}
+	s.mu.Unlock()
+	return s.g.Wait(need)
 }
 
-// waitLocked waits until record seq is durable, doing the write and fsync
-// itself when no other goroutine is (group commit, as pkg/pipeline's
-// journal does). s.mu is held.
-func (s *Store) waitLocked(seq uint64) error {
-	for s.synced < seq {
-		if s.err != nil {
-			return s.err
-		}
-		if s.syncing {
-			s.cond.Wait()
-			continue
-		}
-		s.syncing = true
-		buf, evs, raws, upto := s.buf, s.pend, s.pendRaw, s.queued
-		s.buf, s.pend, s.pendRaw = nil, nil, nil
-		s.mu.Unlock()
-		_, err := s.f.Write(buf)
-		if err == nil {
-			err = s.f.Sync()
-		}
-		if err == nil {
-			s.Index.mu.Lock()
-			for _, e := range evs {
-				s.Index.applyLocked(e)
-			}
-			s.Index.raws = append(s.Index.raws, raws...)
-			s.Index.notifyLocked()
-			s.Index.mu.Unlock()
-		}
-		s.mu.Lock()
-		s.syncing = false
-		for i := range evs {
-			delete(s.pendKeys, s.Index.keyOf(&evs[i]))
-		}
-		if err != nil {
-			s.err = storeErr(s.path, err)
-		} else {
-			s.synced = upto
-		}
-		s.cond.Broadcast()
+// synced adds what became durable up to sequence upto to the Index, then
+// forgets its keys (in that order, so a concurrent Append always finds an
+// event in one or the other). It runs in the goroutine that did the
+// write and fsync, before any Append it covers returns.
+func (s *Store) synced(upto uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for n < len(s.pend) && s.pend[n].seq <= upto {
+		n++
 	}
-	return s.err
+	done := s.pend[:n]
+	s.Index.mu.Lock()
+	for _, p := range done {
+		for _, e := range p.events {
+			s.Index.applyLocked(e)
+		}
+		if p.raw != nil {
+			s.Index.raws = append(s.Index.raws, *p.raw)
+		}
+	}
+	s.Index.notifyLocked()
+	s.Index.mu.Unlock()
+	for _, p := range done {
+		for i := range p.events {
+			delete(s.pendKeys, s.Index.keyOf(&p.events[i]))
+		}
+	}
+	s.pend = slices.Delete(s.pend, 0, n)
 }
 
 // Err is the write error that stopped the store, if one did: once a write
 // or fsync failed nothing more is acknowledged (Append fails), and the
 // store must be reopened.
-func (s *Store) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
+func (s *Store) Err() error { return s.g.Err() }
 
 // Close writes what is queued, unlocks and closes the store. Closing it
 // again does nothing; Append after Close fails.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	err := s.waitLocked(s.queued)
-	s.closed = true
-	s.mu.Unlock()
-	unlockFile(s.f)
-	if cerr := s.f.Close(); err == nil && cerr != nil {
-		err = storeErr(s.path, cerr)
-	}
-	return err
-}
+func (s *Store) Close() error { return s.g.Close() }
 
 // readLines indexes the complete lines of r. It returns the bytes consumed
 // (up to the end of the last complete line), how many complete lines could
@@ -370,25 +352,7 @@ func regular(path string, missingOK bool) error {
 }
 
 // regularFile checks an opened file again (it may have been replaced).
-func regularFile(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	return nil
-}
-
-// syncDir fsyncs a directory so a newly created file's entry survives a
-// crash (best effort).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
+func regularFile(f *os.File) error { return grouplog.CheckRegular(f) }
 
 // Reader reads a store file another process writes, and indexes it. Call
 // Refresh (or run Follow) to take in what was appended since.
