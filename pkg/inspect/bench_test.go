@@ -47,7 +47,7 @@ func BenchmarkLarge(b *testing.B) {
 	for _, m := range makes {
 		p := filepath.Join(dir, m.name)
 		if _, err := os.Stat(p); err != nil {
-			args := append([]string{"-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "anoisesrc=d=1000:c=pink:r=44100:a=0.3"}, strings.Fields(m.args)...)
+			args := append([]string{"-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "anoisesrc=seed=7:d=1000:c=pink:r=44100:a=0.3"}, strings.Fields(m.args)...)
 			if out, err := exec.Command("ffmpeg", append(args, p+".tmp")...).CombinedOutput(); err != nil {
 				b.Fatalf("ffmpeg %s: %v\n%s", m.name, err, out)
 			}

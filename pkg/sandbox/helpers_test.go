@@ -235,7 +235,7 @@ var bigVoice = sync.OnceValues(func() ([]byte, error) {
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "big.ogg")
-	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "anoisesrc=d=36:c=white:a=0.5",
+	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "anoisesrc=seed=7:d=36:c=white:a=0.5",
 		"-ac", "1", "-c:a", "libopus", "-b:a", "160k", "-vbr", "off", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, &exec.Error{Name: "ffmpeg", Err: errorString(string(b))}

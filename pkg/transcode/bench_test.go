@@ -24,9 +24,9 @@ func benchSignals(dur float64) map[string][]string {
 		"speech": append(speechLike(dur, 16000), "-ac", "1"),
 		"tone":   {"-f", "lavfi", "-i", "sine=f=440:r=48000:d=" + d},
 		"chord":  {"-f", "lavfi", "-i", "aevalsrc='0.2*sin(2*PI*261*t)+0.2*sin(2*PI*329*t)+0.2*sin(2*PI*392*t)':s=44100:d=" + d, "-ac", "2"},
-		"pink":   {"-f", "lavfi", "-i", "anoisesrc=c=pink:r=44100:a=0.3:d=" + d},
-		"white":  {"-f", "lavfi", "-i", "anoisesrc=c=white:r=48000:a=0.5:d=" + d},
-		"hush":   {"-f", "lavfi", "-i", "anoisesrc=c=brown:r=16000:a=0.003:d=" + d},
+		"pink":   {"-f", "lavfi", "-i", "anoisesrc=seed=7:c=pink:r=44100:a=0.3:d=" + d},
+		"white":  {"-f", "lavfi", "-i", "anoisesrc=seed=7:c=white:r=48000:a=0.5:d=" + d},
+		"hush":   {"-f", "lavfi", "-i", "anoisesrc=seed=7:c=brown:r=16000:a=0.003:d=" + d},
 	}
 }
 

@@ -47,7 +47,7 @@ func TestCancelMidEncode(t *testing.T) {
 	}
 	src := t.TempDir()
 	// 10 minutes at 8 kHz: seconds to make, far longer to encode.
-	in := gen(t, src, "long.wav", "-f", "lavfi", "-i", "anoisesrc=c=pink:r=8000:a=0.3:d=600")
+	in := gen(t, src, "long.wav", "-f", "lavfi", "-i", "anoisesrc=seed=7:c=pink:r=8000:a=0.3:d=600")
 	dir := t.TempDir()
 	started := make(chan struct{})
 	var once sync.Once

@@ -42,7 +42,7 @@ func alive(pid int) bool {
 func TestFFmpegDiesWithPrep(t *testing.T) {
 	needFFmpeg(t)
 	src := t.TempDir()
-	in := gen(t, src, "long.wav", "-f", "lavfi", "-i", "anoisesrc=c=pink:r=8000:a=0.3:d=600")
+	in := gen(t, src, "long.wav", "-f", "lavfi", "-i", "anoisesrc=seed=7:c=pink:r=8000:a=0.3:d=600")
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessEncode$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "PREP_TEST_ENCODE_IN="+in, "PREP_TEST_ENCODE_DIR="+dir)

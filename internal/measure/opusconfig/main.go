@@ -44,7 +44,7 @@ func speechLike(dur float64, rate int) []string {
 	r := fmt.Sprint(rate)
 	return []string{
 		"-f", "lavfi", "-i", "aevalsrc='0.3*(sin(2*PI*(120+20*sin(2*PI*0.5*t))*t)+0.5*sin(4*PI*(120+20*sin(2*PI*0.5*t))*t)+0.3*sin(6*PI*(120+20*sin(2*PI*0.5*t))*t))*(0.5+0.5*sin(2*PI*3*t))*gt(sin(2*PI*0.23*t),-0.6)':s=" + r + ":d=" + d,
-		"-f", "lavfi", "-i", "anoisesrc=c=pink:r=" + r + ":a=0.02:d=" + d,
+		"-f", "lavfi", "-i", "anoisesrc=seed=7:c=pink:r=" + r + ":a=0.02:d=" + d,
 		"-filter_complex", "[0][1]amix=inputs=2:duration=shortest",
 	}
 }
@@ -62,7 +62,7 @@ var srcs = []src{
 	{"speech-5s-12k", speechLike(5, 12000)},
 	{"speech-5s-24k", speechLike(5, 24000)},
 	{"silence-5s-16k", []string{"-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "5"}},
-	{"noise-5s-48k", []string{"-f", "lavfi", "-i", "anoisesrc=c=white:r=48000:a=0.3:d=5"}},
+	{"noise-5s-48k", []string{"-f", "lavfi", "-i", "anoisesrc=seed=7:c=white:r=48000:a=0.3:d=5"}},
 	{"tone-3s-16k", []string{"-f", "lavfi", "-i", "sine=f=440:sample_rate=16000:d=3"}},
 	{"tone-10s-48k-chord", []string{"-f", "lavfi", "-i", "aevalsrc='0.2*sin(2*PI*440*t)+0.2*sin(2*PI*554*t)+0.2*sin(2*PI*659*t)':s=48000:d=10"}},
 }
