@@ -82,36 +82,49 @@ func ParseMeta(p Provider, body []byte, received time.Time) ([]Event, error) {
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, parseErr(p, fmt.Errorf("not JSON of the webhook envelope: %w", err))
 	}
-	var evs []Event
-	var probs []string
-	other := false
+	var c collected
 	for _, en := range b.Entry {
 		for _, ch := range en.Changes {
 			v := &ch.Value
 			if len(v.Messages) > 0 && string(v.Messages) != "null" || len(v.Errors) > 0 && string(v.Errors) != "null" {
-				other = true
+				c.other = true
 			}
 			for i := range v.Statuses {
-				e, err := metaEvent(p, &v.Statuses[i], received)
-				if err != nil {
-					if len(probs) < 5 {
-						probs = append(probs, err.Error())
-					}
-					continue
-				}
-				evs = append(evs, e)
+				c.add(metaEvent(p, &v.Statuses[i], received))
 			}
 		}
 	}
-	switch {
-	case len(probs) > 0:
-		return evs, parseErr(p, errors.New(strings.Join(probs, "; ")))
-	case len(evs) == 0:
-		return nil, parseErr(p, ErrNoStatuses)
-	case other:
-		return evs, parseErr(p, ErrNotOnlyStatuses)
+	return c.result(p)
+}
+
+// collected gathers a body's events and the first few problems found in
+// its statuses; result says what the body was as a whole.
+type collected struct {
+	evs   []Event
+	probs []string
+	other bool // something besides statuses (Meta: messages, errors)
+}
+
+func (c *collected) add(e Event, err error) {
+	if err != nil {
+		if len(c.probs) < 5 {
+			c.probs = append(c.probs, err.Error())
+		}
+		return
 	}
-	return evs, nil
+	c.evs = append(c.evs, e)
+}
+
+func (c *collected) result(p Provider) ([]Event, error) {
+	switch {
+	case len(c.probs) > 0:
+		return c.evs, parseErr(p, errors.New(strings.Join(c.probs, "; ")))
+	case len(c.evs) == 0:
+		return nil, parseErr(p, ErrNoStatuses)
+	case c.other:
+		return c.evs, parseErr(p, ErrNotOnlyStatuses)
+	}
+	return c.evs, nil
 }
 
 // ErrNoStatuses is wrapped when an authentic body carries no statuses;
@@ -197,25 +210,11 @@ func ParseInfobip(body []byte, received time.Time) ([]Event, error) {
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, parseErr(Infobip, fmt.Errorf("not JSON of a delivery or seen report: %w", err))
 	}
-	var evs []Event
-	var probs []string
+	var c collected
 	for i := range b.Results {
-		e, err := infobipEvent(&b.Results[i], received)
-		if err != nil {
-			if len(probs) < 5 {
-				probs = append(probs, err.Error())
-			}
-			continue
-		}
-		evs = append(evs, e)
+		c.add(infobipEvent(&b.Results[i], received))
 	}
-	switch {
-	case len(probs) > 0:
-		return evs, parseErr(Infobip, errors.New(strings.Join(probs, "; ")))
-	case len(evs) == 0:
-		return nil, parseErr(Infobip, ErrNoStatuses)
-	}
-	return evs, nil
+	return c.result(Infobip)
 }
 
 // infobipGroup names a status group id (Infobip, "Response status and
