@@ -177,11 +177,7 @@ func (in *intake) Close() error {
 // deliveries looks every row of res up in the journal and the store (as
 // prep status does: by message id, else by the row's key carried as
 // callback data) and returns the rows by manifest line.
-func (in *intake) deliveries(journal string) (map[int]statusRow, error) {
-	recs, err := pipeline.ReadJournal(journal)
-	if err != nil {
-		return nil, err
-	}
+func (in *intake) deliveries(recs []pipeline.Record) map[int]statusRow {
 	out := map[int]statusRow{}
 	for _, r := range statusRows(recs, in.ix) {
 		if r.Journal == string(pipeline.StateSent) && r.Delivery == string(status.Unknown) {
@@ -190,7 +186,7 @@ func (in *intake) deliveries(journal string) (map[int]statusRow, error) {
 		}
 		out[r.Row] = r
 	}
-	return out, nil
+	return out
 }
 
 // settled reports whether a row needs no more waiting for target: it
@@ -207,24 +203,22 @@ func settled(rr pipeline.RowResult, d statusRow, target status.Status) bool {
 
 // waitDeliveries waits until every row of res is settled for target, the
 // timeout passes or ctx ends, showing counts on progress; it returns the
-// last deliveries seen.
-func (in *intake) waitDeliveries(ctx context.Context, res *pipeline.BatchResult, journal string, target status.Status, timeout time.Duration, progress func(map[string]int, int, time.Duration)) (map[int]statusRow, error) {
+// last deliveries seen. The batch has stopped sending, so the journal is
+// read once; the store is looked at again whenever it changes.
+func (in *intake) waitDeliveries(ctx context.Context, res *pipeline.BatchResult, recs []pipeline.Record, target status.Status, timeout time.Duration, progress func(map[string]int, int, time.Duration)) map[int]statusRow {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		ch := in.ix.Changed()
-		ds, err := in.deliveries(journal)
-		if err != nil {
-			return nil, err
-		}
+		ds := in.deliveries(recs)
 		counts, pending := deliveryCounts(res, ds, target)
 		left := time.Until(deadline)
 		if progress != nil {
 			progress(counts, pending, max(left, 0))
 		}
 		if pending == 0 || left <= 0 || ctx.Err() != nil {
-			return ds, nil
+			return ds
 		}
 		select {
 		case <-ch:
@@ -251,6 +245,13 @@ func deliveryCounts(res *pipeline.BatchResult, ds map[int]statusRow, target stat
 	return counts, pending
 }
 
+// statusFound reports whether a row's delivery comes from a status the
+// provider sent (its message left), the rule resolveUnknown journals by:
+// any status at all, a failed one without a code included.
+func statusFound(st status.Status) bool {
+	return st != "" && st != status.Unknown && st != status.Accepted
+}
+
 // applyDeliveries fills the report's delivery columns. A row the journal
 // holds in doubt (unknown) that a status was found for is known now: its
 // message left, so it is sent — without ever being resent.
@@ -263,7 +264,7 @@ func applyDeliveries(res *pipeline.BatchResult, ds map[int]statusRow, target sta
 		}
 		rr.Delivery, rr.ErrorCode, rr.Advice = d.Delivery, d.ErrorCode, d.Advice
 		st := status.Status(d.Delivery)
-		if rr.Status == pipeline.StatusUnknown && (st == status.Failed && d.ErrorCode != 0 || st.Reached(status.Accepted) && st != status.Accepted) {
+		if rr.Status == pipeline.StatusUnknown && statusFound(st) {
 			res.Summary.Counts[pipeline.StatusUnknown]--
 			res.Summary.Counts[pipeline.StatusSent]++
 			rr.Status = pipeline.StatusSent
@@ -330,17 +331,17 @@ func deliveryProgress(e *env, asJSON bool, target status.Status) (func(map[strin
 // puts it in the report. It returns how many rows failed after being sent
 // or, with --wait, had not got there when the wait ended.
 func afterBatch(ctx context.Context, e *env, in *intake, dc *deliveryConfig, res *pipeline.BatchResult, journal string, asJSON bool) (int, error) {
-	var ds map[int]statusRow
-	var err error
-	if dc.wait != "" {
-		print, finish := deliveryProgress(e, asJSON, dc.wait)
-		ds, err = in.waitDeliveries(ctx, res, journal, dc.wait, dc.timeout, print)
-		finish()
-	} else {
-		ds, err = in.deliveries(journal)
-	}
+	recs, err := pipeline.ReadJournal(journal)
 	if err != nil {
 		return 0, err
+	}
+	var ds map[int]statusRow
+	if dc.wait != "" {
+		print, finish := deliveryProgress(e, asJSON, dc.wait)
+		ds = in.waitDeliveries(ctx, res, recs, dc.wait, dc.timeout, print)
+		finish()
+	} else {
+		ds = in.deliveries(recs)
 	}
 	if _, err := resolveUnknown(journal, in.ix); err != nil {
 		return 0, err

@@ -287,7 +287,9 @@ func readLines(r io.Reader, ix *Index) (consumed int64, corrupt int, tail int, e
 	br := bufio.NewReaderSize(r, 256*1024)
 	ix.mu.Lock()
 	defer func() {
-		ix.notifyLocked()
+		if consumed > 0 { // only news wakes those waiting on Changed
+			ix.notifyLocked()
+		}
 		ix.mu.Unlock()
 	}()
 	for {
