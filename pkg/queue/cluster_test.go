@@ -123,6 +123,63 @@ func (l *lossyKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry,
 	return l.KeyValue.Get(ctx, key)
 }
 
+// sentLossyKV loses the answer of the first write that stores a sent
+// part's message id while parts remain (the row goes back to "queued"):
+// the write lands, the caller gets a timeout.
+type sentLossyKV struct {
+	jetstream.KeyValue
+	mu   sync.Mutex
+	lost bool
+}
+
+func (l *sentLossyKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	n, err := l.KeyValue.Update(ctx, key, value, rev)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && !l.lost && bytes.Contains(value, []byte(`"state":"queued"`)) && bytes.Contains(value, []byte(`"message_ids":["`)) {
+		l.lost = true
+		return 0, context.DeadlineExceeded
+	}
+	return n, err
+}
+
+// TestSentAnswerLostSplitRow: the answer to storing part 1's message id of
+// a row split in 3 is lost. finishRow's retry finds the row "queued" for
+// part 2 (a conflict): the worker must look at the row again and send the
+// remaining parts, not ack it with parts unsent and Wait never settling.
+func TestSentAnswerLostSplitRow(t *testing.T) {
+	_, _, q := testQueue(t)
+	lk := &sentLossyKV{KeyValue: q.rows}
+	q.rows = lk
+	fk := newFake()
+	fk.parts = 3
+	m := manifest(t, 1, 1)
+	sub, err := q.Submit(context.Background(), m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{Concurrency: 1})
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := q.Wait(ctx, sub, 100*time.Millisecond, nil)
+	lk.mu.Lock()
+	lost := lk.lost
+	lk.mu.Unlock()
+	if !lost {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	fk.mu.Lock()
+	sends := len(fk.sends)
+	fk.mu.Unlock()
+	if err != nil {
+		t.Fatalf("wait: %v (%d sends of 3)", err, sends)
+	}
+	if !res.AllSent() || sends != 3 {
+		t.Errorf("%+v, %d sends (row: %s %q), want the row's 3 parts sent once each", res.Summary.Counts, sends, res.Rows[0].Status, res.Rows[0].Error)
+	}
+}
+
 // TestSendingAnswerLost: the answer to storing a row "sending" is lost and
 // the read-back fails too (a node loss under load). The worker must find
 // out, by reading again, that "sending" is its own and send the row — not

@@ -31,6 +31,7 @@ type fakeStages struct {
 	prepareErr  error // returned by every Prepare when set
 	// prepareHook, when set, is called first: a non-nil error is returned.
 	prepareHook func(ctx context.Context, req PrepareRequest) error
+	parts       int // media parts per prepared destination (1 when 0)
 }
 
 func newFake() *fakeStages { return &fakeStages{prepares: map[string]int{}} }
@@ -52,8 +53,17 @@ func (f *fakeStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared
 		return nil, perr
 	}
 	p := &Prepared{Media: map[string][]upload.Ref{}}
+	f.mu.Lock()
+	parts := max(f.parts, 1)
+	f.mu.Unlock()
 	for _, d := range req.Dests {
-		p.Media[d] = []upload.Ref{{MediaID: fmt.Sprintf("%s-%s", d, filepath.Base(req.Path))}}
+		for i := range parts {
+			id := fmt.Sprintf("%s-%s", d, filepath.Base(req.Path))
+			if i > 0 {
+				id += fmt.Sprintf("-part%d", i)
+			}
+			p.Media[d] = append(p.Media[d], upload.Ref{MediaID: id})
+		}
 	}
 	return p, nil
 }

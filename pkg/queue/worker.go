@@ -660,10 +660,15 @@ func (w *Worker) storeSent(hard context.Context, p sendPart, rc *send.Receipt, e
 				r.State = StateQueued // the next part
 			}
 		})
-		if err != nil && !errors.Is(err, errConflict) {
+		switch {
+		case errors.Is(err, errConflict):
+			// Changed meanwhile, or stored by a write whose answer was
+			// lost (the row is then "queued" for the next part): look at
+			// the row again, and nextPart decides.
+			return ack, stepAgain
+		case err != nil:
 			return later, stepDone // the outcome could not be stored: leave the message
-		}
-		if p.i+1 < p.parts && err == nil {
+		case p.i+1 < p.parts:
 			return ack, stepAgain
 		}
 		return ack, stepDone
