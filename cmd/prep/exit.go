@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/status"
 	"github.com/prep-audio/prep/pkg/transcode"
@@ -74,10 +75,13 @@ func exitCode(err error) int {
 		ve *send.ValidationError
 		ce *upload.ConfigError
 		re *upload.RefusedError
+		sc *sandbox.ConfigError
 	)
 	switch {
 	case errors.As(err, &ve), errors.As(err, &ce):
 		return exitUsage
+	case errors.As(err, &sc):
+		return exitUsage // a sandbox that cannot work: nothing was started
 	case errors.As(err, &re):
 		return exitFailed
 	case errors.As(err, &se) && se.Kind != status.ErrRegister:

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -31,11 +30,7 @@ func runSandbox(ctx context.Context, e *env, args []string) error {
 	}
 	srv, err := sandbox.Start(cfg)
 	if err != nil {
-		var ce *sandbox.ConfigError
-		if errors.As(err, &ce) {
-			return usageErrorf("%v", err) // nothing was started: exit 2
-		}
-		return err
+		return err // a *sandbox.ConfigError exits 2 (exit.go)
 	}
 	defer srv.Close()
 	if *f.asJSON {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -224,5 +226,21 @@ func TestSandboxCommandDeliveryFlags(t *testing.T) {
 	}
 	if strings.Contains(out.String()+errb.String(), "SECRET") {
 		t.Fatal("a secret was printed")
+	}
+}
+
+// TestSandboxConfigErrorExit: a sandbox that cannot start is a usage error
+// for every command that starts one (prep sandbox and prep demo alike),
+// mapped in exit.go, not by each command.
+func TestSandboxConfigErrorExit(t *testing.T) {
+	_, err := sandbox.Start(sandbox.Config{MessagesPerSecond: -1})
+	var ce *sandbox.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Start: %v, want a *sandbox.ConfigError", err)
+	}
+	for _, err := range []error{err, fmt.Errorf("demo: %w", err)} {
+		if code := exitCode(err); code != exitUsage {
+			t.Errorf("exitCode(%v) = %d, want %d", err, code, exitUsage)
+		}
 	}
 }
