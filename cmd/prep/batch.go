@@ -226,7 +226,11 @@ func startBatchIntake(ctx context.Context, e *env, dc *deliveryConfig, journal s
 	if err != nil {
 		return nil, err
 	}
-	if _, err := resolveUnknown(journal, in.ix); err != nil {
+	recs, err := readJournalIfAny(journal)
+	if err == nil {
+		_, err = resolveUnknown(journal, recs, in.ix)
+	}
+	if err != nil {
 		in.Close()
 		return nil, err
 	}
@@ -431,4 +435,13 @@ func oneLine(s string) string {
 		s = s[:157] + "..."
 	}
 	return s
+}
+
+// readJournalIfAny reads the journal's records; none when it does not exist
+// yet (the batch's first run).
+func readJournalIfAny(journal string) ([]pipeline.Record, error) {
+	if _, err := os.Stat(journal); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return pipeline.ReadJournal(journal)
 }

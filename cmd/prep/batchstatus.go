@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -343,7 +342,7 @@ func afterBatch(ctx context.Context, e *env, in *intake, dc *deliveryConfig, res
 	} else {
 		ds = in.deliveries(recs)
 	}
-	if _, err := resolveUnknown(journal, in.ix); err != nil {
+	if _, err := resolveUnknown(journal, recs, in.ix); err != nil {
 		return 0, err
 	}
 	pending := applyDeliveries(res, ds, dc.wait)
@@ -356,89 +355,30 @@ func afterBatch(ctx context.Context, e *env, in *intake, dc *deliveryConfig, res
 	return failed + pending, nil
 }
 
-// resolveUnknown journals as sent every part the journal holds in doubt
-// (its request left, no answer came) that a status was found for — by its
-// messageId, or by the row's key carried as callback data: the message
-// left, so no run resends it, not even with --resend-unknown. It returns
-// how many parts it resolved.
-func resolveUnknown(journal string, ix *status.Index) (int, error) {
-	if _, err := os.Stat(journal); errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	recs, err := pipeline.ReadJournal(journal)
-	if err != nil {
-		return 0, err
-	}
-	type part struct {
-		rec   pipeline.Record // the last record of the part
-		state pipeline.State
-	}
-	rows := map[string]map[int]*part{}
-	var keys []string
-	for _, r := range recs {
-		switch r.State {
-		case pipeline.StateSending, pipeline.StateSent, pipeline.StateFailed, pipeline.StateUnknown:
-		default:
-			continue
-		}
-		if r.Key == "" {
-			continue
-		}
-		if rows[r.Key] == nil {
-			rows[r.Key] = map[int]*part{}
-			keys = append(keys, r.Key)
-		}
-		p := rows[r.Key][r.Part]
-		if p == nil {
-			p = &part{}
-			rows[r.Key][r.Part] = p
-		}
-		if p.state == pipeline.StateSent {
-			continue // sent is final
-		}
-		if r.MessageID == "" && p.rec.MessageID != "" {
-			r.MessageID = p.rec.MessageID
-		}
-		if r.ClientID == "" {
-			r.ClientID = p.rec.ClientID
-		}
-		p.rec, p.state = r, r.State
-	}
+// resolveUnknown journals as sent every part the journal's records recs
+// hold in doubt (its request left, no answer came) that a status was found
+// for (statusFound, the report's rule) — by its messageId, or by the row's
+// key carried as callback data: the message left, so no run resends it,
+// not even with --resend-unknown. It folds recs as prep status does
+// (journalRows) and returns how many parts it resolved.
+func resolveUnknown(journal string, recs []pipeline.Record, ix *status.Index) (int, error) {
 	var resolved []pipeline.Record
-	for _, k := range keys {
-		parts := rows[k]
-		n := 0
-		for i, p := range parts {
-			n = max(n, i+1, p.rec.Parts)
-		}
-		refs := make([]status.Ref, n)
+	for _, jr := range journalRows(recs) {
 		doubt := false
-		for i := range n {
-			p := parts[i]
-			if p == nil || p.state == pipeline.StateFailed {
-				continue
-			}
-			id := p.rec.MessageID
-			if id == "" {
-				id = p.rec.ClientID
-			}
-			refs[i] = status.Ref{ID: id, CallbackData: k}
-			doubt = doubt || p.state == pipeline.StateUnknown || p.state == pipeline.StateSending
+		for _, p := range jr.part {
+			doubt = doubt || inDoubt(p.state)
 		}
 		if !doubt {
 			continue
 		}
+		refs, _, _, _ := jr.refs()
 		row := ix.Row(refs...)
-		for i := range n {
-			p := parts[i]
-			if p == nil || (p.state != pipeline.StateUnknown && p.state != pipeline.StateSending) {
+		for i, m := range row.Parts {
+			p := jr.part[i]
+			if p == nil || !inDoubt(p.state) || m.ID == "" || !statusFound(m.Status) {
 				continue
 			}
-			m := row.Parts[i]
-			if m.ID == "" || m.Events == 0 {
-				continue
-			}
-			r := p.rec
+			r := p.last
 			r.State, r.MessageID, r.Error, r.Time = pipeline.StateSent, m.ID, "", time.Now().UTC()
 			resolved = append(resolved, r)
 		}
@@ -476,4 +416,10 @@ func localIntake(ctx context.Context, e *env, dir string) (*intake, *deliveryCon
 	}
 	dc.notifyURL = "http://" + in.addr + "/webhooks/infobip/" + dc.receiver.InfobipToken
 	return in, dc, nil
+}
+
+// inDoubt reports whether a part's journal state leaves it in doubt: its
+// request left and no answer came.
+func inDoubt(s pipeline.State) bool {
+	return s == pipeline.StateUnknown || s == pipeline.StateSending
 }

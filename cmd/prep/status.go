@@ -117,6 +117,9 @@ type journalPart struct {
 	messageID string
 	clientID  string
 	err       string
+	// last is the part's last record folded in, its message and client
+	// ids filled from earlier records when it had none.
+	last pipeline.Record
 }
 
 type journalRow struct {
@@ -199,12 +202,14 @@ func (jr *journalRow) add(r pipeline.Record) {
 		p.clientID = r.ClientID
 	}
 	p.err = r.Error
+	p.last = r
+	p.last.MessageID, p.last.ClientID = p.messageID, p.clientID
 }
 
-// refs are the store references of the row's parts not refused (a part
-// missing from the journal: an empty one), with whether the journal holds
-// each sent; refused is the first part the provider refused, states the
-// parts' journal states.
+// refs are the store references of the row's parts, one per part number
+// (a part refused or missing from the journal: an empty one, which finds
+// nothing), with whether the journal holds each sent; refused is the first
+// part the provider refused, states the parts' journal states.
 func (jr *journalRow) refs() (refs []status.Ref, sent []bool, refused *journalPart, states map[pipeline.State]bool) {
 	n := jr.parts
 	for i := range jr.part {
@@ -222,6 +227,7 @@ func (jr *journalRow) refs() (refs []status.Ref, sent []bool, refused *journalPa
 			if refused == nil {
 				refused = p
 			}
+			refs, sent = append(refs, status.Ref{}), append(sent, false)
 			continue
 		}
 		id := p.messageID
