@@ -812,24 +812,39 @@ func markUnreadable(hist map[string]*rowHistory, bad []badLine, runs []*rowRun) 
 	}
 }
 
-// assignKeys gives each valid row its stable key: a hash of what it sends
-// to whom (recipient, provider, profile, callback data, the file's
-// SHA-256) and the occurrence number of that same content in the
-// manifest. Line numbers are not part of it, so editing other lines never
-// moves a journal state onto another row; an identical second row is a
-// second message, keyed apart by its occurrence number.
+// assignKeys gives each valid row its stable key (RowKeys).
 func assignKeys(runs []*rowRun) {
-	seen := map[string]int{}
+	var keys RowKeys
 	for _, rr := range runs {
 		if rr.row.Err != nil || rr.sha == "" {
 			continue
 		}
-		base := strings.Join([]string{rr.to, string(rr.row.Provider), string(rr.row.Profile), rr.row.CallbackData, rr.sha}, "\x00")
-		n := seen[base]
-		seen[base] = n + 1
-		sum := sha256.Sum256([]byte(base + "\x00" + strconv.Itoa(n)))
-		rr.key = hex.EncodeToString(sum[:16])
+		rr.key = keys.Next(rr.to, rr.row.Provider, rr.row.Profile, rr.row.CallbackData, rr.sha)
 	}
+}
+
+// RowKeys gives a manifest's rows, in order, their stable journal keys: a
+// hash of what a row sends to whom (normalized recipient, provider,
+// profile, callback data, the file's SHA-256) and the occurrence number
+// of that same content in the manifest. Line numbers are not part of it,
+// so editing other lines never moves a journal state onto another row; an
+// identical second row is a second message, keyed apart by its occurrence
+// number. The local batch and the queue both key rows with it. The zero
+// value is ready to use; one RowKeys serves one manifest.
+type RowKeys struct {
+	seen map[string]int
+}
+
+// Next returns the key of the manifest's next valid row.
+func (k *RowKeys) Next(to string, p send.Provider, prof transcode.Profile, callbackData, sha string) string {
+	if k.seen == nil {
+		k.seen = map[string]int{}
+	}
+	base := strings.Join([]string{to, string(p), string(prof), callbackData, sha}, "\x00")
+	n := k.seen[base]
+	k.seen[base] = n + 1
+	sum := sha256.Sum256([]byte(base + "\x00" + strconv.Itoa(n)))
+	return hex.EncodeToString(sum[:16])
 }
 
 func shortHash(s string) string {

@@ -112,3 +112,16 @@ func ExamplePipeline_Send() {
 	// Output:
 	// passthrough true sent 1
 }
+
+// Two identical rows are two messages: RowKeys keys them apart by their
+// occurrence. The keys are pinned: the local journal and the queue both
+// use them, so they must never change.
+func ExampleRowKeys() {
+	var keys pipeline.RowKeys
+	sha := strings.Repeat("ab", 32) // the file's SHA-256
+	fmt.Println(keys.Next("15550001234", send.Meta, transcode.ProfileVoice, "", sha))
+	fmt.Println(keys.Next("15550001234", send.Meta, transcode.ProfileVoice, "", sha))
+	// Output:
+	// 437c29e804c37f83a4709a879f4d0b03
+	// 7de0c6467a1bd0bd66bc5052524f1a42
+}

@@ -1,9 +1,6 @@
 package queue
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strconv"
 	"strings"
 	"time"
 
@@ -66,16 +63,6 @@ type Row struct {
 // ContentKey names a distinct recording: its SHA-256 and profile, as the
 // local batch groups them (KV-safe: "sha256.profile").
 func ContentKey(sha string, p transcode.Profile) string { return sha + "." + string(p) }
-
-// RowKey is the key a row has in the local journal: a hash of what it sends
-// to whom (normalized recipient, provider, profile, callback data, the
-// file's SHA-256) and the occurrence number of that same content in the
-// manifest (pipeline's assignKeys). Line numbers are not part of it.
-func RowKey(to string, p send.Provider, prof transcode.Profile, callbackData, sha string, occurrence int) string {
-	base := strings.Join([]string{to, string(p), string(prof), callbackData, sha}, "\x00")
-	sum := sha256.Sum256([]byte(base + "\x00" + strconv.Itoa(occurrence)))
-	return hex.EncodeToString(sum[:16])
-}
 
 // rowKV is a row's key in the rows bucket.
 func rowKV(batch, key string) string { return batch + "." + key }

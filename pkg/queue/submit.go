@@ -178,7 +178,7 @@ func (q *Queue) hashSources(ctx context.Context, opts SubmitOptions, srcs map[st
 // when its source could not be read. It returns the destinations each
 // recording (content key) is wanted at and the first row of each.
 func keyRows(sub *Submission, tos []string, srcs map[string]*sourceSum, link bool) (map[string][]string, map[string]SubmittedRow) {
-	seen := map[string]int{}
+	var keys pipeline.RowKeys
 	want := map[string][]string{}
 	recSrc := map[string]SubmittedRow{}
 	for i := range sub.Rows {
@@ -197,10 +197,7 @@ func keyRows(sub *Submission, tos []string, srcs map[string]*sourceSum, link boo
 		}
 		sr.SHA = st.sha
 		r := sr.Row
-		base := strings.Join([]string{tos[i], string(r.Provider), string(r.Profile), r.CallbackData, st.sha}, "\x00")
-		n := seen[base]
-		seen[base] = n + 1
-		sr.Key = RowKey(tos[i], r.Provider, r.Profile, r.CallbackData, st.sha, n)
+		sr.Key = keys.Next(tos[i], r.Provider, r.Profile, r.CallbackData, st.sha)
 		ck := ContentKey(st.sha, r.Profile)
 		d := pipeline.Destination(r.Provider, link)
 		if !slices.Contains(want[ck], d) {
