@@ -25,9 +25,10 @@ func TestGranuleGapNotPassedThrough(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		args []string
+		silk bool // SILK wideband: regrouped three frames to a packet under native packing
 	}{
-		{"gap48.ogg", []string{"-ar", "48000", "-c:a", "libopus", "-b:a", "24k"}},                         // hybrid/CELT FB
-		{"gap16.ogg", []string{"-ar", "16000", "-c:a", "libopus", "-application", "voip", "-b:a", "16k"}}, // SILK WB
+		{"gap48.ogg", []string{"-ar", "48000", "-c:a", "libopus", "-b:a", "24k"}, false},                        // hybrid/CELT FB
+		{"gap16.ogg", []string{"-ar", "16000", "-c:a", "libopus", "-application", "voip", "-b:a", "16k"}, true}, // SILK WB
 	} {
 		in := gen(t, dir, c.name, append([]string{"-max_error_rate", "1", "-i", amr}, c.args...)...)
 		b, err := os.ReadFile(in)
@@ -62,6 +63,18 @@ func TestGranuleGapNotPassedThrough(t *testing.T) {
 				so := parseNote(t, out)
 				if err := oggopus.GranuleError(so); err != nil {
 					t.Errorf("output: %v", err)
+				}
+				if keep := pk == PackingSingle || !c.silk; keep {
+					// Not regrouped: the same packets, only pages and granules rewritten.
+					same := len(so.Audio) == len(s.Audio)
+					for i := 0; same && i < len(s.Audio); i++ {
+						same = bytes.Equal(so.Audio[i].Data, s.Audio[i].Data)
+					}
+					if !same {
+						t.Errorf("packets changed: %d packets for %d, want them kept (%s)", len(so.Audio), len(s.Audio), res.Plan.Reason)
+					}
+				} else if len(so.Audio) >= len(s.Audio) {
+					t.Errorf("%d packets for %d: SILK wideband frames not regrouped", len(so.Audio), len(s.Audio))
 				}
 				checkVoice(t, out, 512_000, float64(len(want))/2/48000) // opusinfo clean
 				if pcm := decodeLibopus(t, out); !bytes.Equal(pcm, want) {

@@ -85,12 +85,26 @@ func planRepack(p *Plan, rep *inspect.Report, o Options) {
 	if o.Packing != PackingNative || op == nil || op.Native || rep.Container != rules.ContainerOgg {
 		return
 	}
-	if op.Mode != codec.OpusSILK.String() || op.Bandwidth != codec.OpusWB.String() {
+	if repackPacking(rep, o) != PackingNative {
 		p.Reason += fmt.Sprintf("; kept as is: %s, not SILK wideband (re-encode it for WhatsApp's packing)", op)
 		return
 	}
 	p.Action, p.Packing = ActionRepack, PackingNative
 	p.Reason = fmt.Sprintf("a voice note of %s: repacked three frames to a packet, like WhatsApp's own (lossless)", op)
+}
+
+// repackPacking is how a compliant Ogg Opus note that is rewritten
+// losslessly (planRepack, or a granule gap) is packed: PackingNative
+// (frames regrouped three to a packet) only under PackingNative and for
+// SILK wideband frames, the one shape WhatsApp's own packets take;
+// otherwise PackingSingle: its packets kept, pages and granules rewritten.
+func repackPacking(rep *inspect.Report, o Options) Packing {
+	op := rep.Opus
+	if o.Packing != PackingNative || op == nil || rep.Container != rules.ContainerOgg ||
+		op.Mode != codec.OpusSILK.String() || op.Bandwidth != codec.OpusWB.String() {
+		return PackingSingle
+	}
+	return PackingNative
 }
 
 // dtxReason is added to the reason of a DTX plan.

@@ -286,7 +286,7 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 		// A note whose granule positions run ahead of its samples fails
 		// opusinfo and may stop players: rewritten losslessly instead.
 		if why := granuleGap(j.src); why != "" {
-			p.Action, p.Packing = ActionRepack, t.o.Packing
+			p.Action, p.Packing = ActionRepack, repackPacking(rep, t.o)
 			p.Reason += "; its granule positions do not count its samples (" + why + "): pages rewritten (lossless)"
 			res.Action, res.Plan = p.Action, p
 		}
