@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -536,20 +537,25 @@ func TestBatchSignalDeliveredTwiceIsOneStop(t *testing.T) {
 	}
 }
 
-// Callback data for a provider that does not take it is a usage error
-// found before any work: nothing transcoded, uploaded or sent.
-func TestRunCallbackDataRefusedBeforeWork(t *testing.T) {
+// prep run --callback-data reaches every provider: Infobip's callbackData,
+// Meta's and 360dialog's biz_opaque_callback_data (as prep send does).
+func TestRunCallbackDataReachesSandbox(t *testing.T) {
 	needFFmpeg(t)
 	sb := startSB(t, sandbox.Config{})
 	file := filepath.Join("..", "..", "testdata", "m4a-aac-stereo-48000-faststart.m4a")
 	for _, p := range []string{"meta", "360dialog"} {
-		_, errOut, code := runCLI(t, nil, "run", "--sandbox", sb.URL(), "--provider", p, "--to", "+447700900321", "--callback-data", "x", file)
-		if code != exitUsage {
-			t.Errorf("%s: exit %d, want %d\n%s", p, code, exitUsage, errOut)
+		cb := "row-" + p
+		_, errOut, code := runCLI(t, nil, "run", "--sandbox", sb.URL(), "--provider", p, "--to", "+447700900321", "--callback-data", cb, file)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d, want %d\n%s", p, code, exitOK, errOut)
 		}
-	}
-	if n := len(sb.Media(sandbox.Meta)) + len(sb.Media(sandbox.D360)); n != 0 || len(sb.Messages()) != 0 {
-		t.Errorf("refused run uploaded %d media, sent %d messages", n, len(sb.Messages()))
+		var got []string
+		for _, m := range sb.Messages() {
+			got = append(got, m.Callback)
+		}
+		if !slices.Contains(got, cb) {
+			t.Errorf("%s: the sandbox's messages carry callback data %q, want %q among them", p, got, cb)
+		}
 	}
 }
 

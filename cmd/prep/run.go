@@ -232,7 +232,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	provider := fs.String("provider", "", "meta, 360dialog or infobip (env PREP_PROVIDER)")
 	to := fs.String("to", "", "recipient phone number in international format")
 	profile := fs.String("profile", "voice", "voice (a voice note, sent with the voice flag) or audio")
-	callback := fs.String("callback-data", "", "Infobip: data echoed in delivery reports")
+	callback := fs.String("callback-data", "", "echoed in the message's statuses (Meta/360dialog biz_opaque_callback_data ≤ 512 characters; Infobip callbackData)")
 	asJSON := fs.Bool("json", false, "print one JSON object with every stage's result")
 	sf := addStageFlags(fs)
 	pos, err := parseFlags(fs, args)
@@ -257,10 +257,6 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	}
 	if _, err := send.NormalizePhone(*to); err != nil {
 		return err // a *send.ValidationError: exit 2, nothing done
-	}
-	if *callback != "" && pv != send.Infobip {
-		// Refused here, not by the send stage after the transcode and upload.
-		return &send.ValidationError{Field: "callback_data", Reason: "--callback-data is for Infobip only"}
 	}
 	link, err := sf.linkUpload()
 	if err != nil {

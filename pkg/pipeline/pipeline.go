@@ -130,8 +130,10 @@ type Item struct {
 	Profile  transcode.Profile // default voice
 	Split    bool              // voice: cut what cannot fit into several notes
 	// Link uploads to the link host (S3) even for Meta and 360dialog.
-	Link         bool
-	CallbackData string // Infobip only
+	Link bool
+	// CallbackData is echoed in the message's statuses: Infobip's
+	// callbackData, Meta's and 360dialog's biz_opaque_callback_data.
+	CallbackData string
 }
 
 // Result is what each stage of one item did.
