@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/status"
@@ -155,7 +154,7 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 		// A store under way finishes (Append does not stop for a closed
 		// connection); wait for it, bounded too.
 		if !sink.drain(*grace) {
-			serr = fmt.Errorf("%d body(ies) still being stored after %s", sink.inFlight.Load(), 2**grace)
+			serr = fmt.Errorf("%d body(ies) still being stored after %s", sink.storing(), 2**grace)
 		}
 	}
 	cerr := store.Close()
@@ -174,26 +173,54 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 // not yet answered): those a shutdown must not cut.
 type storingSink struct {
 	status.Sink
-	inFlight atomic.Int64
+	mu       sync.Mutex
+	inFlight int
+	idle     chan struct{} // closed when inFlight falls back to 0
 }
 
 func (s *storingSink) Append(ctx context.Context, events []status.Event, raw *status.Raw) error {
-	s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
+	s.mu.Lock()
+	if s.inFlight == 0 {
+		s.idle = make(chan struct{})
+	}
+	s.inFlight++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.inFlight--; s.inFlight == 0 {
+			close(s.idle)
+		}
+		s.mu.Unlock()
+	}()
 	return s.Sink.Append(ctx, events, raw)
+}
+
+// storing is how many stores are under way.
+func (s *storingSink) storing() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight
 }
 
 // drain waits up to d for the stores under way to end; false when some
 // have not.
 func (s *storingSink) drain(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for s.inFlight.Load() > 0 {
-		if time.Now().After(deadline) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		if s.inFlight == 0 {
+			s.mu.Unlock()
+			return true
+		}
+		idle := s.idle
+		s.mu.Unlock()
+		select {
+		case <-idle: // one may have started since: look again
+		case <-t.C:
 			return false
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	return true
 }
 
 // eventPrinter writes a line per event: human on stderr, JSON on stdout
