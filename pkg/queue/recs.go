@@ -256,7 +256,11 @@ func (w *Worker) prepare(ctx context.Context, rec *Recording, dests []string) (*
 	if err != nil {
 		return nil, err
 	}
-	p, err := w.stages.Prepare(ctx, PrepareRequest{Path: path, Name: rec.Source, Profile: rec.Profile, Split: rec.Split, Dests: dests, Dir: dir})
+	sum := "" // a local path is not checked by Fetch: the prepare stage hashes it
+	if IsS3(rec.Source) {
+		sum = rec.SHA256 // checked by Fetch: not hashed again
+	}
+	p, err := w.stages.Prepare(ctx, PrepareRequest{Path: path, Name: rec.Source, SHA256: sum, Profile: rec.Profile, Split: rec.Split, Dests: dests, Dir: dir})
 	if err != nil {
 		return p, prepareError(rec.Source, path, dir, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -160,7 +161,12 @@ func TestPrepareErrorNamesSource(t *testing.T) {
 	fk := newFake()
 	// The noise recordings are inspected for real (as the pipeline does,
 	// its inspect stage wrapping inspect's error); good.ogg passes.
+	var shaMu sync.Mutex
+	shas := map[string]string{} // PrepareRequest.SHA256 by file name
 	fk.prepareHook = func(ctx context.Context, req PrepareRequest) error {
+		shaMu.Lock()
+		shas[filepath.Base(req.Path)] = req.SHA256
+		shaMu.Unlock()
 		if !strings.HasPrefix(filepath.Base(req.Path), "noise") && !strings.HasPrefix(filepath.Base(req.Path), "src-noise") {
 			return nil
 		}
@@ -194,5 +200,16 @@ func TestPrepareErrorNamesSource(t *testing.T) {
 	}
 	if res.Summary.Prepared != 1 {
 		t.Errorf("summary: %d prepared, want 1 (two recordings failed inspection)", res.Summary.Prepared)
+	}
+	// The S3 source's SHA-256, checked by the fetch, is passed on (the
+	// prepare stage does not hash it again); a local path's is not.
+	sum := sha256.Sum256(body)
+	shaMu.Lock()
+	defer shaMu.Unlock()
+	if got := shas["src-noise.bin"]; got != hex.EncodeToString(sum[:]) {
+		t.Errorf("S3 source prepared with SHA256 %q, want the fetched bytes' %x", got, sum)
+	}
+	if got := shas["good.ogg"]; got != "" {
+		t.Errorf("local source prepared with SHA256 %q, want none (the prepare stage hashes it)", got)
 	}
 }

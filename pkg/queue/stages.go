@@ -27,6 +27,7 @@ type Stages interface {
 type PrepareRequest struct {
 	Path    string // a local file
 	Name    string // the recording's name (upload names)
+	SHA256  string // Path's SHA-256 when checked (an S3 source's fetch); computed when empty
 	Profile transcode.Profile
 	Split   bool
 	Dests   []string // pipeline.Destination names
@@ -63,7 +64,7 @@ type PipelineStages struct {
 // Prepare prepares req.Path and uploads its outputs to each destination.
 func (s PipelineStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared, error) {
 	out := &Prepared{Media: map[string][]upload.Ref{}}
-	prep, err := s.P.Prepare(ctx, pipeline.Recording{Path: req.Path, Profile: req.Profile, Split: req.Split}, req.Dir+"/out")
+	prep, err := s.P.Prepare(ctx, pipeline.Recording{Path: req.Path, SHA256: req.SHA256, Profile: req.Profile, Split: req.Split}, req.Dir+"/out")
 	if prep != nil {
 		out.Timing = prep.Timing
 		out.Before = prep.Bytes
