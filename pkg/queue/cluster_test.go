@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,5 +209,77 @@ func TestSendingAnswerLost(t *testing.T) {
 	}
 	if !res.AllSent() || len(fk.sends) != 1 {
 		t.Errorf("%+v, %d sends (row: %s %q), want the row sent once", res.Summary.Counts, len(fk.sends), res.Rows[0].Status, res.Rows[0].Error)
+	}
+}
+
+// flakyBatches fails the first fails reads of a batch's spec (a node loss)
+// and notes whether a read had no deadline and whether one succeeded.
+type flakyBatches struct {
+	jetstream.KeyValue
+	mu         sync.Mutex
+	fails      int
+	noDeadline bool
+	served     bool
+}
+
+func (f *flakyBatches) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	f.mu.Lock()
+	if _, ok := ctx.Deadline(); !ok {
+		f.noDeadline = true
+	}
+	fail := f.fails > 0
+	if fail {
+		f.fails--
+	}
+	f.mu.Unlock()
+	if fail {
+		return nil, context.DeadlineExceeded
+	}
+	e, err := f.KeyValue.Get(ctx, key)
+	if err == nil {
+		f.mu.Lock()
+		f.served = true
+		f.mu.Unlock()
+	}
+	return e, err
+}
+
+// TestBatchSpecReadFails: reading the batch's spec (its rate) fails. The
+// worker must not send at the default rate instead of the batch's: the
+// row is sent only once the spec is read, and every read has a deadline.
+// (Before: a failed read gave an empty spec, the send went at the default
+// rate, and the read had no timeout of its own.)
+func TestBatchSpecReadFails(t *testing.T) {
+	_, _, q := testQueue(t)
+	fb := &flakyBatches{KeyValue: q.batches, fails: 2}
+	q.batches = fb
+	fk := newFake()
+	var early atomic.Int64 // sends before the spec was read
+	fk.sendHook = func(req SendRequest) (*send.Receipt, error) {
+		fb.mu.Lock()
+		if !fb.served {
+			early.Add(1)
+		}
+		fb.mu.Unlock()
+		return nil, errPass
+	}
+	m := manifest(t, 1, 1)
+	sub, err := q.Submit(context.Background(), m, SubmitOptions{Rate: map[send.Provider]float64{send.Meta: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{Concurrency: 1})
+	defer stop()
+	res := waitResult(t, q, sub)
+	if !res.AllSent() || len(fk.sends) != 1 {
+		t.Errorf("%+v, %d sends, want the row sent once", res.Summary.Counts, len(fk.sends))
+	}
+	if n := early.Load(); n != 0 {
+		t.Errorf("%d sends before the batch's spec was read (at the default rate)", n)
+	}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if fb.noDeadline {
+		t.Error("the batch's spec was read without a deadline")
 	}
 }

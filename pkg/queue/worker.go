@@ -471,22 +471,30 @@ func (w *Worker) finishRow(key, attempt string, f func(r *Row)) error {
 	}
 }
 
-// batchSpec returns (and caches) a batch's spec.
-func (w *Worker) batchSpec(ctx context.Context, batch string) *BatchSpec {
+// batchSpec returns (and caches) a batch's spec; an error when it could
+// not be read (a batch with no spec stored has an empty one).
+func (w *Worker) batchSpec(ctx context.Context, batch string) (*BatchSpec, error) {
 	w.mu.Lock()
 	s := w.specs[batch]
 	w.mu.Unlock()
 	if s != nil {
-		return s
+		return s, nil
 	}
 	s = &BatchSpec{}
-	if e, err := w.q.batches.Get(ctx, batch); err == nil {
-		json.Unmarshal(e.Value(), s)
-		w.mu.Lock()
-		w.specs[batch] = s
-		w.mu.Unlock()
+	e, err := getWithin(ctx, w.q.batches, batch)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return s, nil
 	}
-	return s
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: reading its settings: %w", batch, err)
+	}
+	if err := json.Unmarshal(e.Value(), s); err != nil {
+		return nil, fmt.Errorf("batch %s: its settings: %w", batch, err)
+	}
+	w.mu.Lock()
+	w.specs[batch] = s
+	w.mu.Unlock()
+	return s, nil
 }
 
 // sendRow sends the row's parts not yet sent, each "sending" first.
@@ -501,6 +509,12 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []upload.R
 			return a
 		}
 		if err := w.takeTurn(ctx, row); err != nil {
+			if ctx.Err() == nil {
+				// The batch's rate is not known: hand the row back rather
+				// than send it at the default rate.
+				w.logf("row %s: %v (handed back)", key, err)
+				return w.giveBack(key, last, err.Error())
+			}
 			return w.giveBack(key, last, "the worker stopped before sending")
 		}
 		p := sendPart{key: key, i: len(row.IDs), parts: len(media), attempt: uuid.NewString(),
@@ -564,9 +578,14 @@ func (w *Worker) nextPart(ctx context.Context, key string, parts int, last bool)
 }
 
 // takeTurn waits for the row's turn in its provider account's rate (the
-// batch's, or the default); an error is ctx's end.
+// batch's, or the default); an error is ctx's end, or the batch's spec
+// not read.
 func (w *Worker) takeTurn(ctx context.Context, row *Row) error {
-	rate := w.batchSpec(ctx, row.Batch).Rate[row.Provider]
+	spec, err := w.batchSpec(ctx, row.Batch)
+	if err != nil {
+		return err
+	}
+	rate := spec.Rate[row.Provider]
 	if rate <= 0 {
 		rate = DefaultRate(row.Provider)
 	}
