@@ -46,21 +46,20 @@ func writeFile(p string, b []byte) error {
 // repackInPlace repacks the Ogg Opus file ffmpeg wrote at p: PackingNative
 // always; PackingSingle only when its granule positions do not count its
 // samples (ffmpeg's Ogg muxer carries its input's timestamp gaps into
-// them), and then keeping its packets.
+// them), and then keeping its packets. The file is read and parsed once.
 func repackInPlace(p string, packing Packing) error {
 	b, err := readNote(p)
 	if err != nil {
 		return &Error{Kind: KindOutput, Err: fmt.Errorf("reading the encoded note: %w", err)}
 	}
-	rp := oggopus.Repack
-	if packing != PackingNative {
-		s, err := oggopus.Parse(b)
-		if err != nil || oggopus.GranuleError(s) == nil {
-			return nil // kept as ffmpeg wrote it (verify reads it next)
-		}
-		rp = oggopus.Regranule
+	s, err := oggopus.Parse(b)
+	if packing != PackingNative && (err != nil || oggopus.GranuleError(s) == nil) {
+		return nil // kept as ffmpeg wrote it (verify reads it next)
 	}
-	out, _, err := rp(b)
+	var out []byte
+	if err == nil {
+		out, _, err = s.Rewrite(packing == PackingNative)
+	}
 	if err != nil {
 		return &Error{Kind: KindFFmpeg, Err: fmt.Errorf("repacking the note ffmpeg wrote: %w", err)}
 	}
@@ -75,16 +74,23 @@ func repackInPlace(p string, packing Packing) error {
 // cannot take (e.g. chained or cut, which inspect would have flagged) is
 // passed through as it is instead: it returns false, the plan turned back
 // into a passthrough.
-func (j *job) repack(ctx context.Context, d dest, p *Plan) (Output, bool, error) {
-	b, err := readNote(j.src)
-	if err != nil {
-		return Output{}, false, &Error{Kind: KindInput, Err: err}
+//
+// s is the source already parsed (by the granule check), nil to read and
+// parse it here.
+func (j *job) repack(ctx context.Context, d dest, p *Plan, s *oggopus.Stream) (Output, bool, error) {
+	var err error
+	if s == nil {
+		var b []byte
+		if b, err = readNote(j.src); err != nil {
+			return Output{}, false, &Error{Kind: KindInput, Err: err}
+		}
+		s, err = oggopus.Parse(b)
 	}
-	rp := oggopus.Repack
-	if p.Packing == PackingSingle {
-		rp = oggopus.Regranule // packets kept, pages and granules rewritten
+	var out []byte
+	if err == nil {
+		// PackingSingle: packets kept, pages and granules rewritten.
+		out, _, err = s.Rewrite(p.Packing != PackingSingle)
 	}
-	out, _, err := rp(b)
 	if err != nil {
 		p.Action, p.Packing = ActionPassthrough, ""
 		p.Reason = "already a mono Ogg Opus voice note within the budget; kept as is: it cannot be repacked (" + err.Error() + ")"
@@ -112,17 +118,18 @@ func (j *job) repack(ctx context.Context, d dest, p *Plan) (Output, bool, error)
 // granuleGap says why the Ogg Opus note at p has granule positions that do
 // not count its packets' samples (RFC 7845 §4), "" when they do or when it
 // is not a stream the repacker reads (those are passed through as they are).
-func granuleGap(p string) string {
+// It returns the parsed stream for the repack (nil with "").
+func granuleGap(p string) (string, *oggopus.Stream) {
 	b, err := readNote(p)
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	s, err := oggopus.Parse(b)
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	if err := oggopus.GranuleError(s); err != nil {
-		return strings.TrimPrefix(err.Error(), "oggopus: ")
+		return strings.TrimPrefix(err.Error(), "oggopus: "), s
 	}
-	return ""
+	return "", nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/rules"
+	"github.com/prep-audio/prep/pkg/transcode/internal/oggopus"
 )
 
 // Input is one recording to transcode: a file (Path) or a stream (Reader,
@@ -282,17 +283,19 @@ func (t *Transcoder) do(ctx context.Context, in Input, d dest) (res *Result, err
 	if d.w != nil && p.Split {
 		return nil, errorf(KindOptions, "the recording must be split into several voice notes, which needs files: use a file or directory output")
 	}
+	var parsed *oggopus.Stream // the source, when the granule check parsed it
 	if p.Action == ActionPassthrough && p.Profile == ProfileVoice {
 		// A note whose granule positions run ahead of its samples fails
 		// opusinfo and may stop players: rewritten losslessly instead.
-		if why := granuleGap(j.src); why != "" {
+		if why, s := granuleGap(j.src); why != "" {
+			parsed = s
 			p.Action, p.Packing = ActionRepack, repackPacking(rep, t.o)
 			p.Reason += "; its granule positions do not count its samples (" + why + "): pages rewritten (lossless)"
 			res.Action, res.Plan = p.Action, p
 		}
 	}
 	if p.Action == ActionRepack {
-		out, done, err := j.repack(ctx, d, &p)
+		out, done, err := j.repack(ctx, d, &p, parsed)
 		if err != nil {
 			return nil, err
 		}

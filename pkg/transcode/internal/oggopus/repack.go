@@ -47,11 +47,18 @@ func Repack(in []byte) ([]byte, Stats, error) { return repack(in, true) }
 func Regranule(in []byte) ([]byte, Stats, error) { return repack(in, false) }
 
 func repack(in []byte, group bool) ([]byte, Stats, error) {
-	var st Stats
 	s, err := Parse(in)
 	if err != nil {
-		return nil, st, err
+		return nil, Stats{}, err
 	}
+	return s.Rewrite(group)
+}
+
+// Rewrite writes the parsed stream s as Repack (group) or Regranule (not
+// group) does, for a caller that has parsed it already.
+func (s *Stream) Rewrite(group bool) ([]byte, Stats, error) {
+	var st Stats
+	var err error
 	if s.Head.MappingFamily != 0 {
 		return nil, st, fmt.Errorf("oggopus: channel mapping family %d (%d channels) is not repacked", s.Head.MappingFamily, s.Head.Channels)
 	}
@@ -72,7 +79,11 @@ func repack(in []byte, group bool) ([]byte, Stats, error) {
 	}
 	pages := paginate(out, outSamples, &st)
 
-	b := make([]byte, 0, len(in))
+	size := len(s.HeadRaw) + len(s.Vendor) + 64
+	for _, a := range s.Audio {
+		size += len(a.Data) + 1
+	}
+	b := make([]byte, 0, size+len(pages)*(27+maxSegments))
 	seq := uint32(0)
 	b = appendPage(b, s.Serial, seq, page{flags: flagBOS, packets: [][]byte{s.HeadRaw}})
 	seq++
