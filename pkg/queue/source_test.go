@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/pipeline"
 )
@@ -27,10 +28,7 @@ import (
 func TestS3SourceHashCache(t *testing.T) {
 	ep, bucket := os.Getenv("S3_ENDPOINT"), os.Getenv("S3_BUCKET")
 	if ep == "" || bucket == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("S3_ENDPOINT/S3_BUCKET not set: make test starts versitygw (scripts/versitygw.sh)")
-		}
-		t.Skip("S3_ENDPOINT/S3_BUCKET not set (source scripts/versitygw.sh && s3_start)")
+		testdeps.Missing(t, "S3_ENDPOINT/S3_BUCKET not set (make test starts versitygw; by hand: source scripts/versitygw.sh && s3_start)")
 	}
 	_, _, q := testQueue(t)
 	ctx := context.Background()
@@ -131,10 +129,7 @@ func TestSubmitRefusesNonRegular(t *testing.T) {
 func TestPrepareErrorNamesSource(t *testing.T) {
 	ep, bucket := os.Getenv("S3_ENDPOINT"), os.Getenv("S3_BUCKET")
 	if ep == "" || bucket == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("S3_ENDPOINT/S3_BUCKET not set: make test starts versitygw (scripts/versitygw.sh)")
-		}
-		t.Skip("S3_ENDPOINT/S3_BUCKET not set (source scripts/versitygw.sh && s3_start)")
+		testdeps.Missing(t, "S3_ENDPOINT/S3_BUCKET not set (make test starts versitygw; by hand: source scripts/versitygw.sh && s3_start)")
 	}
 	_, _, q := testQueue(t)
 	ctx := context.Background()
