@@ -62,10 +62,8 @@ func openQueue(ctx context.Context, e *env, url, name string) (*queue.Queue, fun
 // sourcesFromEnv reads s3:// recordings with the environment's S3 settings
 // (S3_ENDPOINT, S3_REGION/AWS_REGION, AWS_* or the AWS chain).
 func sourcesFromEnv(ctx context.Context, e *env) (*queue.Sources, error) {
-	u := upload.S3ConfigFromEnv(e.getenv) // the one env → S3 mapping
-	cfg := &queue.S3Config{Endpoint: u.Endpoint, Region: u.Region,
-		AccessKeyID: u.AccessKeyID, SecretAccessKey: u.SecretAccessKey, SessionToken: u.SessionToken}
-	return queue.NewSources(ctx, cfg)
+	cfg := upload.S3ConfigFromEnv(e.getenv) // the one env → S3 mapping (queue.S3Config is upload's)
+	return queue.NewSources(ctx, &cfg)
 }
 
 // twoStageSignals gives a soft context (cancelled by ctx, i.e. the first
