@@ -19,8 +19,17 @@ type hinted struct {
 	hint string
 }
 
-func (h *hinted) Error() string { return h.err.Error() + " (" + h.hint + ")" }
+func (h *hinted) Error() string { return withHintText(h.err.Error(), h.hint) }
 func (h *hinted) Unwrap() error { return h.err }
+
+// withHintText is prep's one format for a message with the CLI's hint:
+// "msg (hint)"; msg alone when there is no hint.
+func withHintText(msg, hint string) string {
+	if hint == "" {
+		return msg
+	}
+	return msg + " (" + hint + ")"
+}
 
 // withHint adds the hint for err, if there is one.
 func withHint(err error) error {

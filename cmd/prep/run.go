@@ -336,9 +336,7 @@ func describeRunError(err error) *runError {
 		re.Class, re.Code, re.Advice = string(api.Kind), api.Code, api.Advice
 	case errors.As(err, &ue):
 		re.Class, re.Advice = "refused", ue.Advice()
-		if h := hint(ue); h != "" {
-			re.Advice += " (" + h + ")" // the command that does it, as prep upload says
-		}
+		re.Advice = withHintText(re.Advice, hint(ue)) // the command that does it, as prep upload says
 	case errors.As(err, &te):
 		re.Class, re.Advice = string(te.Kind), transcodeHint(te, transcode.Options{})
 	case errors.As(err, &ie):

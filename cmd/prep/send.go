@@ -178,9 +178,7 @@ func describeSendError(err error) (string, *sendError) {
 		return "in_doubt", &sendError{Class: "in_doubt", Message: err.Error(), Advice: "the message may have been sent: check delivery status (webhooks / reports) before sending again"}
 	case errors.As(err, &ae):
 		se := &sendError{Class: string(ae.Kind), Code: ae.Code, Subcode: ae.Subcode, HTTPStatus: ae.HTTPStatus, Message: ae.Error(), Advice: ae.Advice, TraceID: ae.TraceID, Validation: ae.ValidationErrors}
-		if h := hint(err); h != "" {
-			se.Advice += " (" + h + ")"
-		}
+		se.Advice = withHintText(se.Advice, hint(err))
 		return "failed", se
 	}
 	return "failed", &sendError{Class: "network", Message: err.Error(), Advice: "the provider could not be reached; nothing was sent"}

@@ -218,20 +218,10 @@ func parseBitrate(s string) (int, error) {
 	return int(f * mul), nil
 }
 
-// hintedError is a library error with the CLI's advice appended: pkg/
-// messages name no flags (issue 10), prep names them when it prints.
-type hintedError struct {
-	err  error
-	hint string
-}
-
-func (e *hintedError) Error() string { return e.err.Error() + ": " + e.hint }
-func (e *hintedError) Unwrap() error { return e.err }
-
 // withTranscodeHint adds the flags that would get past a transcode error.
 func withTranscodeHint(err error, o transcode.Options) error {
 	if h := transcodeHint(err, o); h != "" {
-		return &hintedError{err: err, hint: h}
+		return &hinted{err: err, hint: h}
 	}
 	return err
 }

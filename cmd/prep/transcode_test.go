@@ -175,7 +175,9 @@ func TestTranscodeHint(t *testing.T) {
 			continue
 		}
 		assert.Contains(t, got.Error(), c.want)
-		assert.True(t, strings.HasPrefix(got.Error(), c.err.Error()))
+		// prep's one hint format, as for upload and send errors: "err (hint)".
+		assert.True(t, strings.HasPrefix(got.Error(), c.err.Error()+" ("), got.Error())
+		assert.True(t, strings.HasSuffix(got.Error(), ")"), got.Error())
 		var te *transcode.Error
 		assert.True(t, errors.As(got, &te), "the typed error stays reachable")
 	}
