@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/sandbox"
 )
@@ -67,12 +68,7 @@ func prepBinary(t *testing.T) string {
 // where a missing tool fails the test: make test installs it.
 func needFFmpeg(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ffmpeg not installed: make test installs it (apt-get install ffmpeg)")
-		}
-		t.Skip("ffmpeg not installed (make deps)")
-	}
+	testdeps.Tool(t, "ffmpeg", "make deps")
 }
 
 func startSB(t *testing.T, cfg sandbox.Config) *sandbox.Server {

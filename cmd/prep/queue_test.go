@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/prep-audio/prep/internal/natstest"
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/queue"
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/transcode"
@@ -69,11 +70,7 @@ func needS3(t *testing.T) (*s3.Client, string) {
 	t.Helper()
 	ep, bucket := os.Getenv("S3_ENDPOINT"), os.Getenv("S3_BUCKET")
 	if ep == "" || bucket == "" {
-		msg := "S3_ENDPOINT/S3_BUCKET not set: run under scripts/test.sh (source scripts/versitygw.sh && s3_start)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testdeps.Missing(t, "S3_ENDPOINT/S3_BUCKET not set: run under scripts/test.sh (source scripts/versitygw.sh && s3_start)")
 	}
 	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("us-east-1"),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), "")))

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/rules"
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/send"
@@ -27,12 +27,7 @@ import (
 // missing tool fails the test: make test installs it.
 func needFFmpeg(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ffmpeg not installed: make test installs it (apt-get install ffmpeg)")
-		}
-		t.Skip("ffmpeg not installed (make deps)")
-	}
+	testdeps.Tool(t, "ffmpeg", "make deps")
 }
 
 // startSandbox starts an in-process sandbox; with S3_ENDPOINT set, link
