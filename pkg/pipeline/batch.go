@@ -193,6 +193,7 @@ type rowRun struct {
 	row     Row
 	to      string
 	sha     string
+	size    int64 // of the source file, read with sha
 	key     string
 	dest    destination
 	hist    *rowHistory
@@ -240,7 +241,7 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 // (hashed, Jobs at once). Rows found wrong get their Err.
 func (b *Batch) checkRows(ctx context.Context) []*rowRun {
 	runs := make([]*rowRun, len(b.m.Rows))
-	paths := map[string]string{} // path → sha256
+	paths := map[string]fileSum{} // path → SHA-256 and size
 	for i, r := range b.m.Rows {
 		rr := &rowRun{row: r}
 		runs[i] = rr
@@ -258,7 +259,7 @@ func (b *Batch) checkRows(ctx context.Context) []*rowRun {
 			continue
 		}
 		rr.dest = destFor(r.Provider, b.opts.Link)
-		paths[r.Path] = ""
+		paths[r.Path] = fileSum{}
 	}
 	errs := b.hashFiles(ctx, paths)
 	for _, rr := range runs {
@@ -269,15 +270,23 @@ func (b *Batch) checkRows(ctx context.Context) []*rowRun {
 			rr.row.Err = fmt.Errorf("file %s: %v", rr.row.File, e)
 			continue
 		}
-		rr.sha = paths[rr.row.Path]
+		rr.sha, rr.size = paths[rr.row.Path].sha, paths[rr.row.Path].size
 	}
 	assignKeys(runs)
 	return runs
 }
 
-// hashFiles fills paths[p] with each file's SHA-256, Jobs at once, and
-// returns the errors by path. A stop leaves the rest without a hash.
-func (b *Batch) hashFiles(ctx context.Context, paths map[string]string) map[string]error {
+// fileSum is a source file's SHA-256 (lowercase hex) and size, read in
+// one pass.
+type fileSum struct {
+	sha  string
+	size int64
+}
+
+// hashFiles fills paths[p] with each file's SHA-256 and size, Jobs at
+// once, and returns the errors by path. A stop leaves the rest without a
+// hash.
+func (b *Batch) hashFiles(ctx context.Context, paths map[string]fileSum) map[string]error {
 	var mu sync.Mutex
 	errs := map[string]error{}
 	var g errgroup.Group
@@ -294,7 +303,7 @@ func (b *Batch) hashFiles(ctx context.Context, paths map[string]string) map[stri
 			break
 		}
 		g.Go(func() error {
-			sum, _, err := hashFile(path)
+			sum, size, err := hashFile(path)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -305,7 +314,7 @@ func (b *Batch) hashFiles(ctx context.Context, paths map[string]string) map[stri
 				errs[path] = err
 				return nil
 			}
-			paths[path] = sum
+			paths[path] = fileSum{sha: sum, size: size}
 			return nil
 		})
 	}
@@ -472,10 +481,7 @@ func (b *Batch) plan(runs []*rowRun, jg *journalGuard) *plan {
 		}
 		w := byKey[rec.Key()]
 		if w == nil {
-			w = &work{rec: rec, rows: map[destination][]*rowRun{}}
-			if fi, err := os.Stat(rec.Path); err == nil {
-				w.size = fi.Size()
-			}
+			w = &work{rec: rec, rows: map[destination][]*rowRun{}, size: rr.size}
 			byKey[rec.Key()] = w
 			pl.work = append(pl.work, w)
 		}
