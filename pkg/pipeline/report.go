@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prep-audio/prep/pkg/status"
 )
 
 // ms renders a duration as milliseconds with microsecond precision.
@@ -185,11 +187,11 @@ func (s Summary) Text() string {
 		s.Stages.Upload.Round(time.Millisecond), s.Stages.Send.Round(time.Millisecond))
 	if len(s.Delivery) > 0 {
 		b.WriteString("\ndelivery:")
-		for i, d := range []string{"played", "read", "delivered", "sent", "accepted", "failed", "unknown"} {
+		for i, d := range status.Statuses() {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, " %s %d", d, s.Delivery[d])
+			fmt.Fprintf(&b, " %s %d", d, s.Delivery[string(d)])
 		}
 		if s.Pending > 0 {
 			fmt.Fprintf(&b, "; %d pending (not there when the wait ended)", s.Pending)

@@ -51,6 +51,13 @@ func (s Status) rank() int {
 	return 0
 }
 
+// Statuses returns every status, best first: the positive ones by rank
+// (Played down to Accepted), then Failed and Unknown. Summaries list
+// delivery counts in this order.
+func Statuses() []Status {
+	return []Status{Played, Read, Delivered, Sent, Accepted, Failed, Unknown}
+}
+
 // Valid reports whether s is one of the statuses.
 func (s Status) Valid() bool { return s.rank() > 0 || s == Failed || s == Unknown }
 

@@ -258,3 +258,25 @@ func TestNotARegularFile(t *testing.T) {
 		t.Fatal("opening a FIFO hung")
 	}
 }
+
+// TestStatuses: every status once, valid, the positive ones by falling rank
+// before Failed and Unknown.
+func TestStatuses(t *testing.T) {
+	all := Statuses()
+	seen := map[Status]bool{}
+	for i, s := range all {
+		if !s.Valid() || seen[s] {
+			t.Errorf("Statuses()[%d] = %q: invalid or repeated", i, s)
+		}
+		seen[s] = true
+		if i > 0 && s.rank() > 0 && s.rank() >= all[i-1].rank() {
+			t.Errorf("Statuses(): %q after %q, want best first", s, all[i-1])
+		}
+		if i > 0 && s.rank() > 0 && all[i-1].rank() == 0 {
+			t.Errorf("Statuses(): %q after %q, want the positive statuses first", s, all[i-1])
+		}
+	}
+	if len(all) != 7 {
+		t.Errorf("Statuses() = %v, want 7 statuses", all)
+	}
+}
