@@ -367,11 +367,16 @@ func TestClaimTakeover(t *testing.T) {
 func TestRateAcrossWorkers(t *testing.T) {
 	_, _, q := testQueue(t)
 	fk := newFake()
+	// Each send's time with its provider, together under one lock (in
+	// time order): fk.sends is appended under another lock, in another
+	// order, so its i-th entry need not be times' i-th.
 	var mu sync.Mutex
-	var times []time.Time
-	fk.sendHook = func(SendRequest) (*send.Receipt, error) {
+	var meta []time.Time
+	fk.sendHook = func(req SendRequest) (*send.Receipt, error) {
 		mu.Lock()
-		times = append(times, time.Now())
+		if req.Provider == send.Meta {
+			meta = append(meta, time.Now())
+		}
 		mu.Unlock()
 		return nil, errPass
 	}
@@ -391,11 +396,10 @@ func TestRateAcrossWorkers(t *testing.T) {
 	// Meta rows: 40 at 20/s with a burst of 1 → no window of one second
 	// holds more than 21 (slack for sends timed late on a loaded machine;
 	// without the shared bucket all 40 would leave at once).
-	var meta []time.Time
-	for i, s := range fk.sends {
-		if s.Provider == send.Meta {
-			meta = append(meta, times[i])
-		}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(meta) != 40 {
+		t.Fatalf("%d Meta sends, want 40", len(meta))
 	}
 	for i := range meta {
 		n := 0
