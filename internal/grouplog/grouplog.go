@@ -21,6 +21,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 )
 
 // ErrLocked is returned (through the wrap function given to Open) when
@@ -103,6 +104,21 @@ func CheckRegular(f *os.File) error {
 		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}
 	return nil
+}
+
+// OpenRead opens path for reading and refuses what is not a regular file
+// (CheckRegular). It opens without blocking, so a FIFO is refused rather
+// than waited on for a writer; a regular file reads as usual.
+func OpenRead(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRegular(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // OS is the open file, for the caller's replay and repair (read,

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -111,11 +110,9 @@ type pending struct {
 var _ Sink = (*Store)(nil)
 
 // OpenStore opens (creating it when missing) and locks the store file at
-// path, and indexes what it already holds.
+// path, and indexes what it already holds. grouplog.Open refuses what is
+// not a regular file (opened read-write, a FIFO does not block the open).
 func OpenStore(path string) (*Store, error) {
-	if err := regular(path, true); err != nil {
-		return nil, storeErr(path, err)
-	}
 	s := &Store{Index: newIndex(), path: path, pendKeys: map[eventKey]uint64{}}
 	g, err := grouplog.Open(path, grouplog.Options{Perm: 0o600, Synced: s.synced, Wrap: func(err error) error {
 		switch {
@@ -336,26 +333,6 @@ func indexLine(ix *Index, b []byte) bool {
 	return false
 }
 
-// regular refuses what is not a regular file before it is opened (a FIFO
-// would block the open or the read, a device never end it). A missing file
-// is fine when missingOK.
-func regular(path string, missingOK bool) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		if missingOK && errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	return nil
-}
-
-// regularFile checks an opened file again (it may have been replaced).
-func regularFile(f *os.File) error { return grouplog.CheckRegular(f) }
-
 // Reader reads a store file another process writes, and indexes it. Call
 // Refresh (or run Follow) to take in what was appended since.
 type Reader struct {
@@ -387,20 +364,14 @@ func (r *Reader) Refresh() error { return r.refresh(false) }
 func (r *Reader) refresh(missingOK bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := regular(r.path, missingOK); err != nil {
+	f, err := grouplog.OpenRead(r.path)
+	if err != nil {
 		if missingOK && errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
 		return storeErr(r.path, err)
 	}
-	f, err := os.Open(r.path)
-	if err != nil {
-		return storeErr(r.path, err)
-	}
 	defer f.Close()
-	if err := regularFile(f); err != nil {
-		return storeErr(r.path, err)
-	}
 	if _, err := f.Seek(r.off, io.SeekStart); err != nil {
 		return storeErr(r.path, err)
 	}
