@@ -244,11 +244,13 @@ func deliveryCounts(res *pipeline.BatchResult, ds map[int]statusRow, target stat
 	return counts, pending
 }
 
-// statusFound reports whether a row's delivery comes from a status the
-// provider sent (its message left), the rule resolveUnknown journals by:
-// any status at all, a failed one without a code included.
+// statusFound reports whether a delivery comes from a status the provider
+// sent (its message left), the rule resolveUnknown journals by: any status
+// at all — Infobip's ACCEPTED report and a failed one without a code
+// included. (The accepted that the report shows for a part the journal
+// holds sent, with no status yet, never stands for a part in doubt.)
 func statusFound(st status.Status) bool {
-	return st != "" && st != status.Unknown && st != status.Accepted
+	return st != "" && st != status.Unknown
 }
 
 // applyDeliveries fills the report's delivery columns. A row the journal
