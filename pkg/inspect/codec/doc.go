@@ -4,7 +4,8 @@
 //
 //   - Opus: the identification header OpusHead (RFC 7845 §5.1) and its ISO
 //     BMFF form dOps, the TOC byte and the packet framing (RFC 6716 §3.1,
-//     §3.2), and the inverse, AppendOpusPacket, for repacketizers;
+//     §3.2), and the inverse, AppendOpusPacket (and AppendOpusCode3, code 3 whatever the
+//     frame count), for repacketizers;
 //   - AAC: the MPEG-4 AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1);
 //   - FLAC: the STREAMINFO metadata block (RFC 9639 §8.2).
 //

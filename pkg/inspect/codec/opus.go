@@ -387,17 +387,11 @@ func OpusPacketFrames(p []byte) (int, error) {
 // never padded. It is the inverse of ParseOpusPacket: the frames come back
 // unchanged, so the decoded audio is the same (RFC 6716 §3.2).
 func AppendOpusPacket(dst []byte, toc OpusTOC, frames [][]byte) ([]byte, error) {
+	same, err := checkOpusFrames(toc, frames)
+	if err != nil {
+		return dst, err
+	}
 	m := len(frames)
-	if m == 0 || m > OpusMaxFrames || m*toc.FrameSamples() > OpusMaxPacketSamples {
-		return dst, fmt.Errorf("Opus packet: %d frames of %d samples do not fit one packet (at most 120 ms)", m, toc.FrameSamples())
-	}
-	same := true
-	for _, f := range frames {
-		if len(f) > OpusMaxFrameBytes {
-			return dst, fmt.Errorf("Opus packet: a frame of %d bytes (at most %d)", len(f), OpusMaxFrameBytes)
-		}
-		same = same && len(f) == len(frames[0])
-	}
 	switch {
 	case m == 1:
 		toc.Code = 0
@@ -409,21 +403,63 @@ func AppendOpusPacket(dst []byte, toc OpusTOC, frames [][]byte) ([]byte, error) 
 		toc.Code = 2
 		dst = appendOpusFrameLen(append(dst, toc.Byte()), len(frames[0]))
 	default:
-		toc.Code = 3
-		dst = append(dst, toc.Byte())
-		if same {
-			dst = append(dst, byte(m))
-		} else {
-			dst = append(dst, 0x80|byte(m))
-			for _, f := range frames[:m-1] {
-				dst = appendOpusFrameLen(dst, len(f))
-			}
-		}
+		return appendOpusCode3(dst, toc, frames, same), nil
 	}
 	for _, f := range frames {
 		dst = append(dst, f...)
 	}
 	return dst, nil
+}
+
+// AppendOpusCode3 appends to dst one code-3 packet (RFC 6716 §3.2.5)
+// holding frames, all of the configuration and channel layout of toc —
+// code 3 even for one or two frames, as WhatsApp's own voice notes are —
+// with CBR framing when the frames are the same size, VBR framing
+// otherwise, never padded. Like AppendOpusPacket it takes 1 to 48 frames of
+// at most 1275 bytes, 120 ms at most.
+func AppendOpusCode3(dst []byte, toc OpusTOC, frames [][]byte) ([]byte, error) {
+	same, err := checkOpusFrames(toc, frames)
+	if err != nil {
+		return dst, err
+	}
+	return appendOpusCode3(dst, toc, frames, same), nil
+}
+
+// checkOpusFrames checks that frames fit one packet of toc's frame size
+// and says whether they are all the same size.
+func checkOpusFrames(toc OpusTOC, frames [][]byte) (same bool, err error) {
+	m := len(frames)
+	if m == 0 || m > OpusMaxFrames || m*toc.FrameSamples() > OpusMaxPacketSamples {
+		return false, fmt.Errorf("Opus packet: %d frames of %d samples do not fit one packet (at most 120 ms)", m, toc.FrameSamples())
+	}
+	same = true
+	for _, f := range frames {
+		if len(f) > OpusMaxFrameBytes {
+			return false, fmt.Errorf("Opus packet: a frame of %d bytes (at most %d)", len(f), OpusMaxFrameBytes)
+		}
+		same = same && len(f) == len(frames[0])
+	}
+	return same, nil
+}
+
+// appendOpusCode3 appends the code-3 packet of checked frames (same: all
+// one size, CBR framing).
+func appendOpusCode3(dst []byte, toc OpusTOC, frames [][]byte, same bool) []byte {
+	m := len(frames)
+	toc.Code = 3
+	dst = append(dst, toc.Byte())
+	if same {
+		dst = append(dst, byte(m))
+	} else {
+		dst = append(dst, 0x80|byte(m))
+		for _, f := range frames[:m-1] {
+			dst = appendOpusFrameLen(dst, len(f))
+		}
+	}
+	for _, f := range frames {
+		dst = append(dst, f...)
+	}
+	return dst
 }
 
 // appendOpusFrameLen encodes a frame length (RFC 6716 §3.2.1).

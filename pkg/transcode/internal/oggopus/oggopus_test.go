@@ -30,7 +30,7 @@ func TestLibopusPaddingDropped(t *testing.T) {
 	if err != nil || len(p.Frames) != 1 || len(p.Frames[0]) != 3 {
 		t.Fatalf("%v %+v", err, p)
 	}
-	out, err := AppendCode3(nil, p.TOC, p.Frames)
+	out, err := codec.AppendOpusCode3(nil, p.TOC, p.Frames)
 	if err != nil || !bytes.Equal(out, []byte{0x4b, 1, 5, 5, 5}) {
 		t.Fatalf("%v % x", err, out)
 	}
@@ -48,7 +48,7 @@ func TestAppendCode3RoundTrip(t *testing.T) {
 		{[]int{40}, 2 + 40},                   // a last packet of one frame
 	} {
 		f := frames(c.sizes...)
-		b, err := AppendCode3(nil, codec.ParseOpusTOC(0x48), f)
+		b, err := codec.AppendOpusCode3(nil, codec.ParseOpusTOC(0x48), f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,10 +68,10 @@ func TestAppendCode3RoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if _, err := AppendCode3(nil, codec.ParseOpusTOC(0x48), frames(1, 1, 1, 1, 1, 1, 1)); err == nil {
+	if _, err := codec.AppendOpusCode3(nil, codec.ParseOpusTOC(0x48), frames(1, 1, 1, 1, 1, 1, 1)); err == nil {
 		t.Error("140 ms in one packet accepted")
 	}
-	if _, err := AppendCode3(nil, codec.ParseOpusTOC(0x48), frames(1276)); err == nil {
+	if _, err := codec.AppendOpusCode3(nil, codec.ParseOpusTOC(0x48), frames(1276)); err == nil {
 		t.Error("a 1276-byte frame accepted")
 	}
 }

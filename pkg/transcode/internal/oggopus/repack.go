@@ -133,7 +133,7 @@ func regroup(audio []AudioPacket, st *Stats) (out [][]byte, outSamples []int, er
 		if len(cur) == 0 {
 			return nil
 		}
-		b, err := AppendCode3(nil, curTOC, cur)
+		b, err := codec.AppendOpusCode3(nil, curTOC, cur)
 		if err != nil {
 			return err
 		}
