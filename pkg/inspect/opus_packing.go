@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/prep-audio/prep/pkg/inspect/codec"
+	"github.com/prep-audio/prep/pkg/rules"
 )
 
 // OpusPacking is how an Opus stream is framed, from its ID header and its
@@ -27,15 +28,8 @@ type OpusPacking struct {
 	Native          bool    `json:"native"`            // shaped like WhatsApp's own voice notes
 }
 
-// WhatsApp's own voice notes (Baileys pull request 2648, decrypted native
-// notes): SILK WB 20 ms (configuration 9), three frames to a packet, mono,
-// 16 kHz input.
-const (
-	nativeOpusConfig    = 9
-	nativeOpusFrames    = 3
-	nativeOpusInputRate = 16000
-	opusSamplePackets   = 16
-)
+// opusSamplePackets is how many audio packets the sampler examines.
+const opusSamplePackets = 16
 
 // opusSampler collects the packing of an Opus stream's first audio packets.
 type opusSampler struct {
@@ -84,8 +78,8 @@ func (o *opusSampler) packing() *OpusPacking {
 	if o.head != nil {
 		p.InputSampleRate = int(o.head.InputSampleRate)
 	}
-	p.Native = p.Uniform && p.Config == nativeOpusConfig && p.Code == 3 && p.FramesPerPacket == nativeOpusFrames &&
-		!o.first.Stereo && p.InputSampleRate == nativeOpusInputRate
+	p.Native = p.Uniform && p.Config == rules.NativeOpusConfig && p.Code == 3 && p.FramesPerPacket == rules.NativeOpusFrames &&
+		!o.first.Stereo && p.InputSampleRate == rules.NativeOpusInputRate
 	return p
 }
 

@@ -58,7 +58,8 @@ func (r *Report) judge(o options) {
 	}
 	r.AudioReady, r.VoiceReady = v.Audio, v.Voice
 	if v.Audio && rules.IsVoiceType(r.Container, r.Codec) && r.Opus != nil && !r.Opus.Native {
-		r.add(CodeNotNativePacking, fmt.Sprintf("Opus packed as %s; WhatsApp's own voice notes are SILK WB, 3 × 20 ms frames per packet, 16000 Hz input (other shapes are reported not to play on some iPhones)", r.Opus))
+		r.add(CodeNotNativePacking, fmt.Sprintf("Opus packed as %s; WhatsApp's own voice notes are SILK WB, %d × %d ms frames per packet, %d Hz input (other shapes are reported not to play on some iPhones)",
+			r.Opus, rules.NativeOpusFrames, rules.NativeOpusFrameMs, rules.NativeOpusInputRate))
 	}
 }
 

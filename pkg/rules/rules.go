@@ -26,6 +26,19 @@ import (
 	"time"
 )
 
+// WhatsApp's own voice notes (Baileys pull request 2648, decrypted native
+// notes, https://github.com/WhiskeySockets/Baileys/pull/2648) are packed
+// one way: Opus SILK wideband 20 ms frames (TOC configuration 9), three to
+// a code-3 packet (60 ms, 2880 samples at 48 kHz), mono, 16 kHz input.
+// Other shapes are reported not to play on some iPhones.
+const (
+	NativeOpusConfig        = 9
+	NativeOpusFrameMs       = 20
+	NativeOpusFrames        = 3
+	NativeOpusInputRate     = 16000
+	NativeOpusPacketSamples = NativeOpusFrames * NativeOpusFrameMs * 48 // at 48 kHz
+)
+
 // Limits of WhatsApp media, in bytes.
 const (
 	// VoiceMaxBytes is the largest voice note that still shows a play icon

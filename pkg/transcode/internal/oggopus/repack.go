@@ -6,11 +6,12 @@ import (
 	"fmt"
 
 	"github.com/prep-audio/prep/pkg/inspect/codec"
+	"github.com/prep-audio/prep/pkg/rules"
 )
 
 // MaxPacketSamples is the longest packet Repack makes: 60 ms (three 20 ms
 // SILK frames, as WhatsApp packs its voice notes).
-const MaxPacketSamples = 2880
+const MaxPacketSamples = rules.NativeOpusPacketSamples
 
 // pageSamples is how much audio Repack puts on a page: one second, as
 // ffmpeg's Ogg muxer does by default.
