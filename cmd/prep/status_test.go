@@ -162,6 +162,63 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// webhooksProc is a `prep webhooks` process whose stderr is read to its
+// end: exec.Cmd.Wait closes the pipe once the process exits, so whatever
+// was still unread would be lost — stop waits for the reader's EOF first.
+type webhooksProc struct {
+	cmd     *exec.Cmd
+	base    string // http://127.0.0.1:PORT
+	log     syncBuffer
+	drained chan struct{}
+}
+
+func startWebhooks(t *testing.T, cmd *exec.Cmd) *webhooksProc {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	p := &webhooksProc{cmd: cmd, drained: make(chan struct{})}
+	sc := bufio.NewScanner(stderr)
+	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	for p.base == "" && sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			p.base = m[1]
+		}
+	}
+	if p.base == "" {
+		t.Fatal("prep webhooks did not say where it listens")
+	}
+	go func() {
+		defer close(p.drained)
+		for sc.Scan() {
+			fmt.Fprintln(&p.log, sc.Text())
+		}
+		io.Copy(io.Discard, stderr) // a line longer than the scanner takes
+	}()
+	return p
+}
+
+// wait waits up to d for the process to end, after its stderr is read to
+// the end; timedOut says it had not.
+func (p *webhooksProc) wait(d time.Duration) (err error, timedOut bool) {
+	done := make(chan error, 1)
+	go func() {
+		<-p.drained
+		done <- p.cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		return err, false
+	case <-time.After(d):
+		return nil, true
+	}
+}
+
 func TestWebhooksCommand(t *testing.T) {
 	dir := t.TempDir()
 	spath := filepath.Join(dir, "statuses.jsonl")
@@ -299,26 +356,8 @@ func TestWebhooksSIGTERM(t *testing.T) {
 	spath := filepath.Join(t.TempDir(), "statuses.jsonl")
 	cmd := exec.Command(bin, "webhooks", "--addr", "127.0.0.1:0", "--store", spath)
 	cmd.Env = append(os.Environ(), "INFOBIP_WEBHOOK_TOKEN=tok-for-sigterm")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	sc := bufio.NewScanner(stderr)
-	var base string
-	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
-	for base == "" && sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
-	}
-	if base == "" {
-		t.Fatal("prep webhooks did not say where it listens")
-	}
-	go io.Copy(io.Discard, stderr)
+	p := startWebhooks(t, cmd)
+	base := p.base
 	ib := `{"results":[{"messageId":"ib-9","to":"41793026727","doneAt":"2026-03-18T10:00:02.000+0000","status":{"groupId":3,"groupName":"DELIVERED","id":5,"name":"DELIVERED_TO_HANDSET"}}]}`
 	resp, err := http.Post(base+"/webhooks/infobip/tok-for-sigterm", "application/json", strings.NewReader(ib))
 	if err != nil {
@@ -329,15 +368,10 @@ func TestWebhooksSIGTERM(t *testing.T) {
 		t.Fatalf("answered %d", resp.StatusCode)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("prep webhooks after SIGTERM: %v", err)
-		}
-	case <-time.After(20 * time.Second):
+	if err, timedOut := p.wait(20 * time.Second); timedOut {
 		t.Fatal("prep webhooks did not stop on SIGTERM")
+	} else if err != nil {
+		t.Fatalf("prep webhooks after SIGTERM: %v\n%s", err, p.log.String())
 	}
 	r, err := status.OpenReader(spath)
 	if err != nil {
@@ -357,27 +391,9 @@ func TestWebhooksStoreFailure(t *testing.T) {
 	spath := filepath.Join(dir, "statuses.jsonl")
 	cmd := exec.Command("sh", "-c", `ulimit -f 8 && exec "$0" webhooks --addr 127.0.0.1:0 --store "$1"`, bin, spath)
 	cmd.Env = append(os.Environ(), "INFOBIP_WEBHOOK_TOKEN=tok")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	sc := bufio.NewScanner(stderr)
-	var base string
-	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
-	for base == "" && sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
-	}
-	if base == "" {
-		t.Fatal("prep webhooks did not say where it listens")
-	}
-	var log syncBuffer
-	go io.Copy(&log, stderr)
+	p := startWebhooks(t, cmd)
+	base := p.base
+	log := &p.log
 	acked, refused := 0, 0
 	for i := 0; i < 60 && refused == 0; i++ {
 		body := fmt.Sprintf(`{"results":[{"messageId":"ib-%d-%s","doneAt":"2026-03-18T10:00:02.000+0000","status":{"groupName":"DELIVERED"}}]}`, i, strings.Repeat("x", 300))
@@ -398,16 +414,13 @@ func TestWebhooksStoreFailure(t *testing.T) {
 	if refused == 0 || acked == 0 {
 		t.Fatalf("acked %d, refused %d", acked, refused)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-			t.Fatalf("exit: %v\n%s", err, log.String())
-		}
-	case <-time.After(20 * time.Second):
+	err, timedOut := p.wait(20 * time.Second)
+	if timedOut {
 		t.Fatal("prep webhooks went on after its store failed")
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v\n%s", err, log.String())
 	}
 	if !strings.Contains(log.String(), "file too large") {
 		t.Errorf("the reason is not said:\n%s", log.String())
@@ -433,34 +446,16 @@ func TestWebhooksSIGTERMTricklingBody(t *testing.T) {
 	spath := filepath.Join(t.TempDir(), "statuses.jsonl")
 	cmd := exec.Command(bin, "webhooks", "--addr", "127.0.0.1:0", "--store", spath, "--shutdown-timeout", "1s")
 	cmd.Env = append(os.Environ(), "WHATSAPP_APP_SECRET=app-secret-for-trickle", "INFOBIP_WEBHOOK_TOKEN=tok-for-trickle")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	sc := bufio.NewScanner(stderr)
-	var base string
-	re := regexp.MustCompile(`listening on http://([0-9.:]+)`)
-	for base == "" && sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
-	}
-	if base == "" {
-		t.Fatal("prep webhooks did not say where it listens")
-	}
-	var log syncBuffer
-	go io.Copy(&log, stderr)
+	p := startWebhooks(t, cmd)
+	base := p.base
+	log := &p.log
 
-	conn, err := net.Dial("tcp", base)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := fmt.Fprintf(conn, "POST /webhooks/meta HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", base); err != nil {
+	if _, err := fmt.Fprintf(conn, "POST /webhooks/meta HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", strings.TrimPrefix(base, "http://")); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -478,7 +473,7 @@ func TestWebhooksSIGTERMTricklingBody(t *testing.T) {
 		}
 	}()
 	ib := `{"results":[{"messageId":"ib-t","to":"41793026727","doneAt":"2026-03-18T10:00:02.000+0000","status":{"groupName":"DELIVERED"}}]}`
-	resp, err := http.Post("http://"+base+"/webhooks/infobip/tok-for-trickle", "application/json", strings.NewReader(ib))
+	resp, err := http.Post(base+"/webhooks/infobip/tok-for-trickle", "application/json", strings.NewReader(ib))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,15 +484,10 @@ func TestWebhooksSIGTERMTricklingBody(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the trickle is under way
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("prep webhooks after SIGTERM with a trickling client: %v\n%s", err, log.String())
-		}
-	case <-time.After(15 * time.Second):
+	if err, timedOut := p.wait(15 * time.Second); timedOut {
 		t.Fatal("prep webhooks did not stop on SIGTERM")
+	} else if err != nil {
+		t.Fatalf("prep webhooks after SIGTERM with a trickling client: %v\n%s", err, log.String())
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("stopped %s after SIGTERM, with a 1 s grace", d)
