@@ -283,3 +283,62 @@ func TestBatchSpecReadFails(t *testing.T) {
 		t.Error("the batch's spec was read without a deadline")
 	}
 }
+
+// claimLossyKV loses the answer of the first write that takes a claim on a
+// recording (the write lands, the caller gets a timeout): the bucket then
+// says this worker holds the claim although nothing of it prepares it.
+type claimLossyKV struct {
+	jetstream.KeyValue
+	mu   sync.Mutex
+	lost bool
+}
+
+func (l *claimLossyKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	n, err := l.KeyValue.Update(ctx, key, value, rev)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil && !l.lost && bytes.Contains(value, []byte(`"worker":"`)) {
+		l.lost = true
+		return 0, context.DeadlineExceeded
+	}
+	return n, err
+}
+
+// TestClaimAnswerLost: the answer to a worker's claim on a recording is
+// lost but the claim landed. The worker must see the claim as its own and
+// prepare the recording (once), not wait for itself until it stops.
+// (Before: it waited on its own live claim; the batch never finished.)
+func TestClaimAnswerLost(t *testing.T) {
+	_, _, q := testQueue(t)
+	lk := &claimLossyKV{KeyValue: q.recs}
+	q.recs = lk
+	fk := newFake()
+	m := manifest(t, 1, 3)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{Concurrency: 2})
+	defer stop()
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	res, err := q.Wait(wctx, sub, 100*time.Millisecond, nil)
+	if err != nil {
+		t.Fatalf("the batch did not finish: %v", err)
+	}
+	lk.mu.Lock()
+	lost := lk.lost
+	lk.mu.Unlock()
+	if !lost {
+		t.Fatal("no answer was lost: the test did not test")
+	}
+	if res.Summary.Interrupted || !res.AllSent() || len(fk.sends) != 3 {
+		t.Fatalf("%+v, %d sends, want 3 rows sent once each", res.Summary.Counts, len(fk.sends))
+	}
+	fk.mu.Lock()
+	defer fk.mu.Unlock()
+	if n := fk.prepares["rec00.ogg"]; n != 1 {
+		t.Errorf("the recording was prepared %d times, want once", n)
+	}
+}

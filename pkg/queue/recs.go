@@ -147,21 +147,53 @@ func (w *Worker) mediaOf(ctx context.Context, row *Row, key string, ttl time.Dur
 		case holder == "-":
 			continue
 		}
-		if holder != "" && (holder == w.id || w.alive(ctx, holder)) {
+		// Nobody (alive) holds it — or this worker's own claim whose
+		// answer was lost, which nothing here prepares — and no other of
+		// this worker's rows is claiming it now: take a local transcode
+		// slot, then the claim.
+		mine := holder == w.id
+		if (holder != "" && !mine && w.alive(ctx, holder)) || !w.startPreparing(key) {
 			sleep(ctx, backoff)
 			backoff = min(backoff*2, 500*time.Millisecond)
 			continue
 		}
-		// Nobody (alive) holds it: take a local transcode slot, then the claim.
-		if err := w.prep.Acquire(ctx, 1); err != nil {
-			return nil, err
+		if mine {
+			w.logf("recording %s: the bucket says this worker claimed it, but nothing here prepares it (a lost answer): taking it again", key)
 		}
-		m, err, retry := w.claimAndPrepare(ctx, key, holder, row)
-		w.prep.Release(1)
+		m, err, retry := w.claimAndPrepareSlot(ctx, key, holder, row)
+		w.stopPreparing(key)
 		if !retry {
 			return m, err
 		}
 	}
+}
+
+// startPreparing marks key as claimed or prepared by this worker now;
+// false when one of its rows already is.
+func (w *Worker) startPreparing(key string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.preparing[key] {
+		return false
+	}
+	w.preparing[key] = true
+	return true
+}
+
+func (w *Worker) stopPreparing(key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.preparing, key)
+}
+
+// claimAndPrepareSlot is claimAndPrepare in one of the worker's transcode
+// slots.
+func (w *Worker) claimAndPrepareSlot(ctx context.Context, key, prev string, row *Row) ([]upload.Ref, error, bool) {
+	if err := w.prep.Acquire(ctx, 1); err != nil {
+		return nil, err, false
+	}
+	defer w.prep.Release(1)
+	return w.claimAndPrepare(ctx, key, prev, row)
 }
 
 // claimAndPrepare takes the claim on key (from prev, "" or a dead worker)

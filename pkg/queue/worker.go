@@ -57,6 +57,12 @@ type Worker struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool
+	// preparing holds the recordings (content keys) this worker is
+	// claiming or preparing now. A claim in the bucket under this
+	// worker's id that is not here is one whose answer was lost: nothing
+	// prepares it, so the worker takes it again instead of waiting for
+	// itself.
+	preparing map[string]bool
 	// known is the last state read or written of each row this worker
 	// holds, with its revision: a compare-and-set starts from it instead
 	// of reading the row again (one round trip fewer; a stale one only
@@ -100,7 +106,7 @@ func (q *Queue) NewWorker(st Stages, opts WorkerOptions) *Worker {
 		opts.Account = func(p send.Provider) string { return string(p) }
 	}
 	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, prep: semaphore.NewWeighted(int64(opts.Jobs)),
-		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{}, known: map[string]knownRow{},
+		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{}, preparing: map[string]bool{}, known: map[string]knownRow{},
 		aliveAt: map[string]time.Time{}, specs: map[string]*BatchSpec{}}
 	w.alive = w.isAlive
 	return w
