@@ -124,25 +124,34 @@ func (l *lossyKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry,
 	return l.KeyValue.Get(ctx, key)
 }
 
-// sentLossyKV loses the answer of the first write that stores a sent
-// part's message id while parts remain (the row goes back to "queued"):
-// the write lands, the caller gets a timeout.
-type sentLossyKV struct {
+// answerLossyKV loses the answer of the first update whose value lost
+// matches: the write lands, the caller gets a timeout.
+type answerLossyKV struct {
 	jetstream.KeyValue
+	lose func(value []byte) bool
 	mu   sync.Mutex
 	lost bool
 }
 
-func (l *sentLossyKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+func (l *answerLossyKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
 	n, err := l.KeyValue.Update(ctx, key, value, rev)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err == nil && !l.lost && bytes.Contains(value, []byte(`"state":"queued"`)) && bytes.Contains(value, []byte(`"message_ids":["`)) {
+	if err == nil && !l.lost && l.lose(value) {
 		l.lost = true
 		return 0, context.DeadlineExceeded
 	}
 	return n, err
 }
+
+// storesSentPart: a write that stores a sent part's message id while parts
+// remain (the row goes back to "queued").
+func storesSentPart(v []byte) bool {
+	return bytes.Contains(v, []byte(`"state":"queued"`)) && bytes.Contains(v, []byte(`"message_ids":["`))
+}
+
+// takesClaim: a write that takes a claim on a recording.
+func takesClaim(v []byte) bool { return bytes.Contains(v, []byte(`"worker":"`)) }
 
 // TestSentAnswerLostSplitRow: the answer to storing part 1's message id of
 // a row split in 3 is lost. finishRow's retry finds the row "queued" for
@@ -150,7 +159,7 @@ func (l *sentLossyKV) Update(ctx context.Context, key string, value []byte, rev 
 // remaining parts, not ack it with parts unsent and Wait never settling.
 func TestSentAnswerLostSplitRow(t *testing.T) {
 	_, _, q := testQueue(t)
-	lk := &sentLossyKV{KeyValue: q.rows}
+	lk := &answerLossyKV{KeyValue: q.rows, lose: storesSentPart}
 	q.rows = lk
 	fk := newFake()
 	fk.parts = 3
@@ -284,33 +293,13 @@ func TestBatchSpecReadFails(t *testing.T) {
 	}
 }
 
-// claimLossyKV loses the answer of the first write that takes a claim on a
-// recording (the write lands, the caller gets a timeout): the bucket then
-// says this worker holds the claim although nothing of it prepares it.
-type claimLossyKV struct {
-	jetstream.KeyValue
-	mu   sync.Mutex
-	lost bool
-}
-
-func (l *claimLossyKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
-	n, err := l.KeyValue.Update(ctx, key, value, rev)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err == nil && !l.lost && bytes.Contains(value, []byte(`"worker":"`)) {
-		l.lost = true
-		return 0, context.DeadlineExceeded
-	}
-	return n, err
-}
-
 // TestClaimAnswerLost: the answer to a worker's claim on a recording is
 // lost but the claim landed. The worker must see the claim as its own and
 // prepare the recording (once), not wait for itself until it stops.
 // (Before: it waited on its own live claim; the batch never finished.)
 func TestClaimAnswerLost(t *testing.T) {
 	_, _, q := testQueue(t)
-	lk := &claimLossyKV{KeyValue: q.recs}
+	lk := &answerLossyKV{KeyValue: q.recs, lose: takesClaim}
 	q.recs = lk
 	fk := newFake()
 	m := manifest(t, 1, 3)
