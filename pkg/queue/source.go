@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,13 +64,36 @@ func NewSources(ctx context.Context, cfg *S3Config) (*Sources, error) {
 // IsS3 reports whether a manifest file names an S3 object.
 func IsS3(file string) bool { return strings.HasPrefix(file, "s3://") }
 
-// ParseS3 splits s3://bucket/key.
+// ParseS3 splits s3://bucket/key. The key is everything after the
+// bucket's slash, as written: S3 keys may hold '?', '#', '%', spaces and
+// '+', so it is not a URL to decode (a query or fragment cut off would
+// name another object). The bucket is letters, digits, '.', '-' and '_'.
 func ParseS3(src string) (bucket, key string, err error) {
-	u, err := url.Parse(src)
-	if err != nil || u.Scheme != "s3" || u.Host == "" || len(u.Path) < 2 {
-		return "", "", fmt.Errorf("not an s3://bucket/key URL")
+	rest, ok := strings.CutPrefix(src, "s3://")
+	if !ok {
+		return "", "", errors.New("not an s3://bucket/key URL")
 	}
-	return u.Host, strings.TrimPrefix(u.Path, "/"), nil
+	bucket, key, ok = strings.Cut(rest, "/")
+	if !ok || key == "" || !validBucket(bucket) {
+		return "", "", errors.New("not an s3://bucket/key URL")
+	}
+	return bucket, key, nil
+}
+
+// validBucket reports whether b can be a bucket name (S3's rules and the
+// legacy upper case and '_').
+func validBucket(b string) bool {
+	if b == "" {
+		return false
+	}
+	for _, r := range b {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Sources) max() int64 {
