@@ -7,7 +7,7 @@ BIN := bin/prep
 TOOLS := $(HOME)/.cache/prep-tools/bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build deps test-deps test-long test test-fast vet bench bench-inspect fuzz demo samples clean chromium
+.PHONY: all build deps test-deps test-long test test-fast vet bench bench-queue bench-inspect fuzz demo samples clean chromium
 
 all: build
 
@@ -41,8 +41,19 @@ test-fast:
 test-long: deps
 	$(GO) test -count=1 -timeout 20m -run Long ./pkg/transcode -long
 
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+# bench runs every benchmark (one iteration of the long ones); the queue's
+# need nats-server, so the test tools are installed first (not chromium).
+bench:
+	@PREP_NO_CHROMIUM=1 bash scripts/deps.sh test
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./cmd/...
+
+# bench-queue: issue 12's side by side, 3 iterations each — the real
+# processes (`prep batch` against `prep worker` + `prep batch --queue`),
+# then the same in one process (pkg/queue).
+bench-queue:
+	@PREP_NO_CHROMIUM=1 bash scripts/deps.sh test
+	$(GO) test -run '^$$' -bench 'QueueCLIVsLocal' -benchtime 3x ./cmd/prep
+	$(GO) test -run '^$$' -bench 'QueueVsLocal' -benchtime 3x ./pkg/queue
 
 bench-inspect: deps build
 	@bash scripts/bench-inspect.sh

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 // prepBinary builds cmd/prep once.
-func prepBinary(t *testing.T) string {
+func prepBinary(t testing.TB) string {
 	t.Helper()
 	prepBinOnce.Do(func() {
 		prepBinDir, prepBinErr = os.MkdirTemp("", "prep-bin-")

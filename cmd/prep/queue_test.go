@@ -118,7 +118,7 @@ type reportRow struct {
 	Key       string `json:"key"`
 }
 
-func readReport(t *testing.T, path string) []reportRow {
+func readReport(t testing.TB, path string) []reportRow {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -60,6 +60,7 @@ type Server struct {
 	args    []string
 	dir     string
 	Port    int
+	Monitor int // the HTTP monitoring port (/varz, /connz) of a single server; 0 in a cluster
 	Name    string
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -71,15 +72,20 @@ type Server struct {
 // URL is the client URL, nats://127.0.0.1:PORT.
 func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.Port) }
 
-// Start starts one JetStream server on a free loopback port with its store
-// in a temporary directory; it is stopped when the test ends.
+// MonitorURL is the base URL of the server's HTTP monitoring endpoints
+// (/varz, /connz, /jsz), http://127.0.0.1:PORT.
+func (s *Server) MonitorURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.Monitor) }
+
+// Start starts one JetStream server on a free loopback port, with its
+// monitoring endpoints on another, and its store in a temporary directory;
+// it is stopped when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Need(t)
 	dir := t.TempDir()
-	port := freePort(t)
-	s := &Server{t: t, bin: bin, dir: dir, Port: port, Name: "n1",
-		args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir, "-n", "n1"}}
+	port, mon := freePort(t), freePort(t)
+	s := &Server{t: t, bin: bin, dir: dir, Port: port, Monitor: mon, Name: "n1",
+		args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mon), "-js", "-sd", dir, "-n", "n1"}}
 	s.start()
 	t.Cleanup(s.Stop)
 	return s
@@ -140,6 +146,16 @@ func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
 	s.start()
+}
+
+// PID is the running server process's id (0 when stopped).
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // Log is what the server printed so far.
