@@ -583,3 +583,67 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// TestHardStopWithServerAway: a second signal (hard) ends a worker whose
+// NATS server went away while it stored a send's outcome — at once, not
+// after the two minutes finishRow keeps trying — and the row is left
+// "sending" under the stopped worker, so it becomes unknown and is never
+// sent again. (Before: Run returned only after finishRow's 2 minutes: a
+// prep worker with its server gone ignored a second SIGTERM for 2.5 min.)
+func TestHardStopWithServerAway(t *testing.T) {
+	srv, _, q := testQueue(t)
+	fk := newFake()
+	sent := make(chan struct{})
+	fk.sendHook = func(req SendRequest) (*send.Receipt, error) {
+		srv.Kill() // the outcome cannot be stored
+		close(sent)
+		return &send.Receipt{MessageID: "wamid.lost"}, nil
+	}
+	m := manifest(t, 1, 1)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	soft, stopSoft := context.WithCancel(ctx)
+	hard, stopHard := context.WithCancel(ctx)
+	defer stopSoft()
+	defer stopHard()
+	w := q.NewWorker(fk, WorkerOptions{ID: "w-hard", Logf: t.Logf})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(soft, hard) }()
+	select {
+	case <-sent:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the row was never sent")
+	}
+	stopSoft()
+	stopHard()
+	t0 := time.Now()
+	select {
+	case err := <-done:
+		t.Logf("Run returned %v after %v", err, time.Since(t0).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return 30 s after the hard stop (the server is away)")
+	}
+
+	// The server comes back: the row is in doubt (or sent with its message
+	// id, when the client's buffered write lands after the reconnection),
+	// never sent again.
+	srv.Restart()
+	fk.mu.Lock()
+	fk.sendHook = nil
+	fk.mu.Unlock()
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{Logf: t.Logf})
+	defer stop()
+	res := waitResult(t, q, sub)
+	switch r := res.Rows[0]; {
+	case r.Status == pipeline.StatusUnknown:
+	case r.Status == pipeline.StatusSent && r.MessageID == "wamid.lost":
+	default:
+		t.Errorf("row: %s %q (%s), want unknown, or sent as wamid.lost", r.Status, r.MessageID, r.Error)
+	}
+	if len(fk.sends) != 1 {
+		t.Errorf("%d sends, want 1", len(fk.sends))
+	}
+}

@@ -137,7 +137,9 @@ func (w *Worker) logf(format string, args ...any) {
 func (w *Worker) Run(ctx, hard context.Context) error {
 	hb := w.q.workers
 	beat := func() error {
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+		// Beats go on while a stopping worker finishes its sends, until
+		// it is stopped hard.
+		bctx, cancel := context.WithTimeout(hard, opTimeout)
 		defer cancel()
 		_, err := hb.Put(bctx, w.id, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
 		return err
@@ -316,7 +318,7 @@ func (w *Worker) process(ctx, hard context.Context, key string, last bool) actio
 	media, err := w.media(ctx, row)
 	if err != nil {
 		if ctx.Err() != nil {
-			return w.giveBack(key, last, "the worker stopped before sending")
+			return w.giveBack(hard, key, last, "the worker stopped before sending")
 		}
 		var re *RecordingError
 		if !errors.As(err, &re) {
@@ -324,7 +326,7 @@ func (w *Worker) process(ctx, hard context.Context, key string, last bool) actio
 				return handBack
 			}
 		}
-		w.finishRow(key, "", func(r *Row) {
+		w.finishRow(hard, key, "", func(r *Row) {
 			r.State, r.Error = StateFailed, err.Error()
 		})
 		return ack
@@ -334,11 +336,11 @@ func (w *Worker) process(ctx, hard context.Context, key string, last bool) actio
 
 // giveBack hands a row back (or, on its last delivery, fails it so it can
 // be resubmitted).
-func (w *Worker) giveBack(key string, last bool, why string) action {
+func (w *Worker) giveBack(hard context.Context, key string, last bool, why string) action {
 	if !last {
 		return handBack
 	}
-	w.finishRow(key, "", func(r *Row) {
+	w.finishRow(hard, key, "", func(r *Row) {
 		if r.State == StateQueued {
 			r.State, r.Error = StateFailed, why+" (the last of its deliveries; resubmitting retries it)"
 		}
@@ -439,11 +441,13 @@ func (w *Worker) updateRow(ctx context.Context, key string, f func(r *Row, exist
 }
 
 // finishRow stores a row's outcome with compare-and-set, for as long as it
-// takes the server to come back (2 minutes at most): f changes the row
-// read; attempt, when set, must still be the row's (another worker's
+// takes the server to come back (2 minutes at most, or hardGrace once hard
+// is done: a second signal ends the worker even with its server away; a
+// "sending" left behind becomes unknown, never sent again): f changes the
+// row read; attempt, when set, must still be the row's (another worker's
 // change is never overwritten).
-func (w *Worker) finishRow(key, attempt string, f func(r *Row)) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+func (w *Worker) finishRow(hard context.Context, key, attempt string, f func(r *Row)) error {
+	ctx, cancel := outcomeContext(hard)
 	defer cancel()
 	for {
 		_, _, err := w.updateRow(ctx, key, func(r *Row, exists bool) error {
@@ -475,6 +479,21 @@ func (w *Worker) finishRow(key, attempt string, f func(r *Row)) error {
 		w.logf("row %s: storing its outcome: %v (trying again)", key, err)
 		sleep(ctx, 200*time.Millisecond)
 	}
+}
+
+// hardGrace is how long an outcome is still tried for once the worker is
+// stopped hard: one attempt's worth when the server answers.
+const hardGrace = 2 * time.Second
+
+// outcomeContext bounds storing an outcome: 2 minutes, and no more than
+// hardGrace after hard is done (at once when it already is).
+func outcomeContext(hard context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	stop := context.AfterFunc(hard, func() {
+		t := time.AfterFunc(hardGrace, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	return ctx, func() { stop(); cancel() }
 }
 
 // batchSpec returns (and caches) a batch's spec; an error when it could
@@ -510,7 +529,7 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []upload.R
 		refs[i] = refOf(m)
 	}
 	for {
-		row, a, f := w.nextPart(ctx, key, len(media), last)
+		row, a, f := w.nextPart(ctx, hard, key, len(media), last)
 		if f == stepDone {
 			return a
 		}
@@ -519,13 +538,13 @@ func (w *Worker) sendRow(ctx, hard context.Context, key string, media []upload.R
 				// The batch's rate is not known: hand the row back rather
 				// than send it at the default rate.
 				w.logf("row %s: %v (handed back)", key, err)
-				return w.giveBack(key, last, err.Error())
+				return w.giveBack(hard, key, last, err.Error())
 			}
-			return w.giveBack(key, last, "the worker stopped before sending")
+			return w.giveBack(hard, key, last, "the worker stopped before sending")
 		}
 		p := sendPart{key: key, i: len(row.IDs), parts: len(media), attempt: uuid.NewString(),
 			clientID: w.clientID(row, len(row.IDs))}
-		a, f = w.markSending(ctx, p, refs, last)
+		a, f = w.markSending(ctx, hard, p, refs, last)
 		if f == stepDone {
 			return a
 		}
@@ -561,11 +580,11 @@ type sendPart struct {
 // nextPart reads the row (as this worker knows it) to send its next part:
 // stepDone when there is none left (the row is then stored sent) or it
 // cannot be read or is settled meanwhile.
-func (w *Worker) nextPart(ctx context.Context, key string, parts int, last bool) (*Row, action, flow) {
+func (w *Worker) nextPart(ctx, hard context.Context, key string, parts int, last bool) (*Row, action, flow) {
 	row, err := w.cachedRow(ctx, key)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, w.giveBack(key, last, "the worker stopped before sending"), stepDone
+			return nil, w.giveBack(hard, key, last, "the worker stopped before sending"), stepDone
 		}
 		return nil, handBack, stepDone
 	}
@@ -573,7 +592,7 @@ func (w *Worker) nextPart(ctx context.Context, key string, parts int, last bool)
 		return nil, ack, stepDone // someone else settled it meanwhile
 	}
 	if len(row.IDs) >= parts {
-		w.finishRow(key, "", func(r *Row) {
+		w.finishRow(hard, key, "", func(r *Row) {
 			if r.State == StateQueued {
 				r.State = StateSent
 			}
@@ -610,7 +629,7 @@ func (w *Worker) clientID(row *Row, i int) string {
 // markSending stores the row "sending" part p by this worker before the
 // request leaves: stepAgain when the row changed meanwhile; stepDone
 // when it is not (or not known to be) this worker's to send.
-func (w *Worker) markSending(ctx context.Context, p sendPart, refs []string, last bool) (action, flow) {
+func (w *Worker) markSending(ctx, hard context.Context, p sendPart, refs []string, last bool) (action, flow) {
 	_, _, err := w.updateRow(ctx, p.key, func(r *Row, exists bool) error {
 		if !exists || r.State != StateQueued || len(r.IDs) != p.i {
 			return errConflict
@@ -633,7 +652,7 @@ func (w *Worker) markSending(ctx context.Context, p sendPart, refs []string, las
 	r, gerr := w.readBack(ctx, p.key)
 	if gerr != nil || r.Attempt != p.attempt {
 		if ctx.Err() != nil {
-			return w.giveBack(p.key, last, "the worker stopped before sending"), stepDone
+			return w.giveBack(hard, p.key, last, "the worker stopped before sending"), stepDone
 		}
 		return handBack, stepDone // not ours: nothing left
 	}
@@ -675,7 +694,7 @@ func (w *Worker) storeSent(hard context.Context, p sendPart, rc *send.Receipt, e
 	switch {
 	case err == nil:
 		w.stats.messages.Add(1)
-		err := w.finishRow(p.key, p.attempt, func(r *Row) {
+		err := w.finishRow(hard, p.key, p.attempt, func(r *Row) {
 			r.IDs = append(r.IDs, rc.MessageID)
 			r.Timing.Send += d
 			r.Error, r.Resend = "", false
@@ -692,7 +711,10 @@ func (w *Worker) storeSent(hard context.Context, p sendPart, rc *send.Receipt, e
 			// the row again, and nextPart decides.
 			return ack, stepAgain
 		case err != nil:
-			return later, stepDone // the outcome could not be stored: leave the message
+			// The outcome could not be stored: leave the message (the row
+			// stays "sending": in doubt once this worker is gone).
+			w.logf("row %s: sent as %s, but that could not be stored: %v", p.key, rc.MessageID, err)
+			return later, stepDone
 		case p.i+1 < p.parts:
 			return ack, stepAgain
 		}
@@ -702,12 +724,12 @@ func (w *Worker) storeSent(hard context.Context, p sendPart, rc *send.Receipt, e
 		if p.clientID != "" {
 			m += " (client messageId " + p.clientID + ")"
 		}
-		w.finishRow(p.key, p.attempt, func(r *Row) {
+		w.finishRow(hard, p.key, p.attempt, func(r *Row) {
 			r.State, r.Error, r.Timing.Send = StateUnknown, m, r.Timing.Send+d
 		})
 		return ack, stepDone
 	default:
-		w.finishRow(p.key, p.attempt, func(r *Row) {
+		w.finishRow(hard, p.key, p.attempt, func(r *Row) {
 			r.State, r.Error, r.Timing.Send = StateFailed, msgOf(err), r.Timing.Send+d
 		})
 		return ack, stepDone
