@@ -299,3 +299,56 @@ func TestConcurrentDuplicates(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// TestOddStatusKeepsTheOthers: one status of a body whose fields have an
+// unexpected shape (a float timestamp, a number where a string is, an
+// object) is skipped and the body kept whole — the body's other statuses
+// still count; and numbers sent as strings (an error code "131053", a
+// groupId "3") are read as the numbers they are. Before, one such status
+// made the whole body "not JSON of the webhook envelope": every status in
+// it was lost to the index (a failed 131053 among them).
+func TestOddStatusKeepsTheOthers(t *testing.T) {
+	e := newEnv(t)
+	body := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"statuses":[
+{"id":"wamid.ok1","status":"delivered","timestamp":"1773828000","recipient_id":"16505551234"},
+{"id":"wamid.float","status":"read","timestamp":1.7e9},
+{"id":"wamid.numrcpt","status":"read","timestamp":"1773828001","recipient_id":16505551234},
+{"id":"wamid.obj","status":{"x":1},"timestamp":"1773828001"},
+{"id":"wamid.code","status":"failed","timestamp":"1773828002","errors":[{"code":"131053","title":"Media upload error"}]},
+{"id":"wamid.ok2","status":"read","timestamp":1773828003}]}}]}]}`)
+	if got := e.postMeta(t, body); got != 200 {
+		t.Fatalf("answered %d: %v", got, e.rejects)
+	}
+	for id, want := range map[string]Status{"wamid.ok1": Delivered, "wamid.numrcpt": Read, "wamid.code": Failed, "wamid.ok2": Read,
+		"wamid.float": Unknown, "wamid.obj": Unknown} {
+		if got := e.store.Status(id); got != want {
+			t.Errorf("%s: %s, want %s", id, got, want)
+		}
+	}
+	if m, _ := e.store.Message("wamid.code"); m.Error == nil || m.Error.Code != 131053 || m.Error.Kind != KindMedia {
+		t.Errorf("wamid.code: error %+v, want code 131053 (media)", m.Error)
+	}
+	if m, _ := e.store.Message("wamid.numrcpt"); m.Recipient != "16505551234" {
+		t.Errorf("wamid.numrcpt: recipient %q", m.Recipient)
+	}
+	if n := len(e.store.Raw()); n != 1 {
+		t.Errorf("%d bodies kept whole, want 1 (the statuses skipped are in it)", n)
+	}
+
+	ib := []byte(`{"results":[
+{"messageId":"ib-ok","to":"41793026727","doneAt":"2026-03-18T10:00:00.000+0000","status":{"groupId":3,"groupName":"DELIVERED","id":5,"name":"DELIVERED_TO_HANDSET"}},
+{"messageId":"ib-str","to":"41793026727","doneAt":"2026-03-18T10:00:00.000+0000","status":{"groupId":"2","groupName":"UNDELIVERABLE","id":"7","name":"UNDELIVERABLE_NOT_DELIVERED"},"error":{"id":"131026","name":"EC_UNDELIVERABLE","permanent":"true"}},
+{"messageId":"ib-bad","to":"41793026727","doneAt":12,"status":{"groupName":"DELIVERED"}},
+{"messageId":"ib-ok2","to":"41793026727","seenAt":"2026-03-18T10:01:00.000+0000"}]}`)
+	if got := e.post(t, "/webhooks/infobip/"+testIB, ib, nil); got != 200 {
+		t.Fatalf("infobip answered %d", got)
+	}
+	for id, want := range map[string]Status{"ib-ok": Delivered, "ib-str": Failed, "ib-ok2": Read, "ib-bad": Unknown} {
+		if got := e.store.Status(id); got != want {
+			t.Errorf("%s: %s, want %s", id, got, want)
+		}
+	}
+	if m, _ := e.store.Message("ib-str"); m.Error == nil || m.Error.Code != 131026 {
+		t.Errorf("ib-str: error %+v, want code 131026", m.Error)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // metaBody is Meta's webhook envelope (Meta, "Status messages webhook
@@ -17,16 +18,26 @@ import (
 // Entry → Change → StatusMessageValue → Statuses). 360dialog forwards the
 // same envelope.
 type metaBody struct {
-	Object string `json:"object"`
-	Entry  []struct {
-		ID      string `json:"id"`
+	Entry []struct {
 		Changes []struct {
-			Field string `json:"field"`
-			Value struct {
-				Statuses []metaStatus    `json:"statuses"`
-				Messages json.RawMessage `json:"messages"`
-				Errors   json.RawMessage `json:"errors"`
-			} `json:"value"`
+			Value metaValue[metaStatus] `json:"value"`
+		} `json:"changes"`
+	} `json:"entry"`
+}
+
+// metaValue is a change's value; S is a status as decoded (metaStatus, or
+// json.RawMessage to decode each on its own).
+type metaValue[S any] struct {
+	Statuses []S             `json:"statuses"`
+	Messages json.RawMessage `json:"messages"`
+	Errors   json.RawMessage `json:"errors"`
+}
+
+// metaBodyEach is metaBody with each status left to decode on its own.
+type metaBodyEach struct {
+	Entry []struct {
+		Changes []struct {
+			Value metaValue[json.RawMessage] `json:"value"`
 		} `json:"changes"`
 	} `json:"entry"`
 }
@@ -35,18 +46,73 @@ type metaStatus struct {
 	ID           string     `json:"id"`
 	Status       string     `json:"status"`
 	Timestamp    flexInt    `json:"timestamp"`
-	RecipientID  string     `json:"recipient_id"`
+	RecipientID  flexString `json:"recipient_id"`
 	CallbackData string     `json:"biz_opaque_callback_data"`
 	Errors       []graphErr `json:"errors"`
 }
 
 type graphErr struct {
-	Code      int    `json:"code"`
-	Title     string `json:"title"`
-	Message   string `json:"message"`
+	Code      flexNum `json:"code"`
+	Title     string  `json:"title"`
+	Message   string  `json:"message"`
 	ErrorData struct {
 		Details string `json:"details"`
 	} `json:"error_data"`
+}
+
+// flexString is a string a provider may send as a number (a recipient's
+// phone number): the number's digits.
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b):
+		*f = flexString(b[1 : len(b)-1]) // no escapes: the bytes are the string
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+	case string(b) == "null":
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		*f = flexString(b)
+	default:
+		return fmt.Errorf("%.40s is not a string", b)
+	}
+	return nil
+}
+
+// flexNum is a whole number a provider may send as a string ("131053").
+type flexNum int
+
+func (f *flexNum) UnmarshalJSON(b []byte) error {
+	s := string(bytes.Trim(b, `"`))
+	if s == "" || s == "null" {
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%.40q is not a whole number", s)
+	}
+	*f = flexNum(n)
+	return nil
+}
+
+// flexBool is a boolean a provider may send as a string ("true").
+type flexBool bool
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	s := string(bytes.Trim(b, `"`))
+	if s == "" || s == "null" {
+		return nil
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%.40q is not true or false", s)
+	}
+	*f = flexBool(v)
+	return nil
 }
 
 // flexInt is Unix seconds sent as a string ("1751142888") or a number.
@@ -77,24 +143,56 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 // understood (a bad status is skipped, the others are returned); a body
 // with no statuses at all (incoming messages, other fields) returns no
 // events and ErrNoStatuses.
+//
+// A status with a field of an unexpected type (a float timestamp, an
+// object for a string) is skipped alone: the others of the body count.
 func ParseMeta(p Provider, body []byte, received time.Time) ([]Event, error) {
+	var c collected
 	var b metaBody
-	if err := json.Unmarshal(body, &b); err != nil {
+	err := json.Unmarshal(body, &b)
+	if err == nil {
+		for _, en := range b.Entry {
+			for _, ch := range en.Changes {
+				metaChange(&c, p, &ch.Value, received, func(s *metaStatus) (*metaStatus, error) { return s, nil })
+			}
+		}
+		return c.result(p)
+	}
+	// Valid JSON with something of an unexpected type (a syntax error is
+	// found before anything is decoded): decode each status on its own.
+	var se *json.SyntaxError
+	var each metaBodyEach
+	if errors.As(err, &se) || json.Unmarshal(body, &each) != nil {
 		return nil, parseErr(p, fmt.Errorf("not JSON of the webhook envelope: %w", err))
 	}
-	var c collected
-	for _, en := range b.Entry {
+	for _, en := range each.Entry {
 		for _, ch := range en.Changes {
-			v := &ch.Value
-			if len(v.Messages) > 0 && string(v.Messages) != "null" || len(v.Errors) > 0 && string(v.Errors) != "null" {
-				c.other = true
-			}
-			for i := range v.Statuses {
-				c.add(metaEvent(p, &v.Statuses[i], received))
-			}
+			metaChange(&c, p, &ch.Value, received, func(raw *json.RawMessage) (*metaStatus, error) {
+				var s metaStatus
+				if err := json.Unmarshal(*raw, &s); err != nil {
+					return nil, fmt.Errorf("a status (%.80s): %v", *raw, err)
+				}
+				return &s, nil
+			})
 		}
 	}
 	return c.result(p)
+}
+
+// metaChange collects the events of one change's statuses, each decoded
+// by dec.
+func metaChange[S any](c *collected, p Provider, v *metaValue[S], received time.Time, dec func(*S) (*metaStatus, error)) {
+	if len(v.Messages) > 0 && string(v.Messages) != "null" || len(v.Errors) > 0 && string(v.Errors) != "null" {
+		c.other = true
+	}
+	for i := range v.Statuses {
+		s, err := dec(&v.Statuses[i])
+		if err != nil {
+			c.add(Event{}, err)
+			continue
+		}
+		c.add(metaEvent(p, s, received))
+	}
 }
 
 // collected gathers a body's events and the first few problems found in
@@ -146,7 +244,7 @@ func metaEvent(p Provider, s *metaStatus, received time.Time) (Event, error) {
 		return Event{}, fmt.Errorf("status %.40q of %.80s is not one prep knows", s.Status, s.ID)
 	}
 	e := Event{Provider: p, MessageID: s.ID, Status: st, Received: received.UTC(),
-		Recipient: s.RecipientID, CallbackData: s.CallbackData}
+		Recipient: string(s.RecipientID), CallbackData: s.CallbackData}
 	if s.Timestamp.set {
 		// Unix seconds up to the year 9999 (what a time can be written as).
 		if s.Timestamp.v < 0 || s.Timestamp.v > 253402300799 {
@@ -159,7 +257,7 @@ func metaEvent(p Provider, s *metaStatus, received time.Time) (Event, error) {
 		f := &Failure{Time: e.Time}
 		if len(s.Errors) > 0 {
 			ge := s.Errors[0]
-			f.Code, f.Title, f.Message, f.Details = ge.Code, ge.Title, ge.Message, ge.ErrorData.Details
+			f.Code, f.Title, f.Message, f.Details = int(ge.Code), ge.Title, ge.Message, ge.ErrorData.Details
 		}
 		advise(p, f)
 		e.Error = f
@@ -177,6 +275,12 @@ type infobipBody struct {
 	Results []infobipResult `json:"results"`
 }
 
+// infobipBodyEach is infobipBody with each result left to decode on its
+// own.
+type infobipBodyEach struct {
+	Results []json.RawMessage `json:"results"`
+}
+
 type infobipResult struct {
 	MessageID    string `json:"messageId"`
 	To           string `json:"to"`
@@ -185,34 +289,50 @@ type infobipResult struct {
 	SeenAt       string `json:"seenAt"`
 	CallbackData string `json:"callbackData"`
 	Status       *struct {
-		GroupID     int    `json:"groupId"`
-		GroupName   string `json:"groupName"`
-		ID          int    `json:"id"`
-		Name        string `json:"name"`
-		Description string `json:"description"`
+		GroupID     flexNum `json:"groupId"`
+		GroupName   string  `json:"groupName"`
+		ID          flexNum `json:"id"`
+		Name        string  `json:"name"`
+		Description string  `json:"description"`
 	} `json:"status"`
 	Error *struct {
-		GroupID     int    `json:"groupId"`
-		GroupName   string `json:"groupName"`
-		ID          int    `json:"id"`
-		Name        string `json:"name"`
-		Description string `json:"description"`
-		Permanent   bool   `json:"permanent"`
+		GroupID     flexNum  `json:"groupId"`
+		GroupName   string   `json:"groupName"`
+		ID          flexNum  `json:"id"`
+		Name        string   `json:"name"`
+		Description string   `json:"description"`
+		Permanent   flexBool `json:"permanent"`
 	} `json:"error"`
 }
 
 // ParseInfobip reads an Infobip delivery or seen report into events. Status
 // groups map as: ACCEPTED → accepted, PENDING → sent, DELIVERED →
 // delivered, UNDELIVERABLE, EXPIRED and REJECTED → failed; a seen report
-// is read. The error, when not nil, says which results were skipped.
+// is read. The error, when not nil, says which results were skipped (a
+// result with a field of an unexpected type is skipped alone).
 func ParseInfobip(body []byte, received time.Time) ([]Event, error) {
+	var c collected
 	var b infobipBody
-	if err := json.Unmarshal(body, &b); err != nil {
+	err := json.Unmarshal(body, &b)
+	if err == nil {
+		for i := range b.Results {
+			c.add(infobipEvent(&b.Results[i], received))
+		}
+		return c.result(Infobip)
+	}
+	// As ParseMeta: valid JSON, something of an unexpected type.
+	var se *json.SyntaxError
+	var each infobipBodyEach
+	if errors.As(err, &se) || json.Unmarshal(body, &each) != nil {
 		return nil, parseErr(Infobip, fmt.Errorf("not JSON of a delivery or seen report: %w", err))
 	}
-	var c collected
-	for i := range b.Results {
-		c.add(infobipEvent(&b.Results[i], received))
+	for _, raw := range each.Results {
+		var r infobipResult
+		if err := json.Unmarshal(raw, &r); err != nil {
+			c.add(Event{}, fmt.Errorf("a result (%.80s): %v", raw, err))
+			continue
+		}
+		c.add(infobipEvent(&r, received))
 	}
 	return c.result(Infobip)
 }
@@ -254,7 +374,7 @@ func infobipEvent(r *infobipResult, received time.Time) (Event, error) {
 	}
 	group := strings.ToUpper(r.Status.GroupName)
 	if group == "" {
-		group = infobipGroup(r.Status.GroupID)
+		group = infobipGroup(int(r.Status.GroupID))
 	}
 	switch group {
 	case "ACCEPTED":
@@ -282,7 +402,7 @@ func infobipEvent(r *infobipResult, received time.Time) (Event, error) {
 	if e.Status == Failed {
 		f := &Failure{Time: e.Time, Title: r.Status.Name, Message: r.Status.Description}
 		if r.Error != nil && r.Error.ID != 0 {
-			f.Code, f.Title, f.Details = r.Error.ID, r.Error.Name, r.Error.Description
+			f.Code, f.Title, f.Details = int(r.Error.ID), r.Error.Name, r.Error.Description
 			if f.Message == "" {
 				f.Message = r.Error.Description
 			}
