@@ -189,7 +189,11 @@ func TestStatusWebhooks(t *testing.T) {
 	okID := sendVoice(t, s, "15550000001", voice, true, "row-1")
 	badID := sendVoice(t, s, "15550000002", stereo, true, "row-2")
 	waitStatuses(t, s, okID, 3)
-	time.Sleep(100 * time.Millisecond) // nothing more may follow by itself: played needs a play
+	// The webhooks go out after the statuses are recorded: wait for the
+	// three to arrive, then nothing more may follow by itself (played
+	// needs a play).
+	waitFor(t, "3 webhooks of the voice note", func() bool { return len(trails(t, recv.bodies())[okID]) >= 3 })
+	time.Sleep(100 * time.Millisecond)
 	if got := strings.Join(trails(t, recv.bodies())[okID], ","); got != "sent,delivered,read" {
 		t.Fatalf("before play: %s", got)
 	}
@@ -595,6 +599,9 @@ func TestPlay(t *testing.T) {
 	if err := s.Play(note); err != nil {
 		t.Fatal(err)
 	}
+	// The webhooks go out after the statuses are recorded: wait for the
+	// four, then a repeated play must add none.
+	waitFor(t, "4 webhooks of the voice note", func() bool { return len(trails(t, recv.bodies())[note]) >= 4 })
 	time.Sleep(100 * time.Millisecond)
 	if got := strings.Join(trails(t, recv.bodies())[note], ","); got != "sent,delivered,read,played" {
 		t.Fatalf("webhooks %s: played must come once", got)
