@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// prepBinary builds cmd/prep once.
+// prepBinary builds cmd/prep once (with -race when the tests run with it).
 func prepBinary(t testing.TB) string {
 	t.Helper()
 	prepBinOnce.Do(func() {
@@ -53,7 +53,11 @@ func prepBinary(t testing.TB) string {
 			return
 		}
 		prepBinPath = filepath.Join(prepBinDir, "prep")
-		out, err := exec.Command("go", "build", "-o", prepBinPath, ".").CombinedOutput()
+		args := []string{"build", "-o", prepBinPath}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			prepBinErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -1,0 +1,6 @@
+//go:build !race
+
+package main
+
+// raceBuild: the tests do not run under the race detector.
+const raceBuild = false
