@@ -29,10 +29,11 @@ func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, 
 			want[rowKV(sub.Batch, sr.Key)] = true
 		}
 	}
+	terminal := func(k string) bool { r := state[k]; return r != nil && r.State.Terminal() }
 	settled := func() int {
 		n := 0
 		for k := range want {
-			if r := state[k]; r != nil && r.State.Terminal() {
+			if terminal(k) {
 				n++
 			}
 		}
@@ -52,17 +53,32 @@ func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, 
 	t := time.NewTicker(every)
 	defer t.Stop()
 	lastSweep := time.Now()
-	for settled() < len(want) {
+	// n is settled(), kept up to date by each event (counting all the
+	// rows again for each one made following a batch quadratic).
+	n := settled()
+	set := func(k string, r *Row) {
+		was := terminal(k)
+		state[k] = r
+		if is := terminal(k); is && !was {
+			n++
+		} else if was && !is {
+			n--
+		}
+	}
+	for n < len(want) {
 		select {
 		case m := <-events:
 			k := string(m.Data)
 			if !want[k] {
 				continue
 			}
-			if e, err := getWithin(ctx, q.rows, k); err == nil {
+			// The row as its worker stored it, else read back.
+			if r, ok := announced(m, sub.Batch, k); ok {
+				set(k, r)
+			} else if e, err := getWithin(ctx, q.rows, k); err == nil {
 				var r Row
 				if json.Unmarshal(e.Value(), &r) == nil {
-					state[k] = &r
+					set(k, &r)
 				}
 			}
 		case <-t.C:
@@ -72,12 +88,27 @@ func (q *Queue) Wait(ctx context.Context, sub *Submission, every time.Duration, 
 			if time.Since(lastSweep) > 3*time.Second {
 				q.sweep(ctx, state, want, 2000)
 				lastSweep = time.Now()
+				n = settled()
 			}
 		case <-ctx.Done():
 			return q.result(context.WithoutCancel(ctx), sub, state, true, progress), nil
 		}
 	}
 	return q.result(ctx, sub, state, false, progress), nil
+}
+
+// announced is the row an announcement carries (see rowHeader), when it
+// carries the row of key k in batch.
+func announced(m *nats.Msg, batch, k string) (*Row, bool) {
+	h := m.Header.Get(rowHeader)
+	if h == "" {
+		return nil, false
+	}
+	var r Row
+	if json.Unmarshal([]byte(h), &r) != nil || r.Batch != batch || rowKV(r.Batch, r.Key) != k {
+		return nil, false
+	}
+	return &r, true
 }
 
 // sweep reads (at most limit, 0: all of) the rows not yet settled with

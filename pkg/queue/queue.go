@@ -277,6 +277,33 @@ func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, f fun
 	}
 }
 
+// createOrUpdate is update for a key that is most likely new (a row a
+// submission makes): it creates the key from f's zero value first — one
+// round trip where update reads first — and reads and updates it as update
+// does when it exists. f may be called more than once.
+func createOrUpdate[T any](ctx context.Context, kv jetstream.KeyValue, key string, f func(v *T, exists bool) error) (T, uint64, error) {
+	var v T
+	if err := f(&v, false); err != nil {
+		return v, 0, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v, 0, err
+	}
+	opCtx, cancel := context.WithTimeout(ctx, opTimeout)
+	rev, err := kv.Create(opCtx, key, b)
+	cancel()
+	switch {
+	case err == nil:
+		return v, rev, nil
+	case errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+		return update(ctx, kv, key, f)
+	case ctx.Err() != nil:
+		return v, 0, ctx.Err()
+	}
+	return v, 0, err // unknown whether it landed: the caller decides (as update's)
+}
+
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -152,9 +152,18 @@ func (w *Worker) mediaOf(ctx context.Context, row *Row, key string, ttl time.Dur
 		// this worker's rows is claiming it now: take a local transcode
 		// slot, then the claim.
 		mine := holder == w.id
-		if (holder != "" && !mine && w.alive(ctx, holder)) || !w.startPreparing(key) {
+		if holder != "" && !mine && w.alive(ctx, holder) {
 			sleep(ctx, backoff)
 			backoff = min(backoff*2, 500*time.Millisecond)
+			continue
+		}
+		if ok, ended := w.startPreparing(key); !ok {
+			// Another of this worker's rows claims or prepares it: look
+			// again as soon as that one ends (not up to a backoff later).
+			select {
+			case <-ended:
+			case <-ctx.Done():
+			}
 			continue
 		}
 		if mine {
@@ -169,21 +178,26 @@ func (w *Worker) mediaOf(ctx context.Context, row *Row, key string, ttl time.Dur
 }
 
 // startPreparing marks key as claimed or prepared by this worker now;
-// false when one of its rows already is.
-func (w *Worker) startPreparing(key string) bool {
+// false when one of its rows already is, with a channel closed when that
+// one ends.
+func (w *Worker) startPreparing(key string) (bool, <-chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.preparing[key] {
-		return false
+	if ended, ok := w.preparing[key]; ok {
+		return false, ended
 	}
-	w.preparing[key] = true
-	return true
+	w.preparing[key] = make(chan struct{})
+	return true, nil
 }
 
+// stopPreparing ends startPreparing, waking the rows waiting for it.
 func (w *Worker) stopPreparing(key string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	delete(w.preparing, key)
+	if ended, ok := w.preparing[key]; ok {
+		close(ended)
+		delete(w.preparing, key)
+	}
 }
 
 // claimAndPrepareSlot is claimAndPrepare in one of the worker's transcode

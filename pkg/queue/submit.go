@@ -285,7 +285,7 @@ func (q *Queue) queueRow(ctx context.Context, batch string, sr *SubmittedRow, to
 	publish := false
 	var queued time.Time
 	now := time.Now().UTC()
-	_, _, err := update(ctx, q.rows, k, func(row *Row, exists bool) error {
+	_, _, err := createOrUpdate(ctx, q.rows, k, func(row *Row, exists bool) error {
 		publish = false
 		if exists {
 			switch {

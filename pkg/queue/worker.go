@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
@@ -61,8 +62,8 @@ type Worker struct {
 	// claiming or preparing now. A claim in the bucket under this
 	// worker's id that is not here is one whose answer was lost: nothing
 	// prepares it, so the worker takes it again instead of waiting for
-	// itself.
-	preparing map[string]bool
+	// itself. The channel is closed when the preparation ends.
+	preparing map[string]chan struct{}
 	// known is the last state read or written of each row this worker
 	// holds, with its revision: a compare-and-set starts from it instead
 	// of reading the row again (one round trip fewer; a stale one only
@@ -106,7 +107,7 @@ func (q *Queue) NewWorker(st Stages, opts WorkerOptions) *Worker {
 		opts.Account = func(p send.Provider) string { return string(p) }
 	}
 	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, prep: semaphore.NewWeighted(int64(opts.Jobs)),
-		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{}, preparing: map[string]bool{}, known: map[string]knownRow{},
+		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{}, preparing: map[string]chan struct{}{}, known: map[string]knownRow{},
 		aliveAt: map[string]time.Time{}, specs: map[string]*BatchSpec{}}
 	w.alive = w.isAlive
 	return w
@@ -450,7 +451,7 @@ func (w *Worker) finishRow(hard context.Context, key, attempt string, f func(r *
 	ctx, cancel := outcomeContext(hard)
 	defer cancel()
 	for {
-		_, _, err := w.updateRow(ctx, key, func(r *Row, exists bool) error {
+		stored, _, err := w.updateRow(ctx, key, func(r *Row, exists bool) error {
 			if !exists || (attempt != "" && r.Attempt != attempt) {
 				return errConflict
 			}
@@ -468,7 +469,7 @@ func (w *Worker) finishRow(hard context.Context, key, attempt string, f func(r *
 		if err == nil || errors.Is(err, errConflict) {
 			if err == nil {
 				w.stats.rows.Add(1)
-				w.announce(key)
+				w.announce(key, &stored)
 			}
 			return err
 		}
@@ -736,11 +737,27 @@ func (w *Worker) storeSent(hard context.Context, p sendPart, rc *send.Receipt, e
 	}
 }
 
-// announce tells submitters waiting for the row's batch that it changed.
-func (w *Worker) announce(key string) {
-	if batch, _, ok := strings.Cut(key, "."); ok {
-		w.q.nc.Publish(w.q.cfg.Prefix+".done."+batch, []byte(key))
+// rowHeader is the header of an announcement that carries the row as the
+// worker stored it (JSON), so that a submitter need not read it back (an
+// announcement without it, from an older worker, is read back; an older
+// submitter reads the key and ignores the header).
+const rowHeader = "Prep-Row"
+
+// announce tells submitters waiting for the row's batch that it changed:
+// the row's key, and the row as stored (nil: not known).
+func (w *Worker) announce(key string, stored *Row) {
+	batch, _, ok := strings.Cut(key, ".")
+	if !ok {
+		return
 	}
+	m := nats.NewMsg(w.q.cfg.Prefix + ".done." + batch)
+	m.Data = []byte(key)
+	if stored != nil {
+		if b, err := json.Marshal(stored); err == nil {
+			m.Header.Set(rowHeader, string(b))
+		}
+	}
+	w.q.nc.PublishMsg(m)
 }
 
 // isInDoubt reports whether a send error leaves its outcome unknown.
