@@ -15,7 +15,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "worker", "--queue nats://HOST:PORT [--jobs N] [--concurrency N] [--id ID] [--json]")
 	url := fs.String("queue", "", "NATS server URL(s), comma-separated (env PREP_QUEUE)")
 	jobs := fs.Int("jobs", 0, "recordings prepared (transcoded) at once (default: number of cores)")
-	conc := fs.Int("concurrency", 32, "rows held at once (waiting for media or sending)")
+	conc := fs.Int("concurrency", 256, "rows held at once (waiting for media or sending; 32 of them sending at once)")
 	id := fs.String("id", "", "worker id (default host-pid-random; must be unique)")
 	asJSON := fs.Bool("json", false, "print the worker's counts as JSON on stdout when it ends")
 	sf := addStageFlags(fs)

@@ -32,8 +32,14 @@ type WorkerOptions struct {
 	// default runtime.NumCPU().
 	Jobs int
 	// Concurrency is how many rows it holds at once (waiting for media or
-	// sending); default 32.
+	// sending); default 256. Rows wait for the recordings they need while
+	// the worker prepares them (Jobs at a time), so it holds many more
+	// rows than it sends: with 32, a manifest interleaving 20 recordings
+	// sent almost nothing until nearly every recording was prepared.
 	Concurrency int
+	// Sends is how many of the rows it holds it sends at once (from
+	// storing "sending" to storing the outcome); default 32.
+	Sends int
 	// Sources reads recordings (default: local files only).
 	Sources *Sources
 	// TempDir holds work directories; default os.TempDir().
@@ -54,7 +60,9 @@ type Worker struct {
 	id     string
 	// prep bounds the recordings this worker prepares at once (Jobs).
 	prep *semaphore.Weighted
-	lim  *limiter
+	// sends bounds the rows it sends at once (Sends).
+	sends *semaphore.Weighted
+	lim   *limiter
 
 	mu       sync.Mutex
 	inflight map[string]bool
@@ -98,7 +106,10 @@ func (q *Queue) NewWorker(st Stages, opts WorkerOptions) *Worker {
 		opts.Jobs = runtime.NumCPU()
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 32
+		opts.Concurrency = 256
+	}
+	if opts.Sends <= 0 {
+		opts.Sends = 32
 	}
 	if opts.Sources == nil {
 		opts.Sources = &Sources{}
@@ -106,7 +117,7 @@ func (q *Queue) NewWorker(st Stages, opts WorkerOptions) *Worker {
 	if opts.Account == nil {
 		opts.Account = func(p send.Provider) string { return string(p) }
 	}
-	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, prep: semaphore.NewWeighted(int64(opts.Jobs)),
+	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, prep: semaphore.NewWeighted(int64(opts.Jobs)), sends: semaphore.NewWeighted(int64(opts.Sends)),
 		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{}, preparing: map[string]chan struct{}{}, known: map[string]knownRow{},
 		aliveAt: map[string]time.Time{}, specs: map[string]*BatchSpec{}}
 	w.alive = w.isAlive
@@ -332,6 +343,10 @@ func (w *Worker) process(ctx, hard context.Context, key string, last bool) actio
 		})
 		return ack
 	}
+	if w.sends.Acquire(ctx, 1) != nil {
+		return w.giveBack(hard, key, last, "the worker stopped before sending")
+	}
+	defer w.sends.Release(1)
 	return w.sendRow(ctx, hard, key, media, last)
 }
 
