@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,7 +33,8 @@ import (
 // caches, a fresh queue prefix: nothing is shared or deduplicated between
 // the two), --jobs 2 both ways, client rate limits off (--rate 1000000 on
 // every command, so the sends are not what is timed). The order of (a) and
-// (b) alternates between iterations.
+// (b) alternates between iterations. PREP_BENCH_WORKER_FLAGS adds flags to
+// the worker's (e.g. "--concurrency 128").
 //
 // Wall time is the batch process's, from start to exit (the worker's start
 // is not counted: it is a long-running service). It reports local-s,
@@ -83,19 +86,19 @@ func benchQueueCLIVsLocal(b *testing.B, distinct, rows, seconds int) {
 			"S3_ENDPOINT=", "S3_BUCKET=", "XDG_CACHE_HOME=" + filepath.Join(dir, run, "cache")}
 	}
 	var started time.Time // of the last process runProc ran
-	// span is when the sandbox took its first and last message, after the
-	// batch process started.
+	// span is when the sandbox took its first, 25th, 50th and 75th
+	// percentile and last message, after the batch process started.
 	span := func(sb *sandbox.Server) string {
-		var first, last time.Time
+		var at []float64
 		for _, m := range sb.Messages() {
-			if first.IsZero() || m.Time.Before(first) {
-				first = m.Time
-			}
-			if m.Time.After(last) {
-				last = m.Time
-			}
+			at = append(at, m.Time.Sub(started).Seconds())
 		}
-		return fmt.Sprintf("messages from %.2f to %.2f s", first.Sub(started).Seconds(), last.Sub(started).Seconds())
+		if len(at) == 0 {
+			return "no messages"
+		}
+		slices.Sort(at)
+		q := func(f float64) float64 { return at[int(f*float64(len(at)-1))] }
+		return fmt.Sprintf("messages at %.2f/%.2f/%.2f/%.2f/%.2f s", q(0), q(0.25), q(0.5), q(0.75), q(1))
 	}
 	runProc := func(name string, env []string, args ...string) (time.Duration, *os.ProcessState, string) {
 		cmd := exec.Command(bin, args...)
@@ -168,7 +171,9 @@ func benchQueueCLIVsLocal(b *testing.B, distinct, rows, seconds int) {
 		defer sb.Close()
 		run := fmt.Sprintf("queue%d", it)
 		env := penv(sb, run)
-		w := exec.Command(bin, "worker", "--queue", srv.URL(), "--jobs", "2", "--rate", rate, "--id", run)
+		wargs := []string{"worker", "--queue", srv.URL(), "--jobs", "2", "--rate", rate, "--id", run}
+		wargs = append(wargs, strings.Fields(os.Getenv("PREP_BENCH_WORKER_FLAGS"))...)
+		w := exec.Command(bin, wargs...)
 		w.Env = append(os.Environ(), env...)
 		var werr lockedBuffer
 		w.Stdout, w.Stderr = &werr, &werr
@@ -201,7 +206,18 @@ func benchQueueCLIVsLocal(b *testing.B, distinct, rows, seconds int) {
 		el, ps, _ := runProc("prep batch --queue", env, "batch", "--queue", srv.URL(), "--manifest", manifest,
 			"--report", report, "--jobs", "2", "--rate", rate)
 		queued += el
-		c1 := connz(b, srv)
+		// The submitter's connection, closed with its process, is counted
+		// once the server lists it (closed connections included).
+		var c1 map[uint64]connStats
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			c1 = connz(b, srv)
+			if slices.ContainsFunc(slices.Collect(maps.Values(c1)), func(c connStats) bool { return c.Name == "prep batch" && c.InMsgs > 0 }) {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("the nats-server lists no connection of prep batch --queue: %+v", c1)
+			}
+		}
 		subCPU, natsCPU := ps.UserTime()+ps.SystemTime(), procCPU(b, srv.PID())-n0
 		var in, out int64
 		for cid, c := range c1 {
