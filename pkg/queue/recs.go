@@ -81,18 +81,30 @@ var errWait = errors.New("wait")
 func (w *Worker) media(ctx context.Context, row *Row) ([]upload.Ref, error) {
 	key := ContentKey(row.SHA256, row.Profile)
 	ttl := w.q.cfg.MediaTTL
-	ck := key + "|" + row.Dest
-	if v, ok := w.mediaCache.Load(ck); ok {
-		// An hour at most: the bucket's entry says how old the upload is.
-		if me := v.(mediaEntry); time.Since(me.at) < min(ttl, time.Hour) {
-			return me.refs, nil
-		}
+	if m, ok := w.cachedMedia(key, row.Dest, ttl); ok {
+		return m, nil
 	}
 	m, err := w.mediaOf(ctx, row, key, ttl)
 	if err == nil {
-		w.mediaCache.Store(ck, mediaEntry{m, time.Now()})
+		w.cacheMedia(key, row.Dest, m)
 	}
 	return m, err
+}
+
+// cachedMedia is the worker's own copy of a recording's media at a
+// destination, when it has one.
+func (w *Worker) cachedMedia(key, dest string, ttl time.Duration) ([]upload.Ref, bool) {
+	if v, ok := w.mediaCache.Load(key + "|" + dest); ok {
+		// An hour at most: the bucket's entry says how old the upload is.
+		if me := v.(mediaEntry); time.Since(me.at) < min(ttl, time.Hour) {
+			return me.refs, true
+		}
+	}
+	return nil, false
+}
+
+func (w *Worker) cacheMedia(key, dest string, refs []upload.Ref) {
+	w.mediaCache.Store(key+"|"+dest, mediaEntry{refs, time.Now()})
 }
 
 // mediaEntry is a worker's own copy of a recording's media at a
@@ -107,6 +119,18 @@ func (w *Worker) mediaOf(ctx context.Context, row *Row, key string, ttl time.Dur
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		// Another of this worker's rows prepares it now: wait for that
+		// one (it leaves the media here), with no request.
+		if ended := w.preparingNow(key); ended != nil {
+			select {
+			case <-ended:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if m, ok := w.cachedMedia(key, row.Dest, ttl); ok {
+				return m, nil
+			}
 		}
 		var holder string
 		var done []upload.Ref
@@ -164,6 +188,9 @@ func (w *Worker) mediaOf(ctx context.Context, row *Row, key string, ttl time.Dur
 			case <-ended:
 			case <-ctx.Done():
 			}
+			if m, ok := w.cachedMedia(key, row.Dest, ttl); ok {
+				return m, nil
+			}
 			continue
 		}
 		if mine {
@@ -188,6 +215,14 @@ func (w *Worker) startPreparing(key string) (bool, <-chan struct{}) {
 	}
 	w.preparing[key] = make(chan struct{})
 	return true, nil
+}
+
+// preparingNow is, when one of the worker's rows claims or prepares key
+// now, a channel closed when that one ends; else nil.
+func (w *Worker) preparingNow(key string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.preparing[key] // nil when absent
 }
 
 // stopPreparing ends startPreparing, waking the rows waiting for it.
@@ -242,7 +277,7 @@ func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	var out []upload.Ref
-	_, _, err = update(sctx, w.q.recs, key, func(r *Recording, exists bool) error {
+	stored, _, err := update(sctx, w.q.recs, key, func(r *Recording, exists bool) error {
 		if r.Worker == w.id {
 			r.Worker = ""
 		}
@@ -278,6 +313,14 @@ func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row
 	})
 	if err != nil {
 		w.logf("recording %s: storing the outcome: %v", key, err)
+	} else {
+		// Every destination's media, for this worker's rows waiting for
+		// them (and the rows to come).
+		for d := range stored.Media {
+			if m := stored.media(d, ttl); m != nil {
+				w.cacheMedia(key, d, m)
+			}
+		}
 	}
 	if perr != nil {
 		if ctx.Err() != nil {
