@@ -235,6 +235,9 @@ func benchQueueCLIVsLocal(b *testing.B, distinct, rows, seconds int) {
 			b.Fatalf("prep worker: %v\n%s", w.ProcessState, werr.String())
 		}
 		wCPU := w.ProcessState.UserTime() + w.ProcessState.SystemTime()
+		if ws := werr.String(); !strings.Contains(ws, fmt.Sprintf("%d rows, %d messages, %d recordings prepared", rows, rows, distinct)) {
+			b.Fatalf("prep worker: not %d rows, %d messages, %d recordings prepared:\n%s", rows, rows, distinct, ws)
+		}
 		queueCPU += subCPU + natsCPU + wCPU
 		check("queue", report, sb)
 		b.Logf("N=%d #%d queue: %.2f s wall (%s), %.2f s CPU (worker and its ffmpegs %.2f, submitter %.2f, nats-server %.2f), NATS messages per row %.2f in, %.2f out",
