@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -94,6 +95,12 @@ func Connect(url, name string) (*nats.Conn, error) {
 	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false), nats.Timeout(5*time.Second))
 	if err != nil {
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			// url.Parse's error quotes the whole URL, password included
+			// (and an invalid escape it names is a piece of it).
+			err = errors.New("not a valid URL")
+		}
 		return nil, &Error{Op: "connect " + RedactURL(url), Err: err}
 	}
 	return nc, nil
@@ -104,7 +111,7 @@ func Connect(url, name string) (*nats.Conn, error) {
 func RedactURL(u string) string {
 	var out []string
 	for _, p := range strings.Split(u, ",") {
-		if i := strings.Index(p, "@"); i >= 0 {
+		if i := strings.LastIndex(p, "@"); i >= 0 { // the last: a password may hold '@'
 			if j := strings.Index(p, "://"); j >= 0 && j < i {
 				p = p[:j+3] + "***@" + p[i+1:]
 			} else {

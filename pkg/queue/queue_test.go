@@ -577,9 +577,26 @@ func TestRedactURL(t *testing.T) {
 		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
 		{"nats://user:s3cret@nats:4222", "nats://***@nats:4222"},
 		{"nats://tok3n@a:4222,nats://u:p@b:4222", "nats://***@a:4222,nats://***@b:4222"},
+		{"nats://u:s3cret@x@nats:4222", "nats://***@nats:4222"}, // an '@' in the password
 	} {
 		if got := RedactURL(tc.in); got != tc.want || strings.Contains(got, "s3cret") {
 			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestConnectErrorHidesCredentials: a NATS URL that does not parse is
+// refused without its password in the error (url.Parse's error quotes the
+// whole URL — before: `parse "nats://u:s3cret%zz@…": invalid URL escape
+// "%zz"` — and an invalid escape is a piece of the password).
+func TestConnectErrorHidesCredentials(t *testing.T) {
+	for _, u := range []string{"nats://u:s3cret%zz@127.0.0.1:1", "nats://u:s3cret@[::1", "nats://127.0.0.1:1,nats://u:s3cret%@h:1"} {
+		_, err := Connect(u, "test")
+		if err == nil {
+			t.Fatalf("Connect(%q): no error", u)
+		}
+		if msg := err.Error(); strings.Contains(msg, "s3cret") || strings.Contains(msg, "%zz") {
+			t.Errorf("Connect(%q): %q shows the password", u, msg)
 		}
 	}
 }
