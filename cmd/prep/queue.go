@@ -179,10 +179,17 @@ func resolveQueueUnknown(ctx context.Context, e *env, q *queue.Queue, sub *queue
 				return m.ID, true
 			}
 		}
-		for _, m := range r.ByCallback(row.Key) {
-			if m.ID != "" {
-				return m.ID, true
-			}
+		// Not a message of the row's parts already sent (a split row's
+		// parts all carry its key), nor of an earlier send of the same row
+		// key (another batch: its statuses began before this row was
+		// queued).
+		refs := make([]status.Ref, 0, len(row.IDs)+1)
+		for _, id := range row.IDs {
+			refs = append(refs, status.Ref{ID: id})
+		}
+		refs = append(refs, status.Ref{CallbackData: row.Key, NotBefore: row.Queued})
+		if parts := r.Row(refs...).Parts; parts[len(parts)-1].ID != "" {
+			return parts[len(parts)-1].ID, true
 		}
 		return "", false
 	})

@@ -116,7 +116,10 @@ type journalPart struct {
 	state     pipeline.State
 	messageID string
 	clientID  string
-	err       string
+	// sending is when the part's latest request was about to leave (its
+	// "sending" record): statuses found by callback data must be newer.
+	sending time.Time
+	err     string
 	// last is the part's last record folded in, its message and client
 	// ids filled from earlier records when it had none.
 	last pipeline.Record
@@ -194,6 +197,9 @@ func (jr *journalRow) add(r pipeline.Record) {
 	if p.state == pipeline.StateSent {
 		return
 	}
+	if r.State == pipeline.StateSending {
+		p.sending = r.Time
+	}
 	p.state = r.State
 	if r.MessageID != "" {
 		p.messageID = r.MessageID
@@ -234,7 +240,7 @@ func (jr *journalRow) refs() (refs []status.Ref, sent []bool, refused *journalPa
 		if id == "" {
 			id = p.clientID
 		}
-		refs = append(refs, status.Ref{ID: id, CallbackData: jr.key})
+		refs = append(refs, status.Ref{ID: id, CallbackData: jr.key, NotBefore: p.sending})
 		sent = append(sent, p.state == pipeline.StateSent)
 	}
 	return refs, sent, refused, states

@@ -503,3 +503,82 @@ func TestWebhooksSIGTERMTricklingBody(t *testing.T) {
 		t.Fatalf("ib-t: %s", r.Status("ib-t"))
 	}
 }
+
+// TestStatusCallbackOfAnotherBatch: a row in doubt is not resolved by the
+// statuses of an earlier send of the same row key — the same recording to
+// the same recipient in yesterday's batch, whose statuses carry the same
+// biz_opaque_callback_data — but by a message whose statuses came after
+// the row's own request left. Before, prep status showed yesterday's
+// message (read) for today's row, and prep batch --store journaled it
+// sent: a note that may never have left was reported delivered and never
+// resent.
+func TestStatusCallbackOfAnotherBatch(t *testing.T) {
+	dir := t.TempDir()
+	spath := filepath.Join(dir, "statuses.jsonl")
+	key := fmt.Sprintf("%032x", 42)
+	today := time.Date(2026, 3, 19, 10, 0, 0, 0, time.UTC)
+	yesterday := today.Add(-24 * time.Hour)
+	st, err := status.OpenStore(spath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Append(context.Background(), []status.Event{
+		{Provider: status.Meta, MessageID: "wamid.yesterday", Status: status.Sent, Time: yesterday, CallbackData: key},
+		{Provider: status.Meta, MessageID: "wamid.yesterday", Status: status.Read, Time: yesterday.Add(time.Minute), CallbackData: key},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	jpath := filepath.Join(dir, "today.journal")
+	j, _, err := pipeline.OpenJournal(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []pipeline.Record{
+		{State: pipeline.StateRun, Time: today},
+		{Key: key, Row: 2, To: "+16505550042", Provider: send.Meta, Parts: 1, State: pipeline.StateSending, Time: today},
+		{Key: key, Row: 2, Part: 0, Parts: 1, State: pipeline.StateUnknown, Error: "no answer", Time: today.Add(time.Minute)},
+	} {
+		if err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+
+	check := func(wantDelivery, wantID string) {
+		t.Helper()
+		out, stderr, _ := runCLI(t, nil, "status", "--journal", jpath, "--store", spath, "--json")
+		var r statusRow
+		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &r); err != nil {
+			t.Fatalf("%v: %s %s", err, out, stderr)
+		}
+		if r.Delivery != wantDelivery || strings.Join(r.MessageID, ";") != wantID {
+			t.Errorf("row: delivery %s, message %v; want %s %q", r.Delivery, r.MessageID, wantDelivery, wantID)
+		}
+	}
+	check("unknown", "")
+	recs, err := pipeline.ReadJournal(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := status.OpenReader(spath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := resolveUnknown(jpath, recs, r.Index); n != 0 || err != nil {
+		t.Errorf("resolveUnknown journaled %d part(s) sent (%v) on yesterday's statuses", n, err)
+	}
+
+	// Today's own message's statuses resolve it.
+	st, err = status.OpenStore(spath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Append(context.Background(), []status.Event{
+		{Provider: status.Meta, MessageID: "wamid.today", Status: status.Delivered, Time: today.Add(30 * time.Second), CallbackData: key},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	check("delivered", "wamid.today")
+}

@@ -280,3 +280,33 @@ func TestStatuses(t *testing.T) {
 		t.Errorf("Statuses() = %v, want 7 statuses", all)
 	}
 }
+
+// TestRowNotBefore: a part found by callback data takes only a message
+// whose events began after its send (within ClockSkew), not an earlier
+// send's with the same row key.
+func TestRowNotBefore(t *testing.T) {
+	s, err := OpenStore(filepath.Join(t.TempDir(), "s.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sent := time.Date(2026, 3, 19, 10, 0, 0, 0, time.UTC)
+	if err := s.Append(context.Background(), []Event{
+		{Provider: Meta, MessageID: "wamid.old", Status: Read, Time: sent.Add(-time.Hour), CallbackData: "k"},
+		{Provider: Meta, MessageID: "wamid.skewed", Status: Delivered, Time: sent.Add(-ClockSkew / 2), CallbackData: "k2"},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ref  Ref
+		want string
+	}{
+		{Ref{CallbackData: "k"}, "wamid.old"},
+		{Ref{CallbackData: "k", NotBefore: sent}, ""},
+		{Ref{CallbackData: "k2", NotBefore: sent}, "wamid.skewed"},
+	} {
+		if got := s.Row(c.ref).Parts[0].ID; got != c.want {
+			t.Errorf("Row(%+v): %q, want %q", c.ref, got, c.want)
+		}
+	}
+}
