@@ -97,16 +97,71 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 		return nil, &Error{Op: "submit " + batch, Err: err}
 	}
 
-	// 3. Rows, then their messages.
-	toPublish, err := q.queueRows(ctx, sub, tos, opts)
+	// 3. Rows, each one's message published once it is stored (a worker
+	// starts on the first rows while the others are created); then the
+	// messages not acknowledged again.
+	pub := &publisher{q: q, batch: batch}
+	toPublish, err := q.queueRows(ctx, sub, tos, opts, pub.publish)
 	if err != nil {
 		return nil, &Error{Op: "submit " + batch, Err: err}
 	}
 	sub.Queued = len(toPublish)
-	if err := q.publishRows(ctx, batch, toPublish); err != nil {
+	again, err := pub.await(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.publishRows(ctx, batch, again); err != nil {
 		return nil, err
 	}
 	return sub, nil
+}
+
+// publisher publishes row messages as their rows are stored, and then
+// waits for their acknowledgements.
+type publisher struct {
+	q     *Queue
+	batch string
+	mu    sync.Mutex
+	msgs  []string
+	futs  []jetstream.PubAckFuture // nil: not published (tried again)
+}
+
+// publish publishes one message (key + "\x00" + message id) without
+// waiting for its acknowledgement.
+func (p *publisher) publish(km string) {
+	k, id, _ := strings.Cut(km, "\x00")
+	f, err := p.q.js.PublishAsync(p.q.subject+"."+p.batch, []byte(k), jetstream.WithMsgID(id))
+	if err != nil {
+		f = nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.msgs = append(p.msgs, km)
+	p.futs = append(p.futs, f)
+}
+
+// await waits (a minute at most) for the acknowledgements of what
+// publish published, and returns the messages not acknowledged.
+func (p *publisher) await(ctx context.Context) ([]string, error) {
+	select {
+	case <-p.q.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(time.Minute):
+	}
+	var again []string
+	for i, f := range p.futs {
+		if f == nil {
+			again = append(again, p.msgs[i])
+			continue
+		}
+		select {
+		case <-f.Ok():
+		default:
+			again = append(again, p.msgs[i])
+		}
+	}
+	return again, nil
 }
 
 // submitDefaults fills the options Submit defaults: the batch named after
@@ -245,8 +300,8 @@ func (q *Queue) wantRecordings(ctx context.Context, want map[string][]string, re
 
 // queueRows creates or requeues every valid row's state, 32 at once, and
 // returns the messages to publish (key + "\x00" + message id), one per row
-// left to do.
-func (q *Queue) queueRows(ctx context.Context, sub *Submission, tos []string, opts SubmitOptions) ([]string, error) {
+// left to do, each passed to publish as soon as its row is stored.
+func (q *Queue) queueRows(ctx context.Context, sub *Submission, tos []string, opts SubmitOptions, publish func(string)) ([]string, error) {
 	var mu sync.Mutex
 	var toPublish []string
 	var g errgroup.Group
@@ -261,6 +316,7 @@ func (q *Queue) queueRows(ctx context.Context, sub *Submission, tos []string, op
 			if err != nil || msg == "" {
 				return err
 			}
+			publish(msg)
 			mu.Lock()
 			toPublish = append(toPublish, msg)
 			mu.Unlock()
