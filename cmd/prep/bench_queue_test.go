@@ -85,7 +85,8 @@ func benchQueueCLIVsLocal(b *testing.B, distinct, rows, seconds int) {
 		return []string{"PREP_SANDBOX_URL=" + sb.URL(), "PREP_PROVIDER=", "PREP_QUEUE=", "PREP_QUEUE_PREFIX=" + run,
 			"S3_ENDPOINT=", "S3_BUCKET=", "XDG_CACHE_HOME=" + filepath.Join(dir, run, "cache")}
 	}
-	var started time.Time // of the last process runProc ran
+	var started time.Time       // of the last process runProc ran
+	var submitted time.Duration // when it said it submitted its manifest
 	// span is when the sandbox took its first, 25th, 50th and 75th
 	// percentile and last message, after the batch process started.
 	span := func(sb *sandbox.Server) string {
@@ -111,8 +112,25 @@ func benchQueueCLIVsLocal(b *testing.B, distinct, rows, seconds int) {
 			b.Fatal(err)
 		}
 		hung := time.AfterFunc(5*time.Minute, func() { cmd.Process.Kill() })
+		// When prep batch --queue says it submitted (0 for a local batch).
+		submitted = 0
+		exited := make(chan struct{})
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			for !strings.Contains(errb.String(), "prep batch: submitted") {
+				select {
+				case <-exited:
+					return
+				case <-time.After(2 * time.Millisecond):
+				}
+			}
+			submitted = time.Since(t0)
+		}()
 		err := cmd.Wait()
 		el := time.Since(t0)
+		close(exited)
+		<-watched
 		hung.Stop()
 		if err != nil {
 			b.Fatalf("%s: %v\n%s", name, err, errb.String())
@@ -240,8 +258,8 @@ func benchQueueCLIVsLocal(b *testing.B, distinct, rows, seconds int) {
 		}
 		queueCPU += subCPU + natsCPU + wCPU
 		check("queue", report, sb)
-		b.Logf("N=%d #%d queue: %.2f s wall (%s), %.2f s CPU (worker and its ffmpegs %.2f, submitter %.2f, nats-server %.2f), NATS messages per row %.2f in, %.2f out",
-			b.N, it, el.Seconds(), span(sb), (subCPU + natsCPU + wCPU).Seconds(), wCPU.Seconds(), subCPU.Seconds(), natsCPU.Seconds(), float64(in)/float64(rows), float64(out)/float64(rows))
+		b.Logf("N=%d #%d queue: %.2f s wall (submitted at %.2f s, %s), %.2f s CPU (worker and its ffmpegs %.2f, submitter %.2f, nats-server %.2f), NATS messages per row %.2f in, %.2f out",
+			b.N, it, el.Seconds(), submitted.Seconds(), span(sb), (subCPU + natsCPU + wCPU).Seconds(), wCPU.Seconds(), subCPU.Seconds(), natsCPU.Seconds(), float64(in)/float64(rows), float64(out)/float64(rows))
 	}
 
 	b.ResetTimer()
