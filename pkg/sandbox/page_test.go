@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -281,15 +282,29 @@ func clickPlay(t *testing.T, bin, url, buttonID string) {
 		"--mute-audio", "--autoplay-policy=no-user-gesture-required", "--user-data-dir="+t.TempDir(),
 		"--window-size=900,700", "--remote-debugging-pipe", "about:blank")
 	cmd.ExtraFiles = []*os.File{toChrome, cmdR} // fd 3: Chromium reads; fd 4: Chromium writes
+	// Chromium's helper processes (renderer, network and storage services)
+	// outlive a killed browser process for a while and go on writing into
+	// its profile, a t.TempDir whose removal then fails ("directory not
+	// empty"). So the browser is asked to quit (its DevTools pipe closed),
+	// which ends its helpers, and the whole process group is killed after
+	// that, or after 10 s.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	toChrome.Close()
 	cmdR.Close()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	defer func() {
 		cmdW.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		}
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
 		fromChrome.Close()
 	}()
 	type message struct {
