@@ -164,13 +164,43 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	}
 	for _, b := range buckets {
 		b.cfg.Storage, b.cfg.Replicas, b.cfg.History = jetstream.FileStorage, cfg.Replicas, 1
-		kv, err := retry(ctx, func() (jetstream.KeyValue, error) { return js.CreateOrUpdateKeyValue(ctx, b.cfg) })
+		kv, err := retry(ctx, func() (jetstream.KeyValue, error) {
+			kv, err := js.CreateOrUpdateKeyValue(ctx, b.cfg)
+			if err != nil || cfg.Replicas == 1 {
+				return kv, err
+			}
+			return leaderReads(ctx, js, b.cfg.Bucket)
+		})
 		if err != nil {
 			return nil, &Error{Op: "bucket " + b.cfg.Bucket, Err: err}
 		}
 		*b.kv = kv
 	}
 	return q, nil
+}
+
+// leaderReads turns off direct gets on a replicated bucket's stream and
+// binds the bucket again, so that its reads are answered by the stream's
+// leader. A direct get may be answered by any replica, and a follower that
+// has not applied the latest write yet answers with the value before it:
+// on a three-node cluster a read right after a write saw the old value
+// about once in 500, and more often after a node loss — where a worker
+// that read its own "sending" row as still "queued" took its stored outcome
+// for another worker's change, left the row "sending" under itself and
+// acknowledged its message (the batch never finished). A value the leader
+// acknowledged is what a read through the leader returns.
+func leaderReads(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.KeyValue, error) {
+	st, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return nil, err
+	}
+	if sc := st.CachedInfo().Config; sc.AllowDirect {
+		sc.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, sc); err != nil {
+			return nil, err
+		}
+	}
+	return js.KeyValue(ctx, bucket) // useDirect as the stream now says
 }
 
 // Config returns the queue's configuration with defaults filled in.
