@@ -83,37 +83,72 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Need(t)
 	dir := t.TempDir()
-	port, mon := freePort(t), freePort(t)
-	s := &Server{t: t, bin: bin, dir: dir, Port: port, Monitor: mon, Name: "n1",
-		args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mon), "-js", "-sd", dir, "-n", "n1"}}
-	s.start()
+	s := &Server{t: t, bin: bin, dir: dir, Name: "n1"}
+	ports := func() {
+		s.Port, s.Monitor = freePort(t), freePort(t)
+		s.args = []string{"-a", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-m", strconv.Itoa(s.Monitor), "-js", "-sd", dir, "-n", "n1"}
+	}
+	ports()
+	s.start(ports)
 	t.Cleanup(s.Stop)
 	return s
 }
 
-func (s *Server) start() {
+// start runs the server and waits until it says it is ready. A port
+// found free can be taken by another process before the server binds it
+// (go test runs packages, with their servers and clients, in parallel):
+// the server then exits saying so, and start tries again, on new ports
+// when newPorts is set (Start), else on the same ones a little later (a
+// restart: its clients reconnect to its URL; a cluster node: the others
+// route to its port). Ready is the server's own "Server is ready" — a
+// connection to the port could be answered by another process.
+func (s *Server) start(newPorts func()) {
+	s.t.Helper()
+	for try := 1; ; try++ {
+		log, ready := s.startOnce()
+		if ready {
+			return
+		}
+		if try < 5 && strings.Contains(log, "address already in use") {
+			if newPorts != nil {
+				newPorts()
+			} else {
+				time.Sleep(200 * time.Millisecond)
+			}
+			continue
+		}
+		s.t.Fatalf("nats-server on port %d did not start:\n%s", s.Port, log)
+	}
+}
+
+// startOnce starts the process and waits up to 10 s for it to be ready;
+// false when it exited or was not ready in time, with what it printed.
+func (s *Server) startOnce() (string, bool) {
 	s.t.Helper()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log = &lockedBuf{}
+	log := &lockedBuf{}
 	cmd := exec.Command(s.bin, s.args...)
-	cmd.Stdout, cmd.Stderr = s.log, s.log
+	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
+		s.mu.Unlock()
 		s.t.Fatalf("nats-server: %v", err)
 	}
 	done := make(chan struct{})
-	s.cmd, s.done, s.stopped = cmd, done, false
+	s.log, s.cmd, s.done, s.stopped = log, cmd, done, false
+	s.mu.Unlock()
 	go func() { cmd.Wait(); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), 200*time.Millisecond); err == nil {
-			c.Close()
-			return
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-done:
+			return log.String(), false
+		default:
 		}
-		time.Sleep(20 * time.Millisecond)
+		if strings.Contains(log.String(), "Server is ready") {
+			return "", true
+		}
 	}
-	s.t.Fatalf("nats-server on port %d did not start:\n%s", s.Port, s.log.String())
+	return log.String(), false
 }
 
 func (s *Server) signal(sig syscall.Signal) {
@@ -145,7 +180,7 @@ func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	s.start()
+	s.start(nil)
 }
 
 // PID is the running server process's id (0 when stopped).
@@ -218,7 +253,7 @@ func StartCluster(t testing.TB) *Cluster {
 			"--cluster_name", "prep", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", cports[i]),
 			"--routes", strings.Join(routes, ","),
 		}}
-		s.start()
+		s.start(nil)
 		t.Cleanup(s.Stop)
 		c.Servers = append(c.Servers, s)
 	}
