@@ -3,11 +3,13 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
@@ -209,25 +211,42 @@ func (q *Queue) result(ctx context.Context, sub *Submission, state map[string]*R
 		res.Summary.Counts[rr.Status]++
 		res.Rows = append(res.Rows, rr)
 	}
+	// The recordings' figures are best effort: read 16 at once, and stop
+	// at the first read the server does not answer (it is away: a
+	// stopped submitter must not wait opTimeout per recording).
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(16)
 	for ck := range recs {
-		e, err := getWithin(ctx, q.recs, ck)
-		if err != nil {
-			continue
-		}
-		var rec Recording
-		if json.Unmarshal(e.Value(), &rec) != nil {
-			continue
-		}
-		res.Summary.Prepared += rec.Prepared
-		for _, n := range rec.Uploads {
-			res.Summary.Uploads += n
-		}
-		res.Summary.BytesBefore += rec.Bytes.Before
-		res.Summary.BytesAfter += rec.Bytes.After
-		res.Summary.Stages.Inspect += rec.Timing.Inspect
-		res.Summary.Stages.Transcode += rec.Timing.Transcode
-		res.Summary.Stages.Upload += rec.Timing.Upload
+		g.Go(func() error {
+			e, err := getWithin(rctx, q.recs, ck)
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrKeyNotFound) {
+					cancel()
+				}
+				return nil
+			}
+			var rec Recording
+			if json.Unmarshal(e.Value(), &rec) != nil {
+				return nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Summary.Prepared += rec.Prepared
+			for _, n := range rec.Uploads {
+				res.Summary.Uploads += n
+			}
+			res.Summary.BytesBefore += rec.Bytes.Before
+			res.Summary.BytesAfter += rec.Bytes.After
+			res.Summary.Stages.Inspect += rec.Timing.Inspect
+			res.Summary.Stages.Transcode += rec.Timing.Transcode
+			res.Summary.Stages.Upload += rec.Timing.Upload
+			return nil
+		})
 	}
+	g.Wait()
 	res.Summary.Wall = time.Since(sub.Start)
 	res.Summary.Interrupted = interrupted
 	if progress != nil {

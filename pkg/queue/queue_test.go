@@ -664,3 +664,44 @@ func TestHardStopWithServerAway(t *testing.T) {
 		t.Errorf("%d sends, want 1", len(fk.sends))
 	}
 }
+
+// TestWaitStopsWithServerAway: a submitter stopped while its NATS server
+// is away returns its report at once — not after a 5 s read per distinct
+// recording for the summary's figures (before: prep batch --queue with 10
+// recordings ignored Ctrl-C for 51 s).
+func TestWaitStopsWithServerAway(t *testing.T) {
+	srv, _, q := testQueue(t)
+	m := manifest(t, 8, 8) // 8 distinct recordings, no worker
+	sub, err := q.Submit(context.Background(), m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seen := make(chan struct{}, 1)
+	done := make(chan *pipeline.BatchResult, 1)
+	go func() {
+		res, _ := q.Wait(ctx, sub, 50*time.Millisecond, func(pg pipeline.Progress) {
+			select {
+			case seen <- struct{}{}:
+			default:
+			}
+		})
+		done <- res
+	}()
+	<-seen // the rows were read once
+	srv.Kill()
+	cancel()
+	t0 := time.Now()
+	select {
+	case res := <-done:
+		if d := time.Since(t0); d > 15*time.Second {
+			t.Errorf("Wait returned %v after it was stopped", d)
+		}
+		if !res.Summary.Interrupted || res.Summary.Counts[pipeline.StatusSkipped] != 8 {
+			t.Errorf("summary %+v, want interrupted with 8 rows not finished", res.Summary)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Wait did not return 30 s after it was stopped (the server is away)")
+	}
+}
