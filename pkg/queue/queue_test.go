@@ -705,3 +705,44 @@ func TestWaitStopsWithServerAway(t *testing.T) {
 		t.Fatal("Wait did not return 30 s after it was stopped (the server is away)")
 	}
 }
+
+// TestHardStopPreparingWithServerAway: a second signal (hard) ends a
+// worker that prepared a recording while its NATS server went away — it
+// does not keep trying to store the recording's media (and release its
+// claim) for two minutes.
+func TestHardStopPreparingWithServerAway(t *testing.T) {
+	srv, _, q := testQueue(t)
+	fk := newFake()
+	prepared := make(chan struct{})
+	fk.prepareHook = func(ctx context.Context, req PrepareRequest) error {
+		srv.Kill() // the outcome cannot be stored
+		close(prepared)
+		return nil
+	}
+	m := manifest(t, 1, 1)
+	if _, err := q.Submit(context.Background(), m, SubmitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	soft, stopSoft := context.WithCancel(context.Background())
+	hard, stopHard := context.WithCancel(context.Background())
+	defer stopSoft()
+	defer stopHard()
+	w := q.NewWorker(fk, WorkerOptions{ID: "w-prep-hard", Logf: t.Logf})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(soft, hard) }()
+	select {
+	case <-prepared:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the recording was never prepared")
+	}
+	stopSoft()
+	stopHard()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return 30 s after the hard stop (the server is away)")
+	}
+	if len(fk.sends) != 0 {
+		t.Errorf("%d sends after the server went away", len(fk.sends))
+	}
+}

@@ -78,13 +78,13 @@ var errWait = errors.New("wait")
 // media returns the media for row's recording at row's destination,
 // preparing it under a claim when nobody has, waiting for the holder of
 // the claim otherwise, and taking the claim over when the holder is gone.
-func (w *Worker) media(ctx context.Context, row *Row) ([]upload.Ref, error) {
+func (w *Worker) media(ctx, hard context.Context, row *Row) ([]upload.Ref, error) {
 	key := ContentKey(row.SHA256, row.Profile)
 	ttl := w.q.cfg.MediaTTL
 	if m, ok := w.cachedMedia(key, row.Dest, ttl); ok {
 		return m, nil
 	}
-	m, err := w.mediaOf(ctx, row, key, ttl)
+	m, err := w.mediaOf(ctx, hard, row, key, ttl)
 	if err == nil {
 		w.cacheMedia(key, row.Dest, m)
 	}
@@ -114,7 +114,7 @@ type mediaEntry struct {
 	at   time.Time
 }
 
-func (w *Worker) mediaOf(ctx context.Context, row *Row, key string, ttl time.Duration) ([]upload.Ref, error) {
+func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key string, ttl time.Duration) ([]upload.Ref, error) {
 	backoff := 50 * time.Millisecond
 	for {
 		if err := ctx.Err(); err != nil {
@@ -196,7 +196,7 @@ func (w *Worker) mediaOf(ctx context.Context, row *Row, key string, ttl time.Dur
 		if mine {
 			w.logf("recording %s: the bucket says this worker claimed it, but nothing here prepares it (a lost answer): taking it again", key)
 		}
-		m, err, retry := w.claimAndPrepareSlot(ctx, key, holder, row)
+		m, err, retry := w.claimAndPrepareSlot(ctx, hard, key, holder, row)
 		w.stopPreparing(key)
 		if !retry {
 			return m, err
@@ -237,18 +237,20 @@ func (w *Worker) stopPreparing(key string) {
 
 // claimAndPrepareSlot is claimAndPrepare in one of the worker's transcode
 // slots.
-func (w *Worker) claimAndPrepareSlot(ctx context.Context, key, prev string, row *Row) ([]upload.Ref, error, bool) {
+func (w *Worker) claimAndPrepareSlot(ctx, hard context.Context, key, prev string, row *Row) ([]upload.Ref, error, bool) {
 	if err := w.prep.Acquire(ctx, 1); err != nil {
 		return nil, err, false
 	}
 	defer w.prep.Release(1)
-	return w.claimAndPrepare(ctx, key, prev, row)
+	return w.claimAndPrepare(ctx, hard, key, prev, row)
 }
 
 // claimAndPrepare takes the claim on key (from prev, "" or a dead worker)
 // and, when it got it, prepares the recording for every destination
 // wanted. retry is true when the claim went to someone else meanwhile.
-func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row) ([]upload.Ref, error, bool) {
+// Storing the outcome goes on after ctx ends, until hard does
+// (outcomeContext).
+func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, prev string, row *Row) ([]upload.Ref, error, bool) {
 	ttl := w.q.cfg.MediaTTL
 	rec, _, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
 		if !exists || r.media(row.Dest, ttl) != nil || r.Error != "" || r.Worker != prev {
@@ -273,8 +275,10 @@ func (w *Worker) claimAndPrepare(ctx context.Context, key, prev string, row *Row
 	}
 	prep, perr := w.prepare(ctx, &rec, dests)
 	// Store the outcome (or, when stopped, just release the claim) —
-	// even if ctx ended: a claim left behind waits for the heartbeat TTL.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	// even if ctx ended: a claim left behind waits for the heartbeat TTL
+	// (and a stopped hard worker's is taken over once its liveness key is
+	// gone).
+	sctx, cancel := outcomeContext(hard)
 	defer cancel()
 	var out []upload.Ref
 	stored, _, err := update(sctx, w.q.recs, key, func(r *Recording, exists bool) error {

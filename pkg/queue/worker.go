@@ -327,7 +327,7 @@ func (w *Worker) process(ctx, hard context.Context, key string, last bool) actio
 		return ack
 	}
 	// queued
-	media, err := w.media(ctx, row)
+	media, err := w.media(ctx, hard, row)
 	if err != nil {
 		if ctx.Err() != nil {
 			return w.giveBack(hard, key, last, "the worker stopped before sending")
