@@ -167,7 +167,13 @@ func runWorkers(t *testing.T, q *Queue, st Stages, n int, opts WorkerOptions) (s
 			}
 		}()
 	}
-	return func() { cancel(); wg.Wait() }
+	// Stopped when the test ends at the latest: a test that fails before
+	// its stop() must not leave workers running that log to (or fail) a
+	// finished test, which panics the whole test binary.
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 func waitResult(t *testing.T, q *Queue, sub *Submission) *pipeline.BatchResult {
