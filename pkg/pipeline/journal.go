@@ -197,12 +197,18 @@ func isTorn(b []byte) bool {
 	return b[0] == '{' && bytes.IndexByte(b, 0) < 0 && utf8.Valid(b)
 }
 
+// MaxParts bounds the parts of one row a journal record may name: far
+// more than any split makes (a 1 GiB recording at the 6 kbit/s floor is
+// about 2,000 voice notes), and few enough that walking a row's parts
+// stays cheap. A larger number is a damaged line, not a row.
+const MaxParts = 100_000
+
 // valid reports whether r is a record a journal holds: a known state, a
 // send's states with the row's key, an upload with its recording and
 // destination (or, in older journals, its row). Well-formed JSON that is not one (a state or a field name
 // damaged) is an unreadable line: skipped, it could hide a send.
 func (r Record) valid() bool {
-	if r.Part < 0 || r.Parts < 0 || r.Row < 0 {
+	if r.Part < 0 || r.Parts < 0 || r.Row < 0 || r.Part >= MaxParts || r.Parts > MaxParts {
 		return false
 	}
 	switch r.State {

@@ -258,3 +258,29 @@ func TestReadJournalLineNotARecord(t *testing.T) {
 		}
 	}
 }
+
+// A part number no split makes (a damaged digit) is not a record: before,
+// ReadJournal took {"parts":2000000000} and prep status then allocated a
+// reference per part (fatal error: out of memory), as would a batch's
+// resume walking the row's parts.
+func TestReadJournalAbsurdParts(t *testing.T) {
+	good := `{"key":"a","part":0,"state":"sent","message_id":"wamid.1","time":"2026-01-01T00:00:00Z"}` + "\n"
+	for _, bad := range []string{
+		`{"key":"a","part":0,"parts":2000000000,"state":"sending","time":"2026-01-01T00:00:00Z"}` + "\n",
+		`{"key":"a","part":1500000000,"parts":1,"state":"sent","message_id":"wamid.2","time":"2026-01-01T00:00:00Z"}` + "\n",
+		fmt.Sprintf(`{"key":"a","part":0,"parts":%d,"state":"sent","message_id":"wamid.3","time":"2026-01-01T00:00:00Z"}`+"\n", MaxParts+1),
+	} {
+		path := filepath.Join(t.TempDir(), "j")
+		os.WriteFile(path, []byte(good+bad+good), 0o644)
+		_, err := ReadJournal(path)
+		var je *JournalError
+		if !errors.As(err, &je) || !errors.Is(err, ErrJournalCorrupt) || je.Line != 2 {
+			t.Errorf("line %q: err %v", bad, err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "j")
+	os.WriteFile(path, []byte(fmt.Sprintf(`{"key":"a","part":%d,"parts":%d,"state":"sent","message_id":"wamid.4","time":"2026-01-01T00:00:00Z"}`+"\n", MaxParts-1, MaxParts)), 0o644)
+	if _, err := ReadJournal(path); err != nil {
+		t.Errorf("the last part of a row of MaxParts parts: %v", err)
+	}
+}
