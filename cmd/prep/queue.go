@@ -27,8 +27,8 @@ func queueConfig(e *env) (queue.Config, error) {
 	}{{"PREP_QUEUE_ACK_WAIT", &c.AckWait}, {"PREP_QUEUE_WORKER_TTL", &c.WorkerTTL}} {
 		if s := e.getenv(d.name); s != "" {
 			v, err := time.ParseDuration(s)
-			if err != nil || v <= 0 {
-				return c, usageErrorf("%s: a duration like 30s", d.name)
+			if err != nil || v < queue.MinTimer {
+				return c, usageErrorf("%s: a duration like 30s, at least %v", d.name, queue.MinTimer)
 			}
 			*d.to = v
 		}

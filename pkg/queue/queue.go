@@ -123,9 +123,22 @@ func RedactURL(u string) string {
 	return strings.Join(out, ",")
 }
 
+// MinTimer is the shortest AckWait and WorkerTTL a queue takes: workers
+// act every third of them (InProgress, heartbeats).
+const MinTimer = time.Second
+
 // Open makes (or updates) the queue's stream, consumer and buckets on nc's
-// JetStream and returns a handle.
+// JetStream and returns a handle. AckWait and WorkerTTL, when set, must be
+// at least MinTimer.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ack wait", cfg.AckWait}, {"worker TTL", cfg.WorkerTTL}} {
+		if d.v != 0 && d.v < MinTimer {
+			return nil, &Error{Op: "config", Err: fmt.Errorf("%s %v is shorter than %v", d.name, d.v, MinTimer)}
+		}
+	}
 	cfg = cfg.withDefaults()
 	js, err := jetstream.New(nc)
 	if err != nil {

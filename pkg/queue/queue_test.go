@@ -752,3 +752,24 @@ func TestHardStopPreparingWithServerAway(t *testing.T) {
 		t.Errorf("%d sends after the server went away", len(fk.sends))
 	}
 }
+
+// TestOpenRefusesTinyTimers: an ack wait or worker TTL under MinTimer is a
+// configuration error (before, Open took PREP_QUEUE_ACK_WAIT=2ns and the
+// worker panicked at its first row: "non-positive interval for
+// NewTicker", every third of the ack wait being 0).
+func TestOpenRefusesTinyTimers(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, err := Connect(srv.URL(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, c := range []Config{{AckWait: 2}, {WorkerTTL: 2}, {AckWait: MinTimer - 1}} {
+		if _, err := Open(context.Background(), nc, c); err == nil {
+			t.Errorf("Open(%+v): no error", c)
+		}
+	}
+	if _, err := Open(context.Background(), nc, Config{AckWait: MinTimer, WorkerTTL: MinTimer}); err != nil {
+		t.Errorf("Open at MinTimer: %v", err)
+	}
+}
