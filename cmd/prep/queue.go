@@ -104,6 +104,9 @@ type queueBatchFlags struct {
 // runQueueBatch submits a manifest to a queue and (unless detached) waits
 // for its rows, then reports as a local batch does.
 func runQueueBatch(ctx context.Context, e *env, url string, m *pipeline.Manifest, f queueBatchFlags) error {
+	if err := checkRate(f.rate); err != nil {
+		return err
+	}
 	opts := queue.SubmitOptions{Batch: f.batch, ResendUnknown: f.resendUnknown, Split: f.split, Link: f.link, Jobs: f.jobs}
 	if f.rate > 0 {
 		opts.Rate = map[send.Provider]float64{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -59,6 +60,15 @@ func (f *stageFlags) linkUpload() (bool, error) {
 	return false, usageErrorf("--upload %q: want provider or s3", *f.upload)
 }
 
+// checkRate refuses a --rate that is not a number of messages per second
+// (NaN, infinite or negative; 0 is the provider's default).
+func checkRate(r float64) error {
+	if math.IsNaN(r) || math.IsInf(r, 0) || r < 0 {
+		return usageErrorf("--rate %v: want messages per second (0: the provider's default)", r)
+	}
+	return nil
+}
+
 // allProviders are the providers in the CLI's order.
 func allProviders() []send.Provider { return []send.Provider{send.Meta, send.D360, send.Infobip} }
 
@@ -82,6 +92,9 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []send.
 		if p == send.Infobip {
 			needLink = true
 		}
+	}
+	if err := checkRate(*f.rate); err != nil {
+		return nil, err
 	}
 	var sendOpts []send.Option
 	if *f.rate > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -771,5 +772,24 @@ func TestOpenRefusesTinyTimers(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), nc, Config{AckWait: MinTimer, WorkerTTL: MinTimer}); err != nil {
 		t.Errorf("Open at MinTimer: %v", err)
+	}
+}
+
+// TestSubmitRefusesBadRate: a rate that is not a positive finite number
+// is refused by Submit, and nothing is queued. Before, --rate Inf (or
+// NaN) stored an empty batch spec (json.Marshal's error was dropped):
+// every worker failed to read it, handed each row back until its last
+// delivery and failed it ("its settings: unexpected end of JSON input").
+func TestSubmitRefusesBadRate(t *testing.T) {
+	_, _, q := testQueue(t)
+	m := manifest(t, 1, 2)
+	for _, r := range []float64{math.Inf(1), math.NaN(), -1} {
+		sub, err := q.Submit(context.Background(), m, SubmitOptions{Rate: map[send.Provider]float64{send.Meta: r}})
+		if err == nil {
+			t.Errorf("rate %v: submitted %d rows", r, sub.Queued)
+		}
+	}
+	if n, err := q.stream.Info(context.Background()); err != nil || n.State.Msgs != 0 {
+		t.Errorf("stream after refused submissions: %v messages, %v", n.State.Msgs, err)
 	}
 }

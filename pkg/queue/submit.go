@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -78,6 +79,13 @@ func (q *Queue) Submit(ctx context.Context, m *pipeline.Manifest, opts SubmitOpt
 	start := time.Now()
 	opts = submitDefaults(m, opts)
 	batch := BatchName(opts.Batch)
+	for p, r := range opts.Rate {
+		// A rate the spec cannot hold (JSON has no Inf or NaN) would leave
+		// every worker unable to read the batch's settings.
+		if !(r > 0) || math.IsInf(r, 0) {
+			return nil, &Error{Op: "submit " + batch, Err: fmt.Errorf("rate %v for %s: not a positive number of messages per second", r, p)}
+		}
+	}
 	sub := &Submission{Batch: batch, Manifest: m, Start: start, Rows: make([]SubmittedRow, len(m.Rows))}
 
 	// 1. Recipients, then the content of every distinct source.
@@ -267,8 +275,11 @@ func keyRows(sub *Submission, tos []string, srcs map[string]*sourceSum, link boo
 
 // putBatch stores the batch's spec for the workers.
 func (q *Queue) putBatch(ctx context.Context, spec BatchSpec) error {
-	b, _ := json.Marshal(spec)
-	_, err := retry(ctx, func() (uint64, error) { return q.batches.Put(ctx, spec.Name, b) })
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	_, err = retry(ctx, func() (uint64, error) { return q.batches.Put(ctx, spec.Name, b) })
 	return err
 }
 
