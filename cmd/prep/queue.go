@@ -168,6 +168,29 @@ func runQueueBatch(ctx context.Context, e *env, url string, m *pipeline.Manifest
 	return nil
 }
 
+// queueRowMessage is the message a status came for of a queue row's part
+// in doubt (its last): by its client message id (Infobip), else by the
+// row's key carried as callback data — not a message of the row's parts
+// already sent (a split row's parts all carry its key), nor of an earlier
+// send of the same row key (another batch: its statuses began before this
+// row was queued).
+func queueRowMessage(ix *status.Index, row queue.Row) (string, bool) {
+	if row.ClientID != "" {
+		if m, ok := ix.Message(row.ClientID); ok && m.ID != "" {
+			return m.ID, true
+		}
+	}
+	refs := make([]status.Ref, 0, len(row.IDs)+1)
+	for _, id := range row.IDs {
+		refs = append(refs, status.Ref{ID: id})
+	}
+	refs = append(refs, status.Ref{CallbackData: row.Key, NotBefore: row.Queued})
+	if parts := ix.Row(refs...).Parts; parts[len(parts)-1].ID != "" {
+		return parts[len(parts)-1].ID, true
+	}
+	return "", false
+}
+
 // resolveQueueUnknown makes sent the unknown rows a status was stored for
 // (by the row's key as callback data, or Infobip's messageId), then reads
 // the rows again.
@@ -176,26 +199,7 @@ func resolveQueueUnknown(ctx context.Context, e *env, q *queue.Queue, sub *queue
 	if err != nil {
 		return nil, err
 	}
-	n, err := q.ResolveUnknown(ctx, sub, func(row queue.Row) (string, bool) {
-		if row.ClientID != "" {
-			if m, ok := r.Message(row.ClientID); ok && m.ID != "" {
-				return m.ID, true
-			}
-		}
-		// Not a message of the row's parts already sent (a split row's
-		// parts all carry its key), nor of an earlier send of the same row
-		// key (another batch: its statuses began before this row was
-		// queued).
-		refs := make([]status.Ref, 0, len(row.IDs)+1)
-		for _, id := range row.IDs {
-			refs = append(refs, status.Ref{ID: id})
-		}
-		refs = append(refs, status.Ref{CallbackData: row.Key, NotBefore: row.Queued})
-		if parts := r.Row(refs...).Parts; parts[len(parts)-1].ID != "" {
-			return parts[len(parts)-1].ID, true
-		}
-		return "", false
-	})
+	n, err := q.ResolveUnknown(ctx, sub, func(row queue.Row) (string, bool) { return queueRowMessage(r.Index, row) })
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/queue"
 	"github.com/prep-audio/prep/pkg/send"
 	"github.com/prep-audio/prep/pkg/status"
 )
@@ -581,4 +582,34 @@ func TestStatusCallbackOfAnotherBatch(t *testing.T) {
 	}
 	st.Close()
 	check("delivered", "wamid.today")
+}
+
+// TestQueueRowMessage: a queue row in doubt is resolved by its own
+// message's statuses only — not by those of its parts already sent (a
+// split row's parts all carry its key: before, its first part's message
+// was taken for the last part), nor by an earlier batch's send of the
+// same row key (statuses older than the row's queueing).
+func TestQueueRowMessage(t *testing.T) {
+	st, err := status.OpenStore(filepath.Join(t.TempDir(), "s.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	queued := time.Date(2026, 3, 19, 10, 0, 0, 0, time.UTC)
+	key := fmt.Sprintf("%032x", 7)
+	add := func(id string, at time.Time) {
+		if err := st.Append(context.Background(), []status.Event{{Provider: status.Meta, MessageID: id, Status: status.Delivered, Time: at, CallbackData: key}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("wamid.yesterday", queued.Add(-24*time.Hour))
+	add("wamid.part1", queued.Add(time.Minute))
+	row := queue.Row{Key: key, Provider: send.Meta, State: queue.StateUnknown, Part: 1, Parts: 2, IDs: []string{"wamid.part1"}, Queued: queued}
+	if id, ok := queueRowMessage(st.Index, row); ok {
+		t.Errorf("resolved by %s: neither yesterday's message nor part 1's is part 2's", id)
+	}
+	add("wamid.part2", queued.Add(2*time.Minute))
+	if id, ok := queueRowMessage(st.Index, row); !ok || id != "wamid.part2" {
+		t.Errorf("resolved by %q %v, want wamid.part2", id, ok)
+	}
 }
