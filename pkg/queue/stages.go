@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/send"
@@ -75,14 +76,24 @@ func (s PipelineStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepa
 	out.After = prep.OutBytes()
 	t0 := time.Now()
 	defer func() { out.Timing.Upload = time.Since(t0) }()
-	for _, d := range req.Dests {
-		refs, err := s.P.Upload(ctx, prep, send.Provider(d), d == pipeline.Destination(send.Infobip, true))
-		if err != nil {
-			return out, err
-		}
-		out.Media[d] = refs
+	// Every destination at once, as the local batch's upload stage does
+	// (the worker holds a transcode slot meanwhile).
+	media := make([][]upload.Ref, len(req.Dests))
+	var g errgroup.Group
+	for i, d := range req.Dests {
+		g.Go(func() error {
+			refs, err := s.P.Upload(ctx, prep, send.Provider(d), d == pipeline.Destination(send.Infobip, true))
+			media[i] = refs
+			return err
+		})
 	}
-	return out, nil
+	err = g.Wait()
+	for i, d := range req.Dests {
+		if media[i] != nil {
+			out.Media[d] = media[i]
+		}
+	}
+	return out, err
 }
 
 // Send sends one part through the pipeline's send step: no receipt or an
