@@ -327,6 +327,35 @@ func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, f fun
 	}
 }
 
+// updateFrom is update starting from v at revision rev, as read a moment
+// ago: no read first (one round trip fewer). When f refuses v or the key
+// changed since, it reads and goes on as update does. f gets a copy of v.
+func updateFrom[T any](ctx context.Context, kv jetstream.KeyValue, key string, v T, rev uint64, f func(v *T, exists bool) error) (T, uint64, error) {
+	if rev != 0 {
+		var c T // a deep copy: f may change v's maps and slices
+		if b, err := json.Marshal(v); err == nil && json.Unmarshal(b, &c) == nil && f(&c, true) == nil {
+			nb, err := json.Marshal(c)
+			if err != nil {
+				return c, 0, err
+			}
+			opCtx, cancel := context.WithTimeout(ctx, opTimeout)
+			nrev, err := kv.Update(opCtx, key, nb, rev)
+			cancel()
+			switch {
+			case err == nil:
+				return c, nrev, nil
+			case errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+				// Changed meanwhile: read it again.
+			case ctx.Err() != nil:
+				return c, 0, ctx.Err()
+			default:
+				return c, 0, err // unknown whether it landed: the caller decides (as update's)
+			}
+		}
+	}
+	return update(ctx, kv, key, f)
+}
+
 // createOrUpdate is update for a key that is most likely new (a row a
 // submission makes): it creates the key from f's zero value first — one
 // round trip where update reads first — and reads and updates it as update

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/inspect"
@@ -135,7 +136,9 @@ func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key string, ttl ti
 		var holder string
 		var done []upload.Ref
 		var failed string
-		_, _, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
+		var seen Recording // as read: the claim starts from it
+		_, seenRev, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
+			seen = *r
 			if m := r.media(row.Dest, ttl); m != nil {
 				done = m
 				return errWait
@@ -196,7 +199,7 @@ func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key string, ttl ti
 		if mine {
 			w.logf("recording %s: the bucket says this worker claimed it, but nothing here prepares it (a lost answer): taking it again", key)
 		}
-		m, err, retry := w.claimAndPrepareSlot(ctx, hard, key, holder, row)
+		m, err, retry := w.claimAndPrepareSlot(ctx, hard, key, holder, row, seen, seenRev)
 		w.stopPreparing(key)
 		if !retry {
 			return m, err
@@ -236,23 +239,27 @@ func (w *Worker) stopPreparing(key string) {
 }
 
 // claimAndPrepareSlot is claimAndPrepare in one of the worker's transcode
-// slots.
-func (w *Worker) claimAndPrepareSlot(ctx, hard context.Context, key, prev string, row *Row) ([]upload.Ref, error, bool) {
+// slots, given back once the recording is prepared (storing the outcome
+// needs none).
+func (w *Worker) claimAndPrepareSlot(ctx, hard context.Context, key, prev string, row *Row, seen Recording, seenRev uint64) ([]upload.Ref, error, bool) {
 	if err := w.prep.Acquire(ctx, 1); err != nil {
 		return nil, err, false
 	}
-	defer w.prep.Release(1)
-	return w.claimAndPrepare(ctx, hard, key, prev, row)
+	var once sync.Once
+	release := func() { once.Do(func() { w.prep.Release(1) }) }
+	defer release()
+	return w.claimAndPrepare(ctx, hard, key, prev, row, seen, seenRev, release)
 }
 
-// claimAndPrepare takes the claim on key (from prev, "" or a dead worker)
-// and, when it got it, prepares the recording for every destination
-// wanted. retry is true when the claim went to someone else meanwhile.
+// claimAndPrepare takes the claim on key (from prev, "" or a dead worker;
+// starting from the entry seen at seenRev) and, when it got it, prepares
+// the recording for every destination wanted, calling prepared when that
+// is done. retry is true when the claim went to someone else meanwhile.
 // Storing the outcome goes on after ctx ends, until hard does
 // (outcomeContext).
-func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, prev string, row *Row) ([]upload.Ref, error, bool) {
+func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, prev string, row *Row, seen Recording, seenRev uint64, prepared func()) ([]upload.Ref, error, bool) {
 	ttl := w.q.cfg.MediaTTL
-	rec, _, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
+	rec, claimRev, err := updateFrom(ctx, w.q.recs, key, seen, seenRev, func(r *Recording, exists bool) error {
 		if !exists || r.media(row.Dest, ttl) != nil || r.Error != "" || r.Worker != prev {
 			return errConflict
 		}
@@ -274,6 +281,7 @@ func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, prev string, ro
 		}
 	}
 	prep, perr := w.prepare(ctx, &rec, dests)
+	prepared()
 	// Store the outcome (or, when stopped, just release the claim) —
 	// even if ctx ended: a claim left behind waits for the heartbeat TTL
 	// (and a stopped hard worker's is taken over once its liveness key is
@@ -281,7 +289,7 @@ func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, prev string, ro
 	sctx, cancel := outcomeContext(hard)
 	defer cancel()
 	var out []upload.Ref
-	stored, _, err := update(sctx, w.q.recs, key, func(r *Recording, exists bool) error {
+	stored, _, err := updateFrom(sctx, w.q.recs, key, rec, claimRev, func(r *Recording, exists bool) error {
 		if r.Worker == w.id {
 			r.Worker = ""
 		}
