@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/sandbox"
+	"github.com/prep-audio/prep/pkg/status"
 )
 
 // hostileName is a file name with a newline and a terminal escape sequence.
@@ -105,5 +107,31 @@ func TestEscapeControls(t *testing.T) {
 		if got := escapeControls(in); got != want {
 			t.Errorf("escapeControls(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A webhook body's message id and error text are the sender's bytes:
+// prep webhooks prints each event on one line of its own, with no
+// terminal escape sequence. (Before: a message id "x\x1b[2J\n2026… forged"
+// cleared the terminal and printed a second, forged event line.)
+func TestWebhookEventLinesEscapeControls(t *testing.T) {
+	var out strings.Builder
+	p := &eventPrinter{human: &out}
+	at := time.Date(2026, 3, 18, 10, 0, 0, 0, time.UTC)
+	p.stored(status.Infobip, []status.Event{
+		{Provider: status.Infobip, MessageID: "x\x1b[2J\n2026-03-18T10:00:00Z infobip   read      forged", Status: status.Delivered, Time: at},
+		{Provider: status.Meta, MessageID: "wamid.1", Status: status.Failed, Time: at,
+			Error: &status.Failure{Code: 131053, Title: "Media\rupload\x07error", Advice: "re-upload"}},
+	}, nil)
+	p.rejected(status.Meta, 401, "bad signature \x1b]0;title\x07")
+	got := out.String()
+	if n := strings.Count(got, "\n"); n != 3 {
+		t.Errorf("%d lines for 3 events, want 3:\n%s", n, got)
+	}
+	if strings.ContainsAny(got, "\x1b\r\x07") {
+		t.Errorf("control characters printed: %q", got)
+	}
+	if !strings.Contains(got, `"x\x1b[2J\n2026`) {
+		t.Errorf("the message id is not shown quoted: %q", got)
 	}
 }

@@ -240,9 +240,11 @@ func (p *eventPrinter) stored(prov status.Provider, evs []status.Event, raw *sta
 		if t.IsZero() {
 			t = ev.Received
 		}
-		fmt.Fprintf(&hb, "%s %-9s %-9s %s", t.Format(time.RFC3339), ev.Provider, ev.Status, ev.MessageID)
+		// The message id and the error's text come from the body: a
+		// line of their own, never a terminal's escape sequence.
+		fmt.Fprintf(&hb, "%s %-9s %-9s %s", t.Format(time.RFC3339), ev.Provider, ev.Status, quoteName(ev.MessageID))
 		if ev.Error != nil {
-			fmt.Fprintf(&hb, " — %d %s (%s)", ev.Error.Code, ev.Error.Text(), ev.Error.Advice)
+			fmt.Fprintf(&hb, " — %d %s (%s)", ev.Error.Code, escapeControls(ev.Error.Text()), escapeControls(ev.Error.Advice))
 		}
 		hb.WriteByte('\n')
 		if p.json != nil {
@@ -251,7 +253,7 @@ func (p *eventPrinter) stored(prov status.Provider, evs []status.Event, raw *sta
 		}
 	}
 	if raw != nil {
-		fmt.Fprintf(&hb, "%s %-9s kept for inspection: %s (%d bytes)\n", raw.Received.Format(time.RFC3339), raw.Provider, raw.Reason, len(raw.Body))
+		fmt.Fprintf(&hb, "%s %-9s kept for inspection: %s (%d bytes)\n", raw.Received.Format(time.RFC3339), raw.Provider, escapeControls(raw.Reason), len(raw.Body))
 		if p.json != nil {
 			b, _ := json.Marshal(map[string]any{"kind": "raw", "provider": raw.Provider, "received": raw.Received, "reason": raw.Reason, "bytes": len(raw.Body)})
 			jb = append(append(jb, b...), '\n')
@@ -268,7 +270,7 @@ func (p *eventPrinter) stored(prov status.Provider, evs []status.Event, raw *sta
 func (p *eventPrinter) rejected(prov status.Provider, code int, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.human, "%s %-9s refused %d: %s\n", time.Now().UTC().Format(time.RFC3339), prov, code, why)
+	fmt.Fprintf(p.human, "%s %-9s refused %d: %s\n", time.Now().UTC().Format(time.RFC3339), prov, code, escapeControls(why))
 }
 
 func runWebhooksRegister(ctx context.Context, e *env, args []string) error {
