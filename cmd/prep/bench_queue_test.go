@@ -29,9 +29,9 @@ import (
 //	(b) prep worker --queue nats://… (one, started and ready beforehand)
 //	    prep batch --queue nats://… --manifest M --report R
 //
-// against a fresh in-process sandbox each (`--sandbox URL`, fresh media-id
-// caches, a fresh queue prefix: nothing is shared or deduplicated between
-// the two), --jobs 2 both ways, client rate limits off (--rate 1000000 on
+// against a fresh in-process sandbox each (PREP_SANDBOX_URL, what
+// --sandbox sets; fresh media-id caches, a fresh queue prefix: nothing is
+// shared or deduplicated between the two), --jobs 2 both ways, client rate limits off (--rate 1000000 on
 // every command, so the sends are not what is timed). The order of (a) and
 // (b) alternates between iterations. PREP_BENCH_WORKER_FLAGS adds flags to
 // the worker's (e.g. "--concurrency 128").
@@ -48,8 +48,11 @@ import (
 // the submitter and the nats-server's /proc counters for the queue).
 //
 // Both reports are checked — every row sent, with a message the sandbox
-// holds, one message per recipient, the same rows — so a broken run fails
-// instead of being measured.
+// holds, one message per recipient, the same rows — and the worker's own
+// count (each recording prepared once, every row sent), so a broken run
+// fails instead of being measured. Each iteration is logged: wall and CPU
+// times, when the submitter said it submitted, and when the messages went
+// out (first, quartiles, last).
 func BenchmarkQueueCLIVsLocal(b *testing.B) {
 	benchQueueCLIVsLocal(b, 20, 600, 8)
 }
