@@ -125,3 +125,22 @@ func ExampleRowKeys() {
 	// 437c29e804c37f83a4709a879f4d0b03
 	// 7de0c6467a1bd0bd66bc5052524f1a42
 }
+
+// Which account a media id uploaded for items through a provider belongs
+// to (Meta's media ids are usable only by the phone number that uploaded
+// them): what the media-id cache and prep's queue key media on.
+func ExamplePipeline_MediaAccount() {
+	meta, _ := send.NewMeta(send.WithBaseURL("http://127.0.0.1:9"), send.WithToken("token"), send.WithPhoneNumberID("100000000000001"))
+	media, _ := upload.NewMedia(meta, nil)
+	p, _ := pipeline.New(pipeline.Config{
+		Senders: map[send.Provider]send.Sender{send.Meta: meta},
+		Media:   map[send.Provider]upload.Uploader{send.Meta: media},
+	})
+	k, ok := p.MediaAccount(send.Meta)
+	fmt.Println(k.Account, ok)
+	_, ok = p.MediaAccount(send.Infobip) // by link only: no media endpoint
+	fmt.Println(ok)
+	// Output:
+	// 100000000000001 true
+	// false
+}

@@ -146,6 +146,18 @@ func destFor(pv send.Provider, link bool) destination {
 // (its media endpoint). One upload per recording and destination.
 func Destination(pv send.Provider, link bool) string { return string(destFor(pv, link)) }
 
+// MediaAccount is the media-id cache key of pv's media endpoint without
+// content (upload.MediaUploader.CacheKey with no SHA-256: provider,
+// endpoint and account), the one definition of which account a media id
+// uploaded there belongs to. false when pv has no media uploader, or one
+// that does not say (not an *upload.MediaUploader).
+func (p *Pipeline) MediaAccount(pv send.Provider) (upload.CacheKey, bool) {
+	if k, ok := p.media[pv].(interface{ CacheKey(string) upload.CacheKey }); ok {
+		return k.CacheKey(""), true
+	}
+	return upload.CacheKey{}, false
+}
+
 // Upload puts every prepared file where messages through pv fetch it (the
 // link host for Infobip or when link is set, else pv's media endpoint),
 // in part order. Errors are *StageError.
