@@ -25,7 +25,12 @@
 //     stores the media ids and URLs there; other workers wait for the
 //     result, or take the claim over when its holder is gone. The entries
 //     expire after MediaTTL, so they are also the media-id cache shared by
-//     every worker and every batch.
+//     every worker and every batch. A media id of Meta or 360dialog is
+//     usable only by the account that uploaded it, so media are kept per
+//     destination and account (Stages.MediaAccount: "meta@ACCOUNT"), and a
+//     worker uploads once for its own account what another account's
+//     worker uploaded; link URLs are not account-bound and shared by all.
+//     Media kept by destination alone (before accounts) are not used.
 //   - Workers: a KV bucket of liveness keys with a TTL, refreshed by each
 //     worker's heartbeat; a claim or a "sending" row whose worker key is
 //     gone belongs to a dead worker.

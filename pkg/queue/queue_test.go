@@ -33,9 +33,25 @@ type fakeStages struct {
 	// prepareHook, when set, is called first: a non-nil error is returned.
 	prepareHook func(ctx context.Context, req PrepareRequest) error
 	parts       int // media parts per prepared destination (1 when 0)
+	// account, when set, is the account of the fake's media endpoints
+	// (MediaAccount): its media ids start with it, as a media id is one
+	// account's. prepDests counts uploads by file name and destination.
+	account   string
+	prepDests map[string]int
 }
 
-func newFake() *fakeStages { return &fakeStages{prepares: map[string]int{}} }
+func newFake() *fakeStages {
+	return &fakeStages{prepares: map[string]int{}, prepDests: map[string]int{}}
+}
+
+// MediaAccount is the fake's account for a media endpoint, "" for the
+// link host (not account-bound).
+func (f *fakeStages) MediaAccount(dest string) string {
+	if dest == pipeline.Destination(send.Infobip, true) {
+		return ""
+	}
+	return f.account
+}
 
 func (f *fakeStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared, error) {
 	f.mu.Lock()
@@ -58,8 +74,14 @@ func (f *fakeStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared
 	parts := max(f.parts, 1)
 	f.mu.Unlock()
 	for _, d := range req.Dests {
+		f.mu.Lock()
+		f.prepDests[filepath.Base(req.Path)+"|"+d]++
+		f.mu.Unlock()
 		for i := range parts {
 			id := fmt.Sprintf("%s-%s", d, filepath.Base(req.Path))
+			if a := f.MediaAccount(d); a != "" {
+				id = a + ":" + id
+			}
 			if i > 0 {
 				id += fmt.Sprintf("-part%d", i)
 			}

@@ -25,7 +25,10 @@ type Recording struct {
 	Profile transcode.Profile `json:"profile"`
 	Source  string            `json:"source"` // where to fetch it (any row's file)
 	Split   bool              `json:"split,omitempty"`
-	Want    []string          `json:"want"` // destinations asked for
+	// Want are the destinations asked for: plain destination names (as
+	// submitted: every worker serves them for its own account) or media
+	// keys (a worker's own want, see Worker.mediaKey).
+	Want []string `json:"want"`
 	// Worker holds the claim ("" when none); ClaimedAt is when it took it.
 	Worker    string    `json:"worker,omitempty"`
 	ClaimedAt time.Time `json:"claimed_at,omitempty"`
@@ -33,7 +36,11 @@ type Recording struct {
 	// recording (or began to). Prepared counts those that prepared it.
 	Claims   int `json:"claims"`
 	Prepared int `json:"prepared,omitempty"`
-	// Uploads counts upload passes per destination.
+	// Uploads counts upload passes and Media holds the uploads by media
+	// key: "meta@ACCOUNT" for a provider's media endpoint (a media id is
+	// usable only by the account that uploaded it), the destination alone
+	// for the link host. An entry at a plain "meta" (written before media
+	// were keyed by account) is nobody's: never used.
 	Uploads map[string]int                `json:"uploads,omitempty"`
 	Media   map[string][]MediaRef         `json:"media,omitempty"`
 	Error   string                        `json:"error,omitempty"` // the last claim failed; resubmitting clears it
@@ -48,9 +55,9 @@ type MediaRef struct {
 	At time.Time `json:"at"`
 }
 
-// media returns the uploaded parts for d, when fresh.
-func (r *Recording) media(d string, ttl time.Duration) []upload.Ref {
-	refs := r.Media[d]
+// media returns the uploaded parts at media key k, when fresh.
+func (r *Recording) media(k string, ttl time.Duration) []upload.Ref {
+	refs := r.Media[k]
 	if len(refs) == 0 {
 		return nil
 	}
@@ -76,26 +83,45 @@ func (e *RecordingError) Error() string { return e.Msg }
 // errWait is returned inside update to give up without writing.
 var errWait = errors.New("wait")
 
+// mediaKey is where the recordings bucket keeps this worker's media for
+// dest: dest and the account its stages upload to ("meta@ACCOUNT"), as
+// Meta's and 360dialog's media ids are usable only by the account that
+// uploaded them; dest alone when its uploads are not account-bound (the
+// link host: a URL anyone fetches).
+func (w *Worker) mediaKey(dest string) string {
+	if a := w.stages.MediaAccount(dest); a != "" {
+		return dest + "@" + a
+	}
+	return dest
+}
+
+// destOf is a media key's (or a plain want's) destination.
+func destOf(k string) string {
+	d, _, _ := strings.Cut(k, "@")
+	return d
+}
+
 // media returns the media for row's recording at row's destination,
 // preparing it under a claim when nobody has, waiting for the holder of
 // the claim otherwise, and taking the claim over when the holder is gone.
 func (w *Worker) media(ctx, hard context.Context, row *Row) ([]upload.Ref, error) {
 	key := ContentKey(row.SHA256, row.Profile)
 	ttl := w.q.cfg.MediaTTL
-	if m, ok := w.cachedMedia(key, row.Dest, ttl); ok {
+	mk := w.mediaKey(row.Dest)
+	if m, ok := w.cachedMedia(key, mk, ttl); ok {
 		return m, nil
 	}
-	m, err := w.mediaOf(ctx, hard, row, key, ttl)
+	m, err := w.mediaOf(ctx, hard, row, key, mk, ttl)
 	if err == nil {
-		w.cacheMedia(key, row.Dest, m)
+		w.cacheMedia(key, mk, m)
 	}
 	return m, err
 }
 
-// cachedMedia is the worker's own copy of a recording's media at a
-// destination, when it has one.
-func (w *Worker) cachedMedia(key, dest string, ttl time.Duration) ([]upload.Ref, bool) {
-	if v, ok := w.mediaCache.Load(key + "|" + dest); ok {
+// cachedMedia is the worker's own copy of a recording's media at a media
+// key (destination and account), when it has one.
+func (w *Worker) cachedMedia(key, mk string, ttl time.Duration) ([]upload.Ref, bool) {
+	if v, ok := w.mediaCache.Load(key + "|" + mk); ok {
 		// An hour at most: the bucket's entry says how old the upload is.
 		if me := v.(mediaEntry); time.Since(me.at) < min(ttl, time.Hour) {
 			return me.refs, true
@@ -104,18 +130,20 @@ func (w *Worker) cachedMedia(key, dest string, ttl time.Duration) ([]upload.Ref,
 	return nil, false
 }
 
-func (w *Worker) cacheMedia(key, dest string, refs []upload.Ref) {
-	w.mediaCache.Store(key+"|"+dest, mediaEntry{refs, time.Now()})
+func (w *Worker) cacheMedia(key, mk string, refs []upload.Ref) {
+	w.mediaCache.Store(key+"|"+mk, mediaEntry{refs, time.Now()})
 }
 
-// mediaEntry is a worker's own copy of a recording's media at a
-// destination (what the recordings bucket says; valid for MediaTTL).
+// mediaEntry is a worker's own copy of a recording's media at a media key
+// (what the recordings bucket says; valid for MediaTTL).
 type mediaEntry struct {
 	refs []upload.Ref
 	at   time.Time
 }
 
-func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key string, ttl time.Duration) ([]upload.Ref, error) {
+// mediaOf is media's work past the worker's cache; mk is the row's media
+// key (w.mediaKey(row.Dest)).
+func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key, mk string, ttl time.Duration) ([]upload.Ref, error) {
 	backoff := 50 * time.Millisecond
 	for {
 		if err := ctx.Err(); err != nil {
@@ -129,7 +157,7 @@ func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key string, ttl ti
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
-			if m, ok := w.cachedMedia(key, row.Dest, ttl); ok {
+			if m, ok := w.cachedMedia(key, mk, ttl); ok {
 				return m, nil
 			}
 		}
@@ -139,7 +167,7 @@ func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key string, ttl ti
 		var seen Recording // as read: the claim starts from it
 		_, seenRev, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
 			seen = *r
-			if m := r.media(row.Dest, ttl); m != nil {
+			if m := r.media(mk, ttl); m != nil {
 				done = m
 				return errWait
 			}
@@ -150,10 +178,12 @@ func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key string, ttl ti
 			if !exists {
 				r.Content, r.SHA256, r.Profile, r.Source, r.Split = key, row.SHA256, row.Profile, row.Source, row.Split
 			}
-			if !slices.Contains(r.Want, row.Dest) {
-				// Not submitted this way (or expired): record the want,
-				// then look again.
-				r.Want = append(r.Want, row.Dest)
+			if !slices.Contains(r.Want, row.Dest) && !slices.Contains(r.Want, mk) {
+				// Not submitted this way (or expired), nor wanted by
+				// this account: record its own want, then look again.
+				// (A plain want is served by any claimer for its own
+				// account: claimAndPrepare.)
+				r.Want = append(r.Want, mk)
 				holder = "-"
 				return nil
 			}
@@ -191,7 +221,7 @@ func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key string, ttl ti
 			case <-ended:
 			case <-ctx.Done():
 			}
-			if m, ok := w.cachedMedia(key, row.Dest, ttl); ok {
+			if m, ok := w.cachedMedia(key, mk, ttl); ok {
 				return m, nil
 			}
 			continue
@@ -199,7 +229,7 @@ func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key string, ttl ti
 		if mine {
 			w.logf("recording %s: the bucket says this worker claimed it, but nothing here prepares it (a lost answer): taking it again", key)
 		}
-		m, err, retry := w.claimAndPrepareSlot(ctx, hard, key, holder, row, seen, seenRev)
+		m, err, retry := w.claimAndPrepareSlot(ctx, hard, key, mk, holder, row, seen, seenRev)
 		w.stopPreparing(key)
 		if !retry {
 			return m, err
@@ -241,26 +271,29 @@ func (w *Worker) stopPreparing(key string) {
 // claimAndPrepareSlot is claimAndPrepare in one of the worker's transcode
 // slots, given back once the recording is prepared (storing the outcome
 // needs none).
-func (w *Worker) claimAndPrepareSlot(ctx, hard context.Context, key, prev string, row *Row, seen Recording, seenRev uint64) ([]upload.Ref, error, bool) {
+func (w *Worker) claimAndPrepareSlot(ctx, hard context.Context, key, mk, prev string, row *Row, seen Recording, seenRev uint64) ([]upload.Ref, error, bool) {
 	if err := w.prep.Acquire(ctx, 1); err != nil {
 		return nil, err, false
 	}
 	var once sync.Once
 	release := func() { once.Do(func() { w.prep.Release(1) }) }
 	defer release()
-	return w.claimAndPrepare(ctx, hard, key, prev, row, seen, seenRev, release)
+	return w.claimAndPrepare(ctx, hard, key, mk, prev, row, seen, seenRev, release)
 }
 
 // claimAndPrepare takes the claim on key (from prev, "" or a dead worker;
 // starting from the entry seen at seenRev) and, when it got it, prepares
-// the recording for every destination wanted, calling prepared when that
-// is done. retry is true when the claim went to someone else meanwhile.
+// the recording for every destination wanted that this worker serves and
+// has no media for — a plain want for its own account, a want of another
+// account not at all (left to a worker of that account) — calling
+// prepared when that is done. It returns the media at mk (the row's media
+// key). retry is true when the claim went to someone else meanwhile.
 // Storing the outcome goes on after ctx ends, until hard does
 // (outcomeContext).
-func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, prev string, row *Row, seen Recording, seenRev uint64, prepared func()) ([]upload.Ref, error, bool) {
+func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, mk, prev string, row *Row, seen Recording, seenRev uint64, prepared func()) ([]upload.Ref, error, bool) {
 	ttl := w.q.cfg.MediaTTL
 	rec, claimRev, err := updateFrom(ctx, w.q.recs, key, seen, seenRev, func(r *Recording, exists bool) error {
-		if !exists || r.media(row.Dest, ttl) != nil || r.Error != "" || r.Worker != prev {
+		if !exists || r.media(mk, ttl) != nil || r.Error != "" || r.Worker != prev {
 			return errConflict
 		}
 		r.Worker, r.ClaimedAt = w.id, time.Now().UTC()
@@ -275,8 +308,15 @@ func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, prev string, ro
 	}
 	w.stats.claims.Add(1)
 	var dests []string
-	for _, d := range rec.Want {
-		if rec.media(d, ttl) == nil {
+	keys := map[string]string{} // destination → this worker's media key
+	for _, k := range rec.Want {
+		d := destOf(k)
+		own := w.mediaKey(d)
+		if k != d && k != own {
+			continue // another account's want
+		}
+		if _, ok := keys[d]; !ok && rec.media(own, ttl) == nil {
+			keys[d] = own
 			dests = append(dests, d)
 		}
 	}
@@ -306,8 +346,12 @@ func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, prev string, ro
 				for i, m := range ms {
 					refs[i] = MediaRef{Ref: m, At: now}
 				}
-				r.Media[d] = refs
-				r.Uploads[d]++
+				k, ok := keys[d]
+				if !ok {
+					k = w.mediaKey(d)
+				}
+				r.Media[k] = refs
+				r.Uploads[k]++
 			}
 			r.Timing.Inspect += prep.Timing.Inspect
 			r.Timing.Transcode += prep.Timing.Transcode
@@ -320,17 +364,20 @@ func (w *Worker) claimAndPrepare(ctx, hard context.Context, key, prev string, ro
 		if prep != nil && perr == nil {
 			r.Prepared++
 		}
-		out = r.media(row.Dest, ttl)
+		out = r.media(mk, ttl)
 		return nil
 	})
 	if err != nil {
 		w.logf("recording %s: storing the outcome: %v", key, err)
 	} else {
-		// Every destination's media, for this worker's rows waiting for
-		// them (and the rows to come).
-		for d := range stored.Media {
-			if m := stored.media(d, ttl); m != nil {
-				w.cacheMedia(key, d, m)
+		// Every destination's media this worker may use, for its rows
+		// waiting for them (and the rows to come); not other accounts'.
+		for k := range stored.Media {
+			if k != w.mediaKey(destOf(k)) {
+				continue
+			}
+			if m := stored.media(k, ttl); m != nil {
+				w.cacheMedia(key, k, m)
 			}
 		}
 	}

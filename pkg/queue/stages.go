@@ -22,6 +22,13 @@ type Stages interface {
 	// NewMessageID is the client message id for a send through p ("" when
 	// the provider takes none).
 	NewMessageID(p send.Provider) string
+	// MediaAccount names the account (without a secret) that Prepare's
+	// uploads to dest belong to: a media id of Meta or 360dialog is usable
+	// only by the account that uploaded it (one sent through another
+	// fails later, with a 131053 status), so the recordings bucket keeps
+	// media per destination and account. "" when dest's uploads are not
+	// bound to an account (the link host).
+	MediaAccount(dest string) string
 }
 
 // PrepareRequest is one recording to make fit and upload.
@@ -117,6 +124,21 @@ func (s PipelineStages) NewMessageID(p send.Provider) string {
 		return uuid.NewString()
 	}
 	return ""
+}
+
+// MediaAccount is the account of dest's media endpoint as the media-id
+// cache keys it (upload.MediaUploader.CacheKey: the account, and the
+// endpoint so that sandbox and production never mix), "" for the link host
+// or a media uploader that does not say.
+func (s PipelineStages) MediaAccount(dest string) string {
+	if dest == pipeline.Destination(send.Infobip, true) {
+		return ""
+	}
+	k, ok := s.P.MediaAccount(send.Provider(dest))
+	if !ok {
+		return ""
+	}
+	return k.Account + "@" + k.Endpoint
 }
 
 // refOf is an upload's media id, else its URL.

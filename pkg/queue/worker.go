@@ -77,7 +77,7 @@ type Worker struct {
 	// of reading the row again (one round trip fewer; a stale one only
 	// loses the race and reads).
 	known      map[string]knownRow
-	mediaCache sync.Map // content key + "|" + destination → mediaEntry
+	mediaCache sync.Map // content key + "|" + media key (destination and account) → mediaEntry
 	alive      func(ctx context.Context, id string) bool
 	aliveAt    map[string]time.Time
 	specs      map[string]*BatchSpec
