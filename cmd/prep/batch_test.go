@@ -176,13 +176,14 @@ func sendInFlight(sb *sandbox.Server) bool {
 // soon as ready returns true (nil: never).
 func runBatchProcessWhen(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sigs []syscall.Signal, ready func() bool) (int, string) {
 	t.Helper()
-	return runBatchProcessGap(t, bin, sb, manifest, report, sigs, 100*time.Millisecond, ready)
+	return runBatchProcessGap(t, bin, sb, manifest, report, sigs, 100*time.Millisecond, ready, nil)
 }
 
 // runBatchProcessGap is runBatchProcessWhen with the signals gap apart (0:
 // back to back, as `timeout` delivers one to the process and again to its
-// group).
-func runBatchProcessGap(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sigs []syscall.Signal, gap time.Duration, ready func() bool) (int, string) {
+// group). spread, when set, gets how long the signals took to send, first
+// to last: a loaded machine can stretch a gap.
+func runBatchProcessGap(t *testing.T, bin string, sb *sandbox.Server, manifest, report string, sigs []syscall.Signal, gap time.Duration, ready func() bool, spread *time.Duration) (int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "batch", "--sandbox", sb.URL(), "--manifest", manifest, "--report", report, "--send-workers", "2", "--jobs", "2")
 	cmd.Env = append(os.Environ(), "PREP_SANDBOX_URL=", "PREP_PROVIDER=")
@@ -192,8 +193,12 @@ func runBatchProcessGap(t *testing.T, bin string, sb *sandbox.Server, manifest, 
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
-	if ready != nil {
+	signaller := make(chan struct{})
+	if ready == nil {
+		close(signaller)
+	} else {
 		go func() {
+			defer close(signaller)
 			for {
 				select {
 				case <-exited:
@@ -201,11 +206,18 @@ func runBatchProcessGap(t *testing.T, bin string, sb *sandbox.Server, manifest, 
 				case <-time.After(2 * time.Millisecond):
 				}
 				if ready() {
+					var first time.Time
 					for i, sig := range sigs {
 						if i > 0 && gap > 0 {
 							time.Sleep(gap)
 						}
 						cmd.Process.Signal(sig)
+						if i == 0 {
+							first = time.Now()
+						}
+					}
+					if spread != nil {
+						*spread = time.Since(first)
 					}
 					return
 				}
@@ -220,6 +232,7 @@ func runBatchProcessGap(t *testing.T, bin string, sb *sandbox.Server, manifest, 
 	err := cmd.Wait()
 	hung.Stop()
 	close(exited)
+	<-signaller
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -513,27 +526,40 @@ func TestBatchDoubleSIGINTStopsAtOnce(t *testing.T) {
 func TestBatchSignalDeliveredTwiceIsOneStop(t *testing.T) {
 	needFFmpeg(t)
 	bin := prepBinary(t)
-	sb := startSB(t, sandbox.Config{})
-	for _, p := range sandbox.Providers() {
-		sb.SetFaults(p, sandbox.Faults{Latency: time.Second})
-	}
-	dir := t.TempDir()
-	const n = 12
-	manifest := writeManifest(t, dir, n, interruptSamples[:1])
-	report := filepath.Join(dir, "report.jsonl")
-	code, out := runBatchProcessGap(t, bin, sb, manifest, report, []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, 10*time.Millisecond, func() bool { return sendInFlight(sb) })
-	if code != exitSignal && code != exitFailed {
-		t.Fatalf("exit %d, want %d\n%s", code, exitSignal, out)
-	}
-	if strings.Contains(out, "stopping now") {
-		t.Errorf("a signal delivered twice was taken for a second Ctrl-C:\n%s", out)
-	}
-	counts := map[pipeline.Status]int{}
-	for _, r := range reportRows(t, report) {
-		counts[r.Status]++
-	}
-	if counts[pipeline.StatusUnknown] != 0 || counts[pipeline.StatusSent] == 0 {
-		t.Errorf("after one stop delivered twice: %v, want the sends in flight sent and none unknown", counts)
+	// The pair is sent 10 ms apart (not back to back, where the kernel may
+	// merge the second into the first while it is pending). A loaded
+	// machine can stretch those 10 ms past sameSignalWindow, and the pair
+	// is then rightly two stops: such a run did not set up the case under
+	// test, and is run again (at most 3 times).
+	for attempt := 1; ; attempt++ {
+		sb := startSB(t, sandbox.Config{})
+		for _, p := range sandbox.Providers() {
+			sb.SetFaults(p, sandbox.Faults{Latency: time.Second})
+		}
+		dir := t.TempDir()
+		const n = 12
+		manifest := writeManifest(t, dir, n, interruptSamples[:1])
+		report := filepath.Join(dir, "report.jsonl")
+		var spread time.Duration
+		code, out := runBatchProcessGap(t, bin, sb, manifest, report, []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, 10*time.Millisecond, func() bool { return sendInFlight(sb) }, &spread)
+		if spread > sameSignalWindow/2 && attempt < 3 {
+			t.Logf("attempt %d: the two signals were sent %v apart; again", attempt, spread)
+			continue
+		}
+		if code != exitSignal && code != exitFailed {
+			t.Fatalf("exit %d, want %d\n%s", code, exitSignal, out)
+		}
+		if strings.Contains(out, "stopping now") {
+			t.Errorf("a signal delivered twice (sent %v apart) was taken for a second Ctrl-C:\n%s", spread, out)
+		}
+		counts := map[pipeline.Status]int{}
+		for _, r := range reportRows(t, report) {
+			counts[r.Status]++
+		}
+		if counts[pipeline.StatusUnknown] != 0 || counts[pipeline.StatusSent] == 0 {
+			t.Errorf("after one stop delivered twice: %v, want the sends in flight sent and none unknown", counts)
+		}
+		return
 	}
 }
 
