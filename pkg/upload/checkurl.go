@@ -88,7 +88,7 @@ var errBudget = errors.New("fetch budget exhausted")
 func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &InputError{Op: "fetch", Name: redactURL(rawURL), Err: errors.New("not an http(s) URL")}
+		return nil, &InputError{Op: "fetch", Name: RedactURL(rawURL), Err: errors.New("not an http(s) URL")}
 	}
 	if o.MaxFetch <= 0 {
 		o.MaxFetch = 2 << 20
@@ -97,7 +97,7 @@ func CheckURL(ctx context.Context, rawURL string, o CheckOptions) (*URLCheck, er
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
-	c := &URLCheck{URL: redactURL(rawURL), HTTPS: u.Scheme == "https", Size: -1, Inspected: "none", Problems: []URLProblem{}}
+	c := &URLCheck{URL: RedactURL(rawURL), HTTPS: u.Scheme == "https", Size: -1, Inspected: "none", Problems: []URLProblem{}}
 	defer c.finish()
 	c.checkHost(u)
 	f := &fetcher{ctx: ctx, client: client, url: rawURL, budget: o.MaxFetch}
@@ -147,7 +147,7 @@ func (c *URLCheck) fetchHead(f *fetcher, rawURL string, maxFetch int64) (head []
 	c.Status = resp.StatusCode
 	c.ContentType = resp.Header.Get("Content-Type")
 	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.String() != rawURL {
-		c.FinalURL = redactURL(resp.Request.URL.String())
+		c.FinalURL = RedactURL(resp.Request.URL.String())
 		c.HTTPS = resp.Request.URL.Scheme == "https"
 		c.checkHost(resp.Request.URL) // the provider fetches where the redirect leads
 	}
@@ -430,29 +430,13 @@ func isPrivateHost(h string) bool {
 	return ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())
 }
 
-// redactURL drops credentials from a URL for display: the query (a
-// presigned URL's signature) and any user info.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "REDACTED"
-	}
-	u.Fragment = ""
-	return u.String()
-}
-
 // scrubURLError drops the query string and user info from a *url.Error's
 // URL (a presigned URL's query holds its signature).
 func scrubURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			u.RawQuery, u.User = "", nil
-			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		if _, perr := url.Parse(ue.URL); perr == nil {
+			return &url.Error{Op: ue.Op, URL: RedactURL(ue.URL), Err: ue.Err}
 		}
 	}
 	return err

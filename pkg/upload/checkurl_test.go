@@ -245,7 +245,7 @@ func TestCheckURLOnS3(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := CheckURL(context.Background(), ref.URL, CheckOptions{})
+			c, err := CheckURL(context.Background(), ref.FetchURL(), CheckOptions{})
 			if err != nil || !c.OK || c.ContentType != tt.mime || c.Inspected != "full" {
 				t.Fatalf("%+v %v", c, err)
 			}

@@ -155,6 +155,15 @@ func ExampleNewS3() {
 	case err != nil:
 		fmt.Println(err)
 	default:
+		// ref.URL is the object's URL without the signing query (safe to
+		// show); ref.FetchURL() is the presigned URL to send, a credential.
 		fmt.Println(ref.URL, ref.Reused)
 	}
+}
+
+// A presigned URL as prep shows it: without the query that names the
+// access key id and carries the signature.
+func ExampleRedactURL() {
+	fmt.Println(upload.RedactURL("https://s3.example.com/bucket/voice/ab12.ogg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=0123"))
+	// Output: https://s3.example.com/bucket/voice/ab12.ogg
 }

@@ -13,7 +13,7 @@ func FuzzParseAnswers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, _ int, body []byte, h string, name string) {
 		_ = mediaID(body)
 		_ = contentRangeTotal(h)
-		_ = redactURL(h)
+		_ = RedactURL(h)
 		_ = isPrivateHost(h)
 		if s := fileStem(name); s == "" || len(s) > 64 {
 			t.Fatalf("fileStem(%q) = %q", name, s)

@@ -81,7 +81,10 @@ type S3 struct {
 	flight  flight
 }
 
-var _ Uploader = (*S3)(nil)
+var (
+	_ Uploader = (*S3)(nil)
+	_ Linker   = (*S3)(nil)
+)
 
 // NewS3 builds an S3 uploader. It makes no request.
 func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
@@ -179,8 +182,8 @@ func (u *S3) Key(sha256hex, ext string) string { return u.cfg.Prefix + sha256hex
 
 // Upload checks f, then writes it to {Prefix}{sha256}{ext} with the
 // Content-Type of its real type, unless an object with that key, size and
-// type already exists (Ref.Reused). The reference is a presigned GET URL or
-// the public URL.
+// type already exists (Ref.Reused). The reference is the public URL, or a
+// presigned GET URL: Ref.Link, with Ref.URL the same without its query.
 func (u *S3) Upload(ctx context.Context, f File) (*Ref, error) {
 	p, err := prepare(ctx, f, true)
 	if err != nil {
@@ -201,15 +204,20 @@ func (u *S3) Upload(ctx context.Context, f File) (*Ref, error) {
 	}
 	// Reused: S3 had it, or a concurrent call of ours just wrote it.
 	ref.Reused = existed != "" || shared
-	ref.URL, err = u.URL(ctx, ref.Key)
+	link, err := u.URL(ctx, ref.Key)
 	if err != nil {
 		return nil, err
+	}
+	ref.URL = link
+	if u.cfg.PublicURL == "" {
+		ref.URL, ref.Link = RedactURL(link), link
 	}
 	return ref, nil
 }
 
 // URL is the reference for an object key: {PublicURL}/{key} or a presigned
-// GET URL valid for PresignTTL.
+// GET URL valid for PresignTTL (computed locally, no request). A presigned
+// URL is a credential: send it, never print or store it (RedactURL).
 func (u *S3) URL(ctx context.Context, key string) (string, error) {
 	if u.cfg.PublicURL != "" {
 		return u.cfg.PublicURL + "/" + escapeKey(key), nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,8 +110,22 @@ func TestS3EveryAcceptedType(t *testing.T) {
 			if ref.Key != cfg.Prefix+sum+tt.ext || ref.SHA256 != sum || ref.MIME != tt.mime || ref.Bytes != int64(len(want)) {
 				t.Fatalf("ref %+v, want key %s%s%s mime %s", ref, cfg.Prefix, sum, tt.ext, tt.mime)
 			}
+			// What is shown carries no credential; the link is the
+			// presigned URL.
+			if strings.Contains(ref.URL, "?") || strings.Contains(ref.URL, cfg.AccessKeyID) || !strings.Contains(ref.Link, "X-Amz-Signature=") ||
+				RedactURL(ref.Link) != ref.URL || !strings.HasSuffix(ref.URL, "/"+ref.Key) {
+				t.Fatalf("URL %s, link with a signature: %v", ref.URL, strings.Contains(ref.Link, "X-Amz-Signature="))
+			}
+			if b, _ := json.Marshal(ref); strings.Contains(string(b), "X-Amz") || strings.Contains(string(b), cfg.AccessKeyID) {
+				t.Fatalf("the JSON of a Ref carries the presigned query: %s", RedactURL(string(b)))
+			}
+			// Made again from the key: still a working presigned URL.
+			again, err := u.URL(ctx, ref.Key)
+			if err != nil || RedactURL(again) != ref.URL {
+				t.Fatalf("URL(key): %s %v", RedactURL(again), err)
+			}
 			// Through the presigned URL: same bytes, served with the type.
-			resp, err := http.Get(ref.URL)
+			resp, err := http.Get(ref.FetchURL())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,8 +164,8 @@ func TestS3PublicURLAndTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(ref.URL, "X-Amz-Expires=90") {
-		t.Fatalf("presigned URL without the TTL: %s", redactURL(ref.URL))
+	if !strings.Contains(ref.Link, "X-Amz-Expires=90") {
+		t.Fatalf("presigned URL without the TTL: %s", RedactURL(ref.Link))
 	}
 	cfg.PublicURL = "https://cdn.example.com/media/"
 	pu, err := NewS3(ctx, cfg)

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -66,8 +67,17 @@ type File struct {
 }
 
 // Ref is where an upload landed.
+//
+// URL is what may be shown and kept: for a presigned upload the object's
+// URL without its signing query (scheme://host/path, see RedactURL), never
+// the access key id or the signature. Link is the URL a provider fetches
+// (the full presigned URL, a bearer credential to the object for
+// PresignTTL): it is never encoded (json:"-"), and must not be printed,
+// logged or stored; where it is lost (a journal, a queue entry), Linker
+// makes it again from Key. FetchURL picks the one to send.
 type Ref struct {
-	URL     string `json:"url,omitempty"`      // S3: presigned or public URL
+	URL     string `json:"url,omitempty"`      // S3: the public URL, or the presigned one without its query
+	Link    string `json:"-"`                  // S3 presigned: the URL to send; "" when URL is fetchable as is
 	MediaID string `json:"media_id,omitempty"` // Meta / 360dialog media id
 	SHA256  string `json:"sha256"`
 	MIME    string `json:"mime"` // from rules, for the real type
@@ -75,6 +85,37 @@ type Ref struct {
 	Bytes   int64  `json:"bytes"`
 	Reused  bool   `json:"reused"`        // the object or media id already existed (nothing uploaded)
 	Key     string `json:"key,omitempty"` // S3 object key
+}
+
+// FetchURL is the URL a provider fetches: Link when set, else URL.
+func (r Ref) FetchURL() string {
+	if r.Link != "" {
+		return r.Link
+	}
+	return r.URL
+}
+
+// Linker makes the URL a provider fetches for an object already uploaded,
+// from its key (Ref.Key), without uploading or any request: *S3 presigns
+// it again (or gives its public URL).
+type Linker interface {
+	URL(ctx context.Context, key string) (string, error)
+}
+
+// RedactURL is raw without what may carry a credential, for display and
+// records: the user info, the query (a presigned URL's X-Amz-Credential,
+// which names the access key id, and its X-Amz-Signature) and the
+// fragment. A presigned URL becomes https://host/bucket/key (path-style)
+// or https://bucket.host/key. Text that does not parse as a URL becomes
+// "(invalid URL)".
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	u.User = nil
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	return u.String()
 }
 
 // prepared is a file that passed the checks, ready to upload.
