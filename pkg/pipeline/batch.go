@@ -507,12 +507,34 @@ func (b *Batch) uploadContent(rec Recording) string {
 	return rec.Key() + "|" + shortHash(fmt.Sprintf("split=%v %s", rec.Split, b.p.topts))
 }
 
-// refFor is an upload reference read back from the journal.
+// refFor is an upload reference read back from the journal. A link is
+// shown without its query; a journal written before presigned URLs were
+// kept out of it holds the whole URL, which is still sent (Link).
 func refFor(d destination, ref string) upload.Ref {
 	if d == linkDest {
-		return upload.Ref{URL: ref, Reused: true}
+		r := upload.Ref{URL: upload.RedactURL(ref), Reused: true}
+		if r.URL != ref {
+			r.Link = ref
+		}
+		return r
 	}
 	return upload.Ref{MediaID: ref, Reused: true}
+}
+
+// joinKeys is the object keys of a link host's uploads, joined with ";"
+// for the journal ("" for a media endpoint, or when one has no key).
+func joinKeys(d destination, refs []upload.Ref) string {
+	if d != linkDest {
+		return ""
+	}
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		if r.Key == "" || strings.Contains(r.Key, ";") {
+			return ""
+		}
+		keys[i] = r.Key
+	}
+	return strings.Join(keys, ";")
 }
 
 // stats are the summary's counters, added to from every stage.
@@ -647,7 +669,7 @@ func (b *Batch) uploadStage(ctx context.Context, pr *Prepared, d destination, ro
 		b.abandon(ctx, rows, err)
 		return
 	}
-	jg.appendAsync(Record{State: StateUploaded, Content: b.uploadContent(pr.Recording), Dest: string(d), Parts: len(refs), Media: joinRefs(refs)})
+	jg.appendAsync(Record{State: StateUploaded, Content: b.uploadContent(pr.Recording), Dest: string(d), Parts: len(refs), Media: joinRefs(refs), Keys: joinKeys(d, refs)})
 	for _, rr := range rows {
 		rr.media, rr.timing.Upload = refs, dur
 		queues[rr.row.Provider] <- rr

@@ -162,7 +162,9 @@ func TestE2EVoiceMemoEachFormatArrivesOnce(t *testing.T) {
 			if ep := os.Getenv("S3_ENDPOINT"); ep != "" {
 				host = ep + "/"
 			}
-			if !strings.HasPrefix(r.Media, host) || sm.Link != r.Media {
+			// The report shows the object's URL; the provider got it
+			// whole (a presigned URL's query only there).
+			if !strings.HasPrefix(r.Media, host) || upload.RedactURL(sm.Link) != r.Media || strings.Contains(r.Media, "?") {
 				t.Errorf("row %d: Infobip media %q (sandbox saw %q), want a URL under %s", r.Row, r.Media, sm.Link, host)
 			}
 		}

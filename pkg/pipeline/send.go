@@ -132,7 +132,11 @@ func (p *Pipeline) sendPart(ctx context.Context, st Store, sender send.Sender, r
 	m := row.Media[i]
 	msg := send.Message{To: row.To, MediaID: m.MediaID, Voice: row.Voice}
 	if m.MediaID == "" {
-		msg.Link = m.URL
+		link, err := p.FetchURL(ctx, m)
+		if err != nil {
+			return "", StatusFailed, err
+		}
+		msg.Link = link
 	}
 	msg.Extras.CallbackData = row.CallbackData
 	if row.Provider == send.Infobip {

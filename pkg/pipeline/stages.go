@@ -187,6 +187,25 @@ func (p *Pipeline) upload(ctx context.Context, prep *Prepared, d destination) ([
 	return refs, nil
 }
 
+// FetchURL is the URL a provider fetches for an upload to the link host:
+// r.Link; else, when r has an object key and the link host is an
+// upload.Linker (S3), the URL made again from the key (a presigned URL,
+// a credential, is kept in memory only: journals and queue entries hold
+// the key); else r.URL.
+func (p *Pipeline) FetchURL(ctx context.Context, r upload.Ref) (string, error) {
+	if r.Link != "" {
+		return r.Link, nil
+	}
+	if l, ok := p.link.(upload.Linker); ok && r.Key != "" {
+		u, err := l.URL(ctx, r.Key)
+		if err != nil {
+			return "", &StageError{Stage: StageUpload, Err: err}
+		}
+		return u, nil
+	}
+	return r.URL, nil
+}
+
 // refOf is the media id of an upload, else its URL (what the report's
 // media column shows and the journal keeps).
 func refOf(r upload.Ref) string {

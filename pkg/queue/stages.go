@@ -31,6 +31,13 @@ type Stages interface {
 	MediaAccount(dest string) string
 }
 
+// Linker is implemented by Stages that make again the URL a provider
+// fetches for an upload whose Ref lost it (upload.Ref.Link is not stored
+// in the recordings bucket): PipelineStages presigns it from the key.
+type Linker interface {
+	FetchURL(ctx context.Context, r upload.Ref) (string, error)
+}
+
 // PrepareRequest is one recording to make fit and upload.
 type PrepareRequest struct {
 	Path    string // a local file
@@ -54,7 +61,7 @@ type SendRequest struct {
 	Provider     send.Provider
 	To           string
 	MediaID      string // exactly one of MediaID and Link
-	Link         string
+	Link         string // the URL to fetch (a presigned URL: never print or store it)
 	Voice        bool
 	CallbackData string
 	// MessageID is the client message id (Infobip's messageId), chosen
@@ -107,7 +114,10 @@ func (s PipelineStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepa
 // empty message id is a *send.InDoubtError, as in a batch.
 func (s PipelineStages) Send(ctx context.Context, req SendRequest) (*send.Receipt, error) {
 	row := &pipeline.SendRow{Provider: req.Provider, To: req.To, Voice: req.Voice, CallbackData: req.CallbackData,
-		Media: []upload.Ref{{MediaID: req.MediaID, URL: req.Link}}}
+		Media: []upload.Ref{{MediaID: req.MediaID, URL: upload.RedactURL(req.Link), Link: req.Link}}}
+	if req.Link == "" {
+		row.Media[0].URL = ""
+	}
 	if req.MessageID != "" {
 		row.ClientIDs = map[int]string{0: req.MessageID}
 	}
@@ -117,6 +127,14 @@ func (s PipelineStages) Send(ctx context.Context, req SendRequest) (*send.Receip
 	}
 	return &send.Receipt{Provider: req.Provider, To: req.To, MessageID: res.MessageIDs[0]}, nil
 }
+
+// FetchURL is the pipeline's FetchURL: the URL to send for r, presigned
+// again from r.Key when r lost it.
+func (s PipelineStages) FetchURL(ctx context.Context, r upload.Ref) (string, error) {
+	return s.P.FetchURL(ctx, r)
+}
+
+var _ Linker = PipelineStages{}
 
 // NewMessageID is a UUID for Infobip (its messageId), "" for the others.
 func (s PipelineStages) NewMessageID(p send.Provider) string {

@@ -687,7 +687,16 @@ func (w *Worker) sendOne(hard context.Context, row *Row, m upload.Ref, clientID 
 		req.CallbackData = row.Key
 	}
 	if req.MediaID == "" {
-		req.Link = m.URL
+		req.Link = m.FetchURL()
+		// The recordings bucket keeps an object's key, not its presigned
+		// URL (a credential): the stages make that again.
+		if l, ok := w.stages.(Linker); ok && m.Link == "" && m.Key != "" {
+			link, err := l.FetchURL(hard, m)
+			if err != nil {
+				return nil, err
+			}
+			req.Link = link
+		}
 	}
 	rc, err := w.stages.Send(hard, req)
 	if err == nil && (rc == nil || rc.MessageID == "") {
