@@ -287,6 +287,30 @@ func TestQueueWorkersSurviveKillAndRestart(t *testing.T) {
 		t.Errorf("%d messages for %d sent rows", len(msgs), sent)
 	}
 
+	// Infobip's rows went by presigned URLs (made again from the object
+	// key where a worker read the recordings bucket, which keeps no
+	// presigned URL), which the sandbox fetched; neither the report nor any
+	// process's output holds the access key id or a signature.
+	infobip := 0
+	for _, msg := range msgs {
+		if msg.Provider == sandbox.Infobip {
+			infobip++
+			if !strings.Contains(msg.Link, "X-Amz-Signature=") || msg.Bytes == 0 {
+				t.Errorf("Infobip message %s: link with a signature %v, %d bytes fetched", msg.ID, strings.Contains(msg.Link, "X-Amz-Signature="), msg.Bytes)
+			}
+		}
+	}
+	if infobip == 0 {
+		t.Error("no Infobip message")
+	}
+	qenv := map[string]string{"AWS_ACCESS_KEY_ID": os.Getenv("AWS_ACCESS_KEY_ID"), "AWS_SECRET_ACCESS_KEY": os.Getenv("AWS_SECRET_ACCESS_KEY")}
+	rb, _ := os.ReadFile(report)
+	noCredential(t, qenv, "the queue batch's report", string(rb))
+	noCredential(t, qenv, "the submitter's output", sub.out.String()+sub.errb.String())
+	for id, w := range workers {
+		noCredential(t, qenv, "worker "+id+"'s output", w.out.String()+w.errb.String())
+	}
+
 	// Transcoded once, uploaded once per destination (+ what w1 held: one
 	// recording, --jobs 1).
 	cfg, _ := queueConfig(&env{getenv: func(k string) string {
