@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/prep-audio/prep/internal/natstest"
 	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/queue"
@@ -325,6 +327,37 @@ func TestQueueWorkersSurviveKillAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The queue's KV entries (rows, recordings with their media, batches)
+	// keep no presigned URL either: what they hold is read raw.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = "prep" // queue.Config's default
+	}
+	var kvText strings.Builder
+	for _, b := range []string{"_rows", "_recs", "_batches"} {
+		kv, err := js.KeyValue(context.Background(), prefix+b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := kv.Keys(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if e, err := kv.Get(context.Background(), k); err == nil {
+				kvText.Write(e.Value())
+			}
+		}
+	}
+	if !strings.Contains(kvText.String(), os.Getenv("S3_ENDPOINT")+"/") {
+		t.Error("no link media in the queue's entries")
+	}
+	noCredential(t, qenv, "the queue's KV entries", kvText.String())
+
 	extra := 0
 	extraUp := map[string]int{}
 	for _, sha := range shas {
