@@ -521,20 +521,20 @@ func refFor(d destination, ref string) upload.Ref {
 	return upload.Ref{MediaID: ref, Reused: true}
 }
 
-// joinKeys is the object keys of a link host's uploads, joined with ";"
-// for the journal ("" for a media endpoint, or when one has no key).
-func joinKeys(d destination, refs []upload.Ref) string {
+// joinKeys is the object keys of a link host's uploads, in part order,
+// for the journal (nil for a media endpoint, or when one has no key).
+func joinKeys(d destination, refs []upload.Ref) []string {
 	if d != linkDest {
-		return ""
+		return nil
 	}
 	keys := make([]string, len(refs))
 	for i, r := range refs {
-		if r.Key == "" || strings.Contains(r.Key, ";") {
-			return ""
+		if r.Key == "" {
+			return nil
 		}
 		keys[i] = r.Key
 	}
-	return strings.Join(keys, ";")
+	return keys
 }
 
 // stats are the summary's counters, added to from every stage.

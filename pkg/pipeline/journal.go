@@ -50,11 +50,11 @@ type Record struct {
 	// Key): the recording's content key and where it went, Media the
 	// parts' ids or URLs joined with ";" (a presigned URL without its
 	// query: upload.RedactURL) and, for a link host, Keys their object
-	// keys, from which a rerun presigns the URLs again (a presigned URL is
+	// keys in part order, from which a rerun presigns the URLs again (a presigned URL is
 	// a credential and is never written here).
 	Content string    `json:"content,omitempty"`
 	Dest    string    `json:"dest,omitempty"`
-	Keys    string    `json:"keys,omitempty"`
+	Keys    []string  `json:"keys,omitempty"`
 	Error   string    `json:"error,omitempty"`
 	Time    time.Time `json:"time"`
 }
@@ -415,11 +415,9 @@ func replayUploads(recs []Record, now time.Time) map[uploadKey][]upload.Ref {
 		if r.Parts > 0 && len(refs) != r.Parts {
 			continue
 		}
-		var keys []string
-		if r.Keys != "" {
-			if keys = strings.Split(r.Keys, ";"); len(keys) != len(refs) {
-				continue
-			}
+		keys := r.Keys
+		if keys != nil && len(keys) != len(refs) {
+			continue
 		}
 		media := make([]upload.Ref, len(refs))
 		for i, ref := range refs {

@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 func TestJournalConcurrentAppendsAreDurableAndWhole(t *testing.T) {
@@ -125,6 +130,43 @@ func TestReplayRows(t *testing.T) {
 			}
 			if doubt && !strings.Contains(why, "earlier run") {
 				t.Errorf("why %q", why)
+			}
+		})
+	}
+}
+
+// TestReplayUploadsPresignedURLs: an upload the journal recorded comes back
+// as the object's URL and key (the send step presigns it again), a
+// journal written before presigned URLs were kept out of it still sends
+// its whole URL but shows it without the query, and a record whose keys do
+// not match its parts is not reused.
+func TestReplayUploadsPresignedURLs(t *testing.T) {
+	const obj = "http://127.0.0.1:9000/bucket/voice/ab.ogg"
+	const presigned = obj + "?X-Amz-Credential=AKIAEXAMPLE%2F20260101&X-Amz-Signature=0123"
+	now := time.Now()
+	for _, tt := range []struct {
+		name string
+		rec  Record
+		want []upload.Ref // nil: not reused
+	}{
+		{"keys", Record{Dest: string(linkDest), Media: obj + ";" + obj + "2", Keys: []string{"voice/ab.ogg", "voice/ab.ogg2"}, Parts: 2},
+			[]upload.Ref{{URL: obj, Key: "voice/ab.ogg", Reused: true}, {URL: obj + "2", Key: "voice/ab.ogg2", Reused: true}}},
+		{"older journal", Record{Dest: string(linkDest), Media: presigned, Parts: 1},
+			[]upload.Ref{{URL: obj, Link: presigned, Reused: true}}},
+		{"keys not matching the parts", Record{Dest: string(linkDest), Media: obj, Keys: []string{"a", "b"}, Parts: 1}, nil},
+		{"media id", Record{Dest: string(send.Meta), Media: "1234", Parts: 1}, []upload.Ref{{MediaID: "1234", Reused: true}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.rec
+			r.State, r.Content, r.Time = StateUploaded, "c", now
+			got := replayUploads([]Record{r}, now)[uploadKey{"c", r.Dest}]
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			for _, ref := range got {
+				if strings.Contains(ref.URL, "X-Amz") {
+					t.Fatalf("shown URL %s holds the presigned query", ref.URL)
+				}
 			}
 		})
 	}

@@ -256,3 +256,53 @@ func TestPlan(t *testing.T) {
 		t.Errorf("progress counts by status %v", n)
 	}
 }
+
+// linkHost is an uploader that presigns (an upload.Linker), or fails to.
+type linkHost struct{ err error }
+
+func (linkHost) Upload(context.Context, upload.File) (*upload.Ref, error) {
+	return nil, errors.New("not used")
+}
+
+func (h linkHost) URL(_ context.Context, key string) (string, error) {
+	return "http://s3.test/b/" + key + "?X-Amz-Signature=fresh", h.err
+}
+
+// plainHost is an uploader that cannot make a URL again.
+type plainHost struct{}
+
+func (plainHost) Upload(context.Context, upload.File) (*upload.Ref, error) {
+	return nil, errors.New("not used")
+}
+
+// TestFetchURL: the URL sent for an upload is its Link; for one that lost
+// it (read back from a journal or a queue entry) the link host presigns it
+// again from the key; a host that cannot sends the URL as it is.
+func TestFetchURL(t *testing.T) {
+	noSend := senderFunc(func(context.Context, send.Message) (*send.Receipt, error) { return nil, errors.New("not used") })
+	for _, tt := range []struct {
+		name    string
+		host    upload.Uploader
+		ref     upload.Ref
+		want    string
+		wantErr bool
+	}{
+		{"link kept", linkHost{}, upload.Ref{URL: "http://s3.test/b/k", Link: "http://s3.test/b/k?X-Amz-Signature=old", Key: "k"}, "http://s3.test/b/k?X-Amz-Signature=old", false},
+		{"presigned again", linkHost{}, upload.Ref{URL: "http://s3.test/b/k", Key: "k"}, "http://s3.test/b/k?X-Amz-Signature=fresh", false},
+		{"no key", linkHost{}, upload.Ref{URL: "http://cdn.test/k"}, "http://cdn.test/k", false},
+		{"host without Linker", plainHost{}, upload.Ref{URL: "http://files.test/k", Key: "k"}, "http://files.test/k", false},
+		{"presigning fails", linkHost{err: errors.New("no credentials")}, upload.Ref{URL: "http://s3.test/b/k", Key: "k"}, "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(Config{Senders: map[send.Provider]send.Sender{send.Infobip: noSend}, Link: tt.host})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.FetchURL(context.Background(), tt.ref)
+			var se *StageError
+			if tt.wantErr != (err != nil) || (err != nil && !errors.As(err, &se)) || got != tt.want {
+				t.Fatalf("FetchURL = %q, %v; want %q (error %v)", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
