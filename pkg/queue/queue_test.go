@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/prep-audio/prep/internal/natstest"
 	"github.com/prep-audio/prep/pkg/pipeline"
@@ -38,6 +40,17 @@ type fakeStages struct {
 	// account's. prepDests counts uploads by file name and destination.
 	account   string
 	prepDests map[string]int
+	// links, when set, makes the link host's uploads presigned-like (a
+	// Link with a signature, the shown URL without it, a Key); FetchURL
+	// counts the links it makes again from a key.
+	links    bool
+	relinked atomic.Int64
+}
+
+// FetchURL presigns a link again from its key (queue.Linker).
+func (f *fakeStages) FetchURL(_ context.Context, r upload.Ref) (string, error) {
+	f.relinked.Add(1)
+	return "http://s3.test/b/" + r.Key + "?X-Amz-Signature=again", nil
 }
 
 func newFake() *fakeStages {
@@ -85,7 +98,11 @@ func (f *fakeStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepared
 			if i > 0 {
 				id += fmt.Sprintf("-part%d", i)
 			}
-			p.Media[d] = append(p.Media[d], upload.Ref{MediaID: id})
+			ref := upload.Ref{MediaID: id}
+			if f.links && d == pipeline.Destination(send.Infobip, true) {
+				ref = upload.Ref{URL: "http://s3.test/b/" + id, Link: "http://s3.test/b/" + id + "?X-Amz-Signature=first", Key: id}
+			}
+			p.Media[d] = append(p.Media[d], ref)
 		}
 	}
 	return p, nil
@@ -813,5 +830,80 @@ func TestSubmitRefusesBadRate(t *testing.T) {
 	}
 	if n, err := q.stream.Info(context.Background()); err != nil || n.State.Msgs != 0 {
 		t.Errorf("stream after refused submissions: %v messages, %v", n.State.Msgs, err)
+	}
+}
+
+// TestLinkMediaPresignedAgain: the recordings bucket keeps a link upload's
+// object URL and key, never its presigned URL (a credential); a worker
+// sending media read from the bucket has the stages presign it again
+// (Linker), so every Infobip send carries a signed link while no KV entry
+// does. A second batch over the same recordings, taken by fresh workers
+// (no copy of their own), sends every link presigned again, and prepares
+// nothing.
+func TestLinkMediaPresignedAgain(t *testing.T) {
+	_, _, q := testQueue(t)
+	fk := newFake()
+	fk.links = true
+	ctx := context.Background()
+	batch := func(first int) *pipeline.Manifest {
+		dir := t.TempDir()
+		var b strings.Builder
+		b.WriteString("to,file,provider\n")
+		for i := range 6 {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("rec%02d.ogg", i%3)), []byte(fmt.Sprintf("recording %d", i%3)), 0o644)
+			fmt.Fprintf(&b, "+1555%07d,rec%02d.ogg,infobip\n", first+i, i%3)
+		}
+		os.WriteFile(filepath.Join(dir, "m.csv"), []byte(b.String()), 0o644)
+		m, err := pipeline.ParseManifest(filepath.Join(dir, "m.csv"), pipeline.ManifestDefaults{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	run := func(m *pipeline.Manifest) {
+		sub, err := q.Submit(ctx, m, SubmitOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runWorkers(t, q, fk, 2, WorkerOptions{Jobs: 2})
+		defer stop()
+		if res := waitResult(t, q, sub); !res.AllSent() {
+			t.Fatalf("not all sent: %+v", res.Summary.Counts)
+		}
+	}
+	run(batch(0))
+	relinked := fk.relinked.Load()
+	run(batch(100))
+	fk.mu.Lock()
+	sends := slices.Clone(fk.sends)
+	prepares := 0
+	for _, n := range fk.prepares {
+		prepares += n
+	}
+	fk.mu.Unlock()
+	if len(sends) != 12 || prepares != 3 {
+		t.Fatalf("%d sends, %d prepares; want 12 and 3", len(sends), prepares)
+	}
+	for i, s := range sends {
+		if !strings.Contains(s.Link, "X-Amz-Signature=") {
+			t.Errorf("send %d to %s: link %q has no signature", i, s.To, s.Link)
+		}
+		if i >= 6 && !strings.HasSuffix(s.Link, "=again") {
+			t.Errorf("second batch's send to %s: link %q not presigned again", s.To, s.Link)
+		}
+	}
+	if n := fk.relinked.Load() - relinked; n != 6 {
+		t.Errorf("second batch presigned %d links again, want 6", n)
+	}
+	for _, kv := range []jetstream.KeyValue{q.recs, q.rows, q.batches} {
+		keys, err := kv.Keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if e, err := kv.Get(ctx, k); err == nil && strings.Contains(string(e.Value()), "X-Amz-Signature") {
+				t.Errorf("KV %s %s holds a presigned URL: %s", kv.Bucket(), k, e.Value())
+			}
+		}
 	}
 }
