@@ -617,7 +617,13 @@ func (s *Server) sendGraph(c *call, phoneID string) {
 	m := &Message{Provider: c.p, ID: wamid(), From: phoneID, To: toDigits, Voice: req.voice, MediaID: req.mediaID, Link: req.link, Callback: req.callback, Time: time.Now()}
 	var data []byte
 	fail, details, served := 0, "", ""
-	if mo != nil {
+	if mo != nil && mo.phoneID != phoneID {
+		// A media id belongs to the phone number it was uploaded through
+		// (Meta: "Upload media", https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media/
+		// — media is uploaded to, and retrieved through, one business phone
+		// number); another number's send is accepted and fails afterwards.
+		fail, details = 131053, fmt.Sprintf("Media upload error: media id %s was uploaded through phone number %s, not %s.", req.mediaID, mo.phoneID, phoneID)
+	} else if mo != nil {
 		b, err := os.ReadFile(mo.file)
 		if err != nil {
 			writeGraph(c.w, graphError{status: http.StatusInternalServerError, code: 131000, details: "sandbox: media no longer kept"})

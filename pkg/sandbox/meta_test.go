@@ -353,6 +353,33 @@ func TestMetaAsyncFailures(t *testing.T) {
 			t.Fatalf("trail %+v", m.Statuses)
 		}
 	})
+	// A media id belongs to the phone number it was uploaded through: a
+	// send of it from another number is accepted, then fails with 131053
+	// (what a queue of two numbers sharing one media cache would meet).
+	t.Run("media id of another phone number", func(t *testing.T) {
+		up := upload(t, s.MetaURL()+"/v23.0/1065403522/media", metaAuth(), form{product: "whatsapp", typ: "audio/ogg", fileName: "voice.ogg", data: voice})
+		if up.status != 200 {
+			t.Fatalf("upload: %d %s", up.status, up.body)
+		}
+		id := up.json["id"].(string)
+		a := postJSON(t, s.MetaURL()+"/v23.0/2065403522/messages", metaAuth(), map[string]any{"messaging_product": "whatsapp", "to": "15550000011", "type": "audio",
+			"audio": map[string]any{"id": id, "voice": true}})
+		if a.status != 200 {
+			t.Fatalf("accepted now, fails later — got %d %s", a.status, a.body)
+		}
+		m := waitStatuses(t, s, a.json["messages"].([]any)[0].(map[string]any)["id"].(string), 1)
+		if m.Statuses[0].Name != StatusFailed || m.Statuses[0].Code != 131053 || !strings.Contains(m.Failure, "phone number") {
+			t.Fatalf("trail %+v (%q), want failed 131053 naming the phone number", m.Statuses, m.Failure)
+		}
+		own := postJSON(t, base, metaAuth(), map[string]any{"messaging_product": "whatsapp", "to": "15550000012", "type": "audio",
+			"audio": map[string]any{"id": id, "voice": true}})
+		if own.status != 200 {
+			t.Fatalf("%d %s", own.status, own.body)
+		}
+		if m := waitStatuses(t, s, own.json["messages"].([]any)[0].(map[string]any)["id"].(string), 3); statusNames(m.Statuses) != "sent,delivered,read" {
+			t.Fatalf("from its own number: %+v", m.Statuses)
+		}
+	})
 	t.Run("link on another loopback server", func(t *testing.T) {
 		host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "audio/ogg")
