@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/queue"
@@ -58,12 +57,10 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	}
 	defer closeQ()
 	acct := func(pv send.Provider) string {
-		// The account a rate bucket is for: never a secret.
-		switch pv {
-		case send.Meta:
-			return e.getenv("WHATSAPP_PHONE_NUMBER_ID")
-		case send.Infobip:
-			return strings.TrimPrefix(strings.TrimPrefix(e.getenv("INFOBIP_BASE_URL"), "https://"), "http://")
+		// The account a rate bucket is for (every 360dialog key or
+		// Infobip key its own): never a secret.
+		if a := p.Account(pv); a != "" {
+			return a
 		}
 		return string(pv)
 	}

@@ -158,6 +158,17 @@ func (p *Pipeline) MediaAccount(pv send.Provider) (upload.CacheKey, bool) {
 	return upload.CacheKey{}, false
 }
 
+// Account names the account that sends through pv without revealing its
+// credential (send.Client.Account: Meta's phone number id, else a digest
+// of the key); "" when pv has no sender, or one that does not say. Rate
+// limits and caches shared between processes key on it.
+func (p *Pipeline) Account(pv send.Provider) string {
+	if a, ok := p.senders[pv].(interface{ Account() string }); ok {
+		return a.Account()
+	}
+	return ""
+}
+
 // Upload puts every prepared file where messages through pv fetch it (the
 // link host for Infobip or when link is set, else pv's media endpoint),
 // in part order. Errors are *StageError.

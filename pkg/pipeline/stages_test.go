@@ -306,3 +306,37 @@ func TestFetchURL(t *testing.T) {
 		})
 	}
 }
+
+// Account names each sending account apart (two 360dialog keys are two
+// accounts, as are two Infobip keys), never with its credential.
+func TestAccount(t *testing.T) {
+	client := func(newc func(...send.Option) (*send.Client, error), opts ...send.Option) *send.Client {
+		c, err := newc(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	d1 := client(send.NewD360, send.WithAPIKey("d360-key-one"))
+	d2 := client(send.NewD360, send.WithAPIKey("d360-key-two"))
+	ib := client(send.NewInfobip, send.WithAPIKey("infobip-key"), send.WithBaseURL("https://xyz.api.infobip.com"))
+	a, err := New(Config{Senders: map[send.Provider]send.Sender{send.D360: d1, send.Infobip: ib}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{Senders: map[send.Provider]send.Sender{send.D360: d2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Account(send.D360) == "" || a.Account(send.D360) == b.Account(send.D360) {
+		t.Errorf("two 360dialog keys: accounts %q and %q", a.Account(send.D360), b.Account(send.D360))
+	}
+	if a.Account(send.Meta) != "" {
+		t.Errorf("no Meta sender, account %q", a.Account(send.Meta))
+	}
+	for _, s := range []string{a.Account(send.D360), a.Account(send.Infobip), b.Account(send.D360)} {
+		if strings.Contains(s, "key-one") || strings.Contains(s, "key-two") || strings.Contains(s, "infobip-key") {
+			t.Errorf("account %q holds a credential", s)
+		}
+	}
+}
