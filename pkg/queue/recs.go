@@ -67,6 +67,11 @@ func (r *Recording) media(k string, ttl time.Duration) []upload.Ref {
 			return nil
 		}
 		out[i] = m.Ref
+		// An entry written before presigned URLs were kept out of the
+		// bucket holds one whole: still sent, shown without its query.
+		if shown := upload.RedactURL(m.URL); m.URL != "" && m.Link == "" && shown != m.URL {
+			out[i].URL, out[i].Link = shown, m.URL
+		}
 	}
 	return out
 }
