@@ -219,7 +219,7 @@ func (b *Batch) Run(ctx context.Context) (*BatchResult, error) {
 		return nil, err
 	}
 	defer jg.close()
-	pl := b.plan(runs, jg)
+	pl := b.plan(ctx, runs, jg)
 	stopProgress := b.startProgress(len(runs), start)
 	var st stats
 	err = b.execute(ctx, pl, jg, &st)
@@ -439,8 +439,9 @@ type plan struct {
 
 // plan finishes the rows the journal or the checks settle (invalid, sent
 // earlier, in doubt) and groups the rest by content.
-func (b *Batch) plan(runs []*rowRun, jg *journalGuard) *plan {
+func (b *Batch) plan(ctx context.Context, runs []*rowRun, jg *journalGuard) *plan {
 	pl := &plan{}
+	sendable := map[uploadKey]bool{} // the journal's uploads this run can send
 	byKey := map[string]*work{}
 	distinct := map[string]bool{}
 	for _, rr := range runs {
@@ -470,11 +471,18 @@ func (b *Batch) plan(runs []*rowRun, jg *journalGuard) *plan {
 			b.finish(rr, StatusUnknown, why)
 			continue
 		}
-		if media := jg.uploaded[uploadKey{b.uploadContent(rec), string(rr.dest)}]; media != nil && !h.anyFailed() {
+		uk := uploadKey{b.uploadContent(rec), string(rr.dest)}
+		media := jg.uploaded[uk]
+		if _, seen := sendable[uk]; media != nil && !seen {
+			sendable[uk] = b.p.fetchable(ctx, media)
+		}
+		if media != nil && sendable[uk] && !h.anyFailed() {
 			// Uploaded by an earlier run (stopped before this row was
 			// sent): send that upload, do not prepare or upload again. A
 			// row a provider refused is prepared afresh (the refusal may
-			// have been the media's).
+			// have been the media's), and so is one uploaded through
+			// another link host than this run's (its URL cannot be made
+			// here: FetchURL).
 			rr.media = media
 			pl.ready = append(pl.ready, rr)
 			continue

@@ -127,7 +127,7 @@ func (h *fileHost) Upload(ctx context.Context, f upload.File) (*upload.Ref, erro
 		sum = hex.EncodeToString(s[:])
 	}
 	name := sum + typ.Ext
-	u := strings.TrimRight(h.baseURL, "/") + "/" + url.PathEscape(name)
+	u := h.url(name)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPut, u, bytes.NewReader(data))
 	if err != nil {
 		return nil, err
@@ -148,5 +148,26 @@ func (h *fileHost) Upload(ctx context.Context, f upload.File) (*upload.Ref, erro
 	if json.Unmarshal(body, &ans) != nil || ans.URL == "" {
 		ans.URL = u
 	}
-	return &upload.Ref{URL: ans.URL, SHA256: sum, MIME: typ.MIME, Ext: typ.Ext, Bytes: int64(len(data)), Key: name}, nil
+	// URL is the one URL(name) makes again (a journal or a queue entry
+	// keeps the key, and Pipeline.FetchURL checks the object is the same);
+	// the host's answer, when it names the file otherwise, is what is sent
+	// now.
+	ref := &upload.Ref{URL: u, SHA256: sum, MIME: typ.MIME, Ext: typ.Ext, Bytes: int64(len(data)), Key: name}
+	if ans.URL != u {
+		ref.Link = ans.URL
+	}
+	return ref, nil
 }
+
+// URL is the file host's URL for a name (an upload's key): an
+// upload.Linker, so an upload read back from a journal or a queue entry
+// is sent from this host only when it was made here.
+func (h *fileHost) URL(_ context.Context, name string) (string, error) {
+	return h.url(name), nil
+}
+
+func (h *fileHost) url(name string) string {
+	return strings.TrimRight(h.baseURL, "/") + "/" + url.PathEscape(name)
+}
+
+var _ upload.Linker = (*fileHost)(nil)

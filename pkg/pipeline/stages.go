@@ -200,21 +200,47 @@ func (p *Pipeline) upload(ctx context.Context, prep *Prepared, d destination) ([
 
 // FetchURL is the URL a provider fetches for an upload to the link host:
 // r.Link; else, when r has an object key and the link host is an
-// upload.Linker (S3), the URL made again from the key (a presigned URL,
-// a credential, is kept in memory only: journals and queue entries hold
-// the key); else r.URL.
+// upload.Linker (S3, the sandbox's file host), the URL made again from
+// the key (a presigned URL, a credential, is kept in memory only:
+// journals and queue entries hold the key); else r.URL. The URL made
+// again must name the object r.URL names: an upload made through
+// another link host (another bucket or endpoint, S3 then the file host or
+// the other way round) is an error, never a URL the provider cannot fetch
+// (r.URL alone is unsigned; the key presigned here names another object).
 func (p *Pipeline) FetchURL(ctx context.Context, r upload.Ref) (string, error) {
 	if r.Link != "" {
 		return r.Link, nil
 	}
-	if l, ok := p.link.(upload.Linker); ok && r.Key != "" {
-		u, err := l.URL(ctx, r.Key)
-		if err != nil {
-			return "", &StageError{Stage: StageUpload, Err: err}
-		}
-		return u, nil
+	l, ok := p.link.(upload.Linker)
+	if !ok || r.Key == "" {
+		return r.URL, nil
 	}
-	return r.URL, nil
+	u, err := l.URL(ctx, r.Key)
+	if err != nil {
+		return "", &StageError{Stage: StageUpload, Err: err}
+	}
+	if here := upload.RedactURL(u); here != upload.RedactURL(r.URL) {
+		return "", &StageError{Stage: StageUpload, Err: fmt.Errorf("%w: %s, not %s", ErrOtherLinkHost, upload.RedactURL(r.URL), here)}
+	}
+	return u, nil
+}
+
+// ErrOtherLinkHost is FetchURL's error for an upload made through another
+// link host than the pipeline's: it cannot be sent from here.
+var ErrOtherLinkHost = errors.New("uploaded through another link host")
+
+// fetchable reports whether every part of an earlier upload can be sent
+// through this pipeline's link host (FetchURL; a media id always).
+func (p *Pipeline) fetchable(ctx context.Context, refs []upload.Ref) bool {
+	for _, r := range refs {
+		if r.MediaID != "" {
+			continue
+		}
+		if _, err := p.FetchURL(ctx, r); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // refOf is the media id of an upload, else its URL (what the report's

@@ -235,7 +235,7 @@ func TestPlan(t *testing.T) {
 		{State: StateUploaded, Content: b.uploadContent(Recording{SHA256: shaA, Split: true}), Dest: "link", Parts: 2, Media: "s1;s2", Time: time.Now()},       // made with other options
 	}
 	jg := &journalGuard{hist: replayRows(recs), uploaded: replayUploads(recs, time.Now())}
-	pl := b.plan(runs, jg)
+	pl := b.plan(context.Background(), runs, jg)
 	var got []string
 	for _, rr := range runs {
 		got = append(got, fmt.Sprintf("%d:%s", rr.row.Line, rr.status))
@@ -277,7 +277,8 @@ func (plainHost) Upload(context.Context, upload.File) (*upload.Ref, error) {
 
 // TestFetchURL: the URL sent for an upload is its Link; for one that lost
 // it (read back from a journal or a queue entry) the link host presigns it
-// again from the key; a host that cannot sends the URL as it is.
+// again from the key, when it is the host that made it; a host that
+// cannot sends the URL as it is.
 func TestFetchURL(t *testing.T) {
 	noSend := senderFunc(func(context.Context, send.Message) (*send.Receipt, error) { return nil, errors.New("not used") })
 	for _, tt := range []struct {
@@ -292,6 +293,10 @@ func TestFetchURL(t *testing.T) {
 		{"no key", linkHost{}, upload.Ref{URL: "http://cdn.test/k"}, "http://cdn.test/k", false},
 		{"host without Linker", plainHost{}, upload.Ref{URL: "http://files.test/k", Key: "k"}, "http://files.test/k", false},
 		{"presigning fails", linkHost{err: errors.New("no credentials")}, upload.Ref{URL: "http://s3.test/b/k", Key: "k"}, "", true},
+		// Made through another link host: its key presigned here names
+		// another object, and its URL alone is unsigned.
+		{"another bucket", linkHost{}, upload.Ref{URL: "http://s3.test/other/k", Key: "k"}, "", true},
+		{"another endpoint", linkHost{}, upload.Ref{URL: "http://127.0.0.1:9000/b/k", Key: "k"}, "", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := New(Config{Senders: map[send.Provider]send.Sender{send.Infobip: noSend}, Link: tt.host})
