@@ -17,6 +17,7 @@ import (
 
 	"github.com/prep-audio/prep/internal/natstest"
 	"github.com/prep-audio/prep/internal/testdeps"
+	"github.com/prep-audio/prep/internal/testgen/memos"
 	"github.com/prep-audio/prep/pkg/sandbox"
 )
 
@@ -62,24 +63,7 @@ func benchQueueCLIVsLocal(b *testing.B, distinct, rows, seconds int) {
 	srv := natstest.Start(b)
 	bin := prepBinary(b)
 	dir := b.TempDir()
-	for i := range distinct {
-		out := filepath.Join(dir, fmt.Sprintf("memo%02d.wav", i))
-		cmd := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi",
-			"-i", fmt.Sprintf("sine=frequency=%d:sample_rate=16000:duration=%d", 150+20*i, seconds), "-ac", "1", "-c:a", "pcm_s16le", "-y", out)
-		if o, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("ffmpeg: %v %s", err, o)
-		}
-	}
-	providers := []string{"meta", "360dialog", "infobip"}
-	var mb strings.Builder
-	mb.WriteString("to,file,provider\n")
-	for i := range rows {
-		fmt.Fprintf(&mb, "+447700%06d,memo%02d.wav,%s\n", i, i%distinct, providers[i%3])
-	}
-	manifest := filepath.Join(dir, "m.csv")
-	if err := os.WriteFile(manifest, []byte(mb.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	manifest := memos.Write(b, dir, distinct, rows, seconds)
 	const rate = "1000000"
 	// The environment of every prep process: nothing from the caller's
 	// that would change the path (a provider default, S3 for links, a

@@ -3,16 +3,14 @@ package queue
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prep-audio/prep/internal/natstest"
 	"github.com/prep-audio/prep/internal/testdeps"
+	"github.com/prep-audio/prep/internal/testgen/memos"
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/send"
@@ -36,22 +34,7 @@ func benchQueueVsLocal(b *testing.B, distinct, rows, seconds int) {
 	testdeps.Tool(b, "ffmpeg", "make deps")
 	srv := natstest.Start(b)
 	dir := b.TempDir()
-	for i := range distinct {
-		out := filepath.Join(dir, fmt.Sprintf("memo%02d.wav", i))
-		cmd := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi",
-			"-i", fmt.Sprintf("sine=frequency=%d:sample_rate=16000:duration=%d", 150+20*i, seconds), "-ac", "1", "-c:a", "pcm_s16le", "-y", out)
-		if o, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("ffmpeg: %v %s", err, o)
-		}
-	}
-	providers := []string{"meta", "360dialog", "infobip"}
-	var mb strings.Builder
-	mb.WriteString("to,file,provider\n")
-	for i := range rows {
-		fmt.Fprintf(&mb, "+447700%06d,memo%02d.wav,%s\n", i, i%distinct, providers[i%3])
-	}
-	mpath := filepath.Join(dir, "m.csv")
-	os.WriteFile(mpath, []byte(mb.String()), 0o644)
+	mpath := memos.Write(b, dir, distinct, rows, seconds)
 	m, err := pipeline.ParseManifest(mpath, pipeline.ManifestDefaults{})
 	if err != nil {
 		b.Fatal(err)
