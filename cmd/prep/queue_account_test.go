@@ -5,13 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/prep-audio/prep/internal/natstest"
 	"github.com/prep-audio/prep/pkg/sandbox"
 )
 
@@ -23,21 +20,7 @@ import (
 // phone number that uploaded them (one of another number fails later,
 // 131053). Before, the second worker sent the first one's media id.
 func TestQueueWorkersOfTwoPhoneNumbers(t *testing.T) {
-	srv := natstest.Start(t)
-	sb, err := sandbox.Start(sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	dir := t.TempDir()
-	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
-	var m strings.Builder
-	m.WriteString("to,file,provider\n")
-	for i := range 3 {
-		fmt.Fprintf(&m, "+44770090%04d,a.ogg,meta\n", i)
-	}
-	manifest := filepath.Join(dir, "m.csv")
-	os.WriteFile(manifest, []byte(m.String()), 0o644)
+	srv, sb, dir, manifest := queueFixture(t, 3)
 	phones := []string{"100000000000001", "100000000000002"}
 	for i, phone := range phones {
 		environ := map[string]string{"PREP_QUEUE_ACK_WAIT": "3s", "PREP_QUEUE_WORKER_TTL": "3s",

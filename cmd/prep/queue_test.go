@@ -408,21 +408,7 @@ func TestQueueWorkersSurviveKillAndRestart(t *testing.T) {
 // returns at once; a worker started later runs the rows; the same command
 // without --detach collects the report; submitting again sends nothing.
 func TestQueueDetachThenCollect(t *testing.T) {
-	srv := natstest.Start(t)
-	sb, err := sandbox.Start(sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	dir := t.TempDir()
-	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
-	var m strings.Builder
-	m.WriteString("to,file,provider\n")
-	for i := range 5 {
-		fmt.Fprintf(&m, "+44770090%04d,a.ogg,meta\n", i)
-	}
-	manifest := filepath.Join(dir, "m.csv")
-	os.WriteFile(manifest, []byte(m.String()), 0o644)
+	srv, sb, dir, manifest := queueFixture(t, 5)
 	environ := map[string]string{"PREP_QUEUE_ACK_WAIT": "3s", "PREP_QUEUE_WORKER_TTL": "3s", "XDG_CACHE_HOME": dir}
 
 	_, errOut, code := runCLI(t, environ, "batch", "--queue", srv.URL(), "--manifest", manifest, "--detach")
@@ -470,4 +456,29 @@ func TestQueueDetachThenCollect(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Error("the worker did not stop")
 	}
+}
+
+// queueFixture starts a nats-server and a sandbox (closed when the test
+// ends) and writes a manifest of rows Meta rows over one voice note a.ogg
+// in a temporary dir.
+func queueFixture(t *testing.T, rows int) (*natstest.Server, *sandbox.Server, string, string) {
+	t.Helper()
+	srv := natstest.Start(t)
+	sb, err := sandbox.Start(sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	dir := t.TempDir()
+	copyVoiceNote(t, filepath.Join(dir, "a.ogg"))
+	var m strings.Builder
+	m.WriteString("to,file,provider\n")
+	for i := range rows {
+		fmt.Fprintf(&m, "+44770090%04d,a.ogg,meta\n", i)
+	}
+	manifest := filepath.Join(dir, "m.csv")
+	if err := os.WriteFile(manifest, []byte(m.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return srv, sb, dir, manifest
 }
