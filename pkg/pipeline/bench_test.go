@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prep-audio/prep/internal/testgen/memos"
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/transcode"
@@ -29,21 +29,7 @@ func BenchmarkBatch1000Rows20Recordings(b *testing.B) {
 	needFFmpeg(b)
 	dir := b.TempDir()
 	const distinct, rows = 20, 1000
-	for i := 0; i < distinct; i++ {
-		out := filepath.Join(dir, fmt.Sprintf("memo%02d.wav", i))
-		cmd := exec.Command("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
-			"-i", fmt.Sprintf("sine=frequency=%d:sample_rate=16000:duration=15", 150+20*i), "-ac", "1", "-c:a", "pcm_s16le", "-y", out)
-		if o, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("ffmpeg: %v %s", err, o)
-		}
-	}
-	var mb strings.Builder
-	mb.WriteString("to,file,provider\n")
-	for i := 0; i < rows; i++ {
-		fmt.Fprintf(&mb, "+447700%06d,memo%02d.wav,%s\n", i, i%distinct, Providers[i%3])
-	}
-	mpath := filepath.Join(dir, "m.csv")
-	os.WriteFile(mpath, []byte(mb.String()), 0o644)
+	mpath := memos.Write(b, dir, distinct, rows, 15)
 	m, err := ParseManifest(mpath, ManifestDefaults{})
 	if err != nil {
 		b.Fatal(err)
