@@ -51,6 +51,8 @@ type PrepareRequest struct {
 
 // Prepared is a prepared recording's media per destination.
 type Prepared struct {
+	// Media are the uploads by destination, every part of the recording
+	// at each one; a destination whose upload failed is absent.
 	Media         map[string][]upload.Ref `json:"media"`
 	Timing        pipeline.Timing         `json:"timing"`
 	Before, After int64                   // source and output bytes
@@ -92,12 +94,17 @@ func (s PipelineStages) Prepare(ctx context.Context, req PrepareRequest) (*Prepa
 	defer func() { out.Timing.Upload = time.Since(t0) }()
 	// Every destination at once, as the local batch's upload stage does
 	// (the worker holds a transcode slot meanwhile).
+	// A destination whose upload failed has no media: the parts uploaded
+	// before the failure are not the recording (a split one's rows would
+	// be sent with those parts alone).
 	media := make([][]upload.Ref, len(req.Dests))
 	var g errgroup.Group
 	for i, d := range req.Dests {
 		g.Go(func() error {
 			refs, err := s.P.Upload(ctx, prep, send.Provider(d), d == pipeline.Destination(send.Infobip, true))
-			media[i] = refs
+			if err == nil {
+				media[i] = refs
+			}
 			return err
 		})
 	}

@@ -1,11 +1,20 @@
 package queue
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/pipeline"
 	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/transcode"
 	"github.com/prep-audio/prep/pkg/upload"
 )
 
@@ -56,5 +65,73 @@ func TestPipelineStagesMediaAccount(t *testing.T) {
 	}
 	if got := a.MediaAccount("meta"); !strings.HasPrefix(got, "100000000000001@") {
 		t.Errorf("Meta account %q, want the phone number id first", got)
+	}
+}
+
+// TestPipelineStagesPartialUploadNotMedia: a recording split in parts
+// whose second part's upload is refused has no media at that destination
+// — not its first part alone, which the worker would store as the
+// recording's media and every row would be sent with, part 2 never sent
+// and the row "sent". (Failed before the fix: Media["meta"] held 1 ref of
+// the 2 parts.)
+func TestPipelineStagesPartialUploadNotMedia(t *testing.T) {
+	testdeps.Tool(t, "ffmpeg", "make deps")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "talk.wav")
+	if out, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+		"anoisesrc=duration=20:color=pink:sample_rate=16000", "-ac", "1", src).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	var mu sync.Mutex
+	uploads := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/media") {
+			http.NotFound(w, r)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		uploads++
+		n := uploads
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if n > 1 {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100}}`)
+			return
+		}
+		io.WriteString(w, `{"id":"media-1"}`)
+	}))
+	defer srv.Close()
+	meta, err := send.NewMeta(send.WithBaseURL(srv.URL), send.WithToken("t"), send.WithPhoneNumberID("100000000000001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm, err := upload.NewMedia(meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(pipeline.Config{
+		Senders:   map[send.Provider]send.Sender{send.Meta: meta},
+		Media:     map[send.Provider]upload.Uploader{send.Meta: mm},
+		Transcode: transcode.Options{MaxBytes: 8_000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	prep, err := PipelineStages{P: p}.Prepare(context.Background(), PrepareRequest{Path: src, Name: src,
+		Profile: transcode.ProfileVoice, Split: true, Dests: []string{"meta"}, Dir: work})
+	mu.Lock()
+	n := uploads
+	mu.Unlock()
+	if n < 2 {
+		t.Fatalf("%d upload requests (err %v): the recording was not split, the test did not test", n, err)
+	}
+	if err == nil {
+		t.Fatal("no error, want the refused upload's")
+	}
+	if prep != nil && prep.Media["meta"] != nil {
+		t.Errorf("media at meta %+v with the upload of a part refused, want none (the row would be sent without its other parts)", prep.Media["meta"])
 	}
 }
