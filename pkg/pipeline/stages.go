@@ -225,6 +225,27 @@ func (p *Pipeline) FetchURL(ctx context.Context, r upload.Ref) (string, error) {
 	return u, nil
 }
 
+// LinkHost names where the link host keeps uploads, as the URLs it makes
+// again from a key name them, without the key and any query (e.g.
+// http://127.0.0.1:9000/bucket/ for S3 with a custom endpoint): an upload
+// kept without its presigned URL is sent only through the same link host
+// (FetchURL), so what shares uploads between processes (the queue's
+// recordings bucket) keys them on it. "" when the link host cannot make
+// URLs again (not an upload.Linker, or it failed): its URLs are fetched
+// as they are, from anywhere. Never a credential.
+func (p *Pipeline) LinkHost(ctx context.Context) string {
+	l, ok := p.link.(upload.Linker)
+	if !ok {
+		return ""
+	}
+	const probe = "prep-link-host"
+	u, err := l.URL(ctx, probe)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(upload.RedactURL(u), probe)
+}
+
 // ErrOtherLinkHost is FetchURL's error for an upload made through another
 // link host than the pipeline's: it cannot be sent from here.
 var ErrOtherLinkHost = errors.New("uploaded through another link host")

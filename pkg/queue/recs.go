@@ -76,6 +76,27 @@ func (r *Recording) media(k string, ttl time.Duration) []upload.Ref {
 	return out
 }
 
+// mediaAt is media at media key mk or, for a link host's key
+// ("link@HOST"), an entry at the plain destination written before link
+// uploads were keyed by host, when it holds whole presigned URLs (Link:
+// fetchable from anywhere); a plain entry holding keys is nobody's.
+func (r *Recording) mediaAt(mk string, ttl time.Duration) []upload.Ref {
+	if m := r.media(mk, ttl); m != nil {
+		return m
+	}
+	d := destOf(mk)
+	if d == mk {
+		return nil
+	}
+	m := r.media(d, ttl)
+	for _, ref := range m {
+		if ref.MediaID != "" || ref.Link == "" {
+			return nil
+		}
+	}
+	return m
+}
+
 // RecordingError is a recording that could not be prepared or uploaded:
 // every row using it fails (resubmitting retries it).
 type RecordingError struct {
@@ -172,7 +193,7 @@ func (w *Worker) mediaOf(ctx, hard context.Context, row *Row, key, mk string, tt
 		var seen Recording // as read: the claim starts from it
 		_, seenRev, err := update(ctx, w.q.recs, key, func(r *Recording, exists bool) error {
 			seen = *r
-			if m := r.media(mk, ttl); m != nil {
+			if m := r.mediaAt(mk, ttl); m != nil {
 				done = m
 				return errWait
 			}

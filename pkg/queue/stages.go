@@ -153,11 +153,14 @@ func (s PipelineStages) NewMessageID(p send.Provider) string {
 
 // MediaAccount is the account of dest's media endpoint as the media-id
 // cache keys it (upload.MediaUploader.CacheKey: the account, and the
-// endpoint so that sandbox and production never mix), "" for the link host
-// or a media uploader that does not say.
+// endpoint so that sandbox and production never mix), "" for a media
+// uploader that does not say. For the link host it is where the host
+// keeps uploads (Pipeline.LinkHost: the bucket's URL), as the recordings
+// bucket keeps a key and not the presigned URL, which only the same host
+// can make again; "" for a host whose URLs are fetched as they are.
 func (s PipelineStages) MediaAccount(dest string) string {
 	if dest == pipeline.Destination(send.Infobip, true) {
-		return ""
+		return s.P.LinkHost(context.Background())
 	}
 	k, ok := s.P.MediaAccount(send.Provider(dest))
 	if !ok {
