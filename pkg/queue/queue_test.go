@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -905,5 +906,61 @@ func TestLinkMediaPresignedAgain(t *testing.T) {
 				t.Errorf("KV %s %s holds a presigned URL: %s", kv.Bucket(), k, e.Value())
 			}
 		}
+	}
+}
+
+// TestRecordingFailureLeavesSentRow: a row sent by another worker while
+// this one waited for its recording (its message delivered again while
+// this worker held it) stays sent when the recording then fails here —
+// not stored "failed" with its message out, which resubmitting sends
+// again. (Failed before the fix: the row was "failed", its message id
+// kept.)
+func TestRecordingFailureLeavesSentRow(t *testing.T) {
+	_, _, q := testQueue(t)
+	fk := newFake()
+	m := manifest(t, 1, 1)
+	ctx := context.Background()
+	sub, err := q.Submit(ctx, m, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := rowKV(sub.Batch, sub.Rows[0].Key)
+	fk.prepareHook = func(ctx context.Context, req PrepareRequest) error {
+		if _, _, err := update(ctx, q.rows, k, func(r *Row, exists bool) error {
+			r.State, r.Worker, r.IDs = StateSent, "another-worker", []string{"wamid.other"}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return errors.New("inspect rec00.ogg: not_audio")
+	}
+	stop := runWorkers(t, q, fk, 1, WorkerOptions{})
+	defer stop()
+	// The row's message is acknowledged once the worker has settled it.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := q.cons.Info(ctx)
+		if err == nil && info.Delivered.Consumer >= 1 && info.NumAckPending == 0 && info.NumPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the row's message was not acknowledged: %+v %v", info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	e, err := q.rows.Get(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Row
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.State != StateSent || !slices.Equal(r.IDs, []string{"wamid.other"}) {
+		t.Errorf("row %s %v %q, want sent as wamid.other (another worker sent it)", r.State, r.IDs, r.Error)
+	}
+	if len(fk.sends) != 0 {
+		t.Errorf("%d sends, want none from this worker", len(fk.sends))
 	}
 }

@@ -339,7 +339,13 @@ func (w *Worker) process(ctx, hard context.Context, key string, last bool) actio
 			}
 		}
 		w.finishRow(hard, key, "", func(r *Row) {
-			r.State, r.Error = StateFailed, err.Error()
+			// Only a row still queued: another worker may have sent it (or
+			// be sending it) meanwhile — its message delivered again while
+			// this one waited — and a "failed" row is sent again when
+			// resubmitted.
+			if r.State == StateQueued {
+				r.State, r.Error = StateFailed, err.Error()
+			}
 		})
 		return ack
 	}
