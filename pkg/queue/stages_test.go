@@ -21,7 +21,8 @@ import (
 // TestPipelineStagesMediaAccount: the account a worker keys its media on
 // is the media-id cache's (upload.MediaUploader.CacheKey): distinct for
 // two Meta phone numbers and for two 360dialog keys (never showing the
-// key), empty for the link host.
+// key), empty for no link host; for an S3 link host its bucket's URL
+// (without the access key id: keys are presigned again there only).
 func TestPipelineStagesMediaAccount(t *testing.T) {
 	stages := func(phoneID, d360Key string) PipelineStages {
 		t.Helper()
@@ -65,6 +66,22 @@ func TestPipelineStagesMediaAccount(t *testing.T) {
 	}
 	if got := a.MediaAccount("meta"); !strings.HasPrefix(got, "100000000000001@") {
 		t.Errorf("Meta account %q, want the phone number id first", got)
+	}
+	s3, err := upload.NewS3(context.Background(), upload.S3Config{Bucket: "voice", Endpoint: "http://127.0.0.1:9", Region: "us-east-1",
+		AccessKeyID: "AKIAEXAMPLEKEYID", SecretAccessKey: "secret-key", Prefix: "p/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib, err := send.NewInfobip(send.WithBaseURL("http://127.0.0.1:9"), send.WithAPIKey("k"), send.WithSender("447860099299"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(pipeline.Config{Senders: map[send.Provider]send.Sender{send.Infobip: ib}, Link: s3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (PipelineStages{P: p}).MediaAccount(link); got != "http://127.0.0.1:9/voice/" {
+		t.Errorf("S3 link host %q, want http://127.0.0.1:9/voice/", got)
 	}
 }
 
