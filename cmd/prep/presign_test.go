@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -49,21 +50,47 @@ func TestPresignedURLNeverShown(t *testing.T) {
 	needSamples(t, goodOgg)
 	env := s3CLIEnv(t)
 	sb := startSB(t, sandbox.Config{})
+	sent := 0
 	dir := t.TempDir()
 	file := filepath.Join(dir, "a.ogg")
 	copyVoiceNote(t, file)
 
 	// prep upload, human and --json.
+	var s3ref string
 	for _, args := range [][]string{{"upload", "--to", "s3", file}, {"upload", "--to", "s3", "--json", file}} {
 		out, errOut, code := runCLI(t, env, args...)
 		if code != exitOK || !strings.Contains(out, env["S3_ENDPOINT"]+"/"+env["S3_BUCKET"]+"/presign-test/") {
 			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
 		}
 		noCredential(t, env, strings.Join(args, " "), out+errOut)
+		if m := regexp.MustCompile(`--link (s3://\S+)\)`).FindStringSubmatch(out); m != nil {
+			s3ref = m[1]
+		}
+	}
+
+	// What prep upload shows is what prep send takes: s3://BUCKET/KEY,
+	// presigned by prep send for the provider alone.
+	if s3ref != "s3://"+env["S3_BUCKET"]+"/presign-test/"+strings.TrimPrefix(s3ref, "s3://"+env["S3_BUCKET"]+"/presign-test/") || !strings.HasSuffix(s3ref, ".ogg") {
+		t.Fatalf("prep upload --to s3 does not say the s3:// reference to send: %q", s3ref)
+	}
+	senv := map[string]string{"INFOBIP_BASE_URL": sb.InfobipURL(), "INFOBIP_API_KEY": "sandbox", "INFOBIP_SENDER": "441134960000"}
+	for k, v := range env {
+		senv[k] = v
+	}
+	for _, asJSON := range []bool{false, true} {
+		args := []string{"send", "--provider", "infobip", "--to", "+447700900399", "--link", s3ref, "--voice"}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		out, errOut, code := runCLI(t, senv, args...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		noCredential(t, env, strings.Join(args, " "), out+errOut)
+		sent++
 	}
 
 	// prep run by link: Infobip (always a link) and Meta with --upload s3.
-	sent := 0
 	for _, pv := range []string{"infobip", "meta"} {
 		for _, asJSON := range []bool{false, true} {
 			args := []string{"run", "--sandbox", sb.URL(), "--provider", pv, "--to", "+447700900400", "--upload", "s3", file}

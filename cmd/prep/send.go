@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/prep-audio/prep/pkg/queue"
 	"github.com/prep-audio/prep/pkg/send"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // sendResult is the --json output of prep send: one object.
@@ -32,11 +35,11 @@ type sendError struct {
 }
 
 func runSend(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "send", "--provider meta|360dialog|infobip --to NUMBER (--media-id ID | --link URL) [--voice] [--json]")
+	fs := newFlags(e, "send", "--provider meta|360dialog|infobip --to NUMBER (--media-id ID | --link URL|s3://BUCKET/KEY) [--voice] [--json]")
 	provider := fs.String("provider", "", "meta, 360dialog or infobip (env PREP_PROVIDER)")
 	to := fs.String("to", "", "recipient phone number in international format (+ optional)")
 	mediaID := fs.String("media-id", "", "uploaded media id (Meta, 360dialog)")
-	link := fs.String("link", "", "http(s) URL of the audio")
+	link := fs.String("link", "", "http(s) URL of the audio, or s3://BUCKET/KEY (presigned here with the S3 settings of the environment, e.g. what prep upload --to s3 put there)")
 	voice := fs.Bool("voice", false, "send as a voice note (Ogg Opus; play icon up to 512 KB)")
 	from := fs.String("from", "", "Infobip sender number (env INFOBIP_SENDER)")
 	callback := fs.String("callback-data", "", "echoed in the message's statuses (Meta/360dialog biz_opaque_callback_data ≤ 512 characters; Infobip callbackData)")
@@ -88,6 +91,11 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	}}
 	if *from != "" && p != send.Infobip {
 		return fail(&send.ValidationError{Field: "from", Reason: "--from is for Infobip; Meta and 360dialog send from the account's number"})
+	}
+	if strings.HasPrefix(m.Link, "s3://") {
+		if m.Link, err = presignS3Link(ctx, e, m.Link); err != nil {
+			return fail(err)
+		}
 	}
 	if *timeout > 0 {
 		var cancel context.CancelFunc
@@ -182,4 +190,22 @@ func describeSendError(err error) (string, *sendError) {
 		return "failed", se
 	}
 	return "failed", &sendError{Class: "network", Message: err.Error(), Advice: "the provider could not be reached; nothing was sent"}
+}
+
+// presignS3Link makes the URL a provider fetches for s3://BUCKET/KEY: a
+// presigned GET URL (or S3_PUBLIC_URL/KEY), computed here from the S3
+// settings of the environment without a request. It is sent, never
+// printed: a presigned URL is a credential.
+func presignS3Link(ctx context.Context, e *env, raw string) (string, error) {
+	bucket, key, err := queue.ParseS3(raw)
+	if err != nil {
+		return "", usageErrorf("send: --link %s: %v", quoteName(raw), err)
+	}
+	cfg := upload.S3ConfigFromEnv(e.getenv)
+	cfg.Bucket = bucket
+	s, err := upload.NewS3(ctx, cfg)
+	if err != nil {
+		return "", usageErrorf("send: --link %s: %v", quoteName(raw), withHint(err))
+	}
+	return s.URL(ctx, key)
 }

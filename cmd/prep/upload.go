@@ -23,9 +23,12 @@ type uploadResult struct {
 	MediaID string `json:"media_id,omitempty"`
 	URL     string `json:"url,omitempty"`
 	Key     string `json:"key,omitempty"`
-	Reused  bool   `json:"reused"`
-	Error   string `json:"error,omitempty"`
-	Code    string `json:"code,omitempty"` // refusal problem code, or S3 error kind
+	// S3 is s3://BUCKET/KEY when URL is not fetchable as shown (presigned,
+	// its query left out): prep send --link takes it and presigns again.
+	S3     string `json:"s3,omitempty"`
+	Reused bool   `json:"reused"`
+	Error  string `json:"error,omitempty"`
+	Code   string `json:"code,omitempty"` // refusal problem code, or S3 error kind
 }
 
 func runUpload(ctx context.Context, e *env, args []string) error {
@@ -62,6 +65,7 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("upload: --parallel must be at least 1")
 	}
 	var up upload.Uploader
+	var s3Bucket string // when the URLs shown are presigned ones without their query
 	switch strings.ToLower(*to) {
 	case "s3":
 		cfg := upload.S3ConfigFromEnv(e.getenv)
@@ -76,6 +80,9 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 			return usageErrorf("%v", withHint(err))
 		}
 		up = s
+		if cfg.PublicURL == "" {
+			s3Bucket = cfg.Bucket
+		}
 	case "meta", "360dialog", "d360", "360":
 		var opts []send.Option
 		if *apiURL != "" {
@@ -113,6 +120,11 @@ func runUpload(ctx context.Context, e *env, args []string) error {
 	results := uploadAll(ctx, e, up, files, *parallel, !*asJSON)
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	for i := range results {
+		if s3Bucket != "" && results[i].Key != "" {
+			results[i].S3 = "s3://" + s3Bucket + "/" + results[i].Key
+		}
 	}
 	return printUploads(e, results, *asJSON)
 }
@@ -172,6 +184,9 @@ func printUploads(e *env, results []uploadResult, asJSON bool) error {
 			continue
 		}
 		ref := r.URL
+		if r.S3 != "" {
+			ref += " (send with --link " + r.S3 + ")"
+		}
 		if r.MediaID != "" {
 			ref = "media_id " + r.MediaID
 		}
