@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -371,5 +372,43 @@ func TestClaimAnswerLost(t *testing.T) {
 	defer fk.mu.Unlock()
 	if n := fk.prepares["rec00.ogg"]; n != 1 {
 		t.Errorf("the recording was prepared %d times, want once", n)
+	}
+}
+
+// TestClusterOpensTogether: processes opening one queue on a cluster at
+// the same moment (workers started together) each get buckets they can
+// read. Before, each Open turned the buckets' direct gets on again
+// (CreateOrUpdateKeyValue) before turning them off: a handle bound in
+// between made direct gets, which nobody answered once they were off —
+// every read of that process failed with "no responders" (before the
+// fix, processes of both rounds of 6 failed so).
+func TestClusterOpensTogether(t *testing.T) {
+	c := natstest.StartCluster(t)
+	ctx := context.Background()
+	for round := range 2 {
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nc, err := Connect(c.URLs(), "test")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer nc.Close()
+				q, err := Open(ctx, nc, Config{Replicas: 3})
+				if err != nil {
+					t.Errorf("round %d, open %d: %v", round, i, err)
+					return
+				}
+				for name, kv := range map[string]jetstream.KeyValue{"rows": q.rows, "recs": q.recs, "workers": q.workers, "batches": q.batches} {
+					if _, err := getWithin(ctx, kv, "missing"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+						t.Errorf("round %d, open %d: reading %s: %v, want key not found", round, i, name, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
 	}
 }

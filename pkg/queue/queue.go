@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	neturl "net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -178,11 +179,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	for _, b := range buckets {
 		b.cfg.Storage, b.cfg.Replicas, b.cfg.History = jetstream.FileStorage, cfg.Replicas, 1
 		kv, err := retry(ctx, func() (jetstream.KeyValue, error) {
-			kv, err := js.CreateOrUpdateKeyValue(ctx, b.cfg)
-			if err != nil || cfg.Replicas == 1 {
-				return kv, err
+			if cfg.Replicas == 1 {
+				return js.CreateOrUpdateKeyValue(ctx, b.cfg)
 			}
-			return leaderReads(ctx, js, b.cfg.Bucket)
+			return leaderReads(ctx, js, b.cfg)
 		})
 		if err != nil {
 			return nil, &Error{Op: "bucket " + b.cfg.Bucket, Err: err}
@@ -192,28 +192,73 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// leaderReads turns off direct gets on a replicated bucket's stream and
-// binds the bucket again, so that its reads are answered by the stream's
-// leader. A direct get may be answered by any replica, and a follower that
-// has not applied the latest write yet answers with the value before it:
-// on a three-node cluster a read right after a write saw the old value
-// about once in 500, and more often after a node loss — where a worker
-// that read its own "sending" row as still "queued" took its stored outcome
-// for another worker's change, left the row "sending" under itself and
+// leaderReads opens (creating it when missing) a replicated bucket with
+// direct gets off, so that its reads are answered by the stream's leader.
+// A direct get may be answered by any replica, and a follower that has
+// not applied the latest write yet answers with the value before it: on a
+// three-node cluster a read right after a write saw the old value about
+// once in 500, and more often after a node loss — where a worker that read
+// its own "sending" row as still "queued" took its stored outcome for
+// another worker's change, left the row "sending" under itself and
 // acknowledged its message (the batch never finished). A value the leader
 // acknowledged is what a read through the leader returns.
-func leaderReads(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.KeyValue, error) {
-	st, err := js.Stream(ctx, "KV_"+bucket)
-	if err != nil {
-		return nil, err
-	}
-	if sc := st.CachedInfo().Config; sc.AllowDirect {
-		sc.AllowDirect = false
-		if _, err := js.UpdateStream(ctx, sc); err != nil {
+//
+// An existing bucket is updated as a stream, never with
+// CreateOrUpdateKeyValue: that turns direct gets on again, and a process
+// opening the queue meanwhile (workers started together) bound a handle
+// that makes direct gets, which the stream, once they were turned off
+// again, no longer answered — every read of that process failed ("no
+// responders"). The handle bound is checked to read.
+func leaderReads(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	name := "KV_" + cfg.Bucket
+	for try := 1; ; try++ {
+		// A stream another process is creating answers no info until
+		// it has a leader: ask again soon.
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := js.Stream(sctx, name)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && try < 20 {
+			continue
+		}
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			if _, err := js.CreateKeyValue(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+				return nil, err
+			}
+			continue // created (direct gets on): turn them off
+		}
+		if err != nil {
 			return nil, err
 		}
+		sc := st.CachedInfo().Config
+		want := sc
+		want.Description, want.MaxAge, want.Replicas, want.AllowDirect = cfg.Description, cfg.TTL, cfg.Replicas, false
+		want.MaxMsgsPerSubject = int64(max(cfg.History, 1))
+		want.Duplicates = 2 * time.Minute // as a KV bucket's: its TTL when shorter
+		if cfg.TTL > 0 && cfg.TTL < want.Duplicates {
+			want.Duplicates = cfg.TTL
+		}
+		if !reflect.DeepEqual(sc, want) {
+			if _, err := js.UpdateStream(ctx, want); err != nil {
+				return nil, err
+			}
+		}
+		kv, err := js.KeyValue(ctx, cfg.Bucket)
+		if err != nil {
+			return nil, err
+		}
+		// A handle bound while another process's create had direct gets
+		// on makes direct gets: nobody answers them once they are off.
+		_, err = getWithin(ctx, kv, "prep-open-probe")
+		if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) {
+			if st, serr := js.Stream(ctx, name); serr == nil && !st.CachedInfo().Config.AllowDirect {
+				return kv, nil
+			}
+		}
+		if try >= 20 {
+			return nil, fmt.Errorf("bucket %s: no handle that reads through the stream leader: %v", cfg.Bucket, err)
+		}
+		sleep(ctx, 50*time.Millisecond)
 	}
-	return js.KeyValue(ctx, bucket) // useDirect as the stream now says
 }
 
 // Config returns the queue's configuration with defaults filled in.
