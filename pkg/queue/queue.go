@@ -211,13 +211,16 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 // responders"). The handle bound is checked to read.
 func leaderReads(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	name := "KV_" + cfg.Bucket
-	for try := 1; ; try++ {
+	// Processes opening the queue together wait for each other's stream
+	// creations (a minute at most).
+	deadline := time.Now().Add(time.Minute)
+	for {
 		// A stream another process is creating answers no info until
 		// it has a leader: ask again soon.
 		sctx, cancel := context.WithTimeout(ctx, time.Second)
 		st, err := js.Stream(sctx, name)
 		cancel()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && try < 20 {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && time.Now().Before(deadline) {
 			continue
 		}
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -254,8 +257,8 @@ func leaderReads(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyV
 				return kv, nil
 			}
 		}
-		if try >= 20 {
-			return nil, fmt.Errorf("bucket %s: no handle that reads through the stream leader: %v", cfg.Bucket, err)
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("bucket %s: no handle that reads through the stream leader (%v)", cfg.Bucket, err)
 		}
 		sleep(ctx, 50*time.Millisecond)
 	}
