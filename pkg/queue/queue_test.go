@@ -964,3 +964,31 @@ func TestRecordingFailureLeavesSentRow(t *testing.T) {
 		t.Errorf("%d sends, want none from this worker", len(fk.sends))
 	}
 }
+
+// A long-running worker's own media copies follow the last hour's
+// recordings: older ones are swept, so its memory does not grow with every
+// recording it ever saw. (Before: entries were never removed.)
+func TestMediaCacheForgets(t *testing.T) {
+	w := &Worker{}
+	old := time.Now().Add(-2 * mediaCacheAge)
+	for i := range 5000 {
+		w.mediaCache.Store(fmt.Sprintf("old%d|meta", i), mediaEntry{nil, old})
+	}
+	for i := range mediaCacheSweep {
+		w.cacheMedia(fmt.Sprintf("new%d", i), "meta", nil)
+	}
+	n, stale := 0, 0
+	w.mediaCache.Range(func(k, v any) bool {
+		n++
+		if v.(mediaEntry).at.Equal(old) {
+			stale++
+		}
+		return true
+	})
+	if stale != 0 || n != mediaCacheSweep {
+		t.Fatalf("%d entries, %d older than %s, want %d and none", n, stale, mediaCacheAge, mediaCacheSweep)
+	}
+	if _, ok := w.cachedMedia("new0", "meta", 6*24*time.Hour); !ok {
+		t.Fatal("a fresh entry is not used")
+	}
+}

@@ -149,15 +149,35 @@ func (w *Worker) media(ctx, hard context.Context, row *Row) ([]upload.Ref, error
 func (w *Worker) cachedMedia(key, mk string, ttl time.Duration) ([]upload.Ref, bool) {
 	if v, ok := w.mediaCache.Load(key + "|" + mk); ok {
 		// An hour at most: the bucket's entry says how old the upload is.
-		if me := v.(mediaEntry); time.Since(me.at) < min(ttl, time.Hour) {
+		if me := v.(mediaEntry); time.Since(me.at) < min(ttl, mediaCacheAge) {
 			return me.refs, true
 		}
 	}
 	return nil, false
 }
 
+// mediaCacheAge is how long a worker uses its own copy of a recording's
+// media before it reads the bucket again; mediaCacheSweep how many stores
+// go between two sweeps of what is older.
+const (
+	mediaCacheAge   = time.Hour
+	mediaCacheSweep = 1024
+)
+
 func (w *Worker) cacheMedia(key, mk string, refs []upload.Ref) {
-	w.mediaCache.Store(key+"|"+mk, mediaEntry{refs, time.Now()})
+	now := time.Now()
+	w.mediaCache.Store(key+"|"+mk, mediaEntry{refs, now})
+	// A worker that lives for weeks sees every recording of every batch:
+	// what it can no longer use is dropped, so its memory follows the last
+	// hour's recordings, not all it ever saw.
+	if w.cacheStores.Add(1)%mediaCacheSweep == 0 {
+		w.mediaCache.Range(func(k, v any) bool {
+			if now.Sub(v.(mediaEntry).at) >= mediaCacheAge {
+				w.mediaCache.Delete(k)
+			}
+			return true
+		})
+	}
 }
 
 // mediaEntry is a worker's own copy of a recording's media at a media key

@@ -76,11 +76,12 @@ type Worker struct {
 	// holds, with its revision: a compare-and-set starts from it instead
 	// of reading the row again (one round trip fewer; a stale one only
 	// loses the race and reads).
-	known      map[string]knownRow
-	mediaCache sync.Map // content key + "|" + media key (destination and account) → mediaEntry
-	alive      func(ctx context.Context, id string) bool
-	aliveAt    map[string]time.Time
-	specs      map[string]*BatchSpec
+	known       map[string]knownRow
+	mediaCache  sync.Map // content key + "|" + media key (destination and account) → mediaEntry
+	cacheStores atomic.Int64
+	alive       func(ctx context.Context, id string) bool
+	aliveAt     map[string]time.Time
+	specs       map[string]*BatchSpec
 
 	stats struct {
 		claims, prepared, messages, rows atomic.Int64
