@@ -96,12 +96,11 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-var deliveryOrder = []string{"played", "read", "delivered", "sent", "accepted", "failed", "unknown"}
-
+// summaryText lists the non-zero delivery counts, best status first.
 func summaryText(counts map[string]int) string {
 	var parts []string
-	for _, d := range deliveryOrder {
-		if n := counts[d]; n > 0 {
+	for _, d := range status.Statuses() {
+		if n := counts[string(d)]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, d))
 		}
 	}
