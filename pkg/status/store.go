@@ -104,6 +104,7 @@ type Store struct {
 type pending struct {
 	seq    uint64
 	events []Event
+	keys   []eventKey // events' keys, in pendKeys until durable
 	raw    *RawInfo
 }
 
@@ -194,7 +195,6 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 	var need uint64
 	var out [][]byte
 	p := pending{}
-	var newKeys []eventKey
 	s.Index.mu.RLock()
 	for i := range events {
 		k := keys[i]
@@ -206,8 +206,7 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 			continue
 		}
 		out = append(out, lines[i])
-		p.events = append(p.events, events[i])
-		newKeys = append(newKeys, k)
+		p.events, p.keys = append(p.events, events[i]), append(p.keys, k)
 		s.pendKeys[k] = 0 // its sequence once queued, below
 	}
 	s.Index.mu.RUnlock()
@@ -219,7 +218,7 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 	// (every event already stored).
 	seq, err := s.g.Queue(out...)
 	if err != nil {
-		for _, k := range newKeys {
+		for _, k := range p.keys {
 			delete(s.pendKeys, k)
 		}
 		s.mu.Unlock()
@@ -228,7 +227,7 @@ func (s *Store) Append(ctx context.Context, events []Event, raw *Raw) error {
 	if seq > 0 {
 		p.seq, need = seq, seq
 		s.pend = append(s.pend, p)
-		for _, k := range newKeys {
+		for _, k := range p.keys {
 			s.pendKeys[k] = seq
 		}
 	}
@@ -260,8 +259,8 @@ func (s *Store) synced(upto uint64) {
 	s.Index.notifyLocked()
 	s.Index.mu.Unlock()
 	for _, p := range done {
-		for i := range p.events {
-			delete(s.pendKeys, s.Index.keyOf(&p.events[i]))
+		for _, k := range p.keys {
+			delete(s.pendKeys, k)
 		}
 	}
 	s.pend = slices.Delete(s.pend, 0, n)
