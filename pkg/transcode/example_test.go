@@ -44,8 +44,8 @@ func ExampleTranscoder_Plan_tooLong() {
 
 // ToDir makes a voice note next to other outputs, named after the input.
 func ExampleTranscoder_ToDir() {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		fmt.Println("transcode .ogg 1")
+	if _, err := exec.LookPath("ffmpeg"); err != nil && os.Getenv("CI") == "" {
+		fmt.Println("transcode .ogg 1") // no ffmpeg here (under CI: fails)
 		return
 	}
 	dir, _ := os.MkdirTemp("", "prep-example-")
