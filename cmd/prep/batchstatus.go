@@ -142,8 +142,7 @@ func startIntake(ctx context.Context, e *env, c *deliveryConfig) (*intake, error
 		return nil, usageErrorf("batch: --listen %s: %v", c.listen, err)
 	}
 	in.addr = ln.Addr().String()
-	in.srv = &http.Server{Handler: status.NewReceiver(st, cfg), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	in.srv = receiverServer(status.NewReceiver(st, cfg))
 	in.wg.Add(1)
 	go func() {
 		defer in.wg.Done()

@@ -114,14 +114,7 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("webhooks: listen on %s: %v", a, err)
 	}
-	srv := &http.Server{
-		Handler:           rc,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
+	srv := receiverServer(rc)
 	st := store.Stats()
 	fmt.Fprintf(e.stderr, "prep webhooks: listening on http://%s, storing to %s (%d messages, %d events already)\n", ln.Addr(), sp, st.Messages, st.Events)
 	for _, r := range routes {
@@ -167,6 +160,19 @@ func runWebhooks(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("webhooks: shutdown: %w", serr)
 	}
 	return cerr
+}
+
+// receiverServer serves a status receiver (prep webhooks, and prep batch
+// --listen) with bounded header, body and idle times.
+func receiverServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 // storingSink counts the bodies being stored (read whole, authentic, and
