@@ -327,9 +327,7 @@ func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, f fun
 		var rev uint64
 		// Each request its own timeout: one lost in a leader change must
 		// not hold the caller for its whole deadline.
-		opCtx, cancel := context.WithTimeout(ctx, opTimeout)
-		e, err := kv.Get(opCtx, key)
-		cancel()
+		e, err := getWithin(ctx, kv, key)
 		switch {
 		case err == nil:
 			rev = e.Revision()
@@ -355,7 +353,7 @@ func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, f fun
 			return v, 0, err
 		}
 		var nrev uint64
-		opCtx, cancel = context.WithTimeout(ctx, opTimeout)
+		opCtx, cancel := context.WithTimeout(ctx, opTimeout)
 		if rev == 0 {
 			nrev, err = kv.Create(opCtx, key, b)
 		} else {

@@ -388,9 +388,7 @@ func (w *Worker) readBack(ctx context.Context, key string) (*Row, error) {
 }
 
 func (w *Worker) getRow(ctx context.Context, key string) (*Row, error) {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	e, err := w.q.rows.Get(ctx, key)
+	e, err := getWithin(ctx, w.q.rows, key)
 	if err != nil {
 		return nil, err
 	}
@@ -815,9 +813,7 @@ func (w *Worker) isAlive(ctx context.Context, id string) bool {
 	if ok && time.Since(at) < 500*time.Millisecond {
 		return true
 	}
-	gctx, cancel := context.WithTimeout(ctx, opTimeout)
-	_, err := w.q.workers.Get(gctx, id)
-	cancel()
+	_, err := getWithin(ctx, w.q.workers, id)
 	if err == nil {
 		w.mu.Lock()
 		w.aliveAt[id] = time.Now()
