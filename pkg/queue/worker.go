@@ -426,35 +426,13 @@ func (w *Worker) cachedRow(ctx context.Context, key string) (*Row, error) {
 }
 
 // updateRow is update on the rows bucket, starting from the row this
-// worker knows (no read) when it has one.
+// worker knows (no read) when it has one (updateFrom).
 func (w *Worker) updateRow(ctx context.Context, key string, f func(r *Row, exists bool) error) (Row, uint64, error) {
 	w.mu.Lock()
-	k, ok := w.known[key]
+	k := w.known[key] // revision 0 when not known: read first
 	delete(w.known, key)
 	w.mu.Unlock()
-	if ok {
-		v := k.row
-		v.IDs = append([]string(nil), k.row.IDs...)
-		v.Media = append([]string(nil), k.row.Media...)
-		if err := f(&v, true); err == nil {
-			b, err := json.Marshal(v)
-			if err != nil {
-				return v, 0, err
-			}
-			opCtx, cancel := context.WithTimeout(ctx, opTimeout)
-			nrev, err := w.q.rows.Update(opCtx, key, b, k.rev)
-			cancel()
-			if err == nil {
-				w.remember(key, v, nrev)
-				return v, nrev, nil
-			}
-			if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-				return v, 0, err // unknown whether it landed: the caller decides
-			}
-		}
-		// Stale: read and try again.
-	}
-	v, nrev, err := update(ctx, w.q.rows, key, f)
+	v, nrev, err := updateFrom(ctx, w.q.rows, key, k.row, k.rev, f)
 	if err == nil {
 		w.remember(key, v, nrev)
 	}
