@@ -84,11 +84,12 @@ func Start(t testing.TB) *Server {
 	bin := Need(t)
 	dir := t.TempDir()
 	s := &Server{t: t, bin: bin, dir: dir, Name: "n1"}
-	ports := func() {
+	ports := func(string) bool {
 		s.Port, s.Monitor = freePort(t), freePort(t)
 		s.args = []string{"-a", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-m", strconv.Itoa(s.Monitor), "-js", "-sd", dir, "-n", "n1"}
+		return true
 	}
-	ports()
+	ports("")
 	s.start(ports)
 	t.Cleanup(s.Stop)
 	return s
@@ -98,11 +99,11 @@ func Start(t testing.TB) *Server {
 // found free can be taken by another process before the server binds it
 // (go test runs packages, with their servers and clients, in parallel):
 // the server then exits saying so, and start tries again, on new ports
-// when newPorts is set (Start), else on the same ones a little later (a
-// restart: its clients reconnect to its URL; a cluster node: the others
-// route to its port). Ready is the server's own "Server is ready" — a
+// when newPorts, given what the server printed, picks them, else on the
+// same ones a little later (a restart: its clients reconnect to its URL;
+// a cluster node's route port: the others route to it). Ready is the server's own "Server is ready" — a
 // connection to the port could be answered by another process.
-func (s *Server) start(newPorts func()) {
+func (s *Server) start(newPorts func(log string) bool) {
 	s.t.Helper()
 	for try := 1; ; try++ {
 		log, ready := s.startOnce()
@@ -110,9 +111,7 @@ func (s *Server) start(newPorts func()) {
 			return
 		}
 		if try < 5 && strings.Contains(log, "address already in use") {
-			if newPorts != nil {
-				newPorts()
-			} else {
+			if newPorts == nil || !newPorts(log) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			continue
@@ -248,12 +247,25 @@ func StartCluster(t testing.TB) *Cluster {
 	for i := range ports {
 		dir := t.TempDir()
 		name := fmt.Sprintf("n%d", i+1)
-		s := &Server{t: t, bin: bin, dir: dir, Port: ports[i], Name: name, args: []string{
-			"-a", "127.0.0.1", "-p", strconv.Itoa(ports[i]), "-js", "-sd", dir, "-n", name,
-			"--cluster_name", "prep", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", cports[i]),
-			"--routes", strings.Join(routes, ","),
-		}}
-		s.start(nil)
+		s := &Server{t: t, bin: bin, dir: dir, Port: ports[i], Name: name}
+		setArgs := func() {
+			s.args = []string{
+				"-a", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-js", "-sd", dir, "-n", name,
+				"--cluster_name", "prep", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", cports[i]),
+				"--routes", strings.Join(routes, ","),
+			}
+		}
+		setArgs()
+		// A client port taken meanwhile is picked again (no other node
+		// names it); a route port is waited for (the others route to it).
+		s.start(func(log string) bool {
+			if !inUse(log, s.Port) {
+				return false
+			}
+			s.Port = freePort(t)
+			setArgs()
+			return true
+		})
 		t.Cleanup(s.Stop)
 		c.Servers = append(c.Servers, s)
 	}
@@ -269,6 +281,17 @@ func StartCluster(t testing.TB) *Cluster {
 	}
 	t.Fatalf("the cluster elected no JetStream leader in 30 s:\n%s", c.Servers[0].Log())
 	return c
+}
+
+// inUse reports whether the server's log says it could not listen on
+// port because another process has it.
+func inUse(log string, port int) bool {
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "address already in use") && strings.Contains(l, fmt.Sprintf("127.0.0.1:%d:", port)) {
+			return true
+		}
+	}
+	return false
 }
 
 func freePort(t testing.TB) int {
