@@ -87,11 +87,12 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []send.
 		}
 		return nil, err
 	}
+	// Where each provider's items are uploaded is the pipeline's rule
+	// (Infobip, or every provider with link, takes URLs from the link host).
+	linkHost := pipeline.Destination(send.Infobip, true)
 	needLink := link
 	for _, p := range providers {
-		if p == send.Infobip {
-			needLink = true
-		}
+		needLink = needLink || pipeline.Destination(p, link) == linkHost
 	}
 	if err := checkRate(*f.rate); err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func buildPipeline(ctx context.Context, e *env, f *stageFlags, providers []send.
 			return nil, withHint(err)
 		}
 		cfg.Senders[pv] = c
-		if link || pv == send.Infobip {
+		if pipeline.Destination(pv, link) == linkHost {
 			continue
 		}
 		m, err := upload.NewMedia(c, cache)
