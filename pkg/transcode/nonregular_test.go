@@ -69,3 +69,32 @@ func TestRefusesNonRegularFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestReadNoteRefusesFIFO: the whole-note reader (the granule check and
+// the repack read the source with it, after inspect looked at the path) is
+// refused a path swapped for a FIFO at once, instead of waiting in open(2)
+// for a writer. Before the fix it used os.Open and hung here.
+func TestReadNoteRefusesFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "note.ogg")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := readNote(fifo)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var ie *inspect.Error
+		if !errors.As(err, &ie) || ie.Kind != inspect.KindNotRegular {
+			t.Errorf("readNote(FIFO) = %v, want an inspect %s refusal", err, inspect.KindNotRegular)
+		}
+	case <-time.After(5 * time.Second):
+		// Unblock the open so the test process can end.
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		t.Fatal("readNote of a FIFO did not return within 5 s")
+	}
+}

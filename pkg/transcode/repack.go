@@ -8,13 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/transcode/internal/oggopus"
 )
 
 // readNote reads a whole Ogg Opus note (bounded: voice notes are at most
-// WhatsApp's 16 MB audio limit).
+// WhatsApp's 16 MB audio limit). It opens with inspect.OpenRegular, as
+// every read of the source does: a path swapped for a FIFO since it was
+// inspected is refused, not waited on.
 func readNote(p string) ([]byte, error) {
-	f, err := os.Open(p)
+	f, _, err := inspect.OpenRegular(p)
 	if err != nil {
 		return nil, err
 	}
