@@ -20,23 +20,32 @@ import (
 	"github.com/prep-audio/prep/internal/testdeps"
 	"github.com/prep-audio/prep/pkg/inspect"
 	"github.com/prep-audio/prep/pkg/pipeline"
+	"github.com/prep-audio/prep/pkg/upload"
 )
+
+// s3Sources reads sources from the tests' S3 (versitygw), configured as
+// prep's is from the environment: the Sources and the bucket; the test
+// ends when there is none (failing under CI).
+func s3Sources(t *testing.T) (*Sources, string) {
+	t.Helper()
+	cfg := upload.S3ConfigFromEnv(os.Getenv)
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
+		testdeps.Missing(t, "S3_ENDPOINT/S3_BUCKET not set (make test starts versitygw; by hand: source scripts/versitygw.sh && s3_start)")
+	}
+	srcs, err := NewSources(context.Background(), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srcs, cfg.Bucket
+}
 
 // TestS3SourceHashCache: a resubmission takes an S3 source's SHA-256 from
 // the cache while its ETag and size are the same, and hashes it again
 // (the new content) once the object is replaced.
 func TestS3SourceHashCache(t *testing.T) {
-	ep, bucket := os.Getenv("S3_ENDPOINT"), os.Getenv("S3_BUCKET")
-	if ep == "" || bucket == "" {
-		testdeps.Missing(t, "S3_ENDPOINT/S3_BUCKET not set (make test starts versitygw; by hand: source scripts/versitygw.sh && s3_start)")
-	}
+	srcs, bucket := s3Sources(t)
 	_, _, q := testQueue(t)
 	ctx := context.Background()
-	srcs, err := NewSources(ctx, &S3Config{Endpoint: ep, Region: "us-east-1",
-		AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	key := fmt.Sprintf("queue-source-test/%d.ogg", time.Now().UnixNano())
 	src := "s3://" + bucket + "/" + key
 	put := func(b []byte) string {
@@ -127,17 +136,9 @@ func TestSubmitRefusesNonRegular(t *testing.T) {
 // inspect: inspect /tmp/prep-worker-…/src-noise.bin: …", and every claim
 // counted as prepared.)
 func TestPrepareErrorNamesSource(t *testing.T) {
-	ep, bucket := os.Getenv("S3_ENDPOINT"), os.Getenv("S3_BUCKET")
-	if ep == "" || bucket == "" {
-		testdeps.Missing(t, "S3_ENDPOINT/S3_BUCKET not set (make test starts versitygw; by hand: source scripts/versitygw.sh && s3_start)")
-	}
+	srcs, bucket := s3Sources(t)
 	_, _, q := testQueue(t)
 	ctx := context.Background()
-	srcs, err := NewSources(ctx, &S3Config{Endpoint: ep, Region: "us-east-1",
-		AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	key := fmt.Sprintf("queue-prepare-error-%d/noise.bin", time.Now().UnixNano())
 	body := []byte("noise, not audio, from S3")
 	if _, err := srcs.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
@@ -252,16 +253,8 @@ func TestParseS3Keys(t *testing.T) {
 // whatever characters its key holds, and no other object whose key is a
 // prefix of it.
 func TestS3SourceOddKeys(t *testing.T) {
-	ep, bucket := os.Getenv("S3_ENDPOINT"), os.Getenv("S3_BUCKET")
-	if ep == "" || bucket == "" {
-		testdeps.Missing(t, "S3_ENDPOINT/S3_BUCKET not set (make test starts versitygw; by hand: source scripts/versitygw.sh && s3_start)")
-	}
+	srcs, bucket := s3Sources(t)
 	ctx := context.Background()
-	srcs, err := NewSources(ctx, &S3Config{Endpoint: ep, Region: "us-east-1",
-		AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := fmt.Sprintf("queue-odd-keys-%d/", time.Now().UnixNano())
 	put := func(key, body string) {
 		if _, err := srcs.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: strings.NewReader(body)}); err != nil {
