@@ -151,25 +151,8 @@ func (p *publisher) publish(km string) {
 // await waits (a minute at most) for the acknowledgements of what
 // publish published, and returns the messages not acknowledged.
 func (p *publisher) await(ctx context.Context) ([]string, error) {
-	select {
-	case <-p.q.js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(time.Minute):
-	}
-	var again []string
-	for i, f := range p.futs {
-		if f == nil {
-			again = append(again, p.msgs[i])
-			continue
-		}
-		select {
-		case <-f.Ok():
-		default:
-			again = append(again, p.msgs[i])
-		}
-	}
-	return again, nil
+	again, _, err := p.q.unacked(ctx, p.msgs, p.futs)
+	return again, err
 }
 
 // submitDefaults fills the options Submit defaults: the batch named after
@@ -414,6 +397,13 @@ func (q *Queue) publishOnce(ctx context.Context, batch string, toPublish []strin
 		}
 		futs = append(futs, f)
 	}
+	return q.unacked(ctx, toPublish, futs)
+}
+
+// unacked waits (a minute at most) for the acknowledgements of the
+// messages published as futs (nil: not published), and returns the
+// messages not acknowledged, with the last refusal; err is ctx's end.
+func (q *Queue) unacked(ctx context.Context, msgs []string, futs []jetstream.PubAckFuture) (again []string, lastErr, err error) {
 	select {
 	case <-q.js.PublishAsyncComplete():
 	case <-ctx.Done():
@@ -421,12 +411,16 @@ func (q *Queue) publishOnce(ctx context.Context, batch string, toPublish []strin
 	case <-time.After(time.Minute):
 	}
 	for i, f := range futs {
+		if f == nil {
+			again = append(again, msgs[i])
+			continue
+		}
 		select {
 		case <-f.Ok():
 		case lastErr = <-f.Err():
-			again = append(again, toPublish[i])
+			again = append(again, msgs[i])
 		default:
-			again = append(again, toPublish[i])
+			again = append(again, msgs[i])
 		}
 	}
 	return again, lastErr, nil
