@@ -62,10 +62,7 @@ func TestMediaPerAccountAcrossBatches(t *testing.T) {
 		fk := newFake()
 		fk.account = acct
 		fks[acct] = fk
-		sub, err := q.Submit(ctx, m, SubmitOptions{Batch: "batch-" + acct})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sub := submit(t, q, m, SubmitOptions{Batch: "batch-" + acct})
 		ck = ContentKey(sub.Rows[0].SHA, sub.Rows[0].Row.Profile)
 		stop := runWorkers(t, q, fk, 1, WorkerOptions{Logf: t.Logf})
 		res := waitResult(t, q, sub)
@@ -99,11 +96,7 @@ func TestMediaPerAccountAcrossBatches(t *testing.T) {
 func TestMediaPerAccountOneBatch(t *testing.T) {
 	_, _, q := testQueue(t)
 	m := manifest(t, 2, 40)
-	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	fks := map[string]*fakeStages{}
 	for _, acct := range []string{"A", "B"} {
 		fk := newFake()
@@ -139,10 +132,7 @@ func TestMediaOfNoAccountIgnored(t *testing.T) {
 	_, _, q := testQueue(t)
 	m := manifest(t, 1, 2) // meta, meta
 	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	ck := ContentKey(sub.Rows[0].SHA, sub.Rows[0].Row.Profile)
 	if _, _, err := update(ctx, q.recs, ck, func(r *Recording, _ bool) error {
 		r.Media = map[string][]MediaRef{"meta": {{Ref: upload.Ref{MediaID: "legacy-id"}, At: time.Now()}}}

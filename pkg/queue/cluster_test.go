@@ -37,10 +37,7 @@ func TestClusterNodeLoss(t *testing.T) {
 		return nil, errPass
 	}
 	m := manifest(t, 4, 80)
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	stop := runWorkers(t, q, fk, 2, WorkerOptions{Concurrency: 4})
 	defer stop()
 	deadline := time.Now().Add(30 * time.Second)
@@ -207,10 +204,7 @@ func TestSentAnswerLostSplitRow(t *testing.T) {
 	fk := newFake()
 	fk.parts = 3
 	m := manifest(t, 1, 1)
-	sub, err := q.Submit(context.Background(), m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	stop := runWorkers(t, q, fk, 1, WorkerOptions{Concurrency: 1})
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -245,11 +239,7 @@ func TestSendingAnswerLost(t *testing.T) {
 	q.rows = lk
 	fk := newFake()
 	m := manifest(t, 1, 1)
-	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	stop := runWorkers(t, q, fk, 1, WorkerOptions{Concurrency: 1})
 	defer stop()
 	res := waitResult(t, q, sub)
@@ -316,10 +306,7 @@ func TestBatchSpecReadFails(t *testing.T) {
 		return nil, errPass
 	}
 	m := manifest(t, 1, 1)
-	sub, err := q.Submit(context.Background(), m, SubmitOptions{Rate: map[send.Provider]float64{send.Meta: 5}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{Rate: map[send.Provider]float64{send.Meta: 5}})
 	stop := runWorkers(t, q, fk, 1, WorkerOptions{Concurrency: 1})
 	defer stop()
 	res := waitResult(t, q, sub)
@@ -347,10 +334,7 @@ func TestClaimAnswerLost(t *testing.T) {
 	fk := newFake()
 	m := manifest(t, 1, 3)
 	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	stop := runWorkers(t, q, fk, 1, WorkerOptions{Concurrency: 2})
 	defer stop()
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -68,10 +68,7 @@ func TestLinkMediaOfAnotherLinkHost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sub, err := q.Submit(context.Background(), m, SubmitOptions{Rate: fast})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sub := submit(t, q, m, SubmitOptions{Rate: fast})
 		stop := runWorkers(t, q, st, 1, WorkerOptions{Jobs: 1, TempDir: t.TempDir()})
 		defer stop()
 		return waitResult(t, q, sub)

@@ -150,6 +150,16 @@ func (f *fakeStages) sendsTo() map[string]int {
 	return m
 }
 
+// submit submits m to q, or ends the test.
+func submit(t *testing.T, q *Queue, m *pipeline.Manifest, opts SubmitOptions) *Submission {
+	t.Helper()
+	sub, err := q.Submit(context.Background(), m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
 // testQueue starts a nats-server and opens a queue with short timers.
 func testQueue(t *testing.T) (*natstest.Server, *nats.Conn, *Queue) {
 	t.Helper()
@@ -272,10 +282,7 @@ func TestBatchAcrossWorkers(t *testing.T) {
 	fk.prepareWait = 50 * time.Millisecond
 	m := manifest(t, 6, 60)
 	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	if sub.Queued != 60 || sub.Distinct != 6 {
 		t.Fatalf("queued %d distinct %d, want 60 and 6", sub.Queued, sub.Distinct)
 	}
@@ -330,10 +337,7 @@ func TestSendingUnderDeadWorkerIsUnknown(t *testing.T) {
 	ctx := context.Background()
 	// Submit with no worker running, then play a worker that set rows
 	// "sending" and died.
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	for _, i := range []int{0, 2} {
 		k := rowKV(sub.Batch, sub.Rows[i].Key)
 		if _, _, err := update(ctx, q.rows, k, func(r *Row, _ bool) error {
@@ -354,10 +358,7 @@ func TestSendingUnderDeadWorkerIsUnknown(t *testing.T) {
 	if len(fk.sends) != 1 {
 		t.Fatalf("%d sends, want 1 (the in-doubt rows must not be resent)", len(fk.sends))
 	}
-	sub, err = q.Submit(ctx, m, SubmitOptions{ResendUnknown: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub = submit(t, q, m, SubmitOptions{ResendUnknown: true})
 	res = waitResult(t, q, sub)
 	stop()
 	if !res.AllSent() || len(fk.sends) != 3 {
@@ -375,10 +376,7 @@ func TestClaimTakeover(t *testing.T) {
 	fk := newFake()
 	m := manifest(t, 2, 4)
 	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	// rec00 claimed by a dead worker; rec01 by a live one that then
 	// finishes it itself.
 	for i, holder := range []string{"ghost", "alive"} {
@@ -428,12 +426,8 @@ func TestRateAcrossWorkers(t *testing.T) {
 		return nil, errPass
 	}
 	m := manifest(t, 1, 60)
-	ctx := context.Background()
 	const rate = 20.0
-	sub, err := q.Submit(ctx, m, SubmitOptions{Rate: map[send.Provider]float64{send.Meta: rate, send.Infobip: rate}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{Rate: map[send.Provider]float64{send.Meta: rate, send.Infobip: rate}})
 	stop := runWorkers(t, q, fk, 2, WorkerOptions{})
 	defer stop()
 	res := waitResult(t, q, sub)
@@ -469,11 +463,7 @@ func TestStopHandsBack(t *testing.T) {
 	slow := newFake()
 	slow.prepareWait = time.Minute
 	m := manifest(t, 1, 5)
-	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	stop := runWorkers(t, q, slow, 1, WorkerOptions{})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -511,11 +501,7 @@ func TestInDoubtSendIsUnknown(t *testing.T) {
 		return nil, &send.InDoubtError{Provider: req.Provider, To: req.To, Err: errors.New("connection closed")}
 	}
 	m := manifest(t, 1, 2)
-	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	stop := runWorkers(t, q, fk, 1, WorkerOptions{})
 	defer stop()
 	res := waitResult(t, q, sub)
@@ -527,10 +513,7 @@ func TestInDoubtSendIsUnknown(t *testing.T) {
 	fk.mu.Lock()
 	fk.sendHook = nil
 	fk.mu.Unlock()
-	sub, err = q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub = submit(t, q, m, SubmitOptions{})
 	waitResult(t, q, sub)
 	if len(fk.sends) != 2 {
 		t.Errorf("%d sends; resubmitting must not resend rows in doubt", len(fk.sends))
@@ -545,11 +528,7 @@ func TestPrepareFailureFailsRowsOnce(t *testing.T) {
 	fk := newFake()
 	fk.prepareErr = errors.New("inspect rec00.ogg: not_audio")
 	m := manifest(t, 1, 6)
-	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	stop := runWorkers(t, q, fk, 2, WorkerOptions{})
 	defer stop()
 	res := waitResult(t, q, sub)
@@ -564,10 +543,7 @@ func TestPrepareFailureFailsRowsOnce(t *testing.T) {
 	fk.mu.Lock()
 	fk.prepareErr = nil
 	fk.mu.Unlock()
-	sub, err = q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub = submit(t, q, m, SubmitOptions{})
 	if sub.Queued != 6 {
 		t.Errorf("resubmission queued %d failed rows, want 6", sub.Queued)
 	}
@@ -586,10 +562,7 @@ func TestResolveUnknown(t *testing.T) {
 	}
 	m := manifest(t, 1, 2)
 	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	stop := runWorkers(t, q, fk, 1, WorkerOptions{})
 	defer stop()
 	waitResult(t, q, sub)
@@ -606,10 +579,7 @@ func TestResolveUnknown(t *testing.T) {
 	fk.mu.Lock()
 	fk.sendHook = nil
 	fk.mu.Unlock()
-	sub, err = q.Submit(ctx, m, SubmitOptions{ResendUnknown: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub = submit(t, q, m, SubmitOptions{ResendUnknown: true})
 	res := waitResult(t, q, sub)
 	if res.Rows[0].Status != pipeline.StatusSent || res.Rows[0].MessageID != "wamid.from-status" {
 		t.Errorf("row 1: %s %q, want sent as wamid.from-status", res.Rows[0].Status, res.Rows[0].MessageID)
@@ -665,10 +635,7 @@ func TestHardStopWithServerAway(t *testing.T) {
 	}
 	m := manifest(t, 1, 1)
 	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	soft, stopSoft := context.WithCancel(ctx)
 	hard, stopHard := context.WithCancel(ctx)
 	defer stopSoft()
@@ -719,10 +686,7 @@ func TestHardStopWithServerAway(t *testing.T) {
 func TestWaitStopsWithServerAway(t *testing.T) {
 	srv, _, q := testQueue(t)
 	m := manifest(t, 8, 8) // 8 distinct recordings, no worker
-	sub, err := q.Submit(context.Background(), m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	seen := make(chan struct{}, 1)
@@ -862,10 +826,7 @@ func TestLinkMediaPresignedAgain(t *testing.T) {
 		return m
 	}
 	run := func(m *pipeline.Manifest) {
-		sub, err := q.Submit(ctx, m, SubmitOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sub := submit(t, q, m, SubmitOptions{})
 		stop := runWorkers(t, q, fk, 2, WorkerOptions{Jobs: 2})
 		defer stop()
 		if res := waitResult(t, q, sub); !res.AllSent() {
@@ -920,10 +881,7 @@ func TestRecordingFailureLeavesSentRow(t *testing.T) {
 	fk := newFake()
 	m := manifest(t, 1, 1)
 	ctx := context.Background()
-	sub, err := q.Submit(ctx, m, SubmitOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := submit(t, q, m, SubmitOptions{})
 	k := rowKV(sub.Batch, sub.Rows[0].Key)
 	fk.prepareHook = func(ctx context.Context, req PrepareRequest) error {
 		if _, _, err := update(ctx, q.rows, k, func(r *Row, exists bool) error {
