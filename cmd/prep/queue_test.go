@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,6 +25,7 @@ import (
 	"github.com/prep-audio/prep/pkg/queue"
 	"github.com/prep-audio/prep/pkg/sandbox"
 	"github.com/prep-audio/prep/pkg/transcode"
+	"github.com/prep-audio/prep/pkg/upload"
 )
 
 // proc is a `prep` process started by a test.
@@ -70,16 +68,15 @@ func (p *proc) kill() {
 // (S3_ENDPOINT etc.); without it the test skips, or fails under CI.
 func needS3(t *testing.T) (*s3.Client, string) {
 	t.Helper()
-	ep, bucket := os.Getenv("S3_ENDPOINT"), os.Getenv("S3_BUCKET")
-	if ep == "" || bucket == "" {
+	cfg := upload.S3ConfigFromEnv(os.Getenv) // as prep reads it
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
 		testdeps.Missing(t, "S3_ENDPOINT/S3_BUCKET not set: run under scripts/test.sh (source scripts/versitygw.sh && s3_start)")
 	}
-	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("us-east-1"),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), "")))
+	cl, err := upload.NewS3Client(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(ep); o.UsePathStyle = true }), bucket
+	return cl, cfg.Bucket
 }
 
 // putRecordings makes n distinct short recordings with ffmpeg (1.5 s
