@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/prep-audio/prep/pkg/queue"
@@ -92,7 +91,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	if *from != "" && p != send.Infobip {
 		return fail(&send.ValidationError{Field: "from", Reason: "--from is for Infobip; Meta and 360dialog send from the account's number"})
 	}
-	if strings.HasPrefix(m.Link, "s3://") {
+	if queue.IsS3(m.Link) {
 		if m.Link, err = presignS3Link(ctx, e, m.Link); err != nil {
 			return fail(err)
 		}
