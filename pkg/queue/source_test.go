@@ -62,7 +62,7 @@ func TestS3SourceHashCache(t *testing.T) {
 			t.Fatalf("hash %d: %s %v, want %s", i, got, err, want1)
 		}
 	}
-	if _, err := q.sources.Get(ctx, func() string { s := sha256.Sum256([]byte(src)); return hex.EncodeToString(s[:16]) }()); err != nil {
+	if _, err := q.sources.Get(ctx, sourceKey(src)); err != nil {
 		t.Fatalf("no cached hash: %v", err)
 	}
 	want2 := put([]byte("second version, same key, other bytes"))

@@ -434,6 +434,12 @@ type sourceHash struct {
 	SHA256 string `json:"sha256"`
 }
 
+// sourceKey is an S3 source's key in the sources bucket.
+func sourceKey(src string) string {
+	sum := sha256.Sum256([]byte(src))
+	return hex.EncodeToString(sum[:16])
+}
+
 // hashSource returns a source's SHA-256: for an S3 object whose ETag and
 // size match a cached hash, that one (a HEAD, not a read of the whole
 // object: resubmitting or collecting a batch of S3 recordings reads none
@@ -447,8 +453,7 @@ func (q *Queue) hashSource(ctx context.Context, srcs *Sources, src string) (stri
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256([]byte(src))
-	key := hex.EncodeToString(sum[:16])
+	key := sourceKey(src)
 	if e, err := q.sources.Get(ctx, key); err == nil {
 		var c sourceHash
 		if json.Unmarshal(e.Value(), &c) == nil && etag != "" && c.ETag == etag && c.Size == size && c.SHA256 != "" {
