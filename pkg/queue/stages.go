@@ -18,6 +18,9 @@ import (
 // once per recording, and send once per row part.
 type Stages interface {
 	Prepare(ctx context.Context, req PrepareRequest) (*Prepared, error)
+	// Send sends one part; an error that leaves it unknown whether the
+	// message went out is a *send.InDoubtError (the row becomes unknown,
+	// never sent again by itself).
 	Send(ctx context.Context, req SendRequest) (*send.Receipt, error)
 	// NewMessageID is the client message id for a send through p ("" when
 	// the provider takes none).

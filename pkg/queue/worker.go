@@ -770,11 +770,7 @@ func (w *Worker) announce(key string, stored *Row) {
 // isInDoubt reports whether a send error leaves its outcome unknown.
 func isInDoubt(err error) bool {
 	var sd *send.InDoubtError
-	if errors.As(err, &sd) {
-		return true
-	}
-	var d interface{ InDoubt() bool }
-	return errors.As(err, &d) && d.InDoubt()
+	return errors.As(err, &sd)
 }
 
 // isAlive reports whether a worker's liveness key exists (cached 500 ms).
