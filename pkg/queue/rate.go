@@ -29,12 +29,22 @@ type tokenBucket struct {
 // limiter takes send tokens from the shared buckets. A worker takes a lease
 // of several tokens in one compare-and-set (about rate/50 of them, so a
 // bucket sees ~50 writes a second whatever the rate and the number of
-// workers) and spends them locally.
+// workers) and spends them locally. Each bucket has a lock of its own: a
+// row waiting for one account's bucket to refill holds up no other
+// account's rows.
 type limiter struct {
 	q     *Queue
-	mu    sync.Mutex
-	lease map[string]float64
+	mu    sync.Mutex // guards leases
+	lease map[string]*lease
 }
+
+// lease is a bucket's tokens taken and not yet spent by this worker.
+type lease struct {
+	mu     sync.Mutex // held while a take waits for the bucket
+	tokens float64
+}
+
+func newLimiter(q *Queue) *limiter { return &limiter{q: q, lease: map[string]*lease{}} }
 
 // leaseSize is how many tokens one compare-and-set takes at most.
 func leaseSize(rate float64) float64 { return math.Max(1, math.Floor(rate/50)) }
@@ -42,9 +52,16 @@ func leaseSize(rate float64) float64 { return math.Max(1, math.Floor(rate/50)) }
 // take waits for one token of the bucket key filling at rate per second.
 func (l *limiter) take(ctx context.Context, key string, rate float64) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.lease[key] >= 1 {
-		l.lease[key]--
+	ls := l.lease[key]
+	if ls == nil {
+		ls = &lease{}
+		l.lease[key] = ls
+	}
+	l.mu.Unlock()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.tokens >= 1 {
+		ls.tokens--
 		return nil
 	}
 	n := leaseSize(rate)
@@ -69,7 +86,7 @@ func (l *limiter) take(ctx context.Context, key string, rate float64) error {
 		})
 		switch {
 		case err == nil:
-			l.lease[key] += got - 1
+			ls.tokens += got - 1
 			return nil
 		case errors.Is(err, errWait):
 			if !sleep(ctx, max(wait, time.Millisecond)) {

@@ -119,7 +119,7 @@ func (q *Queue) NewWorker(st Stages, opts WorkerOptions) *Worker {
 		opts.Account = func(p send.Provider) string { return string(p) }
 	}
 	w := &Worker{q: q, stages: st, opts: opts, id: opts.ID, prep: semaphore.NewWeighted(int64(opts.Jobs)), sends: semaphore.NewWeighted(int64(opts.Sends)),
-		lim: &limiter{q: q, lease: map[string]float64{}}, inflight: map[string]bool{}, preparing: map[string]chan struct{}{}, known: map[string]knownRow{},
+		lim: newLimiter(q), inflight: map[string]bool{}, preparing: map[string]chan struct{}{}, known: map[string]knownRow{},
 		aliveAt: map[string]time.Time{}, specs: map[string]*BatchSpec{}}
 	w.alive = w.isAlive
 	return w
