@@ -27,21 +27,18 @@ import (
 // URL: HTTP 403, 131052).
 func TestLinkMediaOfAnotherLinkHost(t *testing.T) {
 	testdeps.Tool(t, "ffmpeg", "make deps")
-	ep := os.Getenv("S3_ENDPOINT")
-	if ep == "" || os.Getenv("S3_BUCKET") == "" {
+	cfg := upload.S3ConfigFromEnv(os.Getenv) // as prep reads it
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
 		testdeps.Missing(t, "S3_ENDPOINT/S3_BUCKET not set (make test starts versitygw; by hand: source scripts/versitygw.sh && s3_start)")
 	}
+	cfg.Prefix = fmt.Sprintf("queue-linkhost-%d/", time.Now().UnixNano())
 	_, _, q := testQueue(t)
 	sb, err := sandbox.Start(sandbox.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	s3, err := upload.NewS3(context.Background(), upload.S3Config{
-		Bucket: os.Getenv("S3_BUCKET"), Endpoint: ep, Region: "us-east-1",
-		AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		Prefix: fmt.Sprintf("queue-linkhost-%d/", time.Now().UnixNano()),
-	})
+	s3, err := upload.NewS3(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
