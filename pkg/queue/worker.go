@@ -312,7 +312,7 @@ func (w *Worker) process(ctx, hard context.Context, key string, last bool) actio
 		// Its worker is gone (or this worker restarted) with the request
 		// maybe out: in doubt, never resent by itself.
 		attempt := row.Attempt
-		_, _, err := update(ctx, w.q.rows, key, func(r *Row, exists bool) error {
+		_, _, err := w.updateRow(ctx, key, func(r *Row, exists bool) error { // from the row just read
 			if !exists || r.State != StateSending || r.Attempt != attempt {
 				return errConflict
 			}
